@@ -1,0 +1,1 @@
+//! ember-api: see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+//! ember-openstack: see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+//! ember-resources: see ARCHITECTURE.md.

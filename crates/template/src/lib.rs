@@ -1,0 +1,1 @@
+//! ember-template: see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+//! ember-yaql: see ARCHITECTURE.md.
