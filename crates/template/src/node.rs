@@ -171,6 +171,25 @@ pub struct Location {
     pub path: Path,
 }
 
+impl Location {
+    /// A location naming only the file, for errors about the document as a whole.
+    pub fn in_file(file: &str) -> Self {
+        Self {
+            file: file.to_string(),
+            span: Span::default(),
+            path: Path::root(),
+        }
+    }
+
+    pub fn new(file: &str, span: Span, path: Path) -> Self {
+        Self {
+            file: file.to_string(),
+            span,
+            path,
+        }
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}", self.file, self.span.line, self.span.column)?;
