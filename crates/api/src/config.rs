@@ -1,0 +1,198 @@
+//! `ember serve` settings: defaults, then a TOML file, then environment variables, then the
+//! command line (which the CLI applies on the returned value).
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// How callers prove who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// No tokens; the project is the `{tenant_id}` of the URL (embedded, single-user setups).
+    #[default]
+    None,
+    /// `X-Auth-Token` validated against Keystone v3; the project comes from the token.
+    Keystone,
+}
+
+impl std::str::FromStr for AuthMode {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "none" => Ok(AuthMode::None),
+            "keystone" => Ok(AuthMode::Keystone),
+            other => Err(ConfigError::Invalid {
+                key: "auth",
+                value: other.to_string(),
+                expected: "none or keystone",
+            }),
+        }
+    }
+}
+
+/// The service's own Keystone credentials, used to validate callers' tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeystoneConfig {
+    /// Identity v3 URL, e.g. `http://127.0.0.1:5000/v3` (`OS_AUTH_URL`).
+    pub auth_url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub project_name: Option<String>,
+    pub user_domain_name: Option<String>,
+    pub project_domain_name: Option<String>,
+    /// Roles that make a caller an admin (Heat's policy: `admin`).
+    pub admin_roles: Vec<String>,
+}
+
+/// Settings of the API server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address; Heat's port by default.
+    pub bind: SocketAddr,
+    pub auth: AuthMode,
+    /// Store URL handed to the engine (`sqlite:...` or `postgres://...`); `None` = the CLI's default.
+    pub database_url: Option<String>,
+    /// Heat's `max_json_body_size`: larger request bodies are refused before parsing.
+    pub max_json_body_size: usize,
+    /// Base URL for `Location` and `links` when behind a proxy; by default the request's Host.
+    pub public_url: Option<String>,
+    /// Seconds a validated token is trusted without asking Keystone again.
+    pub token_cache_seconds: u64,
+    /// Secret for the CFN pre-signed URLs (wait conditions, signals). Without it a random key is
+    /// made at start, and URLs minted before a restart stop working.
+    pub signing_key: Option<String>,
+    /// Lifetime of a pre-signed URL.
+    pub signed_url_lifetime_seconds: u64,
+    pub keystone: KeystoneConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8004)),
+            auth: AuthMode::None,
+            database_url: None,
+            max_json_body_size: 1_048_576,
+            public_url: None,
+            token_cache_seconds: 60,
+            signing_key: None,
+            // Heat's wait handles live as long as the stack; a year bounds a leaked URL.
+            signed_url_lifetime_seconds: 365 * 24 * 3600,
+            keystone: KeystoneConfig { admin_roles: vec!["admin".into()], ..Default::default() },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("invalid config file {path}: {source}")]
+    Parse { path: String, source: Box<toml::de::Error> },
+    #[error("invalid value {value:?} for {key}: expected {expected}")]
+    Invalid { key: &'static str, value: String, expected: &'static str },
+}
+
+impl ServerConfig {
+    /// Defaults, then `file` (when given), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_toml_file(path)?,
+            None => ServerConfig::default(),
+        };
+        config.apply_env(|key| std::env::var(key).ok())?;
+        Ok(config)
+    }
+
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Overrides from `EMBER_*` variables and, for the service credentials, the standard `OS_*`
+    /// variables (so `ember serve --auth keystone` runs with an openrc sourced).
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = var("EMBER_BIND") {
+            self.bind = v.parse().map_err(|_| ConfigError::Invalid {
+                key: "EMBER_BIND",
+                value: v,
+                expected: "ADDRESS:PORT",
+            })?;
+        }
+        if let Some(v) = var("EMBER_AUTH") {
+            self.auth = v.parse()?;
+        }
+        if let Some(v) = var("EMBER_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = var("EMBER_MAX_JSON_BODY_SIZE") {
+            self.max_json_body_size = v.parse().map_err(|_| ConfigError::Invalid {
+                key: "EMBER_MAX_JSON_BODY_SIZE",
+                value: v,
+                expected: "a number of bytes",
+            })?;
+        }
+        if let Some(v) = var("EMBER_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = var("EMBER_SIGNING_KEY") {
+            self.signing_key = Some(v);
+        }
+        let keystone = &mut self.keystone;
+        for (name, slot) in [
+            ("OS_AUTH_URL", &mut keystone.auth_url),
+            ("OS_USERNAME", &mut keystone.username),
+            ("OS_PASSWORD", &mut keystone.password),
+            ("OS_PROJECT_NAME", &mut keystone.project_name),
+            ("OS_USER_DOMAIN_NAME", &mut keystone.user_domain_name),
+            ("OS_PROJECT_DOMAIN_NAME", &mut keystone.project_domain_name),
+        ] {
+            if slot.is_none() {
+                *slot = var(name);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn toml_then_env() {
+        let mut config: ServerConfig = toml::from_str(
+            "bind = \"0.0.0.0:9000\"\nauth = \"keystone\"\n[keystone]\nusername = \"heat\"\n",
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> = [
+            ("EMBER_MAX_JSON_BODY_SIZE", "2048"),
+            ("OS_USERNAME", "ignored-because-file-set-it"),
+            ("OS_PASSWORD", "service"),
+        ]
+        .into();
+        config.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(config.bind.port(), 9000);
+        assert_eq!(config.auth, AuthMode::Keystone);
+        assert_eq!(config.max_json_body_size, 2048);
+        assert_eq!(config.keystone.username.as_deref(), Some("heat"));
+        assert_eq!(config.keystone.password.as_deref(), Some("service"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<ServerConfig>("bnd = \"x\"").is_err());
+        let mut config = ServerConfig::default();
+        let err = config.apply_env(|k| (k == "EMBER_AUTH").then(|| "ldap".to_string()));
+        assert!(matches!(err, Err(ConfigError::Invalid { key: "auth", .. })));
+    }
+}
