@@ -1,9 +1,20 @@
 //! ember-template: the template language (see ARCHITECTURE.md). No I/O.
 
+pub mod conditions;
 pub mod error;
+pub mod eval;
+pub mod expr;
 pub mod load;
 pub mod node;
+mod pycompat;
+pub mod template;
+mod url;
+pub mod version;
 
 pub use error::{ErrorKind, TemplateError};
+pub use eval::{EvalError, PlaceholderResolver, Reference, Resolver};
+pub use expr::{Call, Expr};
 pub use load::{parse_document, Limits};
 pub use node::{Location, Node, NodeValue, Path, Span};
+pub use template::{parse_template, OutputDefinition, ResourceDefinition, Template};
+pub use version::{template_functions, template_versions, Version};

@@ -152,6 +152,11 @@ impl Path {
         Self(segments)
     }
 
+    /// The path of the `index`th item of a list, shown as Heat shows it (`networks[0]`).
+    pub fn index(&self, index: usize) -> Self {
+        self.child(format!("[{index}]"))
+    }
+
     pub fn segments(&self) -> &[String] {
         &self.0
     }
@@ -159,7 +164,13 @@ impl Path {
 
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.join("."))
+        for (i, segment) in self.0.iter().enumerate() {
+            if i > 0 && !segment.starts_with('[') {
+                f.write_str(".")?;
+            }
+            f.write_str(segment)?;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,771 @@
+//! Template versions: which version key and value a template declares, and what each version
+//! allows (sections, resource keys, functions, condition functions, deletion policies).
+
+use crate::error::{ErrorKind, TemplateError};
+use crate::node::{Location, Node, NodeValue, Path};
+
+/// Every template format Heat registers, oldest HOT first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Version {
+    Hot20130523,
+    Hot20141016,
+    Hot20150430,
+    Hot20151015,
+    Hot20160408,
+    Hot20161014,
+    Hot20170224,
+    Hot20170901,
+    Hot20180302,
+    Hot20180831,
+    Hot20210416,
+    /// `HeatTemplateFormatVersion: 2012-12-12`: CFN syntax without conditions.
+    Heat20121212,
+    /// `AWSTemplateFormatVersion: 2010-09-09`.
+    Aws20100909,
+}
+
+pub const HOT_KEY: &str = "heat_template_version";
+pub const HEAT_CFN_KEY: &str = "HeatTemplateFormatVersion";
+pub const AWS_KEY: &str = "AWSTemplateFormatVersion";
+
+const ALL: [Version; 13] = [
+    Version::Aws20100909,
+    Version::Heat20121212,
+    Version::Hot20130523,
+    Version::Hot20141016,
+    Version::Hot20150430,
+    Version::Hot20151015,
+    Version::Hot20160408,
+    Version::Hot20161014,
+    Version::Hot20170224,
+    Version::Hot20170901,
+    Version::Hot20180302,
+    Version::Hot20180831,
+    Version::Hot20210416,
+];
+
+impl Version {
+    pub fn all() -> &'static [Version] {
+        &ALL
+    }
+
+    pub fn is_hot(self) -> bool {
+        !matches!(self, Version::Heat20121212 | Version::Aws20100909)
+    }
+
+    /// The top-level key that declares this version.
+    pub fn key(self) -> &'static str {
+        match self {
+            Version::Aws20100909 => AWS_KEY,
+            Version::Heat20121212 => HEAT_CFN_KEY,
+            _ => HOT_KEY,
+        }
+    }
+
+    /// The dated value of the version key.
+    pub fn date(self) -> &'static str {
+        match self {
+            Version::Hot20130523 => "2013-05-23",
+            Version::Hot20141016 => "2014-10-16",
+            Version::Hot20150430 => "2015-04-30",
+            Version::Hot20151015 => "2015-10-15",
+            Version::Hot20160408 => "2016-04-08",
+            Version::Hot20161014 => "2016-10-14",
+            Version::Hot20170224 => "2017-02-24",
+            Version::Hot20170901 => "2017-09-01",
+            Version::Hot20180302 => "2018-03-02",
+            Version::Hot20180831 => "2018-08-31",
+            Version::Hot20210416 => "2021-04-16",
+            Version::Heat20121212 => "2012-12-12",
+            Version::Aws20100909 => "2010-09-09",
+        }
+    }
+
+    /// Release-name aliases of the version value.
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Version::Hot20161014 => &["newton"],
+            Version::Hot20170224 => &["ocata"],
+            Version::Hot20170901 => &["pike"],
+            Version::Hot20180302 => &["queens"],
+            Version::Hot20180831 => &["rocky"],
+            Version::Hot20210416 => &["wallaby"],
+            _ => &[],
+        }
+    }
+
+    /// `key.date`, as Heat names template plugins (`heat_template_version.2016-10-14`).
+    pub fn name(self) -> String {
+        format!("{}.{}", self.key(), self.date())
+    }
+
+    /// Looks a plugin name (`heat_template_version.2016-10-14` or an alias such as
+    /// `heat_template_version.newton`) up.
+    pub fn from_name(name: &str) -> Option<Version> {
+        let (key, value) = name.split_once('.')?;
+        Version::from_key_value(key, value)
+    }
+
+    fn from_key_value(key: &str, value: &str) -> Option<Version> {
+        ALL.iter()
+            .copied()
+            .find(|v| v.key() == key && (v.date() == value || v.aliases().contains(&value)))
+    }
+
+    /// Whether the version has a conditions section (`conditions` / `Conditions`).
+    pub fn has_conditions(self) -> bool {
+        self >= Version::Hot20161014 && self.is_hot() || self == Version::Aws20100909
+    }
+
+    /// The top-level sections the version accepts.
+    pub fn sections(self) -> &'static [&'static str] {
+        match self {
+            Version::Aws20100909 => &[
+                AWS_KEY,
+                HEAT_CFN_KEY,
+                "Description",
+                "Mappings",
+                "Parameters",
+                "Resources",
+                "Outputs",
+                "Conditions",
+            ],
+            Version::Heat20121212 => &[
+                AWS_KEY,
+                HEAT_CFN_KEY,
+                "Description",
+                "Mappings",
+                "Parameters",
+                "Resources",
+                "Outputs",
+            ],
+            v if v >= Version::Hot20161014 => &[
+                HOT_KEY,
+                "description",
+                "parameter_groups",
+                "parameters",
+                "resources",
+                "outputs",
+                "conditions",
+            ],
+            _ => &[
+                HOT_KEY,
+                "description",
+                "parameter_groups",
+                "parameters",
+                "resources",
+                "outputs",
+            ],
+        }
+    }
+
+    /// The resource keys the version accepts.
+    pub fn resource_keys(self) -> &'static [&'static str] {
+        match self {
+            Version::Aws20100909 => &[
+                "Type",
+                "Properties",
+                "Metadata",
+                "DependsOn",
+                "DeletionPolicy",
+                "UpdatePolicy",
+                "Description",
+                "Condition",
+            ],
+            Version::Heat20121212 => &[
+                "Type",
+                "Properties",
+                "Metadata",
+                "DependsOn",
+                "DeletionPolicy",
+                "UpdatePolicy",
+                "Description",
+            ],
+            v if v >= Version::Hot20161014 => &[
+                "type",
+                "properties",
+                "metadata",
+                "depends_on",
+                "deletion_policy",
+                "update_policy",
+                "description",
+                "external_id",
+                "condition",
+            ],
+            _ => &[
+                "type",
+                "properties",
+                "metadata",
+                "depends_on",
+                "deletion_policy",
+                "update_policy",
+                "description",
+            ],
+        }
+    }
+
+    /// The output keys the version accepts.
+    pub fn output_keys(self) -> &'static [&'static str] {
+        match self {
+            Version::Aws20100909 => &["Description", "Value", "Condition"],
+            Version::Heat20121212 => &["Description", "Value"],
+            v if v >= Version::Hot20161014 => &["description", "value", "condition"],
+            _ => &["description", "value"],
+        }
+    }
+
+    /// Deletion policies as written in the template, mapped to their canonical names.
+    pub fn deletion_policy(self, written: &str) -> Option<&'static str> {
+        let canonical = match written {
+            "Delete" => "Delete",
+            "Retain" => "Retain",
+            "Snapshot" => "Snapshot",
+            "delete" | "retain" | "snapshot" if self.is_hot() && self >= Version::Hot20161014 => {
+                match written {
+                    "delete" => "Delete",
+                    "retain" => "Retain",
+                    _ => "Snapshot",
+                }
+            }
+            _ => return None,
+        };
+        Some(canonical)
+    }
+
+    /// The intrinsic functions of the version, including the removed ones (which parse but fail
+    /// validation), in Heat's registration order.
+    pub fn functions(self) -> Vec<(&'static str, Func)> {
+        use Func::*;
+        use Version::*;
+        match self {
+            Aws20100909 | Heat20121212 => {
+                let mut f = vec![
+                    ("Fn::FindInMap", FindInMap),
+                    ("Fn::GetAZs", GetAzs),
+                    ("Ref", Ref),
+                    ("Fn::GetAtt", CfnGetAtt),
+                    ("Fn::Select", Select),
+                    ("Fn::Join", ListJoin(JoinForm::Single)),
+                    ("Fn::Split", Split),
+                    ("Fn::Replace", CfnReplace),
+                    ("Fn::Base64", Base64),
+                    ("Fn::MemberListToMap", MemberListToMap),
+                    ("Fn::ResourceFacade", ResourceFacade(FacadeNames::Cfn)),
+                ];
+                if self == Aws20100909 {
+                    f.push(("Fn::If", If { nullable: false }));
+                }
+                f
+            }
+            Hot20130523 => vec![
+                ("Fn::GetAZs", GetAzs),
+                ("get_param", GetParam),
+                ("get_resource", GetResource),
+                ("Ref", Ref),
+                ("get_attr", GetAttr(AttrForm::ThenSelect)),
+                ("Fn::Select", Select),
+                ("Fn::Join", ListJoin(JoinForm::Single)),
+                ("list_join", ListJoin(JoinForm::Single)),
+                ("Fn::Split", Split),
+                ("str_replace", StrReplace(ReplaceForm::Plain)),
+                ("Fn::Replace", CfnReplace),
+                ("Fn::Base64", Base64),
+                ("Fn::MemberListToMap", MemberListToMap),
+                ("resource_facade", ResourceFacade(FacadeNames::Hot)),
+                ("Fn::ResourceFacade", ResourceFacade(FacadeNames::Cfn)),
+                ("get_file", GetFile),
+            ],
+            v => {
+                let mut f = vec![
+                    (
+                        "get_attr",
+                        GetAttr(if v >= Hot20151015 {
+                            AttrForm::AllAttributes
+                        } else {
+                            AttrForm::Path
+                        }),
+                    ),
+                    ("get_file", GetFile),
+                    ("get_param", GetParam),
+                    ("get_resource", GetResource),
+                    (
+                        "list_join",
+                        ListJoin(if v >= Hot20151015 {
+                            JoinForm::Multiple
+                        } else {
+                            JoinForm::Single
+                        }),
+                    ),
+                ];
+                if v >= Hot20150430 {
+                    let form = if v >= Hot20170901 {
+                        RepeatForm::NestedLoop
+                    } else if v >= Hot20161014 {
+                        RepeatForm::WithMap
+                    } else {
+                        RepeatForm::Lists
+                    };
+                    f.push(("repeat", Repeat(form)));
+                }
+                f.push(("resource_facade", ResourceFacade(FacadeNames::Hot)));
+                f.push((
+                    "str_replace",
+                    StrReplace(if v >= Hot20151015 {
+                        ReplaceForm::Json
+                    } else {
+                        ReplaceForm::Plain
+                    }),
+                ));
+                f.push(("Fn::Select", if v >= Hot20151015 { Removed } else { Select }));
+                if v >= Hot20150430 {
+                    f.push(("digest", Digest));
+                }
+                if v >= Hot20151015 {
+                    f.push(("str_split", StrSplit));
+                }
+                if v >= Hot20160408 {
+                    f.push(("map_merge", MapMerge));
+                }
+                if v >= Hot20161014 {
+                    f.push(("yaql", Yaql));
+                    f.push(("map_replace", MapReplace));
+                    f.push((
+                        "if",
+                        If {
+                            nullable: v >= Hot20210416,
+                        },
+                    ));
+                }
+                if v >= Hot20170224 {
+                    f.push(("filter", Filter));
+                    f.push(("str_replace_strict", StrReplace(ReplaceForm::Strict)));
+                }
+                if v >= Hot20170901 {
+                    f.push(("make_url", MakeUrl));
+                    f.push(("list_concat", ListConcat { unique: false }));
+                    f.push(("str_replace_vstrict", StrReplace(ReplaceForm::VeryStrict)));
+                    f.push(("list_concat_unique", ListConcat { unique: true }));
+                    f.push(("contains", Contains));
+                }
+                for removed in [
+                    "Fn::GetAZs",
+                    "Fn::Join",
+                    "Fn::Split",
+                    "Fn::Replace",
+                    "Fn::Base64",
+                    "Fn::MemberListToMap",
+                    "Fn::ResourceFacade",
+                    "Ref",
+                ] {
+                    f.push((removed, Removed));
+                }
+                f
+            }
+        }
+    }
+
+    /// The functions allowed inside condition definitions (empty when the version has none).
+    pub fn condition_functions(self) -> Vec<(&'static str, Func)> {
+        use Func::*;
+        match self {
+            Version::Aws20100909 => vec![
+                ("Fn::Equals", Equals),
+                ("Ref", ParamRef),
+                ("Fn::FindInMap", FindInMap),
+                ("Fn::Not", Not { cfn: true }),
+                ("Fn::And", And),
+                ("Fn::Or", Or),
+            ],
+            v if v.is_hot() && v >= Version::Hot20161014 => {
+                let mut f = vec![
+                    ("get_param", GetParam),
+                    ("equals", Equals),
+                    ("not", Not { cfn: false }),
+                    ("and", And),
+                    ("or", Or),
+                ];
+                if v >= Version::Hot20170901 {
+                    f.push(("yaql", Yaql));
+                    f.push(("contains", Contains));
+                }
+                f
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The function a name denotes in a context: in conditions every ordinary function that is
+    /// not removed is invalid, and the condition functions take precedence.
+    pub fn lookup(self, name: &str, context: FnContext) -> Option<Func> {
+        if context == FnContext::Condition {
+            if let Some((_, f)) = self
+                .condition_functions()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+            {
+                return Some(f);
+            }
+            return self
+                .functions()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, f)| if f == Func::Removed { f } else { Func::Invalid });
+        }
+        self.functions()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| f)
+    }
+
+    /// Reads the version from a template's top-level map, with Heat's messages.
+    pub fn detect(template: &Node, file: &str) -> Result<Version, TemplateError> {
+        let entries = template.as_map().unwrap_or_default();
+        let present: Vec<&(Node, Node)> = entries
+            .iter()
+            .filter(|(k, v)| {
+                matches!(k.as_str(), Some(HOT_KEY | HEAT_CFN_KEY | AWS_KEY))
+                    && matches!(v.value, NodeValue::String(_))
+            })
+            .collect();
+        let location = |node: &Node, key: &str| {
+            Location::new(file, node.span, Path::root().child(key.to_string()))
+        };
+        match present.as_slice() {
+            [] => Err(TemplateError::new(
+                ErrorKind::Structure,
+                Location::in_file(file),
+                "The template version is invalid: Template version was not provided",
+            )),
+            [(key, value)] => {
+                let key = key.as_str().unwrap_or_default();
+                let value_text = value.as_str().unwrap_or_default();
+                Version::from_key_value(key, value_text).ok_or_else(|| {
+                    let mut available: Vec<&str> = ALL
+                        .iter()
+                        .filter(|v| v.key() == key)
+                        .flat_map(|v| std::iter::once(v.date()).chain(v.aliases().iter().copied()))
+                        .collect();
+                    available.sort_unstable();
+                    let explanation = if available.len() > 1 {
+                        format!(
+                            "\"{key}: {value_text}\". \"{key}\" should be one of: {}",
+                            available.join(", ")
+                        )
+                    } else {
+                        format!(
+                            "\"{key}: {value_text}\". \"{key}\" should be: {}",
+                            available.join(", ")
+                        )
+                    };
+                    TemplateError::new(
+                        ErrorKind::Structure,
+                        location(value, key),
+                        format!("The template version is invalid: {explanation}"),
+                    )
+                })
+            }
+            several => {
+                let keys: Vec<&str> = several
+                    .iter()
+                    .filter_map(|(k, _)| k.as_str())
+                    .collect();
+                Err(TemplateError::new(
+                    ErrorKind::Structure,
+                    location(&several[1].0, keys[1]),
+                    format!(
+                        "The template version is invalid: Ambiguous versions ({})",
+                        keys.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// Where a snippet is parsed: ordinary values, or condition definitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FnContext {
+    Value,
+    Condition,
+}
+
+/// An intrinsic function with the per-version variant of its semantics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Func {
+    GetParam,
+    GetResource,
+    GetAttr(AttrForm),
+    GetFile,
+    StrReplace(ReplaceForm),
+    ListJoin(JoinForm),
+    ResourceFacade(FacadeNames),
+    Repeat(RepeatForm),
+    Digest,
+    StrSplit,
+    MapMerge,
+    MapReplace,
+    Yaql,
+    If { nullable: bool },
+    Filter,
+    MakeUrl,
+    ListConcat { unique: bool },
+    Contains,
+    Equals,
+    Not { cfn: bool },
+    And,
+    Or,
+    /// CFN `Ref`: a resource when one of that name exists, else a parameter.
+    Ref,
+    /// CFN `Ref` in conditions: parameters only.
+    ParamRef,
+    CfnGetAtt,
+    Select,
+    Split,
+    CfnReplace,
+    Base64,
+    GetAzs,
+    MemberListToMap,
+    FindInMap,
+    /// A function this version removed: the template fails validation.
+    Removed,
+    /// An ordinary function used inside a condition definition.
+    Invalid,
+}
+
+/// `get_attr` forms: 2013-05-23 selects the path in the attribute value itself; later versions
+/// pass the path to the resource; from 2015-10-15 `[resource]` alone gives all attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttrForm {
+    ThenSelect,
+    Path,
+    AllAttributes,
+}
+
+/// `str_replace` forms: before 2015-10-15 only scalar values; after, lists and maps are
+/// JSON-encoded; strict forms also require every key to occur (and, very strict, be non-empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplaceForm {
+    Plain,
+    Json,
+    Strict,
+    VeryStrict,
+}
+
+/// `list_join` forms: one list of strings, or (2015-10-15+) several lists of any items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JoinForm {
+    Single,
+    Multiple,
+}
+
+/// `repeat` forms: lists only; lists or maps (2016-10-14); plus `permutations` (2017-09-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RepeatForm {
+    Lists,
+    WithMap,
+    NestedLoop,
+}
+
+/// Which spelling of the facade attributes a `resource_facade` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FacadeNames {
+    Hot,
+    Cfn,
+}
+
+/// One row of Heat's `/template_versions` answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VersionInfo {
+    pub version: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub aliases: Vec<String>,
+}
+
+/// The template versions, as Heat's `/template_versions` lists them.
+pub fn template_versions() -> Vec<VersionInfo> {
+    let mut versions: Vec<VersionInfo> = ALL
+        .iter()
+        .map(|v| VersionInfo {
+            version: v.name(),
+            kind: if v.is_hot() { "hot" } else { "cfn" },
+            aliases: v
+                .aliases()
+                .iter()
+                .map(|a| format!("{}.{a}", v.key()))
+                .collect(),
+        })
+        .collect();
+    versions.sort_by(|a, b| a.version.cmp(&b.version));
+    versions
+}
+
+/// One row of Heat's `/template_versions/{v}/functions` answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FunctionInfo {
+    pub functions: String,
+    pub description: String,
+}
+
+/// The functions of a version (by plugin name, aliases allowed), without the removed ones; with
+/// `with_condition`, the condition functions too. `None` when the version does not exist (Heat
+/// answers `Template with version X not found`).
+pub fn template_functions(version_name: &str, with_condition: bool) -> Option<Vec<FunctionInfo>> {
+    let version = Version::from_name(version_name)?;
+    let mut out: Vec<FunctionInfo> = Vec::new();
+    let mut add = |name: &str, f: Func| {
+        if f == Func::Removed {
+            return;
+        }
+        match out.iter_mut().find(|i| i.functions == name) {
+            Some(existing) => existing.description = f.description().to_string(),
+            None => out.push(FunctionInfo {
+                functions: name.to_string(),
+                description: f.description().to_string(),
+            }),
+        }
+    };
+    for (name, f) in version.functions() {
+        add(name, f);
+    }
+    if with_condition {
+        for (name, f) in version.condition_functions() {
+            add(name, f);
+        }
+    }
+    Some(out)
+}
+
+impl Func {
+    /// A one-line description for the function list.
+    pub fn description(self) -> &'static str {
+        match self {
+            Func::GetParam => "Returns the value of a template parameter, optionally walking a path into it.",
+            Func::GetResource => "Returns the reference id of a resource in the template.",
+            Func::GetAttr(AttrForm::AllAttributes) => "Returns an attribute of a resource (with an optional path), or all of its attributes.",
+            Func::GetAttr(_) => "Returns an attribute of a resource, with an optional path into it.",
+            Func::GetFile => "Returns the content of a file from the files map.",
+            Func::StrReplace(ReplaceForm::Plain) => "Substitutes parameter values into a template string.",
+            Func::StrReplace(ReplaceForm::Json) => "Substitutes parameter values into a template string; lists and maps are JSON-encoded.",
+            Func::StrReplace(ReplaceForm::Strict) => "Like str_replace, but fails when a parameter does not occur in the template string.",
+            Func::StrReplace(ReplaceForm::VeryStrict) => "Like str_replace_strict, but also fails when a parameter value is empty or null.",
+            Func::ListJoin(JoinForm::Single) => "Joins a list of strings with a delimiter.",
+            Func::ListJoin(JoinForm::Multiple) => "Joins one or more lists with a delimiter; lists and maps are JSON-encoded.",
+            Func::ResourceFacade(_) => "Returns metadata, deletion or update policy of the facade resource of a provider template.",
+            Func::Repeat(RepeatForm::Lists) => "Repeats a template for each item of the for_each lists.",
+            Func::Repeat(RepeatForm::WithMap) => "Repeats a template for each item (or key) of the for_each lists or maps.",
+            Func::Repeat(RepeatForm::NestedLoop) => "Repeats a template over the for_each values, as all permutations or zipped.",
+            Func::Digest => "Returns the hex digest of a value with a hash algorithm.",
+            Func::StrSplit => "Splits a string on a delimiter, optionally returning one item.",
+            Func::MapMerge => "Merges maps; later maps win.",
+            Func::MapReplace => "Replaces keys and values of a map.",
+            Func::Yaql => "Evaluates a YAQL expression on given data.",
+            Func::If { .. } => "Returns one of two values depending on a condition.",
+            Func::Filter => "Removes values from a list.",
+            Func::MakeUrl => "Builds a correctly escaped URL from its parts.",
+            Func::ListConcat { unique: false } => "Concatenates lists.",
+            Func::ListConcat { unique: true } => "Concatenates lists, keeping each item once.",
+            Func::Contains => "Checks whether a value is in a sequence.",
+            Func::Equals => "Checks whether two values are equal.",
+            Func::Not { .. } => "Negates a condition.",
+            Func::And => "True when all conditions are true.",
+            Func::Or => "True when any condition is true.",
+            Func::Ref => "Returns the value of a parameter or the reference id of a resource.",
+            Func::ParamRef => "Returns the value of a parameter.",
+            Func::CfnGetAtt => "Returns an attribute of a resource.",
+            Func::Select => "Selects an item of a list or map by index or key.",
+            Func::Split => "Splits a string on a delimiter.",
+            Func::CfnReplace => "Substitutes values into a string.",
+            Func::Base64 => "Returns its string argument unchanged (Heat accepts plain user data).",
+            Func::GetAzs => "Returns the availability zones.",
+            Func::MemberListToMap => "Converts an AWS member list into a map.",
+            Func::FindInMap => "Returns a value from the Mappings section.",
+            Func::Removed => "Removed in this version.",
+            Func::Invalid => "Not allowed in this context.",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{parse_document, Limits};
+
+    fn detect(text: &str) -> Result<Version, TemplateError> {
+        let node = parse_document(text, "t.yaml", &Limits::default()).unwrap();
+        Version::detect(&node, "t.yaml")
+    }
+
+    #[test]
+    fn unquoted_dates_and_aliases_are_versions() {
+        assert_eq!(detect("heat_template_version: 2013-05-23\n").unwrap(), Version::Hot20130523);
+        assert_eq!(detect("heat_template_version: wallaby\n").unwrap(), Version::Hot20210416);
+        assert_eq!(detect("AWSTemplateFormatVersion: '2010-09-09'\n").unwrap(), Version::Aws20100909);
+    }
+
+    #[test]
+    fn version_errors_use_heats_text() {
+        assert_eq!(
+            detect("heat_template_version: 2099-01-01\n").unwrap_err().message,
+            "The template version is invalid: \"heat_template_version: 2099-01-01\". \
+             \"heat_template_version\" should be one of: 2013-05-23, 2014-10-16, 2015-04-30, \
+             2015-10-15, 2016-04-08, 2016-10-14, 2017-02-24, 2017-09-01, 2018-03-02, 2018-08-31, \
+             2021-04-16, newton, ocata, pike, queens, rocky, wallaby"
+        );
+        assert_eq!(
+            detect("AWSTemplateFormatVersion: 2010-09-10\n").unwrap_err().message,
+            "The template version is invalid: \"AWSTemplateFormatVersion: 2010-09-10\". \
+             \"AWSTemplateFormatVersion\" should be: 2010-09-09"
+        );
+        assert_eq!(
+            detect("description: x\n").unwrap_err().message,
+            "The template version is invalid: Template version was not provided"
+        );
+        assert!(detect("heat_template_version: 2015-04-30\nHeatTemplateFormatVersion: 2012-12-12\n")
+            .unwrap_err()
+            .message
+            .starts_with("The template version is invalid: Ambiguous versions ("));
+        // A number is not a candidate version value.
+        assert!(detect("heat_template_version: 2015\n").is_err());
+    }
+
+    #[test]
+    fn function_sets_follow_the_version_table() {
+        let has = |v: Version, name: &str| {
+            v.functions()
+                .iter()
+                .any(|(n, f)| *n == name && *f != Func::Removed)
+        };
+        assert!(has(Version::Hot20130523, "Fn::Join"));
+        assert!(!has(Version::Hot20141016, "Fn::Join"));
+        assert!(has(Version::Hot20150430, "Fn::Select"));
+        assert!(!has(Version::Hot20151015, "Fn::Select"));
+        assert!(!has(Version::Hot20150430, "str_split"));
+        assert!(has(Version::Hot20160408, "map_merge"));
+        assert!(!has(Version::Hot20160408, "if"));
+        assert!(has(Version::Hot20170224, "filter"));
+        assert!(!has(Version::Hot20170224, "contains"));
+        assert!(has(Version::Hot20170901, "make_url"));
+        assert_eq!(Version::Hot20210416.lookup("if", FnContext::Value), Some(Func::If { nullable: true }));
+        assert_eq!(Version::Hot20161014.lookup("get_resource", FnContext::Condition), Some(Func::Invalid));
+        assert_eq!(Version::Hot20161014.lookup("Ref", FnContext::Condition), Some(Func::Removed));
+        assert_eq!(Version::Hot20161014.lookup("equals", FnContext::Value), None);
+    }
+
+    #[test]
+    fn versions_list_matches_heats_api() {
+        let versions = template_versions();
+        assert_eq!(versions.len(), 13);
+        assert_eq!(versions[0].version, "AWSTemplateFormatVersion.2010-09-09");
+        assert_eq!(versions[0].kind, "cfn");
+        let newton = versions
+            .iter()
+            .find(|v| v.version == "heat_template_version.2016-10-14")
+            .unwrap();
+        assert_eq!(newton.aliases, vec!["heat_template_version.newton".to_string()]);
+        let fns = template_functions("heat_template_version.2016-10-14", true).unwrap();
+        assert!(fns.iter().any(|f| f.functions == "equals"));
+        assert!(!fns.iter().any(|f| f.functions == "Ref"));
+        assert!(template_functions("heat_template_version.1999-01-01", false).is_none());
+    }
+}
