@@ -1,0 +1,442 @@
+//! Nova: servers (create, wait, resize, rebuild, delete), flavors, key pairs, server groups and
+//! volume attachments.
+
+use serde_json::{json, Value};
+
+use super::{ignore_not_found, Collection};
+use crate::catalog::ServiceType;
+use crate::error::Error;
+use crate::retry::{poll, Poll, PollPolicy};
+use crate::session::{ServiceClient, Session};
+
+/// Nova's API for one session.
+#[derive(Clone)]
+pub struct Compute {
+    client: ServiceClient,
+}
+
+/// The message Nova recorded for a server in ERROR (`fault.message`, with `fault.details` when
+/// the message alone says nothing).
+pub fn fault_message(server: &Value) -> String {
+    let fault = &server["fault"];
+    match fault["message"].as_str() {
+        Some(message) if !message.is_empty() => message.to_string(),
+        _ => "Unknown".to_string(),
+    }
+}
+
+impl Compute {
+    pub async fn new(session: &Session) -> Result<Compute, Error> {
+        Ok(Compute {
+            client: session.service(ServiceType::Compute).await?,
+        })
+    }
+
+    pub fn client(&self) -> &ServiceClient {
+        &self.client
+    }
+
+    /// A flavor by id or name (flavor ids are free text, so the id is always tried first).
+    pub async fn find_flavor(&self, name_or_id: &str) -> Result<Value, Error> {
+        Collection {
+            client: &self.client,
+            kind: "Flavor",
+            path: "/flavors",
+            list_path: "/flavors/detail?is_public=None",
+            one_key: "flavor",
+            many_key: "flavors",
+            filters_by_name: false,
+        }
+        .find(name_or_id, false)
+        .await
+    }
+
+    pub async fn find_keypair(&self, name: &str) -> Result<Value, Error> {
+        match self
+            .client
+            .get(format!("/os-keypairs/{name}"))
+            .send_json()
+            .await
+        {
+            Ok(found) => Ok(found["keypair"].clone()),
+            Err(e) if e.is_not_found() => Err(Error::NotFound {
+                kind: "Key",
+                name: name.to_string(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /servers` with `server` as the `server` object; returns the new server's id.
+    /// Not retried: a lost answer could otherwise boot two servers.
+    pub async fn create_server(&self, server: Value) -> Result<String, Error> {
+        let created = self
+            .client
+            .post("/servers", json!({ "server": server }))
+            .send_json()
+            .await?;
+        created["server"]["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| Error::Decode {
+                service: ServiceType::Compute,
+                detail: "server create answer has no id".into(),
+            })
+    }
+
+    pub async fn server(&self, id: &str) -> Result<Value, Error> {
+        Ok(self
+            .client
+            .get(format!("/servers/{id}"))
+            .send_json()
+            .await?["server"]
+            .clone())
+    }
+
+    /// Wait until the server is ACTIVE; ERROR ends the wait with Nova's fault message.
+    pub async fn wait_active(&self, id: &str, policy: &PollPolicy) -> Result<Value, Error> {
+        poll(policy, "Server", id, || async {
+            let server = self.server(id).await?;
+            server_step(id, server, &["ACTIVE"])
+        })
+        .await
+    }
+
+    /// Delete the server and wait until Nova no longer knows it; a server already gone counts
+    /// as deleted.
+    pub async fn delete_server(&self, id: &str, policy: &PollPolicy) -> Result<(), Error> {
+        if ignore_not_found(self.client.delete(format!("/servers/{id}")).send().await)?.is_none() {
+            return Ok(());
+        }
+        poll(policy, "Server", id, || async {
+            match ignore_not_found(self.server(id).await)? {
+                None => Ok(Poll::Ready(())),
+                Some(server) if server["status"] == "DELETED" => Ok(Poll::Ready(())),
+                Some(server) if server["status"] == "ERROR" => Err(Error::Failed {
+                    kind: "Server",
+                    id: id.to_string(),
+                    status: "ERROR".into(),
+                    message: fault_message(&server),
+                }),
+                Some(server) => Ok(Poll::Pending(status_of(&server))),
+            }
+        })
+        .await
+    }
+
+    /// A server action (`{"reboot": {...}}`, ...); returns Nova's request id for the action.
+    pub async fn action(&self, id: &str, action: Value) -> Result<Option<String>, Error> {
+        let response = self
+            .client
+            .post(format!("/servers/{id}/action"), action)
+            .send()
+            .await?;
+        Ok(response.request_id().map(str::to_string))
+    }
+
+    /// Resize to `flavor_id` and confirm it. Nova may refuse the resize after accepting the call
+    /// (no valid host, ...): the server then goes back to ACTIVE on the old flavor, and the failed
+    /// event of the instance action carries the reason, which becomes the error. Waiting never
+    /// outlasts `policy.deadline`.
+    pub async fn resize(
+        &self,
+        id: &str,
+        flavor_id: &str,
+        policy: &PollPolicy,
+    ) -> Result<Value, Error> {
+        let before = self.server(id).await?;
+        let request_id = self
+            .action(id, json!({"resize": {"flavorRef": flavor_id}}))
+            .await?;
+        let seen_resizing = std::cell::Cell::new(false);
+        let server = poll(policy, "Server", id, || {
+            let request_id = request_id.clone();
+            let before = &before;
+            let seen = &seen_resizing;
+            async move {
+                let server = self.server(id).await?;
+                let status = status_of(&server);
+                match status.as_str() {
+                    "VERIFY_RESIZE" => Ok(Poll::Ready(server)),
+                    "ERROR" => Err(Error::Failed {
+                        kind: "Server",
+                        id: id.to_string(),
+                        status,
+                        message: fault_message(&server),
+                    }),
+                    "RESIZE" | "MIGRATING" => {
+                        seen.set(true);
+                        Ok(Poll::Pending(status))
+                    }
+                    "ACTIVE" | "SHUTOFF" => {
+                        // Back where it started: either not begun yet, or refused.
+                        if let Some(message) = self.failed_action(id, request_id.as_deref()).await?
+                        {
+                            return Err(Error::Failed {
+                                kind: "Server",
+                                id: id.to_string(),
+                                status: "resize refused".into(),
+                                message,
+                            });
+                        }
+                        let done = self.action_finished(id, request_id.as_deref()).await?;
+                        if done && (seen.get() || server["flavor"] != before["flavor"]) {
+                            // Already confirmed by the cloud (resize_confirm_window).
+                            return Ok(Poll::Ready(server));
+                        }
+                        Ok(Poll::Pending(status))
+                    }
+                    _ => Ok(Poll::Pending(status)),
+                }
+            }
+        })
+        .await?;
+        if server["status"] == "VERIFY_RESIZE" {
+            self.action(id, json!({"confirmResize": null})).await?;
+            return self.wait_active(id, policy).await;
+        }
+        Ok(server)
+    }
+
+    /// Rebuild the server from `image_id` (plus other rebuild fields) and wait for ACTIVE.
+    pub async fn rebuild(
+        &self,
+        id: &str,
+        mut rebuild: Value,
+        image_id: &str,
+        policy: &PollPolicy,
+    ) -> Result<Value, Error> {
+        if !rebuild.is_object() {
+            rebuild = json!({});
+        }
+        rebuild["imageRef"] = json!(image_id);
+        self.action(id, json!({ "rebuild": rebuild })).await?;
+        // The status turns REBUILD only once the compute host takes the request.
+        poll(policy, "Server", id, || async {
+            let server = self.server(id).await?;
+            let step = server_step(id, server, &["ACTIVE"])?;
+            Ok(match step {
+                Poll::Ready(server)
+                    if server["image"]["id"].as_str() == Some(image_id)
+                        && server["OS-EXT-STS:task_state"].is_null() =>
+                {
+                    Poll::Ready(server)
+                }
+                Poll::Ready(server) => Poll::Pending(status_of(&server)),
+                pending => pending,
+            })
+        })
+        .await
+    }
+
+    /// The failure message of the instance action `request_id`, if one of its events failed.
+    async fn failed_action(
+        &self,
+        id: &str,
+        request_id: Option<&str>,
+    ) -> Result<Option<String>, Error> {
+        let Some(action) = self.instance_action(id, request_id).await? else {
+            return Ok(None);
+        };
+        let failed = action["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|event| {
+                event["result"]
+                    .as_str()
+                    .is_some_and(|r| r.eq_ignore_ascii_case("error"))
+            });
+        Ok(failed.map(|event| {
+            event["details"]
+                .as_str()
+                .filter(|d| !d.is_empty())
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    format!("{} failed", event["event"].as_str().unwrap_or("resize"))
+                })
+        }))
+    }
+
+    async fn action_finished(&self, id: &str, request_id: Option<&str>) -> Result<bool, Error> {
+        let Some(action) = self.instance_action(id, request_id).await? else {
+            return Ok(false);
+        };
+        let events = action["events"].as_array().cloned().unwrap_or_default();
+        Ok(!events.is_empty() && events.iter().all(|e| !e["finish_time"].is_null()))
+    }
+
+    async fn instance_action(
+        &self,
+        id: &str,
+        request_id: Option<&str>,
+    ) -> Result<Option<Value>, Error> {
+        let Some(request_id) = request_id else {
+            return Ok(None);
+        };
+        let found = ignore_not_found(
+            self.client
+                .get(format!("/servers/{id}/os-instance-actions/{request_id}"))
+                .send_json()
+                .await,
+        )?;
+        Ok(found.map(|v| v["instanceAction"].clone()))
+    }
+
+    /// Attach a volume; returns the attachment (its id is the volume id).
+    pub async fn attach_volume(
+        &self,
+        server_id: &str,
+        volume_id: &str,
+        device: Option<&str>,
+    ) -> Result<Value, Error> {
+        let mut attachment = json!({ "volumeId": volume_id });
+        if let Some(device) = device {
+            attachment["device"] = json!(device);
+        }
+        let attached = self
+            .client
+            .post(
+                format!("/servers/{server_id}/os-volume_attachments"),
+                json!({ "volumeAttachment": attachment }),
+            )
+            .send_json()
+            .await?;
+        Ok(attached["volumeAttachment"].clone())
+    }
+
+    /// Detach; an attachment or server already gone counts as detached.
+    pub async fn detach_volume(&self, server_id: &str, volume_id: &str) -> Result<(), Error> {
+        ignore_not_found(
+            self.client
+                .delete(format!(
+                    "/servers/{server_id}/os-volume_attachments/{volume_id}"
+                ))
+                .send()
+                .await,
+        )?;
+        Ok(())
+    }
+
+    /// Create a key pair; with no public key Nova generates one and returns its private key.
+    pub async fn create_keypair(&self, keypair: Value) -> Result<Value, Error> {
+        Ok(self
+            .client
+            .post("/os-keypairs", json!({ "keypair": keypair }))
+            .send_json()
+            .await?["keypair"]
+            .clone())
+    }
+
+    pub async fn delete_keypair(&self, name: &str) -> Result<(), Error> {
+        ignore_not_found(
+            self.client
+                .delete(format!("/os-keypairs/{name}"))
+                .send()
+                .await,
+        )?;
+        Ok(())
+    }
+
+    /// Create a flavor (admin); extra specs are set in a second call, as the API requires.
+    pub async fn create_flavor(
+        &self,
+        flavor: Value,
+        extra_specs: Option<Value>,
+    ) -> Result<Value, Error> {
+        let created = self
+            .client
+            .post("/flavors", json!({ "flavor": flavor }))
+            .send_json()
+            .await?["flavor"]
+            .clone();
+        if let (Some(specs), Some(id)) = (extra_specs, created["id"].as_str()) {
+            self.client
+                .post(
+                    format!("/flavors/{id}/os-extra_specs"),
+                    json!({ "extra_specs": specs }),
+                )
+                .idempotent(true)
+                .send()
+                .await?;
+        }
+        Ok(created)
+    }
+
+    pub async fn delete_flavor(&self, id: &str) -> Result<(), Error> {
+        ignore_not_found(self.client.delete(format!("/flavors/{id}")).send().await)?;
+        Ok(())
+    }
+
+    pub async fn create_server_group(&self, group: Value) -> Result<Value, Error> {
+        Ok(self
+            .client
+            .post("/os-server-groups", json!({ "server_group": group }))
+            .send_json()
+            .await?["server_group"]
+            .clone())
+    }
+
+    pub async fn delete_server_group(&self, id: &str) -> Result<(), Error> {
+        ignore_not_found(
+            self.client
+                .delete(format!("/os-server-groups/{id}"))
+                .send()
+                .await,
+        )?;
+        Ok(())
+    }
+
+    /// Every server of the project (for before/after comparisons).
+    pub async fn list_servers(&self) -> Result<Vec<Value>, Error> {
+        Ok(self.client.get("/servers").send_json().await?["servers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+fn status_of(server: &Value) -> String {
+    server["status"].as_str().unwrap_or("UNKNOWN").to_string()
+}
+
+/// One check of a server waiting for one of `wanted`.
+fn server_step(id: &str, server: Value, wanted: &[&str]) -> Result<Poll<Value>, Error> {
+    let status = status_of(&server);
+    if wanted.contains(&status.as_str()) {
+        return Ok(Poll::Ready(server));
+    }
+    match status.as_str() {
+        "ERROR" | "DELETED" | "SOFT_DELETED" => Err(Error::Failed {
+            kind: "Server",
+            id: id.to_string(),
+            status,
+            message: fault_message(&server),
+        }),
+        _ => Ok(Poll::Pending(status)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_status_gives_the_fault_message() {
+        let error = server_step(
+            "s1",
+            json!({"status": "ERROR", "fault": {"code": 500, "message": "No valid host was found. "}}),
+            &["ACTIVE"],
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "Server s1 went to status ERROR: No valid host was found. "
+        );
+        assert!(matches!(
+            server_step("s1", json!({"status": "BUILD"}), &["ACTIVE"]).unwrap(),
+            Poll::Pending(s) if s == "BUILD"
+        ));
+        assert_eq!(fault_message(&json!({"status": "ERROR"})), "Unknown");
+    }
+}

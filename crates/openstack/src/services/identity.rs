@@ -1,0 +1,186 @@
+//! Keystone v3: projects, users, roles, role assignments and trusts (Heat's deferred auth).
+
+use serde_json::{json, Value};
+
+use super::{ignore_not_found, Collection};
+use crate::catalog::ServiceType;
+use crate::error::Error;
+use crate::session::{ServiceClient, Session};
+
+/// Keystone's API for one session.
+#[derive(Clone)]
+pub struct Identity {
+    client: ServiceClient,
+}
+
+/// The Keystone object kinds with the same create/find/update/delete shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityKind {
+    Project,
+    User,
+    Role,
+    Domain,
+    Group,
+}
+
+impl IdentityKind {
+    fn key(self) -> &'static str {
+        match self {
+            IdentityKind::Project => "project",
+            IdentityKind::User => "user",
+            IdentityKind::Role => "role",
+            IdentityKind::Domain => "domain",
+            IdentityKind::Group => "group",
+        }
+    }
+
+    fn plural(self) -> &'static str {
+        match self {
+            IdentityKind::Project => "projects",
+            IdentityKind::User => "users",
+            IdentityKind::Role => "roles",
+            IdentityKind::Domain => "domains",
+            IdentityKind::Group => "groups",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            IdentityKind::Project => "Project",
+            IdentityKind::User => "User",
+            IdentityKind::Role => "Role",
+            IdentityKind::Domain => "Domain",
+            IdentityKind::Group => "Group",
+        }
+    }
+}
+
+impl Identity {
+    pub async fn new(session: &Session) -> Result<Identity, Error> {
+        Ok(Identity {
+            client: session.service(ServiceType::Identity).await?,
+        })
+    }
+
+    pub fn client(&self) -> &ServiceClient {
+        &self.client
+    }
+
+    pub async fn create(&self, kind: IdentityKind, body: Value) -> Result<Value, Error> {
+        Ok(self
+            .client
+            .post(format!("/{}", kind.plural()), json!({ kind.key(): body }))
+            .send_json()
+            .await?[kind.key()]
+        .clone())
+    }
+
+    pub async fn update(
+        &self,
+        kind: IdentityKind,
+        id: &str,
+        changes: Value,
+    ) -> Result<Value, Error> {
+        Ok(self
+            .client
+            .patch(format!("/{}/{id}", kind.plural()))
+            .json(json!({ kind.key(): changes }))
+            .idempotent(true)
+            .send_json()
+            .await?[kind.key()]
+        .clone())
+    }
+
+    /// Delete; already gone counts as deleted. Keystone refuses to delete an enabled domain,
+    /// so it is disabled first.
+    pub async fn delete(&self, kind: IdentityKind, id: &str) -> Result<(), Error> {
+        if kind == IdentityKind::Domain
+            && ignore_not_found(self.update(kind, id, json!({"enabled": false})).await)?.is_none()
+        {
+            return Ok(());
+        }
+        ignore_not_found(
+            self.client
+                .delete(format!("/{}/{id}", kind.plural()))
+                .send()
+                .await,
+        )?;
+        Ok(())
+    }
+
+    pub async fn find(&self, kind: IdentityKind, name_or_id: &str) -> Result<Value, Error> {
+        let path = format!("/{}", kind.plural());
+        Collection {
+            client: &self.client,
+            kind: kind.label(),
+            path: &path,
+            list_path: &path,
+            one_key: kind.key(),
+            many_key: kind.plural(),
+            filters_by_name: true,
+        }
+        // Role and domain ids are not always UUIDs ("default").
+        .find(name_or_id, false)
+        .await
+    }
+
+    /// Grant `role_id` to a user or group on a project or domain
+    /// (`/projects/{p}/users/{u}/roles/{r}`).
+    pub async fn grant(&self, target: &str, actor: &str, role_id: &str) -> Result<(), Error> {
+        self.client
+            .request(
+                reqwest::Method::PUT,
+                format!("{target}{actor}/roles/{role_id}"),
+            )
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn revoke(&self, target: &str, actor: &str, role_id: &str) -> Result<(), Error> {
+        ignore_not_found(
+            self.client
+                .delete(format!("{target}{actor}/roles/{role_id}"))
+                .send()
+                .await,
+        )?;
+        Ok(())
+    }
+
+    /// Create a trust from the current user (trustor) to `trustee_user_id` on the token's
+    /// project, with impersonation and the given role names, as Heat does for deferred work.
+    pub async fn create_trust(
+        &self,
+        trustor_user_id: &str,
+        trustee_user_id: &str,
+        project_id: &str,
+        roles: &[&str],
+    ) -> Result<Value, Error> {
+        let roles: Vec<Value> = roles.iter().map(|r| json!({ "name": r })).collect();
+        Ok(self
+            .client
+            .post(
+                "/OS-TRUST/trusts",
+                json!({"trust": {
+                    "trustor_user_id": trustor_user_id,
+                    "trustee_user_id": trustee_user_id,
+                    "project_id": project_id,
+                    "impersonation": true,
+                    "roles": roles,
+                }}),
+            )
+            .send_json()
+            .await?["trust"]
+            .clone())
+    }
+
+    pub async fn delete_trust(&self, id: &str) -> Result<(), Error> {
+        ignore_not_found(
+            self.client
+                .delete(format!("/OS-TRUST/trusts/{id}"))
+                .send()
+                .await,
+        )?;
+        Ok(())
+    }
+}
