@@ -12,9 +12,22 @@ use crate::http::{ok, HeatBody, Query};
 use crate::signing::{verify, SignalKind, SignatureError, SignedTarget};
 use crate::ApiState;
 
-fn check(state: &ApiState, kind: SignalKind, arn: &str, query: &Query) -> Result<SignedTarget, ApiError> {
+fn check(
+    state: &ApiState,
+    kind: SignalKind,
+    arn: &str,
+    query: &Query,
+) -> Result<SignedTarget, ApiError> {
     let now = chrono::Utc::now().timestamp();
-    verify(&state.signing_key, kind, arn, query.get("Expires"), query.get("Signature"), now).map_err(|e| match e {
+    verify(
+        &state.signing_key,
+        kind,
+        arn,
+        query.get("Expires"),
+        query.get("Signature"),
+        now,
+    )
+    .map_err(|e| match e {
         SignatureError::BadArn(_) => ApiError::not_found(e.to_string()),
         _ => ApiError::http(StatusCode::FORBIDDEN, e.to_string()),
     })
@@ -35,7 +48,10 @@ fn context_for(target: &SignedTarget) -> RequestContext {
 
 fn signal_call(target: &SignedTarget, details: Option<Value>) -> EngineCall {
     EngineCall::SignalResource {
-        stack: StackRef { stack_name: target.stack_name.clone(), stack_id: target.stack_id.clone() },
+        stack: StackRef {
+            stack_name: target.stack_name.clone(),
+            stack_id: target.stack_id.clone(),
+        },
         resource: target.resource_name.clone(),
         details,
     }
@@ -50,8 +66,12 @@ pub async fn waitcondition(
     body: HeatBody,
 ) -> Result<Response, ApiError> {
     let target = check(&state, SignalKind::WaitCondition, &arn, &query)?;
-    let metadata = state.call(&context_for(&target), signal_call(&target, body.0)).await?;
-    Ok(ok(json!({"resource": target.resource_name, "metadata": metadata})))
+    let metadata = state
+        .call(&context_for(&target), signal_call(&target, body.0))
+        .await?;
+    Ok(ok(
+        json!({"resource": target.resource_name, "metadata": metadata}),
+    ))
 }
 
 /// `POST /v1/signal/{arn}`: a resource signal such as a scaling policy's `alarm_url`.
@@ -62,6 +82,8 @@ pub async fn signal(
     body: HeatBody,
 ) -> Result<Response, ApiError> {
     let target = check(&state, SignalKind::Signal, &arn, &query)?;
-    state.call(&context_for(&target), signal_call(&target, body.0)).await?;
+    state
+        .call(&context_for(&target), signal_call(&target, body.0))
+        .await?;
     Ok(ok(Value::Null))
 }

@@ -82,7 +82,10 @@ impl Default for ServerConfig {
             signing_key: None,
             // Heat's wait handles live as long as the stack; a year bounds a leaked URL.
             signed_url_lifetime_seconds: 365 * 24 * 3600,
-            keystone: KeystoneConfig { admin_roles: vec!["admin".into()], ..Default::default() },
+            keystone: KeystoneConfig {
+                admin_roles: vec!["admin".into()],
+                ..Default::default()
+            },
         }
     }
 }
@@ -90,11 +93,21 @@ impl Default for ServerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("invalid config file {path}: {source}")]
-    Parse { path: String, source: Box<toml::de::Error> },
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
     #[error("invalid value {value:?} for {key}: expected {expected}")]
-    Invalid { key: &'static str, value: String, expected: &'static str },
+    Invalid {
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 impl ServerConfig {
@@ -109,8 +122,10 @@ impl ServerConfig {
     }
 
     pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         toml::from_str(&text).map_err(|source| ConfigError::Parse {
             path: path.display().to_string(),
             source: Box::new(source),
@@ -180,7 +195,9 @@ mod tests {
             ("OS_PASSWORD", "service"),
         ]
         .into();
-        config.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        config
+            .apply_env(|k| env.get(k).map(|v| v.to_string()))
+            .unwrap();
         assert_eq!(config.bind.port(), 9000);
         assert_eq!(config.auth, AuthMode::Keystone);
         assert_eq!(config.max_json_body_size, 2048);

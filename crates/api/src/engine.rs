@@ -59,54 +59,172 @@ pub type Params = Map<String, Value>;
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineCall {
     /// Name or id → `{"stack_name","stack_id","tenant"}`; a stack of another project is not found.
-    IdentifyStack { name_or_id: String },
+    IdentifyStack {
+        name_or_id: String,
+    },
     /// → `{"stacks":[...]}`, plus `"count"` when `with_count` is set.
-    ListStacks { params: Params, detail: bool },
+    ListStacks {
+        params: Params,
+        detail: bool,
+    },
     /// Heat-shaped create body (adopt when it has `adopt_stack_data`) → the identity.
-    CreateStack { body: Value },
-    PreviewStack { body: Value },
-    ShowStack { stack: StackRef, resolve_outputs: bool },
-    GetTemplate { stack: StackRef },
-    GetEnvironment { stack: StackRef },
-    GetFiles { stack: StackRef },
+    CreateStack {
+        body: Value,
+    },
+    PreviewStack {
+        body: Value,
+    },
+    ShowStack {
+        stack: StackRef,
+        resolve_outputs: bool,
+    },
+    GetTemplate {
+        stack: StackRef,
+    },
+    GetEnvironment {
+        stack: StackRef,
+    },
+    GetFiles {
+        stack: StackRef,
+    },
     /// `patch` is Heat's `existing` update (HTTP PATCH).
-    UpdateStack { stack: StackRef, body: Value, patch: bool },
-    PreviewUpdate { stack: StackRef, body: Value, patch: bool, show_nested: bool },
-    DeleteStack { stack: StackRef },
-    AbandonStack { stack: StackRef },
-    ExportStack { stack: StackRef },
-    Action { stack: StackRef, action: StackAction },
-    ListOutputs { stack: StackRef },
-    ShowOutput { stack: StackRef, output_key: String },
-    ListResources { stack: StackRef, params: Params },
-    ShowResource { stack: StackRef, resource: String, with_attr: Vec<String> },
-    ResourceMetadata { stack: StackRef, resource: String },
+    UpdateStack {
+        stack: StackRef,
+        body: Value,
+        patch: bool,
+    },
+    PreviewUpdate {
+        stack: StackRef,
+        body: Value,
+        patch: bool,
+        show_nested: bool,
+    },
+    DeleteStack {
+        stack: StackRef,
+    },
+    AbandonStack {
+        stack: StackRef,
+    },
+    ExportStack {
+        stack: StackRef,
+    },
+    Action {
+        stack: StackRef,
+        action: StackAction,
+    },
+    ListOutputs {
+        stack: StackRef,
+    },
+    ShowOutput {
+        stack: StackRef,
+        output_key: String,
+    },
+    ListResources {
+        stack: StackRef,
+        params: Params,
+    },
+    ShowResource {
+        stack: StackRef,
+        resource: String,
+        with_attr: Vec<String>,
+    },
+    ResourceMetadata {
+        stack: StackRef,
+        resource: String,
+    },
     /// Signal with the request body as details (`None` for an empty body).
-    SignalResource { stack: StackRef, resource: String, details: Option<Value> },
-    MarkUnhealthy { stack: StackRef, resource: String, mark_unhealthy: bool, reason: String },
-    ListEvents { stack: StackRef, resource: Option<String>, params: Params },
-    ShowEvent { stack: StackRef, resource: String, event_id: String },
-    CreateSnapshot { stack: StackRef, name: Option<String> },
-    ListSnapshots { stack: StackRef },
-    ShowSnapshot { stack: StackRef, snapshot_id: String },
-    DeleteSnapshot { stack: StackRef, snapshot_id: String },
-    RestoreSnapshot { stack: StackRef, snapshot_id: String },
-    ListSoftwareConfigs { params: Params },
-    CreateSoftwareConfig { body: Value },
-    ShowSoftwareConfig { config_id: String },
-    DeleteSoftwareConfig { config_id: String },
-    ListSoftwareDeployments { params: Params },
-    CreateSoftwareDeployment { body: Value },
-    ShowSoftwareDeployment { deployment_id: String },
-    UpdateSoftwareDeployment { deployment_id: String, body: Value },
-    DeleteSoftwareDeployment { deployment_id: String },
-    DeploymentMetadata { server_id: String },
-    ListResourceTypes { params: Params },
-    ResourceSchema { type_name: String, with_description: bool },
-    GenerateTemplate { type_name: String, template_type: String },
+    SignalResource {
+        stack: StackRef,
+        resource: String,
+        details: Option<Value>,
+    },
+    MarkUnhealthy {
+        stack: StackRef,
+        resource: String,
+        mark_unhealthy: bool,
+        reason: String,
+    },
+    ListEvents {
+        stack: StackRef,
+        resource: Option<String>,
+        params: Params,
+    },
+    ShowEvent {
+        stack: StackRef,
+        resource: String,
+        event_id: String,
+    },
+    CreateSnapshot {
+        stack: StackRef,
+        name: Option<String>,
+    },
+    ListSnapshots {
+        stack: StackRef,
+    },
+    ShowSnapshot {
+        stack: StackRef,
+        snapshot_id: String,
+    },
+    DeleteSnapshot {
+        stack: StackRef,
+        snapshot_id: String,
+    },
+    RestoreSnapshot {
+        stack: StackRef,
+        snapshot_id: String,
+    },
+    ListSoftwareConfigs {
+        params: Params,
+    },
+    CreateSoftwareConfig {
+        body: Value,
+    },
+    ShowSoftwareConfig {
+        config_id: String,
+    },
+    DeleteSoftwareConfig {
+        config_id: String,
+    },
+    ListSoftwareDeployments {
+        params: Params,
+    },
+    CreateSoftwareDeployment {
+        body: Value,
+    },
+    ShowSoftwareDeployment {
+        deployment_id: String,
+    },
+    UpdateSoftwareDeployment {
+        deployment_id: String,
+        body: Value,
+    },
+    DeleteSoftwareDeployment {
+        deployment_id: String,
+    },
+    DeploymentMetadata {
+        server_id: String,
+    },
+    ListResourceTypes {
+        params: Params,
+    },
+    ResourceSchema {
+        type_name: String,
+        with_description: bool,
+    },
+    GenerateTemplate {
+        type_name: String,
+        template_type: String,
+    },
     ListTemplateVersions,
-    ListTemplateFunctions { version: String, with_condition: bool },
-    ValidateTemplate { body: Value, show_nested: bool, ignore_errors: Vec<String> },
+    ListTemplateFunctions {
+        version: String,
+        with_condition: bool,
+    },
+    ValidateTemplate {
+        body: Value,
+        show_nested: bool,
+        ignore_errors: Vec<String>,
+    },
     ListServices,
 }
 
@@ -120,7 +238,10 @@ pub struct EngineError {
 
 impl EngineError {
     pub fn new(heat_type: impl Into<String>, message: impl Into<String>) -> Self {
-        EngineError { heat_type: heat_type.into(), message: message.into() }
+        EngineError {
+            heat_type: heat_type.into(),
+            message: message.into(),
+        }
     }
 }
 

@@ -52,10 +52,7 @@ impl ApiError {
     }
 
     pub fn forbidden() -> Self {
-        Self::http(
-            StatusCode::FORBIDDEN,
-            "Access was denied to this resource.",
-        )
+        Self::http(StatusCode::FORBIDDEN, "Access was denied to this resource.")
     }
 
     pub fn method_not_allowed(allow: &str) -> Self {
@@ -86,7 +83,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();
-        if let Some(allow) = self.allow.as_deref().and_then(|a| HeaderValue::from_str(a).ok()) {
+        if let Some(allow) = self
+            .allow
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
             response.headers_mut().insert(header::ALLOW, allow);
         }
         response
@@ -98,8 +99,13 @@ impl IntoResponse for ApiError {
 pub fn status_for_heat_type(error_type: &str) -> StatusCode {
     match error_type {
         "ActionInProgress" | "StackExists" | "Conflict" => StatusCode::CONFLICT,
-        "EntityNotFound" | "NotFound" | "ResourceNotAvailable" | "ResourceNotFound"
-        | "StackNotFound" | "SnapshotNotFound" | "HTTPNotFound" => StatusCode::NOT_FOUND,
+        "EntityNotFound"
+        | "NotFound"
+        | "ResourceNotAvailable"
+        | "ResourceNotFound"
+        | "StackNotFound"
+        | "SnapshotNotFound"
+        | "HTTPNotFound" => StatusCode::NOT_FOUND,
         "InvalidTenant" | "Forbidden" | "HTTPForbidden" => StatusCode::FORBIDDEN,
         "HTTPUnauthorized" | "Unauthorized" => StatusCode::UNAUTHORIZED,
         "RequestEntityTooLarge" | "HTTPRequestEntityTooLarge" => StatusCode::PAYLOAD_TOO_LARGE,
@@ -164,11 +170,11 @@ fn title(status: StatusCode) -> &'static str {
 /// webob's class-level `explanation` text, which Heat copies into the body.
 fn explanation(status: StatusCode) -> &'static str {
     match status {
-        StatusCode::BAD_REQUEST => "The server could not comply with the request since it is either malformed or otherwise incorrect.",
+        // Heat's 405 carries the 400 text (measured on Heat 27).
+        StatusCode::BAD_REQUEST | StatusCode::METHOD_NOT_ALLOWED => "The server could not comply with the request since it is either malformed or otherwise incorrect.",
         StatusCode::UNAUTHORIZED => "This server could not verify that you are authorized to access the document you requested.  Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.",
         StatusCode::FORBIDDEN => "Access was denied to this resource.",
         StatusCode::NOT_FOUND => "The resource could not be found.",
-        StatusCode::METHOD_NOT_ALLOWED => "The method specified is not allowed for this resource.",
         StatusCode::CONFLICT => "There was a conflict when trying to complete your request.",
         StatusCode::PAYLOAD_TOO_LARGE => "The body of your request was too large for this server.",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "The request media type is not supported by this server.",
@@ -194,11 +200,23 @@ mod tests {
 
     #[test]
     fn heat_class_table_matches_fault_middleware() {
-        assert_eq!(status_for_heat_type("ActionInProgress"), StatusCode::CONFLICT);
+        assert_eq!(
+            status_for_heat_type("ActionInProgress"),
+            StatusCode::CONFLICT
+        );
         assert_eq!(status_for_heat_type("StackExists"), StatusCode::CONFLICT);
-        assert_eq!(status_for_heat_type("EntityNotFound"), StatusCode::NOT_FOUND);
+        assert_eq!(
+            status_for_heat_type("EntityNotFound"),
+            StatusCode::NOT_FOUND
+        );
         assert_eq!(status_for_heat_type("InvalidTenant"), StatusCode::FORBIDDEN);
-        assert_eq!(status_for_heat_type("RequestLimitExceeded"), StatusCode::BAD_REQUEST);
-        assert_eq!(status_for_heat_type("SomethingElse"), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            status_for_heat_type("RequestLimitExceeded"),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_for_heat_type("SomethingElse"),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

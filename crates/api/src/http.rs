@@ -1,6 +1,7 @@
 //! Request and response plumbing shared by every route: Heat's body rules, query parameters
 //! with Heat's type checks, the public base URL, and Heat's non-error bodies (302, 202).
 
+use axum::body::HttpBody;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -53,15 +54,28 @@ impl FromRequest<ApiState> for HeatBody {
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
+            .and_then(|v| v.parse().ok())
+            .or_else(|| {
+                req.body()
+                    .size_hint()
+                    .exact()
+                    .and_then(|n| usize::try_from(n).ok())
+            });
         if let Some(len) = declared.filter(|len| *len > limit) {
             return Err(too_big(len));
         }
-        let json_type = match req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        let json_type = match req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+        {
             None => true,
             Some(ct) => {
                 let ct = ct.split(';').next().unwrap_or("").trim();
-                ct.is_empty() || ct.starts_with("text/plain") || ct == "application/json" || ct == "JSON"
+                ct.is_empty()
+                    || ct.starts_with("text/plain")
+                    || ct == "application/json"
+                    || ct == "JSON"
             }
         };
         let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| {
@@ -94,7 +108,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
 }
 
 pub fn parse_query(query: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     query
         .split('&')
         .filter(|kv| !kv.is_empty())
@@ -124,11 +142,18 @@ pub enum ParamKind {
 
 impl Query {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, key: &str) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
@@ -141,7 +166,9 @@ impl Query {
         let mut out = Map::new();
         for (name, kind) in table {
             let values = self.all(name);
-            let Some(first) = values.first() else { continue };
+            let Some(first) = values.first() else {
+                continue;
+            };
             let value = match kind {
                 ParamKind::Single => Value::String(first.clone()),
                 ParamKind::Multi => Value::from(values.clone()),
@@ -221,7 +248,15 @@ impl FromRequestParts<ApiState> for BaseUrl {
 }
 
 /// Characters escaped in a URL path segment built from names.
-const SEGMENT: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'/').add(b'?').add(b'<').add(b'>');
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'?')
+    .add(b'<')
+    .add(b'>');
 
 pub fn segment(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()
@@ -272,7 +307,6 @@ pub fn ok(value: Value) -> Response {
     axum::Json(value).into_response()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,7 +314,9 @@ mod tests {
 
     #[test]
     fn query_types_follow_heat() {
-        let q = Query(parse_query("limit=2&show_deleted=True&sort_keys=a&sort_keys=b&name=x&tags=a,b&empty="));
+        let q = Query(parse_query(
+            "limit=2&show_deleted=True&sort_keys=a&sort_keys=b&name=x&tags=a,b&empty=",
+        ));
         let p = q
             .allowed(&[
                 ("limit", ParamKind::Int),
@@ -297,10 +333,17 @@ mod tests {
             serde_json::json!({"limit": 2, "show_deleted": true, "sort_keys": ["a", "b"],
                                "name": "x", "tags": ["a", "b"]})
         );
-        let err = Query(parse_query("limit=abc")).allowed(&[("limit", ParamKind::Int)]).unwrap_err();
+        let err = Query(parse_query("limit=abc"))
+            .allowed(&[("limit", ParamKind::Int)])
+            .unwrap_err();
         assert_eq!(err.message, "Only integer is acceptable by 'limit'.");
-        let err = Query(parse_query("limit=-1")).allowed(&[("limit", ParamKind::Int)]).unwrap_err();
-        assert_eq!(err.message, "Value '-1' is invalid for 'limit' which only accepts non-negative integer.");
+        let err = Query(parse_query("limit=-1"))
+            .allowed(&[("limit", ParamKind::Int)])
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Value '-1' is invalid for 'limit' which only accepts non-negative integer."
+        );
         let err = parse_bool("show_deleted", "maybe").unwrap_err();
         assert_eq!(
             err.message,
@@ -312,7 +355,11 @@ mod tests {
     fn query_decoding() {
         assert_eq!(
             parse_query("a=b%20c&d=e+f&flag"),
-            vec![("a".into(), "b c".into()), ("d".into(), "e f".into()), ("flag".into(), "".into())]
+            vec![
+                ("a".into(), "b c".into()),
+                ("d".into(), "e f".into()),
+                ("flag".into(), "".into())
+            ]
         );
     }
 

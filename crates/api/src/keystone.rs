@@ -32,7 +32,9 @@ pub struct TokenInfo {
 pub enum KeystoneError {
     #[error("The request you have made requires authentication.")]
     InvalidToken,
-    #[error("service credentials are incomplete: {0} is not set (config [keystone] or OS_* variables)")]
+    #[error(
+        "service credentials are incomplete: {0} is not set (config [keystone] or OS_* variables)"
+    )]
     MissingSetting(&'static str),
     #[error("Keystone refused the service credentials: HTTP {0}")]
     ServiceLogin(u16),
@@ -64,8 +66,14 @@ impl KeystoneValidator {
         let username = need(&config.username, "OS_USERNAME")?;
         let password = need(&config.password, "OS_PASSWORD")?;
         let project = need(&config.project_name, "OS_PROJECT_NAME")?;
-        let user_domain = config.user_domain_name.clone().unwrap_or_else(|| "Default".into());
-        let project_domain = config.project_domain_name.clone().unwrap_or_else(|| "Default".into());
+        let user_domain = config
+            .user_domain_name
+            .clone()
+            .unwrap_or_else(|| "Default".into());
+        let project_domain = config
+            .project_domain_name
+            .clone()
+            .unwrap_or_else(|| "Default".into());
         let login_body = json!({"auth": {
             "identity": {"methods": ["password"], "password": {"user": {
                 "name": username, "password": password, "domain": {"name": user_domain}}}},
@@ -76,7 +84,11 @@ impl KeystoneValidator {
             .build()
             .map_err(|e| KeystoneError::Unreachable(e.to_string()))?;
         let auth_url = auth_url.trim_end_matches('/').to_string();
-        let auth_url = if auth_url.ends_with("/v3") { auth_url } else { format!("{auth_url}/v3") };
+        let auth_url = if auth_url.ends_with("/v3") {
+            auth_url
+        } else {
+            format!("{auth_url}/v3")
+        };
         Ok(KeystoneValidator {
             http,
             auth_url,
@@ -135,7 +147,10 @@ impl KeystoneValidator {
             .and_then(|v| v.to_str().ok())
             .ok_or(KeystoneError::BadResponse)?
             .to_string();
-        *slot = Some(ServiceToken { token: token.clone(), obtained: Instant::now() });
+        *slot = Some(ServiceToken {
+            token: token.clone(),
+            obtained: Instant::now(),
+        });
         Ok(token)
     }
 
@@ -155,7 +170,10 @@ impl KeystoneValidator {
             401 => return Err(KeystoneError::ServiceLogin(401)),
             _ => return Err(KeystoneError::InvalidToken),
         }
-        let body: Value = response.json().await.map_err(|_| KeystoneError::BadResponse)?;
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|_| KeystoneError::BadResponse)?;
         token_info(&body).ok_or(KeystoneError::InvalidToken)
     }
 }
@@ -168,11 +186,19 @@ fn token_info(body: &Value) -> Option<TokenInfo> {
     Some(TokenInfo {
         project_id: text(token.pointer("/project/id")?)?,
         user_id: text(token.pointer("/user/id")?)?,
-        username: token.pointer("/user/name").and_then(text).unwrap_or_default(),
+        username: token
+            .pointer("/user/name")
+            .and_then(text)
+            .unwrap_or_default(),
         roles: token
             .get("roles")
             .and_then(Value::as_array)
-            .map(|roles| roles.iter().filter_map(|r| r.get("name").and_then(text)).collect())
+            .map(|roles| {
+                roles
+                    .iter()
+                    .filter_map(|r| r.get("name").and_then(text))
+                    .collect()
+            })
             .unwrap_or_default(),
     })
 }
@@ -200,6 +226,9 @@ mod tests {
     #[test]
     fn missing_credentials_are_named() {
         let err = KeystoneValidator::new(&KeystoneConfig::default(), Duration::from_secs(1));
-        assert!(matches!(err, Err(KeystoneError::MissingSetting("OS_AUTH_URL"))));
+        assert!(matches!(
+            err,
+            Err(KeystoneError::MissingSetting("OS_AUTH_URL"))
+        ));
     }
 }

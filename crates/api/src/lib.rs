@@ -65,7 +65,10 @@ pub enum ServeError {
     #[error(transparent)]
     Keystone(#[from] KeystoneError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -84,7 +87,12 @@ impl ApiState {
             Some(secret) => SigningKey::new(secret.as_bytes()),
             None => SigningKey::random(),
         };
-        Ok(ApiState(Arc::new(StateInner { config, engine, signing_key, keystone })))
+        Ok(ApiState(Arc::new(StateInner {
+            config,
+            engine,
+            signing_key,
+            keystone,
+        })))
     }
 
     /// One engine call, its error turned into Heat's HTTP error.
@@ -92,7 +100,9 @@ impl ApiState {
         self.engine
             .call(ctx, call)
             .await
-            .map_err(|EngineError { heat_type, message }| ApiError::from_heat_type(&heat_type, message))
+            .map_err(|EngineError { heat_type, message }| {
+                ApiError::from_heat_type(&heat_type, message)
+            })
     }
 
     /// Heat's `context_is_admin` policy; with `auth = none` the caller owns the server.
@@ -107,7 +117,11 @@ impl ApiState {
     /// The pre-signed URL for `target`, valid for the configured lifetime, rooted at the
     /// public URL (or the bind address).
     pub fn signed_url(&self, target: &SignedTarget) -> String {
-        let base = self.config.public_url.clone().unwrap_or_else(|| format!("http://{}", self.config.bind));
+        let base = self
+            .config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.config.bind));
         let lifetime = i64::try_from(self.config.signed_url_lifetime_seconds).unwrap_or(i64::MAX);
         let expires = chrono::Utc::now().timestamp().saturating_add(lifetime);
         signing::sign_url(&self.signing_key, target, &base, expires)
@@ -124,7 +138,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/signal/{*arn}", post(cfn::signal))
         .nest("/v1/{tenant_id}", routes::tenant_routes())
         .fallback(negotiate_version)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
         .with_state(state)
 }
 
@@ -135,7 +152,9 @@ pub async fn serve(state: ApiState) -> Result<(), ServeError> {
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!(%addr, auth = ?state.config.auth, "ember-api listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }
 
@@ -181,16 +200,31 @@ async fn versions(State(state): State<ApiState>, req: Request) -> Response {
 }
 
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], OPENAPI_JSON).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI_JSON,
+    )
+        .into_response()
 }
 
 /// Paths no route knows: another API version gets the version document (Heat's version
 /// negotiation), anything else webob's 404.
 async fn negotiate_version(State(state): State<ApiState>, req: Request) -> Response {
-    let first = req.uri().path().trim_start_matches('/').split('/').next().unwrap_or("");
+    let first = req
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
     let versioned = first.strip_prefix('v').is_some_and(|v| {
         let mut parts = v.splitn(2, '.');
-        parts.next().is_some_and(|major| !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()))
+        parts
+            .next()
+            .is_some_and(|major| !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()))
     });
     if versioned && first != "v1" && first != "v1.0" {
         return versions(State(state), req).await;
@@ -202,7 +236,10 @@ async fn negotiate_version(State(state): State<ApiState>, req: Request) -> Respo
 fn unauthorized() -> Response {
     let body = json!({"error": {"code": 401, "message": "The request you have made requires authentication.", "title": "Unauthorized"}});
     let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Keystone"));
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Keystone"),
+    );
     response
 }
 
@@ -213,7 +250,9 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
     let path = req.uri().path();
     let mut segments = path.trim_start_matches('/').split('/');
     let tenant = match (segments.next(), segments.next()) {
-        (Some("v1"), Some(t)) if !t.is_empty() && t != "waitcondition" && t != "signal" => t.to_string(),
+        (Some("v1"), Some(t)) if !t.is_empty() && t != "waitcondition" && t != "signal" => {
+            t.to_string()
+        }
         _ => return next.run(req).await,
     };
     let request_id = format!("req-{}", uuid::Uuid::new_v4());
@@ -228,7 +267,11 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
             request_id,
         },
         Some(keystone) => {
-            let Some(token) = req.headers().get("X-Auth-Token").and_then(|v| v.to_str().ok()).map(str::to_string)
+            let Some(token) = req
+                .headers()
+                .get("X-Auth-Token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
             else {
                 return unauthorized();
             };
@@ -237,11 +280,17 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
                 Err(KeystoneError::InvalidToken) => return unauthorized(),
                 Err(other) => {
                     tracing::error!(error = %other, "token validation failed");
-                    return ApiError::http(StatusCode::SERVICE_UNAVAILABLE, "Authentication service unavailable")
-                        .into_response();
+                    return ApiError::http(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Authentication service unavailable",
+                    )
+                    .into_response();
                 }
             };
-            let is_admin = info.roles.iter().any(|r| state.config.keystone.admin_roles.contains(r));
+            let is_admin = info
+                .roles
+                .iter()
+                .any(|r| state.config.keystone.admin_roles.contains(r));
             if info.project_id != tenant && !is_admin {
                 return ApiError::forbidden().into_response();
             }

@@ -28,7 +28,9 @@ fn methods(router: MethodRouter<ApiState>, allow: &'static str) -> MethodRouter<
     router.fallback(move |method: Method| async move {
         if method == Method::OPTIONS {
             let mut response = StatusCode::NO_CONTENT.into_response();
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
             response
         } else {
             ApiError::method_not_allowed(allow).into_response()
@@ -41,36 +43,74 @@ pub fn tenant_routes() -> Router<ApiState> {
     Router::new()
         .route("/validate", methods(post(validate_template), "POST"))
         .route("/resource_types", methods(get(list_resource_types), "GET"))
-        .route("/resource_types/{type_name}", methods(get(resource_schema), "GET"))
-        .route("/resource_types/{type_name}/template", methods(get(generate_template), "GET"))
-        .route("/template_versions", methods(get(list_template_versions), "GET"))
-        .route("/template_versions/{version}/functions", methods(get(list_template_functions), "GET"))
-        .route("/stacks", methods(get(list_stacks).post(create_stack), "GET,POST"))
+        .route(
+            "/resource_types/{type_name}",
+            methods(get(resource_schema), "GET"),
+        )
+        .route(
+            "/resource_types/{type_name}/template",
+            methods(get(generate_template), "GET"),
+        )
+        .route(
+            "/template_versions",
+            methods(get(list_template_versions), "GET"),
+        )
+        .route(
+            "/template_versions/{version}/functions",
+            methods(get(list_template_functions), "GET"),
+        )
+        .route(
+            "/stacks",
+            methods(get(list_stacks).post(create_stack), "GET,POST"),
+        )
         .route("/stacks/preview", methods(post(preview_stack), "POST"))
         .route("/stacks/detail", methods(get(list_stacks_detail), "GET"))
         .route(
             "/stacks/{stack_name}",
             methods(
-                get(lookup).post(lookup).put(lookup).patch(lookup).delete(lookup),
+                get(lookup)
+                    .post(lookup)
+                    .put(lookup)
+                    .patch(lookup)
+                    .delete(lookup),
                 "GET,POST,PUT,PATCH,DELETE",
             ),
         )
         .route(
             "/stacks/{stack_name}/{stack_id}",
             methods(
-                get(show_stack).post(lookup_subpath_post).put(update_stack).patch(update_stack_patch).delete(delete_stack),
+                get(show_stack)
+                    .post(lookup_subpath_post)
+                    .put(update_stack)
+                    .patch(update_stack_patch)
+                    .delete(delete_stack),
                 "GET,PUT,PATCH,DELETE",
             ),
         )
-        .route("/stacks/{stack_name}/{stack_id}/template", methods(get(get_template), "GET"))
-        .route("/stacks/{stack_name}/{stack_id}/environment", methods(get(get_environment), "GET"))
-        .route("/stacks/{stack_name}/{stack_id}/files", methods(get(get_files), "GET"))
+        .route(
+            "/stacks/{stack_name}/{stack_id}/template",
+            methods(get(get_template), "GET"),
+        )
+        .route(
+            "/stacks/{stack_name}/{stack_id}/environment",
+            methods(get(get_environment), "GET"),
+        )
+        .route(
+            "/stacks/{stack_name}/{stack_id}/files",
+            methods(get(get_files), "GET"),
+        )
         .route(
             "/stacks/{stack_name}/{stack_id}/preview",
             methods(put(preview_update).patch(preview_update_patch), "PUT,PATCH"),
         )
-        .route("/stacks/{stack_name}/{stack_id}/abandon", methods(delete(abandon_stack), "DELETE"))
-        .route("/stacks/{stack_name}/{stack_id}/export", methods(get(export_stack), "GET"))
+        .route(
+            "/stacks/{stack_name}/{stack_id}/abandon",
+            methods(delete(abandon_stack), "DELETE"),
+        )
+        .route(
+            "/stacks/{stack_name}/{stack_id}/export",
+            methods(get(export_stack), "GET"),
+        )
         .route(
             "/stacks/{stack_name}/{stack_id}/snapshots",
             methods(post(create_snapshot).get(list_snapshots), "POST,GET"),
@@ -83,9 +123,18 @@ pub fn tenant_routes() -> Router<ApiState> {
             "/stacks/{stack_name}/{stack_id}/snapshots/{snapshot_id}/restore",
             methods(post(restore_snapshot), "POST"),
         )
-        .route("/stacks/{stack_name}/{stack_id}/outputs", methods(get(list_outputs), "GET"))
-        .route("/stacks/{stack_name}/{stack_id}/outputs/{output_key}", methods(get(show_output), "GET"))
-        .route("/stacks/{stack_name}/{stack_id}/resources", methods(get(list_resources), "GET"))
+        .route(
+            "/stacks/{stack_name}/{stack_id}/outputs",
+            methods(get(list_outputs), "GET"),
+        )
+        .route(
+            "/stacks/{stack_name}/{stack_id}/outputs/{output_key}",
+            methods(get(show_output), "GET"),
+        )
+        .route(
+            "/stacks/{stack_name}/{stack_id}/resources",
+            methods(get(list_resources), "GET"),
+        )
         .route(
             "/stacks/{stack_name}/{stack_id}/resources/{resource_name}",
             methods(get(show_resource).patch(mark_unhealthy), "GET,PATCH"),
@@ -98,7 +147,10 @@ pub fn tenant_routes() -> Router<ApiState> {
             "/stacks/{stack_name}/{stack_id}/resources/{resource_name}/signal",
             methods(post(signal_resource), "POST"),
         )
-        .route("/stacks/{stack_name}/{stack_id}/events", methods(get(list_stack_events), "GET"))
+        .route(
+            "/stacks/{stack_name}/{stack_id}/events",
+            methods(get(list_stack_events), "GET"),
+        )
         .route(
             "/stacks/{stack_name}/{stack_id}/resources/{resource_name}/events",
             methods(get(list_resource_events), "GET"),
@@ -107,19 +159,31 @@ pub fn tenant_routes() -> Router<ApiState> {
             "/stacks/{stack_name}/{stack_id}/resources/{resource_name}/events/{event_id}",
             methods(get(show_event), "GET"),
         )
-        .route("/stacks/{stack_name}/{stack_id}/actions", methods(post(stack_action), "POST"))
+        .route(
+            "/stacks/{stack_name}/{stack_id}/actions",
+            methods(post(stack_action), "POST"),
+        )
         .route("/build_info", methods(get(build_info), "GET"))
         .route(
             "/software_configs",
-            methods(get(list_software_configs).post(create_software_config), "GET,POST"),
+            methods(
+                get(list_software_configs).post(create_software_config),
+                "GET,POST",
+            ),
         )
         .route(
             "/software_configs/{config_id}",
-            methods(get(show_software_config).delete(delete_software_config), "GET,DELETE"),
+            methods(
+                get(show_software_config).delete(delete_software_config),
+                "GET,DELETE",
+            ),
         )
         .route(
             "/software_deployments",
-            methods(get(list_software_deployments).post(create_software_deployment), "GET,POST"),
+            methods(
+                get(list_software_deployments).post(create_software_deployment),
+                "GET,POST",
+            ),
         )
         .route(
             "/software_deployments/metadata/{server_id}",
@@ -128,7 +192,9 @@ pub fn tenant_routes() -> Router<ApiState> {
         .route(
             "/software_deployments/{deployment_id}",
             methods(
-                get(show_software_deployment).put(update_software_deployment).delete(delete_software_deployment),
+                get(show_software_deployment)
+                    .put(update_software_deployment)
+                    .delete(delete_software_deployment),
                 "GET,PUT,DELETE",
             ),
         )
@@ -151,7 +217,10 @@ struct StackPath {
 
 impl StackPath {
     fn stack(&self) -> StackRef {
-        StackRef { stack_name: self.stack_name.clone(), stack_id: self.stack_id.clone() }
+        StackRef {
+            stack_name: self.stack_name.clone(),
+            stack_id: self.stack_id.clone(),
+        }
     }
 }
 
@@ -192,7 +261,13 @@ struct OutputPath {
 // ---- helpers -----------------------------------------------------------------------------
 
 fn stack_url(base: &BaseUrl, tenant: &str, name: &str, id: &str) -> String {
-    format!("{}/v1/{}/stacks/{}/{}", base.0, segment(tenant), segment(name), segment(id))
+    format!(
+        "{}/v1/{}/stacks/{}/{}",
+        base.0,
+        segment(tenant),
+        segment(name),
+        segment(id)
+    )
 }
 
 fn link(href: String, rel: &str) -> Value {
@@ -225,7 +300,9 @@ fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 fn with_stack_links(mut stack: Value, base: &BaseUrl, ctx: &RequestContext) -> Value {
     absolutize(&mut stack, base);
     if stack.get("links").is_none() {
-        let tenant = text(&stack, "project").unwrap_or(&ctx.project_id).to_string();
+        let tenant = text(&stack, "project")
+            .unwrap_or(&ctx.project_id)
+            .to_string();
         if let (Some(name), Some(id)) = (text(&stack, "stack_name"), text(&stack, "id")) {
             let href = stack_url(base, &tenant, name, id);
             if let Value::Object(map) = &mut stack {
@@ -236,12 +313,20 @@ fn with_stack_links(mut stack: Value, base: &BaseUrl, ctx: &RequestContext) -> V
     stack
 }
 
-fn with_resource_links(mut resource: Value, base: &BaseUrl, tenant: &str, stack: &StackRef) -> Value {
+fn with_resource_links(
+    mut resource: Value,
+    base: &BaseUrl,
+    tenant: &str,
+    stack: &StackRef,
+) -> Value {
     absolutize(&mut resource, base);
     if resource.get("links").is_none() {
         let stack_href = stack_url(base, tenant, &stack.stack_name, &stack.stack_id);
         if let Some(name) = text(&resource, "resource_name").map(segment) {
-            let links = json!([link(format!("{stack_href}/resources/{name}"), "self"), link(stack_href, "stack")]);
+            let links = json!([
+                link(format!("{stack_href}/resources/{name}"), "self"),
+                link(stack_href, "stack")
+            ]);
             if let Value::Object(map) = &mut resource {
                 map.insert("links".into(), links);
             }
@@ -254,7 +339,10 @@ fn with_event_links(mut event: Value, base: &BaseUrl, tenant: &str, stack: &Stac
     absolutize(&mut event, base);
     if event.get("links").is_none() {
         let stack_href = stack_url(base, tenant, &stack.stack_name, &stack.stack_id);
-        if let (Some(res), Some(id)) = (text(&event, "resource_name").map(segment), text(&event, "id").map(segment)) {
+        if let (Some(res), Some(id)) = (
+            text(&event, "resource_name").map(segment),
+            text(&event, "id").map(segment),
+        ) {
             let res_href = format!("{stack_href}/resources/{res}");
             let links = json!([
                 link(format!("{res_href}/events/{id}"), "self"),
@@ -287,9 +375,17 @@ fn next_link(base: &BaseUrl, path: &str, query: &Query, items: &[Value]) -> Opti
         return None;
     }
     let marker = text(items.last()?, "id")?;
-    let mut pairs: Vec<(String, String)> = query.0.iter().filter(|(k, _)| k != "marker").cloned().collect();
+    let mut pairs: Vec<(String, String)> = query
+        .0
+        .iter()
+        .filter(|(k, _)| k != "marker")
+        .cloned()
+        .collect();
     pairs.push(("marker".into(), marker.to_string()));
-    let qs: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", segment(k), segment(v))).collect();
+    let qs: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", segment(k), segment(v)))
+        .collect();
     Some(link(format!("{}{}?{}", base.0, path, qs.join("&")), "next"))
 }
 
@@ -306,7 +402,8 @@ fn check_instantiation(body: &Map<String, Value>, require_template: bool) -> Res
         // Heat fails in its template parser with a TypeError: the generic 400.
         Some(_) => return Err(ApiError::bad_request(MALFORMED)),
     };
-    let has_source = has_template || body.contains_key("template_url") || body.contains_key("adopt_stack_data");
+    let has_source =
+        has_template || body.contains_key("template_url") || body.contains_key("adopt_stack_data");
     if require_template && !has_source {
         return Err(ApiError::bad_request("No template specified"));
     }
@@ -318,7 +415,9 @@ fn check_instantiation(body: &Map<String, Value>, require_template: bool) -> Res
             _ => false,
         };
         if !valid {
-            return Err(ApiError::bad_request("Only integer is acceptable by 'timeout_mins'."));
+            return Err(ApiError::bad_request(
+                "Only integer is acceptable by 'timeout_mins'.",
+            ));
         }
     }
     for key in ["parameters", "files"] {
@@ -397,7 +496,10 @@ async fn list_stacks_inner(
     let mut params = query.allowed(STACK_LIST_PARAMS)?;
     if let Some(Value::String(dir)) = params.get("sort_dir") {
         if dir != "asc" && dir != "desc" {
-            return Err(ApiError::from_heat_type("ValueError", "Unknown sort direction, must be 'desc' or 'asc'"));
+            return Err(ApiError::from_heat_type(
+                "ValueError",
+                "Unknown sort direction, must be 'desc' or 'asc'",
+            ));
         }
     }
     if params.get("global_tenant") == Some(&Value::Bool(true)) {
@@ -417,7 +519,10 @@ async fn list_stacks_inner(
             match (detail, s) {
                 (false, Value::Object(map)) => Value::Object(
                     map.into_iter()
-                        .filter(|(k, _)| STACK_LIST_KEYS.contains(&k.as_str()) && (k != "project" || ctx.is_admin))
+                        .filter(|(k, _)| {
+                            STACK_LIST_KEYS.contains(&k.as_str())
+                                && (k != "project" || ctx.is_admin)
+                        })
                         .collect(),
                 ),
                 (_, other) => other,
@@ -425,7 +530,11 @@ async fn list_stacks_inner(
         })
         .collect();
     let mut body = Map::new();
-    let list_path = format!("/v1/{}/stacks{}", segment(&path.tenant_id), if detail { "/detail" } else { "" });
+    let list_path = format!(
+        "/v1/{}/stacks{}",
+        segment(&path.tenant_id),
+        if detail { "/detail" } else { "" }
+    );
     if let Some(next) = next_link(&base, &list_path, &query, &stacks) {
         body.insert("links".into(), json!([next]));
     }
@@ -467,12 +576,21 @@ async fn create_stack(
         return Err(ApiError::bad_request("No stack name specified"));
     }
     check_instantiation(&body, true)?;
-    let identity = call(&state, &ctx, EngineCall::CreateStack { body: Value::Object(body) }).await?;
+    let identity = call(
+        &state,
+        &ctx,
+        EngineCall::CreateStack {
+            body: Value::Object(body),
+        },
+    )
+    .await?;
     let (name, id, tenant) = identity_parts(&identity, &ctx)?;
     let href = stack_url(&base, &tenant, &name, &id);
-    let mut response =
-        (StatusCode::CREATED, axum::Json(json!({"stack": {"id": id, "links": [link(href.clone(), "self")]}})))
-            .into_response();
+    let mut response = (
+        StatusCode::CREATED,
+        axum::Json(json!({"stack": {"id": id, "links": [link(href.clone(), "self")]}})),
+    )
+        .into_response();
     if let Ok(location) = HeaderValue::from_str(&href) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -487,9 +605,14 @@ fn identity_parts(identity: &Value, ctx: &RequestContext) -> Result<(String, Str
         (Some(name), Some(id)) => Ok((
             name.to_string(),
             id.to_string(),
-            text(identity, "tenant").unwrap_or(&ctx.project_id).to_string(),
+            text(identity, "tenant")
+                .unwrap_or(&ctx.project_id)
+                .to_string(),
         )),
-        _ => Err(ApiError::http(StatusCode::INTERNAL_SERVER_ERROR, "Invalid Stack address")),
+        _ => Err(ApiError::http(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Invalid Stack address",
+        )),
     }
 }
 
@@ -504,7 +627,14 @@ async fn preview_stack(
         return Err(ApiError::bad_request("No stack name specified"));
     }
     check_instantiation(&body, true)?;
-    let stack = call(&state, &ctx, EngineCall::PreviewStack { body: Value::Object(body) }).await?;
+    let stack = call(
+        &state,
+        &ctx,
+        EngineCall::PreviewStack {
+            body: Value::Object(body),
+        },
+    )
+    .await?;
     Ok(wrap("stack", with_stack_links(stack, &base, &ctx)))
 }
 
@@ -517,7 +647,14 @@ async fn redirect_to_stack(
     subpath: Option<&str>,
     raw_query: Option<&str>,
 ) -> Result<Response> {
-    let identity = call(state, ctx, EngineCall::IdentifyStack { name_or_id: name_or_id.to_string() }).await?;
+    let identity = call(
+        state,
+        ctx,
+        EngineCall::IdentifyStack {
+            name_or_id: name_or_id.to_string(),
+        },
+    )
+    .await?;
     let (name, id, tenant) = identity_parts(&identity, ctx)?;
     let mut location = stack_url(base, &tenant, &name, &id);
     if let Some(sub) = subpath {
@@ -543,7 +680,14 @@ async fn lookup(
 }
 
 /// Subpaths that `/stacks/{name}/{sub}` redirects for on GET (POST takes the first four).
-const LOOKUP_GET_SUBPATHS: &[&str] = &["resources", "events", "template", "actions", "environment", "files"];
+const LOOKUP_GET_SUBPATHS: &[&str] = &[
+    "resources",
+    "events",
+    "template",
+    "actions",
+    "environment",
+    "files",
+];
 const LOOKUP_POST_SUBPATHS: &[&str] = &["resources", "events", "template", "actions"];
 
 async fn lookup_subpath_post(
@@ -556,7 +700,15 @@ async fn lookup_subpath_post(
     if !LOOKUP_POST_SUBPATHS.contains(&path.stack_id.as_str()) {
         return Err(ApiError::method_not_allowed("GET,PUT,PATCH,DELETE"));
     }
-    redirect_to_stack(&state, &ctx, &base, &path.stack_name, Some(&path.stack_id), uri.query()).await
+    redirect_to_stack(
+        &state,
+        &ctx,
+        &base,
+        &path.stack_name,
+        Some(&path.stack_id),
+        uri.query(),
+    )
+    .await
 }
 
 async fn show_stack(
@@ -568,75 +720,211 @@ async fn show_stack(
     uri: axum::http::Uri,
 ) -> Result<Response> {
     if LOOKUP_GET_SUBPATHS.contains(&path.stack_id.as_str()) {
-        return redirect_to_stack(&state, &ctx, &base, &path.stack_name, Some(&path.stack_id), uri.query()).await;
+        return redirect_to_stack(
+            &state,
+            &ctx,
+            &base,
+            &path.stack_name,
+            Some(&path.stack_id),
+            uri.query(),
+        )
+        .await;
     }
     let resolve_outputs = query.bool_or("resolve_outputs", true)?;
-    let stack = call(&state, &ctx, EngineCall::ShowStack { stack: path.stack(), resolve_outputs }).await?;
+    let stack = call(
+        &state,
+        &ctx,
+        EngineCall::ShowStack {
+            stack: path.stack(),
+            resolve_outputs,
+        },
+    )
+    .await?;
     Ok(wrap("stack", with_stack_links(stack, &base, &ctx)))
 }
 
-async fn get_template(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>) -> Result<Response> {
-    Ok(ok(call(&state, &ctx, EngineCall::GetTemplate { stack: path.stack() }).await?))
+async fn get_template(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+) -> Result<Response> {
+    Ok(ok(call(
+        &state,
+        &ctx,
+        EngineCall::GetTemplate {
+            stack: path.stack(),
+        },
+    )
+    .await?))
 }
 
-async fn get_environment(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>) -> Result<Response> {
-    Ok(ok(call(&state, &ctx, EngineCall::GetEnvironment { stack: path.stack() }).await?))
+async fn get_environment(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+) -> Result<Response> {
+    Ok(ok(call(
+        &state,
+        &ctx,
+        EngineCall::GetEnvironment {
+            stack: path.stack(),
+        },
+    )
+    .await?))
 }
 
-async fn get_files(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>) -> Result<Response> {
-    Ok(ok(call(&state, &ctx, EngineCall::GetFiles { stack: path.stack() }).await?))
+async fn get_files(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+) -> Result<Response> {
+    Ok(ok(call(
+        &state,
+        &ctx,
+        EngineCall::GetFiles {
+            stack: path.stack(),
+        },
+    )
+    .await?))
 }
 
-async fn update(state: ApiState, ctx: RequestContext, path: StackPath, body: HeatBody, patch: bool) -> Result<Response> {
+async fn update(
+    state: ApiState,
+    ctx: RequestContext,
+    path: StackPath,
+    body: HeatBody,
+    patch: bool,
+) -> Result<Response> {
     let body = body.object()?;
     check_instantiation(&body, !patch)?;
-    call(&state, &ctx, EngineCall::UpdateStack { stack: path.stack(), body: Value::Object(body), patch }).await?;
+    call(
+        &state,
+        &ctx,
+        EngineCall::UpdateStack {
+            stack: path.stack(),
+            body: Value::Object(body),
+            patch,
+        },
+    )
+    .await?;
     Ok(accepted())
 }
 
-async fn update_stack(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>, body: HeatBody) -> Result<Response> {
+async fn update_stack(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+    body: HeatBody,
+) -> Result<Response> {
     update(state, ctx, path, body, false).await
 }
 
-async fn update_stack_patch(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>, body: HeatBody) -> Result<Response> {
+async fn update_stack_patch(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+    body: HeatBody,
+) -> Result<Response> {
     update(state, ctx, path, body, true).await
 }
 
-async fn preview(state: ApiState, ctx: RequestContext, path: StackPath, query: Query, body: HeatBody, patch: bool) -> Result<Response> {
+async fn preview(
+    state: ApiState,
+    ctx: RequestContext,
+    path: StackPath,
+    query: Query,
+    body: HeatBody,
+    patch: bool,
+) -> Result<Response> {
     let body = body.object()?;
     check_instantiation(&body, !patch)?;
     let show_nested = query.bool_or("show_nested", false)?;
     let changes = call(
         &state,
         &ctx,
-        EngineCall::PreviewUpdate { stack: path.stack(), body: Value::Object(body), patch, show_nested },
+        EngineCall::PreviewUpdate {
+            stack: path.stack(),
+            body: Value::Object(body),
+            patch,
+            show_nested,
+        },
     )
     .await?;
     Ok(wrap("resource_changes", changes))
 }
 
-async fn preview_update(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>, query: Query, body: HeatBody) -> Result<Response> {
+async fn preview_update(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+    query: Query,
+    body: HeatBody,
+) -> Result<Response> {
     preview(state, ctx, path, query, body, false).await
 }
 
-async fn preview_update_patch(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>, query: Query, body: HeatBody) -> Result<Response> {
+async fn preview_update_patch(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+    query: Query,
+    body: HeatBody,
+) -> Result<Response> {
     preview(state, ctx, path, query, body, true).await
 }
 
-async fn delete_stack(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>) -> Result<Response> {
-    call(&state, &ctx, EngineCall::DeleteStack { stack: path.stack() }).await?;
+async fn delete_stack(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+) -> Result<Response> {
+    call(
+        &state,
+        &ctx,
+        EngineCall::DeleteStack {
+            stack: path.stack(),
+        },
+    )
+    .await?;
     Ok(no_content())
 }
 
-async fn abandon_stack(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>) -> Result<Response> {
-    Ok(ok(call(&state, &ctx, EngineCall::AbandonStack { stack: path.stack() }).await?))
+async fn abandon_stack(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+) -> Result<Response> {
+    Ok(ok(call(
+        &state,
+        &ctx,
+        EngineCall::AbandonStack {
+            stack: path.stack(),
+        },
+    )
+    .await?))
 }
 
-async fn export_stack(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>) -> Result<Response> {
-    Ok(ok(call(&state, &ctx, EngineCall::ExportStack { stack: path.stack() }).await?))
+async fn export_stack(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+) -> Result<Response> {
+    Ok(ok(call(
+        &state,
+        &ctx,
+        EngineCall::ExportStack {
+            stack: path.stack(),
+        },
+    )
+    .await?))
 }
 
-async fn stack_action(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>, body: HeatBody) -> Result<Response> {
+async fn stack_action(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+    body: HeatBody,
+) -> Result<Response> {
     let body = body.object_or_empty()?;
     let mut keys = body.keys();
     let action = match (keys.next(), keys.next()) {
@@ -645,20 +933,46 @@ async fn stack_action(State(state): State<ApiState>, Extension(ctx): Ctx, Path(p
         (Some(key), None) => StackAction::from_key(key)
             .ok_or_else(|| ApiError::bad_request(format!("Invalid action {key} specified")))?,
     };
-    call(&state, &ctx, EngineCall::Action { stack: path.stack(), action }).await?;
+    call(
+        &state,
+        &ctx,
+        EngineCall::Action {
+            stack: path.stack(),
+            action,
+        },
+    )
+    .await?;
     Ok(ok(Value::Null))
 }
 
-async fn list_outputs(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>) -> Result<Response> {
-    let outputs = call(&state, &ctx, EngineCall::ListOutputs { stack: path.stack() }).await?;
+async fn list_outputs(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+) -> Result<Response> {
+    let outputs = call(
+        &state,
+        &ctx,
+        EngineCall::ListOutputs {
+            stack: path.stack(),
+        },
+    )
+    .await?;
     Ok(wrap("outputs", Value::Array(items(outputs, "outputs"))))
 }
 
-async fn show_output(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<OutputPath>) -> Result<Response> {
+async fn show_output(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<OutputPath>,
+) -> Result<Response> {
     let output = call(
         &state,
         &ctx,
-        EngineCall::ShowOutput { stack: path.stack.stack(), output_key: path.output_key },
+        EngineCall::ShowOutput {
+            stack: path.stack.stack(),
+            output_key: path.output_key,
+        },
     )
     .await?;
     Ok(wrap("output", output))
@@ -666,34 +980,92 @@ async fn show_output(State(state): State<ApiState>, Extension(ctx): Ctx, Path(pa
 
 // ---- snapshots ---------------------------------------------------------------------------
 
-async fn create_snapshot(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>, body: HeatBody) -> Result<Response> {
+async fn create_snapshot(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+    body: HeatBody,
+) -> Result<Response> {
     let body = body.object()?;
     let name = body.get("name").and_then(Value::as_str).map(str::to_string);
-    Ok(ok(call(&state, &ctx, EngineCall::CreateSnapshot { stack: path.stack(), name }).await?))
+    Ok(ok(call(
+        &state,
+        &ctx,
+        EngineCall::CreateSnapshot {
+            stack: path.stack(),
+            name,
+        },
+    )
+    .await?))
 }
 
-async fn list_snapshots(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<StackPath>) -> Result<Response> {
-    let snapshots = call(&state, &ctx, EngineCall::ListSnapshots { stack: path.stack() }).await?;
-    Ok(wrap("snapshots", Value::Array(items(snapshots, "snapshots"))))
+async fn list_snapshots(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<StackPath>,
+) -> Result<Response> {
+    let snapshots = call(
+        &state,
+        &ctx,
+        EngineCall::ListSnapshots {
+            stack: path.stack(),
+        },
+    )
+    .await?;
+    Ok(wrap(
+        "snapshots",
+        Value::Array(items(snapshots, "snapshots")),
+    ))
 }
 
-async fn show_snapshot(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<SnapshotPath>) -> Result<Response> {
+async fn show_snapshot(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<SnapshotPath>,
+) -> Result<Response> {
     let snapshot = call(
         &state,
         &ctx,
-        EngineCall::ShowSnapshot { stack: path.stack.stack(), snapshot_id: path.snapshot_id },
+        EngineCall::ShowSnapshot {
+            stack: path.stack.stack(),
+            snapshot_id: path.snapshot_id,
+        },
     )
     .await?;
     Ok(wrap("snapshot", snapshot))
 }
 
-async fn delete_snapshot(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<SnapshotPath>) -> Result<Response> {
-    call(&state, &ctx, EngineCall::DeleteSnapshot { stack: path.stack.stack(), snapshot_id: path.snapshot_id }).await?;
+async fn delete_snapshot(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<SnapshotPath>,
+) -> Result<Response> {
+    call(
+        &state,
+        &ctx,
+        EngineCall::DeleteSnapshot {
+            stack: path.stack.stack(),
+            snapshot_id: path.snapshot_id,
+        },
+    )
+    .await?;
     Ok(no_content())
 }
 
-async fn restore_snapshot(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<SnapshotPath>) -> Result<Response> {
-    call(&state, &ctx, EngineCall::RestoreSnapshot { stack: path.stack.stack(), snapshot_id: path.snapshot_id }).await?;
+async fn restore_snapshot(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<SnapshotPath>,
+) -> Result<Response> {
+    call(
+        &state,
+        &ctx,
+        EngineCall::RestoreSnapshot {
+            stack: path.stack.stack(),
+            snapshot_id: path.snapshot_id,
+        },
+    )
+    .await?;
     Ok(accepted())
 }
 
@@ -717,17 +1089,33 @@ async fn list_resources(
 ) -> Result<Response> {
     let mut invalid: Vec<&str> = query
         .keys()
-        .filter(|k| !["nested_depth", "with_detail"].contains(k) && !RESOURCE_FILTERS.iter().any(|(f, _)| f == k))
+        .filter(|k| {
+            !["nested_depth", "with_detail"].contains(k)
+                && !RESOURCE_FILTERS.iter().any(|(f, _)| f == k)
+        })
         .collect();
     if !invalid.is_empty() {
         invalid.dedup();
-        return Err(ApiError::bad_request(format!("Invalid filter parameters {invalid:?}")));
+        return Err(ApiError::bad_request(format!(
+            "Invalid filter parameters {invalid:?}"
+        )));
     }
-    let mut params = query.allowed(&[("nested_depth", ParamKind::Int), ("with_detail", ParamKind::Bool)])?;
+    let mut params = query.allowed(&[
+        ("nested_depth", ParamKind::Int),
+        ("with_detail", ParamKind::Bool),
+    ])?;
     let filters = query.allowed(RESOURCE_FILTERS)?;
     params.insert("filters".into(), Value::Object(filters));
     let stack = path.stack();
-    let resources = call(&state, &ctx, EngineCall::ListResources { stack: stack.clone(), params }).await?;
+    let resources = call(
+        &state,
+        &ctx,
+        EngineCall::ListResources {
+            stack: stack.clone(),
+            params,
+        },
+    )
+    .await?;
     let resources: Vec<Value> = items(resources, "resources")
         .into_iter()
         .map(|r| with_resource_links(r, &base, &path.tenant_id, &stack))
@@ -746,42 +1134,78 @@ async fn show_resource(
     let resource = call(
         &state,
         &ctx,
-        EngineCall::ShowResource { stack: stack.clone(), resource: path.resource_name, with_attr: query.all("with_attr") },
+        EngineCall::ShowResource {
+            stack: stack.clone(),
+            resource: path.resource_name,
+            with_attr: query.all("with_attr"),
+        },
     )
     .await?;
-    Ok(wrap("resource", with_resource_links(resource, &base, &path.stack.tenant_id, &stack)))
+    Ok(wrap(
+        "resource",
+        with_resource_links(resource, &base, &path.stack.tenant_id, &stack),
+    ))
 }
 
-async fn resource_metadata(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<ResourcePath>) -> Result<Response> {
+async fn resource_metadata(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<ResourcePath>,
+) -> Result<Response> {
     let metadata = call(
         &state,
         &ctx,
-        EngineCall::ResourceMetadata { stack: path.stack.stack(), resource: path.resource_name },
+        EngineCall::ResourceMetadata {
+            stack: path.stack.stack(),
+            resource: path.resource_name,
+        },
     )
     .await?;
     Ok(wrap("metadata", metadata))
 }
 
-async fn signal_resource(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<ResourcePath>, body: HeatBody) -> Result<Response> {
+async fn signal_resource(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<ResourcePath>,
+    body: HeatBody,
+) -> Result<Response> {
     call(
         &state,
         &ctx,
-        EngineCall::SignalResource { stack: path.stack.stack(), resource: path.resource_name, details: body.0 },
+        EngineCall::SignalResource {
+            stack: path.stack.stack(),
+            resource: path.resource_name,
+            details: body.0,
+        },
     )
     .await?;
     Ok(ok(Value::Null))
 }
 
-async fn mark_unhealthy(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<ResourcePath>, body: HeatBody) -> Result<Response> {
+async fn mark_unhealthy(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<ResourcePath>,
+    body: HeatBody,
+) -> Result<Response> {
     let body = body.object()?;
-    let mut invalid: Vec<&String> =
-        body.keys().filter(|k| *k != "mark_unhealthy" && *k != "resource_status_reason").collect();
+    let mut invalid: Vec<&String> = body
+        .keys()
+        .filter(|k| *k != "mark_unhealthy" && *k != "resource_status_reason")
+        .collect();
     if !invalid.is_empty() {
         invalid.sort();
-        return Err(ApiError::bad_request(format!("Invalid keys in resource mark unhealthy {invalid:?}")));
+        return Err(ApiError::bad_request(format!(
+            "Invalid keys in resource mark unhealthy {invalid:?}"
+        )));
     }
     let mark = match body.get("mark_unhealthy") {
-        None => return Err(ApiError::bad_request("Missing mandatory (mark_unhealthy) key from mark unhealthy request")),
+        None => {
+            return Err(ApiError::bad_request(
+                "Missing mandatory (mark_unhealthy) key from mark unhealthy request",
+            ))
+        }
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => crate::http::parse_bool("mark_unhealthy", s)?,
         Some(other) => crate::http::parse_bool("mark_unhealthy", &other.to_string())?,
@@ -794,7 +1218,12 @@ async fn mark_unhealthy(State(state): State<ApiState>, Extension(ctx): Ctx, Path
     call(
         &state,
         &ctx,
-        EngineCall::MarkUnhealthy { stack: path.stack.stack(), resource: path.resource_name, mark_unhealthy: mark, reason },
+        EngineCall::MarkUnhealthy {
+            stack: path.stack.stack(),
+            resource: path.resource_name,
+            mark_unhealthy: mark,
+            reason,
+        },
     )
     .await?;
     Ok(ok(Value::Null))
@@ -817,7 +1246,14 @@ const EVENT_FILTERS: &[(&str, ParamKind)] = &[
     ("resource_type", ParamKind::Mixed),
 ];
 
-async fn list_events(state: ApiState, ctx: RequestContext, base: BaseUrl, path: StackPath, resource: Option<String>, query: Query) -> Result<Response> {
+async fn list_events(
+    state: ApiState,
+    ctx: RequestContext,
+    base: BaseUrl,
+    path: StackPath,
+    resource: Option<String>,
+    query: Query,
+) -> Result<Response> {
     let mut params = query.allowed(EVENT_PARAMS)?;
     let mut filters = query.allowed(EVENT_FILTERS)?;
     if let Some(name) = &resource {
@@ -827,39 +1263,87 @@ async fn list_events(state: ApiState, ctx: RequestContext, base: BaseUrl, path: 
         params.insert("filters".into(), Value::Object(filters));
     }
     let stack = path.stack();
-    let events = call(&state, &ctx, EngineCall::ListEvents { stack: stack.clone(), resource: resource.clone(), params }).await?;
+    let events = call(
+        &state,
+        &ctx,
+        EngineCall::ListEvents {
+            stack: stack.clone(),
+            resource: resource.clone(),
+            params,
+        },
+    )
+    .await?;
     let events: Vec<Value> = items(events, "events")
         .into_iter()
         .map(|e| with_event_links(e, &base, &path.tenant_id, &stack))
         .collect();
     if let (Some(name), true) = (&resource, events.is_empty()) {
-        return Err(ApiError::not_found(format!("No events found for resource {name}")));
+        return Err(ApiError::not_found(format!(
+            "No events found for resource {name}"
+        )));
     }
     Ok(wrap("events", Value::Array(events)))
 }
 
-async fn list_stack_events(State(state): State<ApiState>, Extension(ctx): Ctx, base: BaseUrl, Path(path): Path<StackPath>, query: Query) -> Result<Response> {
+async fn list_stack_events(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    base: BaseUrl,
+    Path(path): Path<StackPath>,
+    query: Query,
+) -> Result<Response> {
     list_events(state, ctx, base, path, None, query).await
 }
 
-async fn list_resource_events(State(state): State<ApiState>, Extension(ctx): Ctx, base: BaseUrl, Path(path): Path<ResourcePath>, query: Query) -> Result<Response> {
-    list_events(state, ctx, base, path.stack, Some(path.resource_name), query).await
+async fn list_resource_events(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    base: BaseUrl,
+    Path(path): Path<ResourcePath>,
+    query: Query,
+) -> Result<Response> {
+    list_events(
+        state,
+        ctx,
+        base,
+        path.stack,
+        Some(path.resource_name),
+        query,
+    )
+    .await
 }
 
-async fn show_event(State(state): State<ApiState>, Extension(ctx): Ctx, base: BaseUrl, Path(path): Path<EventPath>) -> Result<Response> {
+async fn show_event(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    base: BaseUrl,
+    Path(path): Path<EventPath>,
+) -> Result<Response> {
     let stack = path.resource.stack.stack();
     let event = call(
         &state,
         &ctx,
-        EngineCall::ShowEvent { stack: stack.clone(), resource: path.resource.resource_name, event_id: path.event_id },
+        EngineCall::ShowEvent {
+            stack: stack.clone(),
+            resource: path.resource.resource_name,
+            event_id: path.event_id,
+        },
     )
     .await?;
-    Ok(wrap("event", with_event_links(event, &base, &path.resource.stack.tenant_id, &stack)))
+    Ok(wrap(
+        "event",
+        with_event_links(event, &base, &path.resource.stack.tenant_id, &stack),
+    ))
 }
 
 // ---- templates, types, validation -------------------------------------------------------
 
-async fn validate_template(State(state): State<ApiState>, Extension(ctx): Ctx, query: Query, body: HeatBody) -> Result<Response> {
+async fn validate_template(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    query: Query,
+    body: HeatBody,
+) -> Result<Response> {
     let body = body.object()?;
     check_instantiation(&body, true)?;
     let show_nested = query.bool_or("show_nested", false)?;
@@ -868,11 +1352,24 @@ async fn validate_template(State(state): State<ApiState>, Extension(ctx): Ctx, q
         .filter(|v| !v.is_empty())
         .map(|v| v.split(',').map(str::to_string).collect())
         .unwrap_or_default();
-    let result = call(&state, &ctx, EngineCall::ValidateTemplate { body: Value::Object(body), show_nested, ignore_errors }).await?;
+    let result = call(
+        &state,
+        &ctx,
+        EngineCall::ValidateTemplate {
+            body: Value::Object(body),
+            show_nested,
+            ignore_errors,
+        },
+    )
+    .await?;
     Ok(ok(result))
 }
 
-async fn list_resource_types(State(state): State<ApiState>, Extension(ctx): Ctx, query: Query) -> Result<Response> {
+async fn list_resource_types(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    query: Query,
+) -> Result<Response> {
     let params = query.allowed(&[
         ("support_status", ParamKind::Single),
         ("name", ParamKind::Single),
@@ -880,7 +1377,10 @@ async fn list_resource_types(State(state): State<ApiState>, Extension(ctx): Ctx,
         ("with_description", ParamKind::Bool),
     ])?;
     let types = call(&state, &ctx, EngineCall::ListResourceTypes { params }).await?;
-    Ok(wrap("resource_types", Value::Array(items(types, "resource_types"))))
+    Ok(wrap(
+        "resource_types",
+        Value::Array(items(types, "resource_types")),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -888,12 +1388,30 @@ struct TypePath {
     type_name: String,
 }
 
-async fn resource_schema(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<TypePath>, query: Query) -> Result<Response> {
+async fn resource_schema(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<TypePath>,
+    query: Query,
+) -> Result<Response> {
     let with_description = query.bool_or("with_description", false)?;
-    Ok(ok(call(&state, &ctx, EngineCall::ResourceSchema { type_name: path.type_name, with_description }).await?))
+    Ok(ok(call(
+        &state,
+        &ctx,
+        EngineCall::ResourceSchema {
+            type_name: path.type_name,
+            with_description,
+        },
+    )
+    .await?))
 }
 
-async fn generate_template(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<TypePath>, query: Query) -> Result<Response> {
+async fn generate_template(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<TypePath>,
+    query: Query,
+) -> Result<Response> {
     let template_type = match query.get("template_type") {
         None => "cfn".to_string(),
         Some(t) if ["cfn", "hot"].contains(&t.to_ascii_lowercase().as_str()) => t.to_ascii_lowercase(),
@@ -903,12 +1421,26 @@ async fn generate_template(State(state): State<ApiState>, Extension(ctx): Ctx, P
             )))
         }
     };
-    Ok(ok(call(&state, &ctx, EngineCall::GenerateTemplate { type_name: path.type_name, template_type }).await?))
+    Ok(ok(call(
+        &state,
+        &ctx,
+        EngineCall::GenerateTemplate {
+            type_name: path.type_name,
+            template_type,
+        },
+    )
+    .await?))
 }
 
-async fn list_template_versions(State(state): State<ApiState>, Extension(ctx): Ctx) -> Result<Response> {
+async fn list_template_versions(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+) -> Result<Response> {
     let versions = call(&state, &ctx, EngineCall::ListTemplateVersions).await?;
-    Ok(wrap("template_versions", Value::Array(items(versions, "template_versions"))))
+    Ok(wrap(
+        "template_versions",
+        Value::Array(items(versions, "template_versions")),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -916,10 +1448,26 @@ struct VersionPath {
     version: String,
 }
 
-async fn list_template_functions(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<VersionPath>, query: Query) -> Result<Response> {
+async fn list_template_functions(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<VersionPath>,
+    query: Query,
+) -> Result<Response> {
     let with_condition = query.bool_or("with_condition_func", false)?;
-    let functions = call(&state, &ctx, EngineCall::ListTemplateFunctions { version: path.version, with_condition }).await?;
-    Ok(wrap("template_functions", Value::Array(items(functions, "template_functions"))))
+    let functions = call(
+        &state,
+        &ctx,
+        EngineCall::ListTemplateFunctions {
+            version: path.version,
+            with_condition,
+        },
+    )
+    .await?;
+    Ok(wrap(
+        "template_functions",
+        Value::Array(items(functions, "template_functions")),
+    ))
 }
 
 async fn build_info() -> Response {
@@ -935,15 +1483,33 @@ async fn list_services(State(state): State<ApiState>, Extension(ctx): Ctx) -> Re
 
 // ---- software configs and deployments ---------------------------------------------------
 
-async fn list_software_configs(State(state): State<ApiState>, Extension(ctx): Ctx, query: Query) -> Result<Response> {
+async fn list_software_configs(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    query: Query,
+) -> Result<Response> {
     let params = query.allowed(&[("limit", ParamKind::Int), ("marker", ParamKind::Single)])?;
     let configs = call(&state, &ctx, EngineCall::ListSoftwareConfigs { params }).await?;
-    Ok(wrap("software_configs", Value::Array(items(configs, "software_configs"))))
+    Ok(wrap(
+        "software_configs",
+        Value::Array(items(configs, "software_configs")),
+    ))
 }
 
-async fn create_software_config(State(state): State<ApiState>, Extension(ctx): Ctx, body: HeatBody) -> Result<Response> {
+async fn create_software_config(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    body: HeatBody,
+) -> Result<Response> {
     let body = body.object()?;
-    let config = call(&state, &ctx, EngineCall::CreateSoftwareConfig { body: Value::Object(body) }).await?;
+    let config = call(
+        &state,
+        &ctx,
+        EngineCall::CreateSoftwareConfig {
+            body: Value::Object(body),
+        },
+    )
+    .await?;
     Ok(wrap("software_config", config))
 }
 
@@ -952,25 +1518,65 @@ struct ConfigPath {
     config_id: String,
 }
 
-async fn show_software_config(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<ConfigPath>) -> Result<Response> {
-    let config = call(&state, &ctx, EngineCall::ShowSoftwareConfig { config_id: path.config_id }).await?;
+async fn show_software_config(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<ConfigPath>,
+) -> Result<Response> {
+    let config = call(
+        &state,
+        &ctx,
+        EngineCall::ShowSoftwareConfig {
+            config_id: path.config_id,
+        },
+    )
+    .await?;
     Ok(wrap("software_config", config))
 }
 
-async fn delete_software_config(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<ConfigPath>) -> Result<Response> {
-    call(&state, &ctx, EngineCall::DeleteSoftwareConfig { config_id: path.config_id }).await?;
+async fn delete_software_config(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<ConfigPath>,
+) -> Result<Response> {
+    call(
+        &state,
+        &ctx,
+        EngineCall::DeleteSoftwareConfig {
+            config_id: path.config_id,
+        },
+    )
+    .await?;
     Ok(no_content())
 }
 
-async fn list_software_deployments(State(state): State<ApiState>, Extension(ctx): Ctx, query: Query) -> Result<Response> {
+async fn list_software_deployments(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    query: Query,
+) -> Result<Response> {
     let params = query.allowed(&[("server_id", ParamKind::Single)])?;
     let deployments = call(&state, &ctx, EngineCall::ListSoftwareDeployments { params }).await?;
-    Ok(wrap("software_deployments", Value::Array(items(deployments, "software_deployments"))))
+    Ok(wrap(
+        "software_deployments",
+        Value::Array(items(deployments, "software_deployments")),
+    ))
 }
 
-async fn create_software_deployment(State(state): State<ApiState>, Extension(ctx): Ctx, body: HeatBody) -> Result<Response> {
+async fn create_software_deployment(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    body: HeatBody,
+) -> Result<Response> {
     let body = body.object()?;
-    let deployment = call(&state, &ctx, EngineCall::CreateSoftwareDeployment { body: Value::Object(body) }).await?;
+    let deployment = call(
+        &state,
+        &ctx,
+        EngineCall::CreateSoftwareDeployment {
+            body: Value::Object(body),
+        },
+    )
+    .await?;
     Ok(wrap("software_deployment", deployment))
 }
 
@@ -979,24 +1585,54 @@ struct DeploymentPath {
     deployment_id: String,
 }
 
-async fn show_software_deployment(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<DeploymentPath>) -> Result<Response> {
-    let deployment = call(&state, &ctx, EngineCall::ShowSoftwareDeployment { deployment_id: path.deployment_id }).await?;
-    Ok(wrap("software_deployment", deployment))
-}
-
-async fn update_software_deployment(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<DeploymentPath>, body: HeatBody) -> Result<Response> {
-    let body = body.object()?;
+async fn show_software_deployment(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<DeploymentPath>,
+) -> Result<Response> {
     let deployment = call(
         &state,
         &ctx,
-        EngineCall::UpdateSoftwareDeployment { deployment_id: path.deployment_id, body: Value::Object(body) },
+        EngineCall::ShowSoftwareDeployment {
+            deployment_id: path.deployment_id,
+        },
     )
     .await?;
     Ok(wrap("software_deployment", deployment))
 }
 
-async fn delete_software_deployment(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<DeploymentPath>) -> Result<Response> {
-    call(&state, &ctx, EngineCall::DeleteSoftwareDeployment { deployment_id: path.deployment_id }).await?;
+async fn update_software_deployment(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<DeploymentPath>,
+    body: HeatBody,
+) -> Result<Response> {
+    let body = body.object()?;
+    let deployment = call(
+        &state,
+        &ctx,
+        EngineCall::UpdateSoftwareDeployment {
+            deployment_id: path.deployment_id,
+            body: Value::Object(body),
+        },
+    )
+    .await?;
+    Ok(wrap("software_deployment", deployment))
+}
+
+async fn delete_software_deployment(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<DeploymentPath>,
+) -> Result<Response> {
+    call(
+        &state,
+        &ctx,
+        EngineCall::DeleteSoftwareDeployment {
+            deployment_id: path.deployment_id,
+        },
+    )
+    .await?;
     Ok(no_content())
 }
 
@@ -1005,7 +1641,18 @@ struct ServerPath {
     server_id: String,
 }
 
-async fn deployment_metadata(State(state): State<ApiState>, Extension(ctx): Ctx, Path(path): Path<ServerPath>) -> Result<Response> {
-    let metadata = call(&state, &ctx, EngineCall::DeploymentMetadata { server_id: path.server_id }).await?;
+async fn deployment_metadata(
+    State(state): State<ApiState>,
+    Extension(ctx): Ctx,
+    Path(path): Path<ServerPath>,
+) -> Result<Response> {
+    let metadata = call(
+        &state,
+        &ctx,
+        EngineCall::DeploymentMetadata {
+            server_id: path.server_id,
+        },
+    )
+    .await?;
     Ok(wrap("metadata", metadata))
 }

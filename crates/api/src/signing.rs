@@ -15,7 +15,11 @@ use sha2::Sha256;
 type HmacSha256 = Hmac<Sha256>;
 
 /// Characters kept as they are in the ARN path segment (RFC 3986 unreserved).
-const ARN_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const ARN_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// The secret the server signs with.
 #[derive(Clone)]
@@ -119,7 +123,9 @@ impl SignedTarget {
                 _ => return Err(bad()),
             };
         if resources != "resources"
-            || [tenant, stack_name, stack_id, resource_name].iter().any(|s| s.is_empty())
+            || [tenant, stack_name, stack_id, resource_name]
+                .iter()
+                .any(|s| s.is_empty())
         {
             return Err(bad());
         }
@@ -140,7 +146,11 @@ impl SignedTarget {
 /// The pre-signed URL for `target`, valid until `expires` (Unix seconds). `base_url` is the
 /// API's public root, e.g. `http://127.0.0.1:8004`.
 pub fn sign_url(key: &SigningKey, target: &SignedTarget, base_url: &str, expires: i64) -> String {
-    let signature = URL_SAFE_NO_PAD.encode(key.mac(&target.signed_message(expires)).finalize().into_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(
+        key.mac(&target.signed_message(expires))
+            .finalize()
+            .into_bytes(),
+    );
     format!(
         "{}/v1/{}/{}?Expires={}&SignatureMethod=HmacSHA256&Signature={}",
         base_url.trim_end_matches('/'),
@@ -162,7 +172,9 @@ pub fn verify(
     now: i64,
 ) -> Result<SignedTarget, SignatureError> {
     let target = SignedTarget::from_arn(kind, arn)?;
-    let expires: i64 = expires.and_then(|e| e.parse().ok()).ok_or(SignatureError::Malformed)?;
+    let expires: i64 = expires
+        .and_then(|e| e.parse().ok())
+        .ok_or(SignatureError::Malformed)?;
     let signature = signature
         .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
         .ok_or(SignatureError::Malformed)?;
@@ -206,9 +218,23 @@ mod tests {
             "http://h:8004/v1/waitcondition/arn%3Aopenstack%3Aheat%3A%3At1%3Astacks%2Fweb%2F0d6a2c3e-1%2Fresources%2Fhandle?Expires=1000&"
         ));
         let sig = query(&url, "Signature");
-        let ok = verify(&key, SignalKind::WaitCondition, &t.arn(), Some("1000"), sig.as_deref(), 999);
+        let ok = verify(
+            &key,
+            SignalKind::WaitCondition,
+            &t.arn(),
+            Some("1000"),
+            sig.as_deref(),
+            999,
+        );
         assert_eq!(ok, Ok(t.clone()));
-        let late = verify(&key, SignalKind::WaitCondition, &t.arn(), Some("1000"), sig.as_deref(), 1001);
+        let late = verify(
+            &key,
+            SignalKind::WaitCondition,
+            &t.arn(),
+            Some("1000"),
+            sig.as_deref(),
+            1001,
+        );
         assert_eq!(late, Err(SignatureError::Expired));
     }
 
@@ -218,13 +244,33 @@ mod tests {
         let t = target(SignalKind::Signal);
         let url = sign_url(&key, &t, "http://h", 1000);
         let sig = query(&url, "Signature");
-        let other = SignedTarget { resource_name: "other".into(), ..t.clone() };
-        let check = |k: &SigningKey, kind, arn: &str, exp| verify(k, kind, arn, Some(exp), sig.as_deref(), 0);
-        assert_eq!(check(&key, SignalKind::Signal, &other.arn(), "1000"), Err(SignatureError::Mismatch));
-        assert_eq!(check(&key, SignalKind::WaitCondition, &t.arn(), "1000"), Err(SignatureError::Mismatch));
-        assert_eq!(check(&key, SignalKind::Signal, &t.arn(), "2000"), Err(SignatureError::Mismatch));
-        assert_eq!(check(&SigningKey::new(b"x"), SignalKind::Signal, &t.arn(), "1000"), Err(SignatureError::Mismatch));
-        assert_eq!(verify(&key, SignalKind::Signal, &t.arn(), None, sig.as_deref(), 0), Err(SignatureError::Malformed));
+        let other = SignedTarget {
+            resource_name: "other".into(),
+            ..t.clone()
+        };
+        let check = |k: &SigningKey, kind, arn: &str, exp| {
+            verify(k, kind, arn, Some(exp), sig.as_deref(), 0)
+        };
+        assert_eq!(
+            check(&key, SignalKind::Signal, &other.arn(), "1000"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            check(&key, SignalKind::WaitCondition, &t.arn(), "1000"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            check(&key, SignalKind::Signal, &t.arn(), "2000"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            check(&SigningKey::new(b"x"), SignalKind::Signal, &t.arn(), "1000"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(&key, SignalKind::Signal, &t.arn(), None, sig.as_deref(), 0),
+            Err(SignatureError::Malformed)
+        );
     }
 
     proptest! {
