@@ -109,7 +109,12 @@ impl Conditions {
     pub fn evaluate_all(&self, scope: &Scope<'_>) -> Result<IndexMap<String, bool>, TemplateError> {
         self.definitions
             .values()
-            .map(|d| Ok((d.name.clone(), self.is_enabled(&d.name, scope, &d.location)?)))
+            .map(|d| {
+                Ok((
+                    d.name.clone(),
+                    self.is_enabled(&d.name, scope, &d.location)?,
+                ))
+            })
             .collect()
     }
 

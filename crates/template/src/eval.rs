@@ -14,7 +14,7 @@ use crate::error::{ErrorKind, TemplateError};
 use crate::expr::{Call, Expr};
 use crate::node::Location;
 use crate::pycompat;
-use crate::version::{AttrForm, Func, JoinForm, ReplaceForm, RepeatForm};
+use crate::version::{AttrForm, Func, JoinForm, RepeatForm, ReplaceForm};
 
 /// An error while resolving a resource reference or attribute; the evaluator locates it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -251,25 +251,30 @@ fn collect_references(
         Expr::Call(call) => {
             if let Func::If { .. } = call.func {
                 let items = call.args.items().unwrap_or_default();
-                let branch = if condition_value(&items[0], call, scope)? { 1 } else { 2 };
+                let branch = if condition_value(&items[0], call, scope)? {
+                    1
+                } else {
+                    2
+                };
                 if let Some(chosen) = items.get(branch) {
                     collect_references(chosen, scope, out)?;
                 }
                 return Ok(());
             }
             collect_references(&call.args, scope, out)?;
-            let reference = |name: &Expr, attribute: Option<&Expr>| -> Result<Reference, TemplateError> {
-                let resource = text_arg(name, call, scope)?;
-                let attribute = match attribute {
-                    Some(a) => Some(pycompat::str_of(&evaluate(a, scope)?)),
-                    None => None,
+            let reference =
+                |name: &Expr, attribute: Option<&Expr>| -> Result<Reference, TemplateError> {
+                    let resource = text_arg(name, call, scope)?;
+                    let attribute = match attribute {
+                        Some(a) => Some(pycompat::str_of(&evaluate(a, scope)?)),
+                        None => None,
+                    };
+                    Ok(Reference {
+                        resource,
+                        attribute,
+                        location: call.location.clone(),
+                    })
                 };
-                Ok(Reference {
-                    resource,
-                    attribute,
-                    location: call.location.clone(),
-                })
-            };
             match call.func {
                 Func::GetResource => out.push(reference(&call.args, None)?),
                 Func::Ref => {
@@ -307,7 +312,11 @@ fn text_arg(expr: &Expr, call: &Call, scope: &Scope<'_>) -> Result<String, Templ
         other => Err(fail(
             call,
             ErrorKind::Function,
-            format!("Argument to \"{}\" must be a string, not {}", call.name, pycompat::repr(&other)),
+            format!(
+                "Argument to \"{}\" must be a string, not {}",
+                call.name,
+                pycompat::repr(&other)
+            ),
         )),
     }
 }
@@ -340,7 +349,11 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateEr
     let value = match call.func {
         Func::If { .. } => {
             let items = args.items().unwrap_or_default();
-            let chosen = if condition_value(&items[0], call, scope)? { 1 } else { 2 };
+            let chosen = if condition_value(&items[0], call, scope)? {
+                1
+            } else {
+                2
+            };
             return match items.get(chosen) {
                 Some(branch) => eval(branch, scope),
                 None => Ok(None),
@@ -363,7 +376,10 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateEr
         Func::Ref => {
             let target = text_arg(args, call, scope)?;
             if (scope.resources)(&target) {
-                scope.resolver.resource_ref(&target).map_err(|e| located(call, e))?
+                scope
+                    .resolver
+                    .resource_ref(&target)
+                    .map_err(|e| located(call, e))?
             } else {
                 match scope.parameters.get(&target) {
                     Some(v) => v.clone(),
@@ -382,7 +398,10 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateEr
         Func::GetResource => {
             let target = text_arg(args, call, scope)?;
             check_resource(&target, call, scope)?;
-            scope.resolver.resource_ref(&target).map_err(|e| located(call, e))?
+            scope
+                .resolver
+                .resource_ref(&target)
+                .map_err(|e| located(call, e))?
         }
         Func::GetAttr(form) => get_attr(call, form, scope)?,
         Func::CfnGetAtt => get_attr(call, AttrForm::ThenSelect, scope)?,
@@ -403,9 +422,7 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateEr
                     return Err(fail(
                         call,
                         ErrorKind::Reference,
-                        format!(
-                            "No content found in the \"files\" section for {name} path: {key}"
-                        ),
+                        format!("No content found in the \"files\" section for {name} path: {key}"),
                     ))
                 }
             }
@@ -419,7 +436,13 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateEr
             let items = args.items().unwrap_or_default();
             let params = evaluate(&items[0], scope)?;
             let template = evaluate(&items[1], scope)?;
-            Value::String(str_replace(call, ReplaceForm::Plain, &template, &params, scope)?)
+            Value::String(str_replace(
+                call,
+                ReplaceForm::Plain,
+                &template,
+                &params,
+                scope,
+            )?)
         }
         Func::ListJoin(form) => Value::String(list_join(call, form, scope)?),
         Func::ResourceFacade(_) => {
@@ -830,7 +853,11 @@ fn str_replace(
 /// Replaces keys in order of precedence without re-scanning substituted text: the text is split
 /// on the first key, the pieces are processed with the remaining keys, and joined with the value.
 /// Keys that occur somewhere are recorded in `found` (for the strict forms).
-fn replace_all<'k>(text: &str, keys: &'k [(&'k String, String)], found: &mut Vec<&'k str>) -> String {
+fn replace_all<'k>(
+    text: &str,
+    keys: &'k [(&'k String, String)],
+    found: &mut Vec<&'k str>,
+) -> String {
     let Some(((key, value), rest)) = keys.split_first() else {
         return text.to_string();
     };
@@ -946,7 +973,9 @@ fn repeat(call: &Call, form: RepeatForm, scope: &Scope<'_>) -> Result<Value, Tem
                     if maps_allowed {
                         format!("The values of the \"for_each\" argument to \"{name}\" must be lists or maps")
                     } else {
-                        format!("The values of the \"for_each\" argument to \"{name}\" must be lists")
+                        format!(
+                            "The values of the \"for_each\" argument to \"{name}\" must be lists"
+                        )
                     },
                 ))
             }
@@ -974,7 +1003,10 @@ fn repeat(call: &Call, form: RepeatForm, scope: &Scope<'_>) -> Result<Value, Tem
     }
     let template = evaluate(args.get("template").unwrap_or(&Expr::Null), scope)?;
     let combinations: usize = if nested {
-        lists.iter().try_fold(1usize, |acc, l| acc.checked_mul(l.len())).unwrap_or(usize::MAX)
+        lists
+            .iter()
+            .try_fold(1usize, |acc, l| acc.checked_mul(l.len()))
+            .unwrap_or(usize::MAX)
     } else {
         lists.iter().map(Vec::len).min().unwrap_or(0)
     };
@@ -1018,9 +1050,13 @@ fn count_values(v: &Value) -> usize {
 
 fn substitute(template: &Value, pairs: &[(&str, &str)]) -> Value {
     let replace = |s: &str| {
-        pairs
-            .iter()
-            .fold(s.to_string(), |acc, (k, v)| if k.is_empty() { acc } else { acc.replace(k, v) })
+        pairs.iter().fold(s.to_string(), |acc, (k, v)| {
+            if k.is_empty() {
+                acc
+            } else {
+                acc.replace(k, v)
+            }
+        })
     };
     match template {
         Value::String(s) => Value::String(replace(s)),
@@ -1071,21 +1107,20 @@ fn digest(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
-    let out = match algorithm.to_lowercase().as_str() {
-        "md5" => hex(&md5::Md5::digest(&bytes)),
-        "sha1" => hex(&sha1::Sha1::digest(&bytes)),
-        "sha224" => hex(&sha2::Sha224::digest(&bytes)),
-        "sha256" => hex(&sha2::Sha256::digest(&bytes)),
-        "sha384" => hex(&sha2::Sha384::digest(&bytes)),
-        "sha512" => hex(&sha2::Sha512::digest(&bytes)),
-        _ => {
-            return Err(fail(
+    let out =
+        match algorithm.to_lowercase().as_str() {
+            "md5" => hex(&md5::Md5::digest(&bytes)),
+            "sha1" => hex(&sha1::Sha1::digest(&bytes)),
+            "sha224" => hex(&sha2::Sha224::digest(&bytes)),
+            "sha256" => hex(&sha2::Sha256::digest(&bytes)),
+            "sha384" => hex(&sha2::Sha384::digest(&bytes)),
+            "sha512" => hex(&sha2::Sha512::digest(&bytes)),
+            _ => return Err(fail(
                 call,
                 ErrorKind::Evaluation,
                 "Algorithm must be one of {'md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512'}",
-            ))
-        }
-    };
+            )),
+        };
     Ok(Value::String(out))
 }
 
@@ -1094,7 +1129,11 @@ fn split_values(s: &str, delim: &str) -> Value {
         // Python raises "empty separator"; returning the whole string keeps evaluation total.
         return Value::Array(vec![Value::String(s.to_string())]);
     }
-    Value::Array(s.split(delim).map(|p| Value::String(p.to_string())).collect())
+    Value::Array(
+        s.split(delim)
+            .map(|p| Value::String(p.to_string()))
+            .collect(),
+    )
 }
 
 fn str_split(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
@@ -1118,7 +1157,10 @@ fn str_split(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
             return Err(fail(
                 call,
                 ErrorKind::Evaluation,
-                format!("Incorrect arguments to \"{name}\" should be: {example}; got {}", pycompat::repr(other)),
+                format!(
+                    "Incorrect arguments to \"{name}\" should be: {example}; got {}",
+                    pycompat::repr(other)
+                ),
             ))
         }
     };
@@ -1373,9 +1415,8 @@ fn select(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
         return Ok(collection);
     }
     if let Value::String(s) = &collection {
-        collection = serde_json::from_str(s).map_err(|e| {
-            fail(call, ErrorKind::Evaluation, format!("\"{name}\": {e}"))
-        })?;
+        collection = serde_json::from_str(s)
+            .map_err(|e| fail(call, ErrorKind::Evaluation, format!("\"{name}\": {e}")))?;
     }
     match &collection {
         Value::Object(map) => match index {
@@ -1417,12 +1458,20 @@ fn member_list_to_map(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateE
     let key_name = items[0].as_str().unwrap_or_default();
     let value_name = items[1].as_str().unwrap_or_default();
     let Value::Array(members) = evaluate(&items[2], scope)? else {
-        return Err(fail(call, ErrorKind::Evaluation, "Member list must be a list"));
+        return Err(fail(
+            call,
+            ErrorKind::Evaluation,
+            "Member list must be a list",
+        ));
     };
     let mut partials: Vec<(String, String)> = Vec::new();
     for member in &members {
         let Value::String(s) = member else {
-            return Err(fail(call, ErrorKind::Evaluation, "Member list items must be strings"));
+            return Err(fail(
+                call,
+                ErrorKind::Evaluation,
+                "Member list items must be strings",
+            ));
         };
         let (k, v) = s.split_once('=').unwrap_or((s.as_str(), ""));
         match partials.iter_mut().find(|(pk, _)| pk == k) {
@@ -1433,8 +1482,12 @@ fn member_list_to_map(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateE
     // `.member.N.Field=value`, grouped by N in numeric order.
     let mut groups: BTreeMap<u64, Map<String, Value>> = BTreeMap::new();
     for (k, v) in partials {
-        let Some(rest) = k.strip_prefix(".member.") else { continue };
-        let Some((n, field)) = rest.split_once('.') else { continue };
+        let Some(rest) = k.strip_prefix(".member.") else {
+            continue;
+        };
+        let Some((n, field)) = rest.split_once('.') else {
+            continue;
+        };
         let Ok(n) = n.parse::<u64>() else { continue };
         groups
             .entry(n)

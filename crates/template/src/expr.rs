@@ -177,7 +177,8 @@ fn parse_call(
     cx: &ParseContext<'_>,
     context: FnContext,
 ) -> Result<Expr, TemplateError> {
-    let fail = |kind: ErrorKind, message: String| Err(TemplateError::new(kind, location.clone(), message));
+    let fail =
+        |kind: ErrorKind, message: String| Err(TemplateError::new(kind, location.clone(), message));
     match func {
         Func::Removed => {
             return fail(
@@ -201,9 +202,8 @@ fn parse_call(
         // In conditions, `and`, `or` and `not` take condition expressions (which may be names).
         _ => parse_node(args_node, path, cx, context)?,
     };
-    check_args(func, name, &args).map_err(|(kind, message)| {
-        TemplateError::new(kind, location.clone(), message)
-    })?;
+    check_args(func, name, &args)
+        .map_err(|(kind, message)| TemplateError::new(kind, location.clone(), message))?;
     Ok(Expr::Call(Box::new(Call {
         func,
         name: name.to_string(),
@@ -261,7 +261,9 @@ fn check_args(func: Func, name: &str, args: &Expr) -> Result<(), ArgError> {
         Func::GetAttr(form) => {
             let all_allowed = form == AttrForm::AllAttributes;
             match list {
-                _ if all_allowed && (matches!(args, Expr::Null) || list.is_some_and(<[Expr]>::is_empty)) => {
+                _ if all_allowed
+                    && (matches!(args, Expr::Null) || list.is_some_and(<[Expr]>::is_empty)) =>
+                {
                     bad(format!(
                         "Arguments to \"{name}\" can be of the next forms: [resource_name] or \
                          [resource_name, attribute, (path), ...]"
@@ -333,7 +335,9 @@ fn check_args(func: Func, name: &str, args: &Expr) -> Result<(), ArgError> {
             if ok {
                 Ok(())
             } else {
-                bad(format!("Incorrect arguments to \"{name}\" should be: {example}"))
+                bad(format!(
+                    "Incorrect arguments to \"{name}\" should be: {example}"
+                ))
             }
         }
         Func::ResourceFacade(names) => {
@@ -384,9 +388,11 @@ fn check_args(func: Func, name: &str, args: &Expr) -> Result<(), ArgError> {
                 } else {
                     format!("\"{name}\" : [ \",\", \"str1,str2\"]]")
                 };
-                return bad(format!("Incorrect arguments to \"{name}\" should be: {example}"));
+                return bad(format!(
+                    "Incorrect arguments to \"{name}\" should be: {example}"
+                ));
             }
-            if func == Func::Split && !list.is_some_and(|l| l.len() == 2) && !is_call {
+            if func == Func::Split && list.is_none_or(|l| l.len() != 2) && !is_call {
                 return bad(format!(
                     "Incorrect arguments to \"{name}\" should be: \"{name}\" : [ \",\", \
                      \"str1,str2\"]]"
@@ -399,7 +405,9 @@ fn check_args(func: Func, name: &str, args: &Expr) -> Result<(), ArgError> {
                 return bad(format!("Arguments to \"{name}\" must be a map."));
             };
             let well_formed = args.get("expression").is_some()
-                && entries.iter().all(|(k, _)| k == "expression" || k == "data");
+                && entries
+                    .iter()
+                    .all(|(k, _)| k == "expression" || k == "data");
             if !well_formed {
                 return bad(format!(
                     "\"{name}\" syntax should be {name}:\n  expression: $.data.var1.sum()\n  \
@@ -433,7 +441,9 @@ fn check_args(func: Func, name: &str, args: &Expr) -> Result<(), ArgError> {
             )),
         },
         Func::And | Func::Or => match list {
-            None => bad(format!("Arguments to \"{name}\" must be a list of conditions")),
+            None => bad(format!(
+                "Arguments to \"{name}\" must be a list of conditions"
+            )),
             Some(l) if l.len() < 2 => bad(format!(
                 "The minimum number of condition arguments to \"{name}\" is 2."
             )),
@@ -547,10 +557,7 @@ fn check_make_url(name: &str, args: &Expr) -> Result<(), ArgError> {
                     None => {
                         return bad(format!(
                             "Invalid URL port \"{}\" for {name}",
-                            value
-                                .literal()
-                                .map(|v| v.to_string())
-                                .unwrap_or_default()
+                            value.literal().map(|v| v.to_string()).unwrap_or_default()
                         ))
                     }
                 }

@@ -46,7 +46,10 @@ pub fn parse_document(text: &str, file: &str, limits: &Limits) -> Result<Node, T
     };
     match loader.load(text)? {
         Some(node) => Ok(node),
-        None => Ok(Node::new(NodeValue::Map(Vec::new()), Span { line: 1, column: 1 })),
+        None => Ok(Node::new(
+            NodeValue::Map(Vec::new()),
+            Span { line: 1, column: 1 },
+        )),
     }
 }
 
@@ -539,7 +542,10 @@ mod tests {
     fn json_text_uses_json_typing() {
         let node = load("{\"a\": 1e5, \"b\": \"x\", \"c\": [true, null]}").unwrap();
         assert_eq!(node.get("a").unwrap().value, NodeValue::Float(100000.0));
-        assert_eq!(node.to_json(), serde_json::json!({"a": 100000.0, "b": "x", "c": [true, null]}));
+        assert_eq!(
+            node.to_json(),
+            serde_json::json!({"a": 100000.0, "b": "x", "c": [true, null]})
+        );
     }
 
     #[test]
@@ -551,7 +557,10 @@ mod tests {
     #[test]
     fn merge_keys_and_aliases_are_expanded() {
         let node = load("base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\n").unwrap();
-        assert_eq!(node.get("derived").unwrap().to_json(), serde_json::json!({"y": 3, "x": 1}));
+        assert_eq!(
+            node.get("derived").unwrap().to_json(),
+            serde_json::json!({"y": 3, "x": 1})
+        );
     }
 
     #[test]

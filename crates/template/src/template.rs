@@ -165,7 +165,11 @@ impl Template {
             ));
         }
         let version = Version::detect(&root, file)?;
-        let keys = if version.is_hot() { &HOT_KEYS } else { &CFN_KEYS };
+        let keys = if version.is_hot() {
+            &HOT_KEYS
+        } else {
+            &CFN_KEYS
+        };
         let sections = version.sections();
         for (key, _) in entries {
             let name = key.key_text();
@@ -336,12 +340,15 @@ fn parse_resources(
             }
         }
         if name.contains('/') {
-            return Err(structure(
-                location,
-                "Resource name may not contain \"/\"",
-            ));
+            return Err(structure(location, "Resource name may not contain \"/\""));
         }
-        let get = |k: &str| if allowed.contains(&k) { body.get(k) } else { None };
+        let get = |k: &str| {
+            if allowed.contains(&k) {
+                body.get(k)
+            } else {
+                None
+            }
+        };
         let type_error = |k: &str, typename: &str, n: &Node| {
             structure(
                 at(n, path.child(k)),
@@ -411,7 +418,10 @@ fn parse_resources(
                             None => Err(TemplateError::new(
                                 ErrorKind::Dependency,
                                 at(item, dpath.index(i)),
-                                format!("Resource {name} {} must be a list of strings", keys.depends_on),
+                                format!(
+                                    "Resource {name} {} must be a list of strings",
+                                    keys.depends_on
+                                ),
                             )),
                         })
                         .collect::<Result<_, _>>()?,
@@ -437,7 +447,11 @@ fn parse_resources(
                     _ => {
                         return Err(type_error(
                             keys.condition,
-                            if hot { "string_or_boolean" } else { "string or boolean" },
+                            if hot {
+                                "string_or_boolean"
+                            } else {
+                                "string or boolean"
+                            },
                             c,
                         ))
                     }
@@ -528,10 +542,13 @@ fn parse_outputs(
             _ => Some(d.to_json().to_string()),
         });
         let condition = match body.get(keys.condition) {
-            Some(c) if allowed.contains(&keys.condition) => {
-                Some(Expr::parse(c, &path.child(keys.condition), cx, FnContext::Condition)?)
-                    .filter(|e| !matches!(e, Expr::Null))
-            }
+            Some(c) if allowed.contains(&keys.condition) => Some(Expr::parse(
+                c,
+                &path.child(keys.condition),
+                cx,
+                FnContext::Condition,
+            )?)
+            .filter(|e| !matches!(e, Expr::Null)),
             _ => None,
         };
         out.push(OutputDefinition {

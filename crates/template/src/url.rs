@@ -19,9 +19,33 @@ const HOST_SAFE: &AsciiSet = &ALWAYS_SAFE.remove(b':');
 
 /// Schemes Python's `urlunsplit` writes with `//` even without a host.
 const NETLOC_SCHEMES: &[&str] = &[
-    "", "ftp", "http", "gopher", "nntp", "telnet", "imap", "wais", "file", "mms", "https", "shttp",
-    "snews", "prospero", "rtsp", "rtsps", "rtspu", "rsync", "svn", "svn+ssh", "sftp", "nfs", "git",
-    "git+ssh", "ws", "wss", "itms-services",
+    "",
+    "ftp",
+    "http",
+    "gopher",
+    "nntp",
+    "telnet",
+    "imap",
+    "wais",
+    "file",
+    "mms",
+    "https",
+    "shttp",
+    "snews",
+    "prospero",
+    "rtsp",
+    "rtsps",
+    "rtspu",
+    "rsync",
+    "svn",
+    "svn+ssh",
+    "sftp",
+    "nfs",
+    "git",
+    "git+ssh",
+    "ws",
+    "wss",
+    "itms-services",
 ];
 
 fn quote(s: &str, safe: &'static AsciiSet) -> String {
@@ -38,7 +62,8 @@ fn quote_plus(s: &str) -> String {
 
 pub(crate) fn make_url(call: &Call, args: &Value) -> Result<String, TemplateError> {
     let name = call.name.as_str();
-    let fail = |message: String| TemplateError::new(ErrorKind::Evaluation, call.location.clone(), message);
+    let fail =
+        |message: String| TemplateError::new(ErrorKind::Evaluation, call.location.clone(), message);
     let Value::Object(args) = args else {
         return Err(fail(format!("The arguments to \"{name}\" must be a map")));
     };
@@ -86,7 +111,11 @@ pub(crate) fn make_url(call: &Call, args: &Value) -> Result<String, TemplateErro
             };
             match number {
                 Some(p) if (1..=65535).contains(&p) => {}
-                Some(p) => return Err(fail(format!("Invalid URL port {p}, must be in range 1-65535"))),
+                Some(p) => {
+                    return Err(fail(format!(
+                        "Invalid URL port {p}, must be in range 1-65535"
+                    )))
+                }
                 None => {
                     return Err(fail(format!(
                         "Invalid URL port \"{}\" for {name}",
@@ -120,7 +149,11 @@ pub(crate) fn make_url(call: &Call, args: &Value) -> Result<String, TemplateErro
 
     // urlunsplit
     let mut url = path;
-    if !netloc.is_empty() || (!scheme.is_empty() && NETLOC_SCHEMES.contains(&scheme.as_str()) && !url.starts_with("//")) {
+    if !netloc.is_empty()
+        || (!scheme.is_empty()
+            && NETLOC_SCHEMES.contains(&scheme.as_str())
+            && !url.starts_with("//"))
+    {
         if !url.is_empty() && !url.starts_with('/') {
             url.insert(0, '/');
         }

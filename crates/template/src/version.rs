@@ -316,7 +316,10 @@ impl Version {
                         ReplaceForm::Plain
                     }),
                 ));
-                f.push(("Fn::Select", if v >= Hot20151015 { Removed } else { Select }));
+                f.push((
+                    "Fn::Select",
+                    if v >= Hot20151015 { Removed } else { Select },
+                ));
                 if v >= Hot20150430 {
                     f.push(("digest", Digest));
                 }
@@ -465,10 +468,7 @@ impl Version {
                 })
             }
             several => {
-                let keys: Vec<&str> = several
-                    .iter()
-                    .filter_map(|(k, _)| k.as_str())
-                    .collect();
+                let keys: Vec<&str> = several.iter().filter_map(|(k, _)| k.as_str()).collect();
                 Err(TemplateError::new(
                     ErrorKind::Structure,
                     location(&several[1].0, keys[1]),
@@ -505,13 +505,19 @@ pub enum Func {
     MapMerge,
     MapReplace,
     Yaql,
-    If { nullable: bool },
+    If {
+        nullable: bool,
+    },
     Filter,
     MakeUrl,
-    ListConcat { unique: bool },
+    ListConcat {
+        unique: bool,
+    },
     Contains,
     Equals,
-    Not { cfn: bool },
+    Not {
+        cfn: bool,
+    },
     And,
     Or,
     /// CFN `Ref`: a resource when one of that name exists, else a parameter.
@@ -698,22 +704,35 @@ mod tests {
 
     #[test]
     fn unquoted_dates_and_aliases_are_versions() {
-        assert_eq!(detect("heat_template_version: 2013-05-23\n").unwrap(), Version::Hot20130523);
-        assert_eq!(detect("heat_template_version: wallaby\n").unwrap(), Version::Hot20210416);
-        assert_eq!(detect("AWSTemplateFormatVersion: '2010-09-09'\n").unwrap(), Version::Aws20100909);
+        assert_eq!(
+            detect("heat_template_version: 2013-05-23\n").unwrap(),
+            Version::Hot20130523
+        );
+        assert_eq!(
+            detect("heat_template_version: wallaby\n").unwrap(),
+            Version::Hot20210416
+        );
+        assert_eq!(
+            detect("AWSTemplateFormatVersion: '2010-09-09'\n").unwrap(),
+            Version::Aws20100909
+        );
     }
 
     #[test]
     fn version_errors_use_heats_text() {
         assert_eq!(
-            detect("heat_template_version: 2099-01-01\n").unwrap_err().message,
+            detect("heat_template_version: 2099-01-01\n")
+                .unwrap_err()
+                .message,
             "The template version is invalid: \"heat_template_version: 2099-01-01\". \
              \"heat_template_version\" should be one of: 2013-05-23, 2014-10-16, 2015-04-30, \
              2015-10-15, 2016-04-08, 2016-10-14, 2017-02-24, 2017-09-01, 2018-03-02, 2018-08-31, \
              2021-04-16, newton, ocata, pike, queens, rocky, wallaby"
         );
         assert_eq!(
-            detect("AWSTemplateFormatVersion: 2010-09-10\n").unwrap_err().message,
+            detect("AWSTemplateFormatVersion: 2010-09-10\n")
+                .unwrap_err()
+                .message,
             "The template version is invalid: \"AWSTemplateFormatVersion: 2010-09-10\". \
              \"AWSTemplateFormatVersion\" should be: 2010-09-09"
         );
@@ -721,10 +740,12 @@ mod tests {
             detect("description: x\n").unwrap_err().message,
             "The template version is invalid: Template version was not provided"
         );
-        assert!(detect("heat_template_version: 2015-04-30\nHeatTemplateFormatVersion: 2012-12-12\n")
-            .unwrap_err()
-            .message
-            .starts_with("The template version is invalid: Ambiguous versions ("));
+        assert!(detect(
+            "heat_template_version: 2015-04-30\nHeatTemplateFormatVersion: 2012-12-12\n"
+        )
+        .unwrap_err()
+        .message
+        .starts_with("The template version is invalid: Ambiguous versions ("));
         // A number is not a candidate version value.
         assert!(detect("heat_template_version: 2015\n").is_err());
     }
@@ -746,10 +767,22 @@ mod tests {
         assert!(has(Version::Hot20170224, "filter"));
         assert!(!has(Version::Hot20170224, "contains"));
         assert!(has(Version::Hot20170901, "make_url"));
-        assert_eq!(Version::Hot20210416.lookup("if", FnContext::Value), Some(Func::If { nullable: true }));
-        assert_eq!(Version::Hot20161014.lookup("get_resource", FnContext::Condition), Some(Func::Invalid));
-        assert_eq!(Version::Hot20161014.lookup("Ref", FnContext::Condition), Some(Func::Removed));
-        assert_eq!(Version::Hot20161014.lookup("equals", FnContext::Value), None);
+        assert_eq!(
+            Version::Hot20210416.lookup("if", FnContext::Value),
+            Some(Func::If { nullable: true })
+        );
+        assert_eq!(
+            Version::Hot20161014.lookup("get_resource", FnContext::Condition),
+            Some(Func::Invalid)
+        );
+        assert_eq!(
+            Version::Hot20161014.lookup("Ref", FnContext::Condition),
+            Some(Func::Removed)
+        );
+        assert_eq!(
+            Version::Hot20161014.lookup("equals", FnContext::Value),
+            None
+        );
     }
 
     #[test]
@@ -762,7 +795,10 @@ mod tests {
             .iter()
             .find(|v| v.version == "heat_template_version.2016-10-14")
             .unwrap();
-        assert_eq!(newton.aliases, vec!["heat_template_version.newton".to_string()]);
+        assert_eq!(
+            newton.aliases,
+            vec!["heat_template_version.newton".to_string()]
+        );
         let fns = template_functions("heat_template_version.2016-10-14", true).unwrap();
         assert!(fns.iter().any(|f| f.functions == "equals"));
         assert!(!fns.iter().any(|f| f.functions == "Ref"));
