@@ -1,1 +1,176 @@
-fn main() {}
+//! `ember`: the command line of Ember. `ember serve` runs Heat's REST API; every other command
+//! is shaped like `openstack stack ...` / `openstack orchestration ...` and runs either in this
+//! process on the embedded store or against a server (see [`mode`] for the rule).
+
+mod cli;
+mod client;
+mod commands;
+mod error;
+mod files;
+mod local;
+mod mode;
+mod output;
+mod wait;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+use cli::{Cli, Command, StackCommand};
+use client::Heat;
+use commands::{orchestration, parts, stack, Ctx};
+use error::CliError;
+use mode::{HttpTransport, Mode};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report(error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Located errors get miette's source view; the others print as `openstack` prints its errors.
+fn report(error: CliError) {
+    match error {
+        located @ CliError::Located(_) => {
+            eprintln!("{:?}", miette::Report::new(located));
+        }
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(&other);
+            while let Some(s) = source {
+                let s_text = s.to_string();
+                if !text.contains(&s_text) {
+                    text.push_str(": ");
+                    text.push_str(&s_text);
+                }
+                source = s.source();
+            }
+            eprintln!("ERROR: {text}");
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::Serve(args) = cli.command {
+        return serve(args, cli.mode.store_url).await;
+    }
+    let mode = cli.mode.resolve().await?;
+    let transport: Box<dyn client::Transport> = match &mode {
+        Mode::Client {
+            endpoint, token, ..
+        } => Box::new(HttpTransport::new(endpoint.clone(), token.clone())?),
+        // `info` must work even when the store cannot be opened.
+        Mode::InProcess { store_url } if !matches!(cli.command, Command::Info(_)) => Box::new(
+            local::InProcessTransport::new(local::engine(store_url).await?)?,
+        ),
+        Mode::InProcess { .. } => Box::new(NoTransport),
+    };
+    let mut ctx = Ctx {
+        heat: Heat::new(transport),
+        mode,
+        out: Box::new(std::io::stdout()),
+    };
+    dispatch(&mut ctx, cli.command).await
+}
+
+/// `ember info` needs no service.
+struct NoTransport;
+
+#[async_trait::async_trait]
+impl client::Transport for NoTransport {
+    async fn send(&self, _: client::ApiRequest) -> Result<client::ApiResponse, CliError> {
+        Err(CliError::Command("no orchestration service in use".into()))
+    }
+}
+
+async fn dispatch(ctx: &mut Ctx, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Info(args) => orchestration::info(ctx, &args.format),
+        Command::Serve(_) => Ok(()),
+        Command::Template(t) => orchestration::template(ctx, t).await,
+        Command::Orchestration(o) => match o {
+            cli::OrchestrationCommand::Template(t) => orchestration::template(ctx, t).await,
+            cli::OrchestrationCommand::Resource(cli::ResourceTypeGroup::Type(t)) => {
+                orchestration::resource_type(ctx, t).await
+            }
+            cli::OrchestrationCommand::Build(b) => orchestration::build(ctx, b).await,
+        },
+        Command::Software(cli::SoftwareCommand::Config(c)) => {
+            orchestration::software_config(ctx, c).await
+        }
+        Command::Stack(s) => match s {
+            StackCommand::Create(a) => stack::create(ctx, a).await,
+            StackCommand::Update(a) => stack::update(ctx, a).await,
+            StackCommand::Delete(a) => stack::delete(ctx, a).await,
+            StackCommand::List(a) => stack::list(ctx, a).await,
+            StackCommand::Show(a) => stack::show(ctx, a).await,
+            StackCommand::Cancel(a) => stack::cancel(ctx, a).await,
+            StackCommand::Suspend(a) => stack::action(ctx, a, "SUSPEND").await,
+            StackCommand::Resume(a) => stack::action(ctx, a, "RESUME").await,
+            StackCommand::Check(a) => stack::action(ctx, a, "CHECK").await,
+            StackCommand::Abandon(a) => stack::abandon(ctx, a, false).await,
+            StackCommand::Export(a) => stack::abandon(ctx, a, true).await,
+            StackCommand::Adopt(a) => stack::adopt(ctx, a).await,
+            StackCommand::Failures(f) => parts::failures(ctx, f).await,
+            StackCommand::Snapshot(s) => parts::snapshot(ctx, s).await,
+            StackCommand::Event(e) => parts::event(ctx, e).await,
+            StackCommand::Resource(r) => parts::resource(ctx, r).await,
+            StackCommand::Output(o) => parts::output(ctx, o).await,
+            StackCommand::Template(t) => parts::template_show(ctx, t).await,
+            StackCommand::Environment(e) => parts::environment_show(ctx, e).await,
+            StackCommand::File(f) => parts::file_list(ctx, f).await,
+            StackCommand::Hook(h) => parts::hook(ctx, h).await,
+        },
+    }
+}
+
+/// `ember serve`: the API and the engine in one process. Settings: defaults, then the TOML file,
+/// then `EMBER_*` variables (ember-api's `ServerConfig`), then these flags.
+async fn serve(args: cli::ServeArgs, store_url: Option<String>) -> Result<(), CliError> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EMBER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let mut config = ember_api::ServerConfig::load(args.config.as_deref())
+        .map_err(|e| CliError::Config(e.to_string()))?;
+    if let Some(bind) = &args.bind {
+        config.bind = bind
+            .parse()
+            .map_err(|_| CliError::Config(format!("--bind {bind}: expected ADDRESS:PORT")))?;
+    }
+    if let Some(auth) = args.auth {
+        config.auth = match auth {
+            cli::AuthMode::None => ember_api::AuthMode::None,
+            cli::AuthMode::Keystone => ember_api::AuthMode::Keystone,
+        };
+    }
+    if let Some(url) = store_url {
+        config.database_url = Some(url);
+    }
+    let database_url = match &config.database_url {
+        Some(url) => url.clone(),
+        None => mode::default_store_url()?,
+    };
+    let engine = local::engine(&database_url).await?;
+    let state =
+        ember_api::ApiState::new(config, engine).map_err(|e| CliError::Config(e.to_string()))?;
+    ember_api::serve(state)
+        .await
+        .map_err(|e| CliError::Config(e.to_string()))
+}
