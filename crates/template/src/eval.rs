@@ -930,7 +930,8 @@ fn list_join(call: &Call, form: JoinForm, scope: &Scope<'_>) -> Result<String, T
     Ok(joined)
 }
 
-fn is_falsy(v: &Value) -> bool {
+/// Python truthiness.
+pub(crate) fn is_falsy(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::Bool(b) => !b,

@@ -11,6 +11,7 @@ mod pycompat;
 pub mod stack;
 pub mod template;
 mod url;
+pub mod validate;
 pub mod version;
 
 pub use error::{ErrorKind, TemplateError};
@@ -20,4 +21,5 @@ pub use load::{parse_document, Limits};
 pub use node::{Location, Node, NodeValue, Path, Span};
 pub use stack::{StackDefinition, StackIdentity, StackInput, StackOutput, StackResource};
 pub use template::{parse_template, OutputDefinition, ResourceDefinition, Template};
+pub use validate::validate;
 pub use version::{template_functions, template_versions, Version};

@@ -133,3 +133,70 @@ fn coerce(declared_type: &str, value: Value) -> Result<Value, String> {
         (_, v) => Ok(v),
     }
 }
+
+/// The `Parameters` part of Heat's validate answer: each declared parameter with CFN-style keys.
+/// `Value` appears when the user gave one.
+pub(crate) fn validate_view(template: &Template, user_values: &IndexMap<String, Value>) -> Value {
+    let hot = template.version.is_hot();
+    let declared: &[(Node, Node)] = template.parameters.as_map().unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    for (key, schema) in declared {
+        let name = key.key_text();
+        let field = |hot_key: &str, cfn_key: &str| schema.get(if hot { hot_key } else { cfn_key });
+        let declared_type = field("type", "Type")
+            .and_then(Node::as_str)
+            .unwrap_or("string");
+        let mut view = serde_json::Map::new();
+        view.insert(
+            "Type".into(),
+            Value::String(cfn_type_name(declared_type).to_string()),
+        );
+        view.insert(
+            "Description".into(),
+            Value::String(
+                field("description", "Description")
+                    .and_then(Node::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            ),
+        );
+        if let Some(default) = field("default", "Default") {
+            view.insert("Default".into(), default.to_json());
+        }
+        let hidden = if hot {
+            matches!(
+                schema.get("hidden").map(|h| &h.value),
+                Some(crate::node::NodeValue::Bool(true))
+            )
+        } else {
+            schema.get("NoEcho").and_then(Node::as_str) == Some("true")
+        };
+        view.insert("NoEcho".into(), Value::String(hidden.to_string()));
+        view.insert(
+            "Label".into(),
+            Value::String(
+                field("label", "Label")
+                    .and_then(Node::as_str)
+                    .unwrap_or(&name)
+                    .to_string(),
+            ),
+        );
+        // Heat shows the value the user gave, when it is truthy.
+        if let Some(v) = user_values.get(&name).filter(|v| !crate::eval::is_falsy(v)) {
+            view.insert("Value".into(), v.clone());
+        }
+        out.insert(name, Value::Object(view));
+    }
+    Value::Object(out)
+}
+
+fn cfn_type_name(hot_type: &str) -> &str {
+    match hot_type {
+        "string" => "String",
+        "number" => "Number",
+        "comma_delimited_list" => "CommaDelimitedList",
+        "json" => "Json",
+        "boolean" => "Boolean",
+        other => other,
+    }
+}
