@@ -356,19 +356,11 @@ fn parse_resources(
             )
         };
         let resource_type = match get(keys.res_type) {
-            None => {
-                return Err(structure(
-                    location,
-                    if hot {
-                        format!("Resource {name} is missing \"type\"")
-                    } else {
-                        type_missing.to_string()
-                    },
-                ))
-            }
+            None => return Err(structure(location, type_missing)),
             Some(t) => match &t.value {
-                NodeValue::String(s) if !s.is_empty() => s.clone(),
-                NodeValue::String(_) if !hot => return Err(structure(location, type_missing)),
+                // CFN requires a non-empty Type; HOT only a string (the engine refuses unknown types).
+                NodeValue::String(s) if hot || !s.is_empty() => s.clone(),
+                NodeValue::String(_) => return Err(structure(location, type_missing)),
                 _ => return Err(type_error(keys.res_type, "string", t)),
             },
         };
