@@ -252,8 +252,12 @@ impl Compute {
                 .as_str()
                 .filter(|d| !d.is_empty())
                 .map(str::to_string)
+                // Event details are shown to admins only (Nova policy); others get the step.
                 .unwrap_or_else(|| {
-                    format!("{} failed", event["event"].as_str().unwrap_or("resize"))
+                    format!(
+                        "Nova refused the request: {} failed",
+                        event["event"].as_str().unwrap_or("resize")
+                    )
                 })
         }))
     }
