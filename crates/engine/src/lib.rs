@@ -1,1 +1,22 @@
-//! ember-engine: see ARCHITECTURE.md.
+//! ember-engine: stacks and their lifecycle (see ARCHITECTURE.md).
+//!
+//! - [`resource::ResourceType`]: the trait every resource type implements, with its
+//!   [`schema::TypeSchema`]; [`registry::Registry`] maps type names to implementations.
+//! - [`service::Service`]: the facade the CLI and the API call; it returns Heat-shaped JSON.
+//! - [`store::StateStore`]: the persistence the engine needs.
+
+pub mod definition;
+pub mod engine;
+pub mod error;
+pub mod graph;
+pub mod model;
+pub mod registry;
+pub mod resource;
+pub mod schema;
+pub mod store;
+
+pub use definition::{Compiler, Evaluate, Resolver, StackDefinition};
+pub use engine::{EngineConfig, StatusChange};
+pub use error::{EngineError, ResourceError};
+pub use registry::Registry;
+pub use resource::{Progress, ResourceContext, ResourceType, Started};

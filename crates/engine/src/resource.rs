@@ -1,0 +1,164 @@
+//! The resource-type trait every type implements, and the context a handler sees.
+//!
+//! Handlers are stateless: everything a type needs between calls lives in the resource's stored
+//! row (physical id, `data`, properties), so that any engine process can continue a lifecycle
+//! step another one started. That is why `create` returns as soon as the physical resource exists
+//! (the engine stores its id) and completion is polled separately by `check_create_complete`.
+
+use crate::error::ResourceError;
+use crate::model::Action;
+use crate::schema::TypeSchema;
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Validated property values of one resource.
+pub type Properties = Map<String, Value>;
+
+/// What a handler sees of the resource it acts on.
+#[derive(Debug, Clone)]
+pub struct ResourceContext {
+    pub stack_id: String,
+    pub stack_name: String,
+    pub name: String,
+    pub physical_id: Option<String>,
+    pub properties: Properties,
+    pub data: BTreeMap<String, String>,
+    /// The action being performed.
+    pub action: Action,
+    /// Unique short id of this resource row, for physical names.
+    pub short_id: String,
+}
+
+impl ResourceContext {
+    /// Heat's `<stack>-<resource>-<short id>` physical resource name.
+    pub fn physical_resource_name(&self) -> String {
+        format!("{}-{}-{}", self.stack_name.trim_end_matches('*'), self.name, self.short_id)
+    }
+    pub fn prop_str(&self, key: &str) -> Option<&str> {
+        self.properties.get(key).and_then(Value::as_str)
+    }
+    pub fn prop_bool(&self, key: &str) -> bool {
+        self.properties.get(key).and_then(Value::as_bool).unwrap_or(false)
+    }
+    pub fn prop_f64(&self, key: &str) -> Option<f64> {
+        self.properties.get(key).and_then(Value::as_f64)
+    }
+}
+
+/// The result of starting an action: the physical id (when the action gives one) and data to
+/// store before the engine polls for completion.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Started {
+    pub physical_id: Option<String>,
+    pub data: BTreeMap<String, String>,
+}
+
+/// Whether a polled action has finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Done,
+    /// Poll again after this long.
+    Pending(Duration),
+}
+
+/// The changes an update carries.
+#[derive(Debug, Clone)]
+pub struct UpdateRequest<'a> {
+    pub old_properties: &'a Properties,
+    /// Names of the properties whose values differ.
+    pub changed: &'a [String],
+}
+
+/// A resource type. One instance serves every resource of the type.
+#[async_trait]
+pub trait ResourceType: Send + Sync {
+    fn schema(&self) -> &TypeSchema;
+
+    /// Cross-property checks beyond the schema (Heat's `validate()`); messages are wrapped as
+    /// `StackValidationFailed` located at the resource.
+    fn validate(&self, _properties: &Properties) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Starts creating; returns as soon as the physical resource exists.
+    async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError>;
+
+    async fn check_create_complete(&self, _cx: &ResourceContext) -> Result<Progress, ResourceError> {
+        Ok(Progress::Done)
+    }
+
+    /// Whether a change of stored properties needs any action at all (`OS::Heat::None` never does).
+    fn needs_update(&self, old: &Properties, new: &Properties) -> bool {
+        old != new
+    }
+
+    /// Whether the changed properties force a replacement. By default: any changed property
+    /// whose schema does not allow update.
+    fn needs_replace(&self, changed: &[String], _old: &Properties, _new: &Properties) -> bool {
+        let props = &self.schema().properties;
+        changed
+            .iter()
+            .any(|k| props.get(k).is_none_or(|s| !s.update_allowed))
+    }
+
+    /// Updates in place (`cx.properties` are the new values). May return
+    /// `ResourceError::UpdateReplace` to ask for a replacement instead.
+    async fn update(&self, _cx: &ResourceContext, _req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
+        Ok(Started::default())
+    }
+
+    async fn check_update_complete(&self, _cx: &ResourceContext) -> Result<Progress, ResourceError> {
+        Ok(Progress::Done)
+    }
+
+    /// Starts deleting. Called only for resources that have a physical id.
+    async fn delete(&self, _cx: &ResourceContext) -> Result<Started, ResourceError> {
+        Ok(Started::default())
+    }
+
+    async fn check_delete_complete(&self, _cx: &ResourceContext) -> Result<Progress, ResourceError> {
+        Ok(Progress::Done)
+    }
+
+    async fn suspend(&self, _cx: &ResourceContext) -> Result<Started, ResourceError> {
+        Ok(Started::default())
+    }
+
+    async fn resume(&self, _cx: &ResourceContext) -> Result<Started, ResourceError> {
+        Ok(Started::default())
+    }
+
+    /// Polls a suspend or resume started by the methods above.
+    async fn check_action_complete(&self, _cx: &ResourceContext) -> Result<Progress, ResourceError> {
+        Ok(Progress::Done)
+    }
+
+    /// Verifies that the physical resource exists and is healthy.
+    async fn check(&self, _cx: &ResourceContext) -> Result<(), ResourceError> {
+        Ok(())
+    }
+
+    /// Data to keep in a stack snapshot (merged into the resource's stored data on restore).
+    async fn snapshot(&self, cx: &ResourceContext) -> Result<BTreeMap<String, String>, ResourceError> {
+        Ok(cx.data.clone())
+    }
+
+    /// An attribute value (`get_attr`). `None` when the type has no such attribute.
+    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError>;
+
+    /// The value of `get_resource` / `Ref`.
+    fn reference_id(&self, cx: &ResourceContext) -> Value {
+        Value::String(cx.physical_id.clone().unwrap_or_else(|| cx.name.clone()))
+    }
+
+    /// Handles a signal; returns data to merge into the stored data.
+    async fn handle_signal(
+        &self,
+        _cx: &ResourceContext,
+        _details: &Value,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        Err(ResourceError::NotSupported("signal".into()))
+    }
+}
