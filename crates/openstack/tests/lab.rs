@@ -400,18 +400,12 @@ async fn server_resize_refusal_and_delete() {
         .starts_with("10."));
     assert_eq!(server["flavor"]["original_name"], "m1.tiny");
 
-    let resized = compute
-        .resize(&id, small["id"].as_str().unwrap(), &quick_poll())
-        .await
-        .unwrap();
+    let resized = compute.resize(&id, &small, &quick_poll()).await.unwrap();
     assert_eq!(resized["status"], "ACTIVE");
     assert_eq!(resized["flavor"]["original_name"], "m1.small");
 
     let started = std::time::Instant::now();
-    let refused = compute
-        .resize(&id, &huge_id, &quick_poll())
-        .await
-        .unwrap_err();
+    let refused = compute.resize(&id, &huge, &quick_poll()).await.unwrap_err();
     assert!(matches!(refused, Error::Failed { .. }), "{refused}");
     assert!(
         refused
@@ -421,7 +415,7 @@ async fn server_resize_refusal_and_delete() {
     );
     // Nova shows the reason itself to admins only.
     let refused = admin_compute
-        .resize(&id, &huge_id, &quick_poll())
+        .resize(&id, &huge, &quick_poll())
         .await
         .unwrap_err();
     assert!(

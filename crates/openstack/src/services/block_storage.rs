@@ -67,23 +67,25 @@ impl BlockStorage {
         wanted: &[&str],
         policy: &PollPolicy,
     ) -> Result<Value, Error> {
-        poll(policy, "Volume", id, || async {
-            let volume = self.volume(id).await?;
-            let status = volume["status"].as_str().unwrap_or("unknown").to_string();
-            if wanted.contains(&status.as_str()) {
-                return Ok(Poll::Ready(volume));
-            }
-            if status.starts_with("error") {
-                return Err(Error::Failed {
-                    kind: "Volume",
-                    id: id.to_string(),
-                    message: self.failure_reason(id, &status).await,
-                    status,
-                });
-            }
-            Ok(Poll::Pending(status))
-        })
-        .await
+        poll(policy, "Volume", id, || self.check_status(id, wanted)).await
+    }
+
+    /// One look at a volume: ready at one of `wanted`, failed at `error*` with Cinder's reason.
+    pub async fn check_status(&self, id: &str, wanted: &[&str]) -> Result<Poll<Value>, Error> {
+        let volume = self.volume(id).await?;
+        let status = volume["status"].as_str().unwrap_or("unknown").to_string();
+        if wanted.contains(&status.as_str()) {
+            return Ok(Poll::Ready(volume));
+        }
+        if status.starts_with("error") {
+            return Err(Error::Failed {
+                kind: "Volume",
+                id: id.to_string(),
+                message: self.failure_reason(id, &status).await,
+                status,
+            });
+        }
+        Ok(Poll::Pending(status))
     }
 
     /// The newest user message about the volume (e.g. "schedule allocate volume:Could not find
@@ -143,27 +145,32 @@ impl BlockStorage {
 
     /// Delete and wait until Cinder no longer lists it; already gone counts as deleted.
     pub async fn delete_volume(&self, id: &str, policy: &PollPolicy) -> Result<(), Error> {
-        if ignore_not_found(self.client.delete(format!("/volumes/{id}")).send().await)?.is_none() {
-            return Ok(());
-        }
-        poll(policy, "Volume", id, || async {
-            match ignore_not_found(self.volume(id).await)? {
-                None => Ok(Poll::Ready(())),
-                Some(volume) => {
-                    let status = volume["status"].as_str().unwrap_or("unknown").to_string();
-                    if status == "error_deleting" {
-                        return Err(Error::Failed {
-                            kind: "Volume",
-                            id: id.to_string(),
-                            message: self.failure_reason(id, &status).await,
-                            status,
-                        });
-                    }
-                    Ok(Poll::Pending(status))
+        self.start_delete_volume(id).await?;
+        poll(policy, "Volume", id, || self.check_volume_gone(id)).await
+    }
+
+    /// Ask Cinder to delete the volume; `false` when it was already gone.
+    pub async fn start_delete_volume(&self, id: &str) -> Result<bool, Error> {
+        Ok(ignore_not_found(self.client.delete(format!("/volumes/{id}")).send().await)?.is_some())
+    }
+
+    /// One look at a volume being deleted: ready once Cinder no longer shows it.
+    pub async fn check_volume_gone(&self, id: &str) -> Result<Poll<()>, Error> {
+        match ignore_not_found(self.volume(id).await)? {
+            None => Ok(Poll::Ready(())),
+            Some(volume) => {
+                let status = volume["status"].as_str().unwrap_or("unknown").to_string();
+                if status == "error_deleting" {
+                    return Err(Error::Failed {
+                        kind: "Volume",
+                        id: id.to_string(),
+                        message: self.failure_reason(id, &status).await,
+                        status,
+                    });
                 }
+                Ok(Poll::Pending(status))
             }
-        })
-        .await
+        }
     }
 
     pub async fn list_volumes(&self) -> Result<Vec<Value>, Error> {

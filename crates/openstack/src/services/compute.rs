@@ -93,35 +93,42 @@ impl Compute {
             .clone())
     }
 
+    /// One look at a server being built or changed: ready at ACTIVE, failed at ERROR with
+    /// Nova's fault message.
+    pub async fn check_active(&self, id: &str) -> Result<Poll<Value>, Error> {
+        server_step(id, self.server(id).await?, &["ACTIVE"])
+    }
+
     /// Wait until the server is ACTIVE; ERROR ends the wait with Nova's fault message.
     pub async fn wait_active(&self, id: &str, policy: &PollPolicy) -> Result<Value, Error> {
-        poll(policy, "Server", id, || async {
-            let server = self.server(id).await?;
-            server_step(id, server, &["ACTIVE"])
-        })
-        .await
+        poll(policy, "Server", id, || self.check_active(id)).await
     }
 
     /// Delete the server and wait until Nova no longer knows it; a server already gone counts
     /// as deleted.
     pub async fn delete_server(&self, id: &str, policy: &PollPolicy) -> Result<(), Error> {
-        if ignore_not_found(self.client.delete(format!("/servers/{id}")).send().await)?.is_none() {
-            return Ok(());
+        self.start_delete_server(id).await?;
+        poll(policy, "Server", id, || self.check_server_gone(id)).await
+    }
+
+    /// Ask Nova to delete the server; `false` when it was already gone.
+    pub async fn start_delete_server(&self, id: &str) -> Result<bool, Error> {
+        Ok(ignore_not_found(self.client.delete(format!("/servers/{id}")).send().await)?.is_some())
+    }
+
+    /// One look at a server being deleted: ready once Nova no longer shows it.
+    pub async fn check_server_gone(&self, id: &str) -> Result<Poll<()>, Error> {
+        match ignore_not_found(self.server(id).await)? {
+            None => Ok(Poll::Ready(())),
+            Some(server) if server["status"] == "DELETED" => Ok(Poll::Ready(())),
+            Some(server) if server["status"] == "ERROR" => Err(Error::Failed {
+                kind: "Server",
+                id: id.to_string(),
+                status: "ERROR".into(),
+                message: fault_message(&server),
+            }),
+            Some(server) => Ok(Poll::Pending(status_of(&server))),
         }
-        poll(policy, "Server", id, || async {
-            match ignore_not_found(self.server(id).await)? {
-                None => Ok(Poll::Ready(())),
-                Some(server) if server["status"] == "DELETED" => Ok(Poll::Ready(())),
-                Some(server) if server["status"] == "ERROR" => Err(Error::Failed {
-                    kind: "Server",
-                    id: id.to_string(),
-                    status: "ERROR".into(),
-                    message: fault_message(&server),
-                }),
-                Some(server) => Ok(Poll::Pending(status_of(&server))),
-            }
-        })
-        .await
     }
 
     /// A server action (`{"reboot": {...}}`, ...); returns Nova's request id for the action.
@@ -134,68 +141,79 @@ impl Compute {
         Ok(response.request_id().map(str::to_string))
     }
 
-    /// Resize to `flavor_id` and confirm it. Nova may refuse the resize after accepting the call
-    /// (no valid host, ...): the server then goes back to ACTIVE on the old flavor, and the failed
-    /// event of the instance action carries the reason, which becomes the error. Waiting never
-    /// outlasts `policy.deadline`.
+    /// Resize to the flavor `flavor` (its show answer) and confirm it, waiting at most
+    /// `policy.deadline`. Nova may refuse the resize after accepting the call (no valid host,
+    /// ...): that ends the wait with the reason Nova recorded, never a hang.
     pub async fn resize(
         &self,
         id: &str,
-        flavor_id: &str,
+        flavor: &Value,
         policy: &PollPolicy,
     ) -> Result<Value, Error> {
-        let before = self.server(id).await?;
-        let request_id = self
-            .action(id, json!({"resize": {"flavorRef": flavor_id}}))
-            .await?;
-        let seen_resizing = std::cell::Cell::new(false);
-        let server = poll(policy, "Server", id, || {
-            let request_id = request_id.clone();
-            let before = &before;
-            let seen = &seen_resizing;
-            async move {
-                let server = self.server(id).await?;
-                let status = status_of(&server);
-                match status.as_str() {
-                    "VERIFY_RESIZE" => Ok(Poll::Ready(server)),
-                    "ERROR" => Err(Error::Failed {
+        let request_id = self.start_resize(id, flavor).await?;
+        let flavor_name = flavor["name"].as_str().unwrap_or_default();
+        poll(policy, "Server", id, || {
+            self.check_resize(id, request_id.as_deref(), flavor_name)
+        })
+        .await
+    }
+
+    /// Ask for the resize; returns Nova's request id, which [`Compute::check_resize`] needs.
+    pub async fn start_resize(&self, id: &str, flavor: &Value) -> Result<Option<String>, Error> {
+        let flavor_id = flavor["id"].as_str().ok_or_else(|| Error::Decode {
+            service: ServiceType::Compute,
+            detail: "flavor has no id".into(),
+        })?;
+        self.action(id, json!({"resize": {"flavorRef": flavor_id}}))
+            .await
+    }
+
+    /// One look at a resize in progress (stateless, so any engine process can continue it):
+    /// confirms it once Nova waits for that, is ready when the server is ACTIVE on the new
+    /// flavor, and fails on ERROR or a refused request with Nova's message.
+    pub async fn check_resize(
+        &self,
+        id: &str,
+        request_id: Option<&str>,
+        flavor_name: &str,
+    ) -> Result<Poll<Value>, Error> {
+        let server = self.server(id).await?;
+        let status = status_of(&server);
+        match status.as_str() {
+            "VERIFY_RESIZE" => {
+                // The status stays VERIFY_RESIZE while a confirmation runs, so a later look
+                // may confirm again: Nova then refuses (migration no longer waiting), which
+                // means the first confirmation is under way.
+                match self.action(id, json!({"confirmResize": null})).await {
+                    Ok(_) => {}
+                    Err(e) if matches!(e.status(), Some(400 | 404 | 409)) => {}
+                    Err(e) => return Err(e),
+                }
+                Ok(Poll::Pending(status))
+            }
+            "ERROR" => Err(Error::Failed {
+                kind: "Server",
+                id: id.to_string(),
+                status,
+                message: fault_message(&server),
+            }),
+            "ACTIVE" | "SHUTOFF" if server["OS-EXT-STS:task_state"].is_null() => {
+                if server["flavor"]["original_name"].as_str() == Some(flavor_name) {
+                    return Ok(Poll::Ready(server));
+                }
+                // Still on the old flavor: either not begun yet, or refused.
+                match self.failed_action(id, request_id).await? {
+                    Some(message) => Err(Error::Failed {
                         kind: "Server",
                         id: id.to_string(),
-                        status,
-                        message: fault_message(&server),
+                        status: "resize refused".into(),
+                        message,
                     }),
-                    "RESIZE" | "MIGRATING" => {
-                        seen.set(true);
-                        Ok(Poll::Pending(status))
-                    }
-                    "ACTIVE" | "SHUTOFF" => {
-                        // Back where it started: either not begun yet, or refused.
-                        if let Some(message) = self.failed_action(id, request_id.as_deref()).await?
-                        {
-                            return Err(Error::Failed {
-                                kind: "Server",
-                                id: id.to_string(),
-                                status: "resize refused".into(),
-                                message,
-                            });
-                        }
-                        let done = self.action_finished(id, request_id.as_deref()).await?;
-                        if done && (seen.get() || server["flavor"] != before["flavor"]) {
-                            // Already confirmed by the cloud (resize_confirm_window).
-                            return Ok(Poll::Ready(server));
-                        }
-                        Ok(Poll::Pending(status))
-                    }
-                    _ => Ok(Poll::Pending(status)),
+                    None => Ok(Poll::Pending(status)),
                 }
             }
-        })
-        .await?;
-        if server["status"] == "VERIFY_RESIZE" {
-            self.action(id, json!({"confirmResize": null})).await?;
-            return self.wait_active(id, policy).await;
+            _ => Ok(Poll::Pending(status)),
         }
-        Ok(server)
     }
 
     /// Rebuild the server from `image_id` (plus other rebuild fields) and wait for ACTIVE.
@@ -211,22 +229,22 @@ impl Compute {
         }
         rebuild["imageRef"] = json!(image_id);
         self.action(id, json!({ "rebuild": rebuild })).await?;
-        // The status turns REBUILD only once the compute host takes the request.
-        poll(policy, "Server", id, || async {
-            let server = self.server(id).await?;
-            let step = server_step(id, server, &["ACTIVE"])?;
-            Ok(match step {
+        poll(policy, "Server", id, || self.check_rebuild(id, image_id)).await
+    }
+
+    /// One look at a rebuild: the status turns REBUILD only once the compute host takes the
+    /// request, so ready means ACTIVE on the new image with no task left.
+    pub async fn check_rebuild(&self, id: &str, image_id: &str) -> Result<Poll<Value>, Error> {
+        Ok(match self.check_active(id).await? {
+            Poll::Ready(server)
+                if server["image"]["id"].as_str() == Some(image_id)
+                    && server["OS-EXT-STS:task_state"].is_null() =>
+            {
                 Poll::Ready(server)
-                    if server["image"]["id"].as_str() == Some(image_id)
-                        && server["OS-EXT-STS:task_state"].is_null() =>
-                {
-                    Poll::Ready(server)
-                }
-                Poll::Ready(server) => Poll::Pending(status_of(&server)),
-                pending => pending,
-            })
+            }
+            Poll::Ready(server) => Poll::Pending(status_of(&server)),
+            pending => pending,
         })
-        .await
     }
 
     /// The failure message of the instance action `request_id`, if one of its events failed.
@@ -260,14 +278,6 @@ impl Compute {
                     )
                 })
         }))
-    }
-
-    async fn action_finished(&self, id: &str, request_id: Option<&str>) -> Result<bool, Error> {
-        let Some(action) = self.instance_action(id, request_id).await? else {
-            return Ok(false);
-        };
-        let events = action["events"].as_array().cloned().unwrap_or_default();
-        Ok(!events.is_empty() && events.iter().all(|e| !e["finish_time"].is_null()))
     }
 
     async fn instance_action(
