@@ -1017,7 +1017,7 @@ impl Run {
                 .await
                 .map_err(store_err)?;
             let keep = row.deletion_policy == crate::definition::DeletionPolicy::Retain;
-            if row.physical_id.is_some() && !keep {
+            if !keep {
                 let ty = self.type_of_row(&row).map_err(store_err)?;
                 let cx = self.context(&row, Action::Delete);
                 if row.deletion_policy == crate::definition::DeletionPolicy::Snapshot {

@@ -113,7 +113,8 @@ pub trait ResourceType: Send + Sync {
         Ok(Progress::Done)
     }
 
-    /// Starts deleting. Called only for resources that have a physical id.
+    /// Starts deleting. Called for every resource whose create was started, with or without a
+    /// physical id (a type without one has nothing to delete).
     async fn delete(&self, _cx: &ResourceContext) -> Result<Started, ResourceError> {
         Ok(Started::default())
     }

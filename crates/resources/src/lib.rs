@@ -1,1 +1,16 @@
-//! ember-resources: see ARCHITECTURE.md.
+//! ember-resources: the resource types (see ARCHITECTURE.md).
+//!
+//! Each namespace module exposes `register(&mut Registry)`; [`registry`] builds the global
+//! registry from all of them. To add a namespace (e.g. `openstack/`), add its module here and
+//! one line in [`registry`].
+
+pub mod heat;
+
+use ember_engine::Registry;
+
+/// The global registry with every built-in resource type.
+pub fn registry() -> Registry {
+    let mut registry = Registry::new();
+    heat::register(&mut registry);
+    registry
+}

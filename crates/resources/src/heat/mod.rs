@@ -1,0 +1,25 @@
+//! The cloud-free `OS::Heat::*` types.
+
+mod delay;
+mod none;
+mod random_string;
+mod test_resource;
+mod value;
+pub(crate) mod wait;
+
+pub use delay::Delay;
+pub use none::NoneResource;
+pub use random_string::RandomString;
+pub use test_resource::TestResource;
+pub use value::ValueResource;
+
+use ember_engine::Registry;
+use std::sync::Arc;
+
+pub fn register(registry: &mut Registry) {
+    registry.register("OS::Heat::None", Arc::new(NoneResource::new()));
+    registry.register("OS::Heat::Value", Arc::new(ValueResource::new()));
+    registry.register("OS::Heat::RandomString", Arc::new(RandomString::new()));
+    registry.register("OS::Heat::TestResource", Arc::new(TestResource::new()));
+    registry.register("OS::Heat::Delay", Arc::new(Delay::new()));
+}
