@@ -595,3 +595,34 @@ async fn signed_waitcondition_url_works_without_token_and_only_for_its_resource(
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn every_documented_openapi_operation_is_routed() {
+    let s = server();
+    let spec: Value = serde_json::from_str(ember_api::OPENAPI_JSON).unwrap();
+    let no_route = sample("unknown_path")["body"].clone();
+    let mut checked = 0;
+    for (path, methods) in spec["paths"].as_object().unwrap() {
+        let concrete: String = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x1" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in methods.as_object().unwrap().keys() {
+            let r = send(&s.app, &method.to_uppercase(), &concrete, Some("{}"), &[]).await;
+            assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert_ne!(r.body, no_route, "{method} {path} is not routed");
+            assert!(!r.status.is_server_error(), "{method} {path}: {}", r.status);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 55, "only {checked} operations documented");
+}
+
+#[tokio::test]
+async fn openapi_is_served() {
+    let s = server();
+    let r = send(&s.app, "GET", "/openapi.json", None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["openapi"], "3.0.3");
+}
