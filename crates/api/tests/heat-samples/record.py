@@ -3,7 +3,10 @@
 
 Run against heat-peer (../shared/heat-peer) with its env.sh sourced:
     HEAT_URL=http://127.0.0.1:8014 python record.py
-Writes one JSON file per case next to this script: the request, the status, the headers that
+or against `ember serve --auth none` into another directory, then compare:
+    HEAT_URL=http://127.0.0.1:18004 SAMPLES_AUTH=none SAMPLES_OUT=/tmp/ember python record.py
+    python compare.py /tmp/ember
+Writes one JSON file per case (next to this script unless SAMPLES_OUT is set): the request, the status, the headers that
 matter (Location, Allow, Content-Type) and the body. Ids and hosts are kept as measured; the Rust
 tests compare statuses, error types and key sets, not ids.
 """
@@ -14,7 +17,8 @@ import time
 
 import requests
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.environ.get("SAMPLES_OUT") or os.path.dirname(os.path.abspath(__file__))
+os.makedirs(HERE, exist_ok=True)
 HEAT = os.environ.get("HEAT_URL", "http://127.0.0.1:8014")
 
 
@@ -27,7 +31,10 @@ def token(user, password, project):
     return r.headers["X-Subject-Token"], r.json()["token"]["project"]["id"]
 
 
-TOK, TENANT = token(os.environ["OS_USERNAME"], os.environ["OS_PASSWORD"], os.environ["OS_PROJECT_NAME"])
+if os.environ.get("SAMPLES_AUTH") == "none":
+    TOK, TENANT = None, "0123456789abcdef0123456789abcdef"
+else:
+    TOK, TENANT = token(os.environ["OS_USERNAME"], os.environ["OS_PASSWORD"], os.environ["OS_PROJECT_NAME"])
 V1 = f"{HEAT}/v1/{TENANT}"
 KEPT_HEADERS = ("location", "allow", "content-type")
 
