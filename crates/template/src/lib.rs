@@ -6,6 +6,7 @@ pub mod eval;
 pub mod expr;
 pub mod load;
 pub mod node;
+pub mod parameters;
 mod parameter_values;
 mod pycompat;
 pub mod stack;
