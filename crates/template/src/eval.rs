@@ -931,7 +931,7 @@ fn list_join(call: &Call, form: JoinForm, scope: &Scope<'_>) -> Result<String, T
 }
 
 /// Python truthiness.
-pub(crate) fn is_falsy(v: &Value) -> bool {
+fn is_falsy(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::Bool(b) => !b,

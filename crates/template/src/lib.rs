@@ -7,7 +7,6 @@ pub mod expr;
 pub mod load;
 pub mod node;
 pub mod parameters;
-mod parameter_values;
 mod pycompat;
 pub mod stack;
 pub mod template;

@@ -12,6 +12,7 @@ use crate::error::{ErrorKind, TemplateError};
 use crate::eval::{evaluate, references, PlaceholderResolver, Reference, Resolver, Scope};
 use crate::expr::Expr;
 use crate::node::Location;
+use crate::parameters::{ParameterInput, ParameterSchemas, ParameterSyntax, ResolvedParameters};
 use crate::pycompat;
 use crate::template::Template;
 
@@ -79,10 +80,15 @@ pub struct StackDefinition {
     identity: StackIdentity,
     /// Parameter values after defaults and typing, pseudo parameters included.
     pub parameters: IndexMap<String, Value>,
+    /// The parameters with their schemas, user values and skipped cloud checks (for stack show,
+    /// immutable-update checks and the engine's custom-constraint checks).
+    pub parameter_details: ResolvedParameters,
     /// The value of every condition in the conditions section.
     pub conditions: IndexMap<String, bool>,
     condition_set: Conditions,
     pub resources: Vec<StackResource>,
+    /// Position of each active resource in `resources`.
+    resource_index: IndexMap<String, usize>,
     pub outputs: Vec<StackOutput>,
 }
 
@@ -90,16 +96,30 @@ impl StackDefinition {
     /// Binds a template to its input and checks everything that can be checked without the
     /// resources existing: parameters, conditions, references, `depends_on`, dependency cycles.
     pub fn new(template: Template, input: StackInput) -> Result<Self, TemplateError> {
-        let parameters = crate::parameter_values::resolve(&template, &input)?;
+        let parameter_details = resolve_parameters(&template, &input, true)?;
+        let parameters = parameter_details.values();
+        Self::with_parameters(template, input, parameters, parameter_details)
+    }
+
+    /// Binds a template to parameter values resolved by the caller (validation resolves them
+    /// without requiring values).
+    pub(crate) fn with_parameters(
+        template: Template,
+        input: StackInput,
+        parameters: IndexMap<String, Value>,
+        parameter_details: ResolvedParameters,
+    ) -> Result<Self, TemplateError> {
         let condition_set = Conditions::new(&template.conditions);
         condition_set.check_definitions()?;
         let mut definition = StackDefinition {
             files: input.files,
             identity: input.identity,
             parameters,
+            parameter_details,
             conditions: IndexMap::new(),
             condition_set,
             resources: Vec::new(),
+            resource_index: IndexMap::new(),
             outputs: Vec::new(),
             template,
         };
@@ -122,12 +142,12 @@ impl StackDefinition {
     }
 
     pub fn resource(&self, name: &str) -> Option<&StackResource> {
-        self.resources.iter().find(|r| r.name == name)
+        self.resource_index.get(name).map(|&i| &self.resources[i])
     }
 
     /// Evaluates any expression of this stack against a resolver.
     pub fn evaluate(&self, expr: &Expr, resolver: &dyn Resolver) -> Result<Value, TemplateError> {
-        let active = |name: &str| self.resources.iter().any(|r| r.name == name);
+        let active = |name: &str| self.resource_index.contains_key(name);
         let scope = self.scope(&active, resolver);
         evaluate(expr, &scope)
     }
@@ -378,6 +398,11 @@ impl StackDefinition {
                 format!("Circular Dependency Found: {}", cycle.join(" -> ")),
             ));
         }
+        self.resource_index = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.clone(), i))
+            .collect();
         self.resources = resources;
         Ok(())
     }
@@ -428,10 +453,31 @@ impl StackDefinition {
         if !output.enabled {
             return Ok(Vec::new());
         }
-        let active = |n: &str| self.resources.iter().any(|r| r.name == n);
+        let active = |n: &str| self.resource_index.contains_key(n);
         let scope = self.scope(&active, &PlaceholderResolver);
         references(&output.value, &scope)
     }
+}
+
+/// Resolves the template's parameters against the input with the parameters module. With
+/// `check_values` false, missing or invalid values are not errors (Heat's template validation).
+pub(crate) fn resolve_parameters(
+    template: &Template,
+    input: &StackInput,
+    check_values: bool,
+) -> Result<ResolvedParameters, TemplateError> {
+    let schemas = ParameterSchemas::parse(
+        Some(&template.parameters),
+        &template.file,
+        ParameterSyntax::for_version(template.version),
+    )?;
+    schemas.validate_groups(Some(&template.parameter_groups))?;
+    let parameter_input = ParameterInput {
+        values: input.parameters.clone(),
+        defaults: input.parameter_defaults.clone(),
+        identity: Some(input.identity.clone()),
+    };
+    schemas.resolve(&parameter_input, check_values, None)
 }
 
 fn condition_key(template: &Template) -> &'static str {

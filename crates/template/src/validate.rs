@@ -4,7 +4,8 @@ use serde_json::{Map, Value};
 
 use crate::error::TemplateError;
 use crate::eval::PlaceholderResolver;
-use crate::stack::{StackDefinition, StackInput};
+use crate::parameters::ParamType;
+use crate::stack::{resolve_parameters, StackDefinition, StackInput};
 use crate::template::Template;
 
 /// Validates a template offline and returns Heat's validate answer: `Description`, `Parameters`
@@ -20,8 +21,30 @@ pub fn validate(
     input: StackInput,
     environment: Option<&Value>,
 ) -> Result<Value, TemplateError> {
-    let user_values = input.parameters.clone();
-    let stack = StackDefinition::new(template, input)?;
+    let details = resolve_parameters(&template, &input, false)?;
+    // Heat validates without requiring values for parameters that have none: those get a
+    // placeholder of their type so the rest of the template can be checked.
+    let mut values = details.values();
+    for parameter in details.iter() {
+        if parameter.value.is_none() {
+            values.insert(
+                parameter.schema.name.clone(),
+                placeholder(parameter.schema.param_type),
+            );
+        }
+    }
+    // Before a stack exists Heat has no stack name; properties may still read it.
+    for pseudo in ["OS::stack_name", "AWS::StackName", "AWS::Region"] {
+        let wanted = template.version.is_hot() == pseudo.starts_with("OS::");
+        if wanted && !values.contains_key(pseudo) {
+            values.insert(
+                pseudo.to_string(),
+                Value::String(input.identity.name.clone()),
+            );
+        }
+    }
+    let parameters_view = Value::Object(details.validate_view());
+    let stack = StackDefinition::with_parameters(template, input, values, details)?;
     let resolver = PlaceholderResolver;
     for resource in &stack.resources {
         stack.resolve_properties(&resource.name, &resolver)?;
@@ -38,10 +61,7 @@ pub fn validate(
         "Description".into(),
         Value::String(template.description.clone()),
     );
-    answer.insert(
-        "Parameters".into(),
-        crate::parameter_values::validate_view(template, &user_values),
-    );
+    answer.insert("Parameters".into(), parameters_view);
     if !matches!(
         template.parameter_groups.value,
         crate::node::NodeValue::Null
@@ -55,4 +75,14 @@ pub fn validate(
         answer.insert("Environment".into(), env.clone());
     }
     Ok(Value::Object(answer))
+}
+
+fn placeholder(param_type: ParamType) -> Value {
+    match param_type {
+        ParamType::String => Value::String(String::new()),
+        ParamType::Number => Value::from(0),
+        ParamType::CommaDelimitedList => Value::Array(Vec::new()),
+        ParamType::Json => Value::Object(Map::new()),
+        ParamType::Boolean => Value::Bool(false),
+    }
 }

@@ -400,24 +400,19 @@ impl Version {
     /// The function a name denotes in a context: in conditions every ordinary function that is
     /// not removed is invalid, and the condition functions take precedence.
     pub fn lookup(self, name: &str, context: FnContext) -> Option<Func> {
+        let tables = function_tables();
+        let index = ALL.iter().position(|v| *v == self).unwrap_or(0);
+        let (functions, conditions) = &tables[index];
+        let find = |table: &[(&'static str, Func)]| {
+            table.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+        };
         if context == FnContext::Condition {
-            if let Some((_, f)) = self
-                .condition_functions()
-                .into_iter()
-                .find(|(n, _)| *n == name)
-            {
+            if let Some(f) = find(conditions) {
                 return Some(f);
             }
-            return self
-                .functions()
-                .into_iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, f)| if f == Func::Removed { f } else { Func::Invalid });
+            return find(functions).map(|f| if f == Func::Removed { f } else { Func::Invalid });
         }
-        self.functions()
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, f)| f)
+        find(functions)
     }
 
     /// Reads the version from a template's top-level map, with Heat's messages.
@@ -480,6 +475,20 @@ impl Version {
             }
         }
     }
+}
+
+type FunctionTable = Vec<(&'static str, Func)>;
+
+/// The function and condition-function tables of every version (in `ALL` order), built once:
+/// looking a name up happens for every single-key map of every template.
+fn function_tables() -> &'static [(FunctionTable, FunctionTable)] {
+    static TABLES: std::sync::OnceLock<Vec<(FunctionTable, FunctionTable)>> =
+        std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        ALL.iter()
+            .map(|v| (v.functions(), v.condition_functions()))
+            .collect()
+    })
 }
 
 /// Where a snippet is parsed: ordinary values, or condition definitions.

@@ -1,0 +1,83 @@
+//! No input makes the loader, the template parser or the evaluator panic or run away.
+
+use ember_template::{parse_document, parse_template, validate, Limits, StackInput};
+use proptest::prelude::*;
+
+/// YAML-ish text built from the tokens templates are made of, so inputs reach deep into the
+/// parser and evaluator instead of failing at the first character.
+fn yamlish() -> impl Strategy<Value = String> {
+    let token = prop_oneof![
+        Just("heat_template_version: 2021-04-16\n".to_string()),
+        Just("heat_template_version: 2013-05-23\n".to_string()),
+        Just("resources:\n".to_string()),
+        Just("  r:\n    type: T\n    properties:\n".to_string()),
+        Just("outputs:\n  o:\n    value: ".to_string()),
+        Just("conditions:\n  c: ".to_string()),
+        Just("parameters:\n  p:\n    type: json\n    default: ".to_string()),
+        Just("{get_param: p}".to_string()),
+        Just("{get_attr: [r, a, 0]}".to_string()),
+        Just("{get_resource: r}".to_string()),
+        Just("{repeat: {for_each: {x: [1, 2, 3]}, template: {k: x}}}".to_string()),
+        Just("{list_join: [',', [a, b]]}".to_string()),
+        Just("{str_replace: {template: ab, params: {a: [1]}}}".to_string()),
+        Just("{if: [c, 1]}".to_string()),
+        Just("{not: c}".to_string()),
+        Just("{equals: [1, 1.0]}".to_string()),
+        Just("{map_merge: [{a: 1}, null]}".to_string()),
+        Just("{make_url: {host: h, port: 99}}".to_string()),
+        Just("{str_split: [',', 'a,b', 9]}".to_string()),
+        Just("&a [1, 2]".to_string()),
+        Just("*a".to_string()),
+        Just("[".to_string()),
+        Just("]".to_string()),
+        Just("{".to_string()),
+        Just("}".to_string()),
+        Just(": ".to_string()),
+        Just("- ".to_string()),
+        Just("\n".to_string()),
+        Just("  ".to_string()),
+        Just("'".to_string()),
+        Just("\"".to_string()),
+        Just("!!str ".to_string()),
+        Just("<<: ".to_string()),
+        "[a-z0-9_:%.\\-]{0,8}".prop_map(|s| s),
+    ];
+    prop::collection::vec(token, 0..40).prop_map(|parts| parts.concat())
+}
+
+fn run_all(text: &str) {
+    let limits = Limits::default();
+    let _ = parse_document(text, "fuzz.yaml", &limits);
+    if let Ok(template) = parse_template(text, "fuzz.yaml", &limits) {
+        let _ = validate(template, StackInput::default(), None);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn template_like_text_never_panics(text in yamlish()) {
+        run_all(&text);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+        run_all(&text);
+    }
+}
+
+#[test]
+fn nested_repeat_products_are_bounded() {
+    // Each repeat multiplies the size; the evaluator's budget stops it.
+    let mut value = "x".to_string();
+    for _ in 0..8 {
+        value = format!(
+            "{{repeat: {{for_each: {{'%i%': [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}}, template: [{value}, {value}]}}}}"
+        );
+    }
+    let text = format!("heat_template_version: 2021-04-16\noutputs:\n  o:\n    value: {value}\n");
+    let template = parse_template(&text, "bomb.yaml", &Limits::default()).unwrap();
+    let err = validate(template, StackInput::default(), None).unwrap_err();
+    assert_eq!(err.kind, ember_template::ErrorKind::Limit);
+}
