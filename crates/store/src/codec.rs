@@ -1,0 +1,139 @@
+//! Conversions between records and portable column values (TEXT, BIGINT), and a builder for
+//! the few queries whose shape depends on their input.
+//!
+//! Portable columns only: ids are TEXT (hyphenated uuids), times BIGINT microseconds since the
+//! epoch, flags BIGINT 0/1, JSON TEXT. That is what lets one SQL text serve SQLite and
+//! PostgreSQL through sqlx's `Any` driver.
+
+use crate::error::{Result, StoreError};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, Arguments, Encode, Row, Type};
+use std::fmt::Write as _;
+use uuid::Uuid;
+
+pub(crate) fn micros(t: &DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(crate) fn from_micros(us: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us)
+}
+
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot serialize: {e}")))
+}
+
+/// Reads typed columns from a row, turning every mismatch into [`StoreError::Corrupt`].
+pub(crate) struct Cols<'r>(pub &'r AnyRow);
+
+impl Cols<'_> {
+    pub fn text(&self, col: &str) -> Result<String> {
+        self.0
+            .try_get::<String, _>(col)
+            .map_err(|e| corrupt(col, e))
+    }
+    pub fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        self.0
+            .try_get::<Option<String>, _>(col)
+            .map_err(|e| corrupt(col, e))
+    }
+    pub fn int(&self, col: &str) -> Result<i64> {
+        self.0.try_get::<i64, _>(col).map_err(|e| corrupt(col, e))
+    }
+    pub fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+        self.0
+            .try_get::<Option<i64>, _>(col)
+            .map_err(|e| corrupt(col, e))
+    }
+    pub fn flag(&self, col: &str) -> Result<bool> {
+        Ok(self.int(col)? != 0)
+    }
+    pub fn uuid(&self, col: &str) -> Result<Uuid> {
+        parse_uuid(col, &self.text(col)?)
+    }
+    pub fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>> {
+        self.opt_text(col)?.map(|s| parse_uuid(col, &s)).transpose()
+    }
+    pub fn time(&self, col: &str) -> Result<DateTime<Utc>> {
+        let us = self.int(col)?;
+        from_micros(us).ok_or_else(|| StoreError::Corrupt(format!("{col}: time {us} out of range")))
+    }
+    pub fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>> {
+        match self.opt_int(col)? {
+            None => Ok(None),
+            Some(us) => from_micros(us)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("{col}: time {us} out of range"))),
+        }
+    }
+    pub fn json<T: DeserializeOwned>(&self, col: &str) -> Result<T> {
+        from_json(col, &self.text(col)?)
+    }
+}
+
+pub(crate) fn from_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn parse_uuid(col: &str, text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text).map_err(|_| StoreError::Corrupt(format!("{col}: {text:?} is not a uuid")))
+}
+
+fn corrupt(col: &str, err: sqlx::Error) -> StoreError {
+    StoreError::Corrupt(format!("column {col}: {err}"))
+}
+
+/// SQL text with `$n` placeholders numbered as values are bound, for queries assembled from
+/// optional filters. (sqlx's `QueryBuilder` writes `?` for `Any`, which PostgreSQL refuses.)
+#[derive(Default)]
+pub(crate) struct Sql {
+    pub text: String,
+    pub args: AnyArguments<'static>,
+    count: usize,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Sql {
+            text: text.to_string(),
+            ..Default::default()
+        }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends the next placeholder and binds `value` to it.
+    pub fn bind<T>(&mut self, value: T) -> Result<&mut Self>
+    where
+        T: 'static + Send + Encode<'static, Any> + Type<Any>,
+    {
+        self.count += 1;
+        let _ = write!(self.text, "${}", self.count);
+        self.args
+            .add(value)
+            .map_err(|e| StoreError::Database(sqlx::Error::Encode(e)))?;
+        Ok(self)
+    }
+
+    /// Appends `(p1, p2, ...)` binding each value.
+    pub fn bind_list<T>(&mut self, values: impl IntoIterator<Item = T>) -> Result<&mut Self>
+    where
+        T: 'static + Send + Encode<'static, Any> + Type<Any>,
+    {
+        self.push("(");
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(value)?;
+        }
+        self.push(")");
+        Ok(self)
+    }
+}

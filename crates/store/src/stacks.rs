@@ -1,0 +1,1197 @@
+//! Stacks, resources, events and snapshots: row codecs, the queries the API needs, and the
+//! single-record conveniences over [`Store::apply`]'s building blocks.
+
+use crate::codec::{from_json, micros, to_json, Cols, Sql};
+use crate::crypto::Cipher;
+use crate::error::{Conflict, Result, StoreError};
+use crate::records::{EventRecord, ResourceRecord, SnapshotRecord, StackDefinition, StackRecord};
+use crate::Store;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+// ---------------------------------------------------------------------------------------------
+// Stack rows
+
+const STACK_COLUMNS: &str = "id, name, tenant, owner_id, parent_resource, nested_depth, action, status, \
+    status_reason, template, environment, files, parameters, hidden_parameters, previous, timeout_mins, \
+    disable_rollback, tags, user_id, username, current_traversal, engine_data, created_at, updated_at, \
+    deleted_at, version";
+
+/// Hidden parameter names and values, encrypted together as one JSON document.
+#[derive(Serialize, Deserialize)]
+struct HiddenParameters {
+    names: Vec<String>,
+    values: Map<String, Value>,
+}
+
+/// A definition as stored: the visible parameters in the clear, the hidden ones sealed.
+struct SealedDefinition {
+    template: String,
+    environment: String,
+    files: String,
+    parameters: String,
+    hidden: Option<String>,
+}
+
+/// The `previous` column: a whole sealed definition as one JSON document.
+#[derive(Serialize, Deserialize)]
+struct StoredPrevious {
+    template: String,
+    environment: Value,
+    files: BTreeMap<String, String>,
+    parameters: Map<String, Value>,
+    hidden: Option<String>,
+}
+
+fn hidden_context(stack_id: Uuid, column: &str) -> String {
+    format!("stacks.{column}:{stack_id}")
+}
+
+fn split_parameters(
+    cipher: &Cipher,
+    context: &str,
+    definition: &StackDefinition,
+) -> Result<(Map<String, Value>, Option<String>)> {
+    let mut visible = Map::new();
+    let mut hidden = Map::new();
+    for (name, value) in &definition.parameters {
+        if definition.hidden_parameters.contains(name) {
+            hidden.insert(name.clone(), value.clone());
+        } else {
+            visible.insert(name.clone(), value.clone());
+        }
+    }
+    let sealed = if definition.hidden_parameters.is_empty() {
+        None
+    } else {
+        let plain = to_json(&HiddenParameters {
+            names: definition.hidden_parameters.clone(),
+            values: hidden,
+        })?;
+        Some(cipher.encrypt(context, plain.as_bytes())?)
+    };
+    Ok((visible, sealed))
+}
+
+fn join_parameters(
+    cipher: &Cipher,
+    context: &str,
+    mut parameters: Map<String, Value>,
+    sealed: Option<&str>,
+) -> Result<(Map<String, Value>, Vec<String>)> {
+    let Some(sealed) = sealed else {
+        return Ok((parameters, Vec::new()));
+    };
+    let plain = cipher.decrypt(context, sealed)?;
+    let hidden: HiddenParameters = serde_json::from_slice(&plain)
+        .map_err(|e| StoreError::Corrupt(format!("{context}: {e}")))?;
+    parameters.extend(hidden.values);
+    Ok((parameters, hidden.names))
+}
+
+fn seal_definition(
+    cipher: &Cipher,
+    stack_id: Uuid,
+    definition: &StackDefinition,
+) -> Result<SealedDefinition> {
+    let (visible, hidden) = split_parameters(
+        cipher,
+        &hidden_context(stack_id, "hidden_parameters"),
+        definition,
+    )?;
+    Ok(SealedDefinition {
+        template: definition.template.clone(),
+        environment: to_json(&definition.environment)?,
+        files: to_json(&definition.files)?,
+        parameters: to_json(&visible)?,
+        hidden,
+    })
+}
+
+fn seal_previous(cipher: &Cipher, stack_id: Uuid, previous: &StackDefinition) -> Result<String> {
+    let (parameters, hidden) =
+        split_parameters(cipher, &hidden_context(stack_id, "previous"), previous)?;
+    to_json(&StoredPrevious {
+        template: previous.template.clone(),
+        environment: previous.environment.clone(),
+        files: previous.files.clone(),
+        parameters,
+        hidden,
+    })
+}
+
+fn open_previous(cipher: &Cipher, stack_id: Uuid, text: &str) -> Result<StackDefinition> {
+    let stored: StoredPrevious = from_json("stacks.previous", text)?;
+    let (parameters, hidden_parameters) = join_parameters(
+        cipher,
+        &hidden_context(stack_id, "previous"),
+        stored.parameters,
+        stored.hidden.as_deref(),
+    )?;
+    Ok(StackDefinition {
+        template: stored.template,
+        environment: stored.environment,
+        files: stored.files,
+        parameters,
+        hidden_parameters,
+    })
+}
+
+fn stack_from_row(cipher: &Cipher, row: &AnyRow) -> Result<StackRecord> {
+    let c = Cols(row);
+    let id = c.uuid("id")?;
+    let (parameters, hidden_parameters) = join_parameters(
+        cipher,
+        &hidden_context(id, "hidden_parameters"),
+        c.json("parameters")?,
+        c.opt_text("hidden_parameters")?.as_deref(),
+    )?;
+    let previous = c
+        .opt_text("previous")?
+        .map(|text| open_previous(cipher, id, &text))
+        .transpose()?;
+    Ok(StackRecord {
+        id,
+        name: c.text("name")?,
+        tenant: c.text("tenant")?,
+        owner_id: c.opt_uuid("owner_id")?,
+        parent_resource: c.opt_text("parent_resource")?,
+        nested_depth: c.int("nested_depth")?,
+        action: c.text("action")?,
+        status: c.text("status")?,
+        status_reason: c.text("status_reason")?,
+        definition: StackDefinition {
+            template: c.text("template")?,
+            environment: c.json("environment")?,
+            files: c.json("files")?,
+            parameters,
+            hidden_parameters,
+        },
+        previous,
+        timeout_mins: c.opt_int("timeout_mins")?,
+        disable_rollback: c.flag("disable_rollback")?,
+        tags: c.json("tags")?,
+        user_id: c.text("user_id")?,
+        username: c.text("username")?,
+        current_traversal: c.opt_text("current_traversal")?,
+        engine_data: c.json("engine_data")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.opt_time("updated_at")?,
+        deleted_at: c.opt_time("deleted_at")?,
+        version: c.int("version")?,
+    })
+}
+
+/// Binds a stack's columns after `id` in `STACK_COLUMNS` order as `$2..$25`.
+macro_rules! bind_stack_columns {
+    ($query:expr, $stack:expr, $sealed:expr, $previous:expr, $tags:expr, $engine_data:expr) => {
+        $query
+            .bind($stack.name.as_str())
+            .bind($stack.tenant.as_str())
+            .bind($stack.owner_id.map(|id| id.to_string()))
+            .bind($stack.parent_resource.as_deref())
+            .bind($stack.nested_depth)
+            .bind($stack.action.as_str())
+            .bind($stack.status.as_str())
+            .bind($stack.status_reason.as_str())
+            .bind($sealed.template.as_str())
+            .bind($sealed.environment.as_str())
+            .bind($sealed.files.as_str())
+            .bind($sealed.parameters.as_str())
+            .bind($sealed.hidden.as_deref())
+            .bind($previous.as_deref())
+            .bind($stack.timeout_mins)
+            .bind(i64::from($stack.disable_rollback))
+            .bind($tags.as_str())
+            .bind($stack.user_id.as_str())
+            .bind($stack.username.as_str())
+            .bind($stack.current_traversal.as_deref())
+            .bind($engine_data.as_str())
+            .bind(micros(&$stack.created_at))
+            .bind($stack.updated_at.as_ref().map(micros))
+            .bind($stack.deleted_at.as_ref().map(micros))
+    };
+}
+
+pub(crate) async fn insert_stack(
+    conn: &mut AnyConnection,
+    cipher: &Cipher,
+    stack: &StackRecord,
+) -> Result<()> {
+    let sealed = seal_definition(cipher, stack.id, &stack.definition)?;
+    let previous = stack
+        .previous
+        .as_ref()
+        .map(|p| seal_previous(cipher, stack.id, p))
+        .transpose()?;
+    let tags = to_json(&stack.tags)?;
+    let engine_data = to_json(&stack.engine_data)?;
+    let id = stack.id.to_string();
+    let query = sqlx::query(
+        "INSERT INTO stacks (id, name, tenant, owner_id, parent_resource, nested_depth, action, status, \
+         status_reason, template, environment, files, parameters, hidden_parameters, previous, timeout_mins, \
+         disable_rollback, tags, user_id, username, current_traversal, engine_data, created_at, updated_at, \
+         deleted_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+    )
+    .bind(id.as_str());
+    let result = bind_stack_columns!(query, stack, sealed, previous, tags, engine_data)
+        .bind(stack.version)
+        .execute(&mut *conn)
+        .await;
+    if let Err(sqlx::Error::Database(db)) = &result {
+        let names_clash =
+            db.constraint() == Some("stacks_live_name") || db.message().contains("stacks.name");
+        if db.is_unique_violation() && names_clash {
+            return Err(Conflict::StackNameTaken(stack.name.clone()).into());
+        }
+    }
+    result?;
+    write_tags(conn, &id, &stack.tags).await
+}
+
+async fn write_tags(conn: &mut AnyConnection, stack_id: &str, tags: &[String]) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for tag in tags.iter().filter(|tag| seen.insert(tag.as_str())) {
+        sqlx::query("INSERT INTO stack_tags (stack_id, tag) VALUES ($1, $2)")
+            .bind(stack_id)
+            .bind(tag.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Returns the new version.
+pub(crate) async fn update_stack(
+    conn: &mut AnyConnection,
+    cipher: &Cipher,
+    stack: &StackRecord,
+) -> Result<i64> {
+    let sealed = seal_definition(cipher, stack.id, &stack.definition)?;
+    let previous = stack
+        .previous
+        .as_ref()
+        .map(|p| seal_previous(cipher, stack.id, p))
+        .transpose()?;
+    let tags = to_json(&stack.tags)?;
+    let engine_data = to_json(&stack.engine_data)?;
+    let id = stack.id.to_string();
+    let query = sqlx::query(
+        "UPDATE stacks SET name = $2, tenant = $3, owner_id = $4, parent_resource = $5, nested_depth = $6, \
+         action = $7, status = $8, status_reason = $9, template = $10, environment = $11, files = $12, \
+         parameters = $13, hidden_parameters = $14, previous = $15, timeout_mins = $16, disable_rollback = $17, \
+         tags = $18, user_id = $19, username = $20, current_traversal = $21, engine_data = $22, created_at = $23, \
+         updated_at = $24, deleted_at = $25, version = version + 1 WHERE id = $1 AND version = $26",
+    )
+    .bind(id.as_str());
+    let result = bind_stack_columns!(query, stack, sealed, previous, tags, engine_data)
+        .bind(stack.version)
+        .execute(&mut *conn)
+        .await;
+    if let Err(sqlx::Error::Database(db)) = &result {
+        if db.is_unique_violation() {
+            return Err(Conflict::StackNameTaken(stack.name.clone()).into());
+        }
+    }
+    check_versioned_update(
+        conn,
+        "stacks",
+        "stack",
+        stack.id,
+        stack.version,
+        result?.rows_affected(),
+    )
+    .await?;
+    sqlx::query("DELETE FROM stack_tags WHERE stack_id = $1")
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    write_tags(conn, &id, &stack.tags).await?;
+    Ok(stack.version + 1)
+}
+
+/// Turns "no row updated" into NotFound or VersionMismatch.
+async fn check_versioned_update(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    kind: &'static str,
+    id: Uuid,
+    expected: i64,
+    rows_affected: u64,
+) -> Result<()> {
+    if rows_affected > 0 {
+        return Ok(());
+    }
+    let exists: Option<i64> =
+        sqlx::query_scalar(&format!("SELECT version FROM {table} WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    Err(match exists {
+        None => StoreError::not_found(kind, id),
+        Some(_) => Conflict::VersionMismatch { kind, id, expected }.into(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resource rows
+
+const RESOURCE_COLUMNS: &str = "id, stack_id, name, type_name, physical_id, action, status, status_reason, \
+    properties, data, attributes, metadata, requires, replaces, replaced_by, is_current, engine_id, engine_data, \
+    created_at, updated_at, version";
+
+fn data_context(id: Uuid) -> String {
+    format!("resources.data:{id}")
+}
+
+fn seal_data(cipher: &Cipher, resource: &ResourceRecord) -> Result<Option<String>> {
+    if resource.data.is_empty() {
+        return Ok(None);
+    }
+    cipher
+        .encrypt(
+            &data_context(resource.id),
+            to_json(&resource.data)?.as_bytes(),
+        )
+        .map(Some)
+}
+
+fn resource_from_row(cipher: &Cipher, row: &AnyRow) -> Result<ResourceRecord> {
+    let c = Cols(row);
+    let id = c.uuid("id")?;
+    let data = match c.opt_text("data")? {
+        None => BTreeMap::new(),
+        Some(sealed) => {
+            let plain = cipher.decrypt(&data_context(id), &sealed)?;
+            serde_json::from_slice(&plain)
+                .map_err(|e| StoreError::Corrupt(format!("resources.data: {e}")))?
+        }
+    };
+    Ok(ResourceRecord {
+        id,
+        stack_id: c.uuid("stack_id")?,
+        name: c.text("name")?,
+        type_name: c.text("type_name")?,
+        physical_id: c.opt_text("physical_id")?,
+        action: c.text("action")?,
+        status: c.text("status")?,
+        status_reason: c.text("status_reason")?,
+        properties: c.json("properties")?,
+        data,
+        attributes: c.json("attributes")?,
+        metadata: c.json("metadata")?,
+        requires: c.json("requires")?,
+        replaces: c.opt_uuid("replaces")?,
+        replaced_by: c.opt_uuid("replaced_by")?,
+        current: c.flag("is_current")?,
+        engine_id: c.opt_text("engine_id")?,
+        engine_data: c.json("engine_data")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.opt_time("updated_at")?,
+        version: c.int("version")?,
+    })
+}
+
+/// Binds a resource's columns after `id` in `RESOURCE_COLUMNS` order as `$2..$20`.
+macro_rules! bind_resource_columns {
+    ($query:expr, $r:expr, $data:expr, $json:expr) => {
+        $query
+            .bind($r.stack_id.to_string())
+            .bind($r.name.as_str())
+            .bind($r.type_name.as_str())
+            .bind($r.physical_id.as_deref())
+            .bind($r.action.as_str())
+            .bind($r.status.as_str())
+            .bind($r.status_reason.as_str())
+            .bind($json[0].as_str())
+            .bind($data.as_deref())
+            .bind($json[1].as_str())
+            .bind($json[2].as_str())
+            .bind($json[3].as_str())
+            .bind($r.replaces.map(|id| id.to_string()))
+            .bind($r.replaced_by.map(|id| id.to_string()))
+            .bind(i64::from($r.current))
+            .bind($r.engine_id.as_deref())
+            .bind($json[4].as_str())
+            .bind(micros(&$r.created_at))
+            .bind($r.updated_at.as_ref().map(micros))
+    };
+}
+
+fn resource_json(r: &ResourceRecord) -> Result<[String; 5]> {
+    Ok([
+        to_json(&r.properties)?,
+        to_json(&r.attributes)?,
+        to_json(&r.metadata)?,
+        to_json(&r.requires)?,
+        to_json(&r.engine_data)?,
+    ])
+}
+
+pub(crate) async fn insert_resource(
+    conn: &mut AnyConnection,
+    cipher: &Cipher,
+    r: &ResourceRecord,
+) -> Result<()> {
+    let data = seal_data(cipher, r)?;
+    let json = resource_json(r)?;
+    let query = sqlx::query(
+        "INSERT INTO resources (id, stack_id, name, type_name, physical_id, action, status, status_reason, \
+         properties, data, attributes, metadata, requires, replaces, replaced_by, is_current, engine_id, \
+         engine_data, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+         $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+    )
+    .bind(r.id.to_string());
+    bind_resource_columns!(query, r, data, json)
+        .bind(r.version)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Returns the new version.
+pub(crate) async fn update_resource(
+    conn: &mut AnyConnection,
+    cipher: &Cipher,
+    r: &ResourceRecord,
+) -> Result<i64> {
+    let data = seal_data(cipher, r)?;
+    let json = resource_json(r)?;
+    let query = sqlx::query(
+        "UPDATE resources SET stack_id = $2, name = $3, type_name = $4, physical_id = $5, action = $6, \
+         status = $7, status_reason = $8, properties = $9, data = $10, attributes = $11, metadata = $12, \
+         requires = $13, replaces = $14, replaced_by = $15, is_current = $16, engine_id = $17, engine_data = $18, \
+         created_at = $19, updated_at = $20, version = version + 1 WHERE id = $1 AND version = $21",
+    )
+    .bind(r.id.to_string());
+    let result = bind_resource_columns!(query, r, data, json)
+        .bind(r.version)
+        .execute(&mut *conn)
+        .await?;
+    check_versioned_update(
+        conn,
+        "resources",
+        "resource",
+        r.id,
+        r.version,
+        result.rows_affected(),
+    )
+    .await?;
+    Ok(r.version + 1)
+}
+
+pub(crate) async fn delete_resource(conn: &mut AnyConnection, id: Uuid) -> Result<()> {
+    let done = sqlx::query("DELETE FROM resources WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::not_found("resource", id));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event rows
+
+const EVENT_COLUMNS: &str =
+    "seq, id, stack_id, resource_name, physical_id, resource_type, action, status, reason, properties, created_at";
+
+/// Reserves `count` event sequence numbers and returns the first. The counter row stays locked
+/// until the transaction ends, so sequence order is commit order.
+pub(crate) async fn reserve_event_seqs(conn: &mut AnyConnection, count: usize) -> Result<i64> {
+    reserve_seqs(conn, "event_seq", count).await
+}
+
+pub(crate) async fn reserve_seqs(
+    conn: &mut AnyConnection,
+    counter: &str,
+    count: usize,
+) -> Result<i64> {
+    if count == 0 {
+        return Ok(0);
+    }
+    let count = i64::try_from(count)
+        .map_err(|_| StoreError::Corrupt("too many rows in one write".into()))?;
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE ember_counters SET value = value + $1 WHERE name = $2 RETURNING value",
+    )
+    .bind(count)
+    .bind(counter)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(last - count + 1)
+}
+
+pub(crate) async fn insert_event(
+    conn: &mut AnyConnection,
+    e: &EventRecord,
+    seq: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (seq, id, stack_id, resource_name, physical_id, resource_type, action, status, reason, \
+         properties, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(seq)
+    .bind(e.id.to_string())
+    .bind(e.stack_id.to_string())
+    .bind(e.resource_name.as_str())
+    .bind(e.physical_id.as_str())
+    .bind(e.resource_type.as_str())
+    .bind(e.action.as_str())
+    .bind(e.status.as_str())
+    .bind(e.reason.as_str())
+    .bind(to_json(&e.properties)?)
+    .bind(micros(&e.time))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn event_from_row(row: &AnyRow) -> Result<EventRecord> {
+    let c = Cols(row);
+    Ok(EventRecord {
+        id: c.uuid("id")?,
+        stack_id: c.uuid("stack_id")?,
+        seq: c.int("seq")?,
+        resource_name: c.text("resource_name")?,
+        physical_id: c.text("physical_id")?,
+        resource_type: c.text("resource_type")?,
+        action: c.text("action")?,
+        status: c.text("status")?,
+        reason: c.text("reason")?,
+        properties: c.json("properties")?,
+        time: c.time("created_at")?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot rows
+
+const SNAPSHOT_COLUMNS: &str =
+    "id, stack_id, name, status, status_reason, data, created_at, version";
+
+pub(crate) async fn insert_snapshot(conn: &mut AnyConnection, s: &SnapshotRecord) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO snapshots (id, stack_id, name, status, status_reason, data, created_at, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(s.id.to_string())
+    .bind(s.stack_id.to_string())
+    .bind(s.name.as_deref())
+    .bind(s.status.as_str())
+    .bind(s.status_reason.as_str())
+    .bind(to_json(&s.data)?)
+    .bind(micros(&s.created_at))
+    .bind(s.version)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn update_snapshot(conn: &mut AnyConnection, s: &SnapshotRecord) -> Result<i64> {
+    let done = sqlx::query(
+        "UPDATE snapshots SET name = $2, status = $3, status_reason = $4, data = $5, version = version + 1 \
+         WHERE id = $1 AND version = $6",
+    )
+    .bind(s.id.to_string())
+    .bind(s.name.as_deref())
+    .bind(s.status.as_str())
+    .bind(s.status_reason.as_str())
+    .bind(to_json(&s.data)?)
+    .bind(s.version)
+    .execute(&mut *conn)
+    .await?;
+    check_versioned_update(
+        conn,
+        "snapshots",
+        "snapshot",
+        s.id,
+        s.version,
+        done.rows_affected(),
+    )
+    .await?;
+    Ok(s.version + 1)
+}
+
+pub(crate) async fn delete_snapshot(conn: &mut AnyConnection, id: Uuid) -> Result<()> {
+    let done = sqlx::query("DELETE FROM snapshots WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::not_found("snapshot", id));
+    }
+    Ok(())
+}
+
+fn snapshot_from_row(row: &AnyRow) -> Result<SnapshotRecord> {
+    let c = Cols(row);
+    Ok(SnapshotRecord {
+        id: c.uuid("id")?,
+        stack_id: c.uuid("stack_id")?,
+        name: c.opt_text("name")?,
+        status: c.text("status")?,
+        status_reason: c.text("status_reason")?,
+        data: c.json("data")?,
+        created_at: c.time("created_at")?,
+        version: c.int("version")?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortDir {
+    Asc,
+    #[default]
+    Desc,
+}
+
+impl SortDir {
+    fn sql(self) -> &'static str {
+        match self {
+            SortDir::Asc => "ASC",
+            SortDir::Desc => "DESC",
+        }
+    }
+    fn after(self) -> &'static str {
+        match self {
+            SortDir::Asc => ">",
+            SortDir::Desc => "<",
+        }
+    }
+}
+
+/// Heat's stack list sort keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackSortKey {
+    StackName,
+    StackStatus,
+    CreationTime,
+    UpdatedTime,
+}
+
+impl StackSortKey {
+    /// Heat's API name (`stack_name`, `stack_status`, `creation_time`, `updated_time`).
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "stack_name" => StackSortKey::StackName,
+            "stack_status" => StackSortKey::StackStatus,
+            "creation_time" => StackSortKey::CreationTime,
+            "updated_time" => StackSortKey::UpdatedTime,
+            _ => return None,
+        })
+    }
+    /// Never NULL, so paging comparisons are total (a never-updated stack sorts as oldest).
+    fn expr(self) -> &'static str {
+        match self {
+            StackSortKey::StackName => "name",
+            StackSortKey::StackStatus => "status",
+            StackSortKey::CreationTime => "created_at",
+            StackSortKey::UpdatedTime => "COALESCE(updated_at, 0)",
+        }
+    }
+}
+
+/// Stack list filters. Empty lists mean "no filter"; several values of one filter match any.
+#[derive(Debug, Clone, Default)]
+pub struct StackQuery {
+    /// Only this tenant's stacks (`None`: every tenant, for global admin listings).
+    pub tenant: Option<String>,
+    pub ids: Vec<Uuid>,
+    pub names: Vec<String>,
+    pub statuses: Vec<String>,
+    pub actions: Vec<String>,
+    pub owner_ids: Vec<Uuid>,
+    pub usernames: Vec<String>,
+    /// Stacks having all of these tags.
+    pub tags: Vec<String>,
+    /// Stacks having at least one of these tags.
+    pub tags_any: Vec<String>,
+    /// Stacks not having all of these tags.
+    pub not_tags: Vec<String>,
+    /// Stacks having none of these tags.
+    pub not_tags_any: Vec<String>,
+    pub show_deleted: bool,
+    /// Include nested stacks (otherwise only stacks without an owner, unless `owner_ids` asks).
+    pub show_nested: bool,
+    /// Default: creation time.
+    pub sort_keys: Vec<StackSortKey>,
+    pub sort_dir: SortDir,
+    pub limit: Option<u64>,
+    /// Id of the last stack of the previous page.
+    pub marker: Option<Uuid>,
+}
+
+fn push_in_filter(sql: &mut Sql, column: &str, values: &[String]) -> Result<()> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    sql.push(" AND ").push(column).push(" IN ");
+    sql.bind_list(values.iter().cloned())?;
+    Ok(())
+}
+
+fn ids(values: &[Uuid]) -> Vec<String> {
+    values.iter().map(Uuid::to_string).collect()
+}
+
+/// `(SELECT COUNT(*) FROM stack_tags WHERE stack_id = s.id AND tag IN (...))`, distinct tags.
+fn push_tag_count(sql: &mut Sql, tags: &[String]) -> Result<usize> {
+    let distinct: std::collections::BTreeSet<&String> = tags.iter().collect();
+    sql.push("(SELECT COUNT(*) FROM stack_tags t WHERE t.stack_id = s.id AND t.tag IN ");
+    sql.bind_list(distinct.iter().map(|t| (*t).clone()))?;
+    sql.push(")");
+    Ok(distinct.len())
+}
+
+fn push_stack_filters(sql: &mut Sql, q: &StackQuery) -> Result<()> {
+    if let Some(tenant) = &q.tenant {
+        sql.push(" AND s.tenant = ").bind(tenant.clone())?;
+    }
+    push_in_filter(sql, "s.id", &ids(&q.ids))?;
+    push_in_filter(sql, "s.name", &q.names)?;
+    push_in_filter(sql, "s.status", &q.statuses)?;
+    push_in_filter(sql, "s.action", &q.actions)?;
+    push_in_filter(sql, "s.owner_id", &ids(&q.owner_ids))?;
+    push_in_filter(sql, "s.username", &q.usernames)?;
+    if !q.show_deleted {
+        sql.push(" AND s.deleted_at IS NULL");
+    }
+    if !q.show_nested && q.owner_ids.is_empty() {
+        sql.push(" AND s.owner_id IS NULL");
+    }
+    if !q.tags.is_empty() {
+        sql.push(" AND ");
+        let n = push_tag_count(sql, &q.tags)?;
+        sql.push(&format!(" = {n}"));
+    }
+    if !q.tags_any.is_empty() {
+        sql.push(" AND ");
+        push_tag_count(sql, &q.tags_any)?;
+        sql.push(" > 0");
+    }
+    if !q.not_tags.is_empty() {
+        sql.push(" AND ");
+        let n = push_tag_count(sql, &q.not_tags)?;
+        sql.push(&format!(" < {n}"));
+    }
+    if !q.not_tags_any.is_empty() {
+        sql.push(" AND ");
+        push_tag_count(sql, &q.not_tags_any)?;
+        sql.push(" = 0");
+    }
+    Ok(())
+}
+
+/// Appends `AND (k1, ..., id) is after the marker row's values` in the sort direction, as the
+/// expanded OR-chain both databases understand.
+fn push_after_marker(sql: &mut Sql, keys: &[(&str, SqlValue)], dir: SortDir) -> Result<()> {
+    sql.push(" AND (");
+    for i in 0..keys.len() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(");
+        for (expr, value) in &keys[..i] {
+            sql.push(expr).push(" = ");
+            value.bind(sql)?;
+            sql.push(" AND ");
+        }
+        let (expr, value) = &keys[i];
+        sql.push(expr).push(" ").push(dir.after()).push(" ");
+        value.bind(sql)?;
+        sql.push(")");
+    }
+    sql.push(")");
+    Ok(())
+}
+
+#[derive(Clone)]
+enum SqlValue {
+    Text(String),
+    Int(i64),
+}
+
+impl SqlValue {
+    fn bind(&self, sql: &mut Sql) -> Result<()> {
+        match self {
+            SqlValue::Text(text) => sql.bind(text.clone())?,
+            SqlValue::Int(n) => sql.bind(*n)?,
+        };
+        Ok(())
+    }
+}
+
+/// Resource filters of the stack's resource listing and event filters share this shape.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub stack_id: Uuid,
+    /// Also the events of nested stacks down to this depth (0: this stack only).
+    pub nested_depth: u32,
+    pub resource_names: Vec<String>,
+    pub resource_statuses: Vec<String>,
+    pub resource_actions: Vec<String>,
+    pub resource_types: Vec<String>,
+    /// By time (event sequence); default oldest first.
+    pub sort_dir: Option<SortDir>,
+    pub limit: Option<u64>,
+    /// Id of the last event of the previous page.
+    pub marker: Option<Uuid>,
+}
+
+impl Store {
+    // -- stacks ---------------------------------------------------------------------------
+
+    /// Inserts a new stack. Refused with [`Conflict::StackNameTaken`] when the tenant has a live
+    /// stack of that name.
+    pub async fn create_stack(&self, stack: &StackRecord) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        insert_stack(&mut tx, &self.cipher, stack).await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// Stores `stack` if its stored version is still `stack.version`, then advances it.
+    pub async fn update_stack(&self, stack: &mut StackRecord) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let version = update_stack(&mut tx, &self.cipher, stack).await?;
+        tx.commit().await?;
+        stack.version = version;
+        Ok(())
+    }
+
+    /// Removes a stack row for good, with its resources, events, snapshots, tags and lock.
+    /// (Soft delete is an update setting `deleted_at`.)
+    pub async fn purge_stack(&self, id: Uuid) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("DELETE FROM stacks WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("stack", id));
+        }
+        sqlx::query("DELETE FROM stack_locks WHERE stack_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// A stack by id, deleted or not, in any tenant.
+    pub async fn stack(&self, id: Uuid) -> Result<StackRecord> {
+        let row = sqlx::query(&format!("SELECT {STACK_COLUMNS} FROM stacks WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.conn().await?)
+            .await?
+            .ok_or_else(|| StoreError::not_found("stack", id))?;
+        stack_from_row(&self.cipher, &row)
+    }
+
+    /// Heat's stack identification within a tenant: a uuid names a stack by id (deleted ones
+    /// included); anything else, or a uuid matching no id, names a live stack by name.
+    pub async fn find_stack(&self, tenant: &str, name_or_id: &str) -> Result<StackRecord> {
+        let mut conn = self.conn().await?;
+        if let Ok(id) = Uuid::parse_str(name_or_id) {
+            let row = sqlx::query(&format!(
+                "SELECT {STACK_COLUMNS} FROM stacks WHERE id = $1 AND tenant = $2"
+            ))
+            .bind(id.to_string())
+            .bind(tenant)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(row) = row {
+                return stack_from_row(&self.cipher, &row);
+            }
+        }
+        let row = sqlx::query(&format!(
+            "SELECT {STACK_COLUMNS} FROM stacks WHERE tenant = $1 AND name = $2 AND deleted_at IS NULL"
+        ))
+        .bind(tenant)
+        .bind(name_or_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::not_found("stack", name_or_id))?;
+        stack_from_row(&self.cipher, &row)
+    }
+
+    /// Stacks matching `query`, sorted and paged as asked.
+    pub async fn list_stacks(&self, query: &StackQuery) -> Result<Vec<StackRecord>> {
+        let mut conn = self.conn().await?;
+        let keys = if query.sort_keys.is_empty() {
+            vec![StackSortKey::CreationTime]
+        } else {
+            query.sort_keys.clone()
+        };
+        let mut sql = Sql::new(&format!("SELECT {STACK_COLUMNS} FROM stacks s WHERE 1 = 1"));
+        push_stack_filters(&mut sql, query)?;
+        if let Some(marker) = query.marker {
+            let row = sqlx::query(&format!("SELECT {STACK_COLUMNS} FROM stacks WHERE id = $1"))
+                .bind(marker.to_string())
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| StoreError::not_found("stack", marker))?;
+            let marker_row = stack_from_row(&self.cipher, &row)?;
+            let mut values: Vec<(&str, SqlValue)> = keys
+                .iter()
+                .map(|key| (key.expr(), stack_sort_value(&marker_row, *key)))
+                .collect();
+            values.push(("s.id", SqlValue::Text(marker.to_string())));
+            push_after_marker(&mut sql, &values, query.sort_dir)?;
+        }
+        sql.push(" ORDER BY ");
+        for key in &keys {
+            sql.push(key.expr())
+                .push(" ")
+                .push(query.sort_dir.sql())
+                .push(", ");
+        }
+        sql.push("s.id ").push(query.sort_dir.sql());
+        push_limit(&mut sql, query.limit)?;
+        let rows = sqlx::query_with(&sql.text, sql.args)
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter()
+            .map(|row| stack_from_row(&self.cipher, row))
+            .collect()
+    }
+
+    /// How many stacks match `query` (its sort, limit and marker are ignored).
+    pub async fn count_stacks(&self, query: &StackQuery) -> Result<u64> {
+        let mut sql = Sql::new("SELECT COUNT(*) FROM stacks s WHERE 1 = 1");
+        push_stack_filters(&mut sql, query)?;
+        let count: i64 = sqlx::query_scalar_with(&sql.text, sql.args)
+            .persistent(false)
+            .fetch_one(&mut *self.conn().await?)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// The live stacks nested under `root` down to `depth` levels (1: children only),
+    /// shallowest first.
+    pub async fn nested_stacks(&self, root: Uuid, depth: u32) -> Result<Vec<StackRecord>> {
+        let mut sql = Sql::default();
+        push_stack_tree(&mut sql, root, depth)?;
+        sql.push(&format!(
+            "SELECT {STACK_COLUMNS} FROM stacks WHERE id IN (SELECT id FROM tree WHERE depth > 0) \
+             ORDER BY nested_depth, created_at, id"
+        ));
+        let rows = sqlx::query_with(&sql.text, sql.args)
+            .fetch_all(&mut *self.conn().await?)
+            .await?;
+        rows.iter()
+            .map(|row| stack_from_row(&self.cipher, row))
+            .collect()
+    }
+
+    // -- resources ------------------------------------------------------------------------
+
+    pub async fn create_resource(&self, resource: &ResourceRecord) -> Result<()> {
+        self.apply(&mut [crate::Write::InsertResource(Box::new(resource.clone()))])
+            .await
+    }
+
+    /// Stores `resource` if its stored version is still `resource.version`, then advances it.
+    pub async fn update_resource(&self, resource: &mut ResourceRecord) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let version = update_resource(&mut tx, &self.cipher, resource).await?;
+        tx.commit().await?;
+        resource.version = version;
+        Ok(())
+    }
+
+    pub async fn resource(&self, id: Uuid) -> Result<ResourceRecord> {
+        let row = sqlx::query(&format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.conn().await?)
+        .await?
+        .ok_or_else(|| StoreError::not_found("resource", id))?;
+        resource_from_row(&self.cipher, &row)
+    }
+
+    /// Every resource row of a stack (current and replaced), by creation.
+    pub async fn resources(&self, stack_id: Uuid) -> Result<Vec<ResourceRecord>> {
+        self.resources_nested(stack_id, 0).await
+    }
+
+    /// The resources of `stack_id` and of its live nested stacks down to `depth` levels.
+    pub async fn resources_nested(
+        &self,
+        stack_id: Uuid,
+        depth: u32,
+    ) -> Result<Vec<ResourceRecord>> {
+        let mut sql = Sql::default();
+        push_stack_tree(&mut sql, stack_id, depth)?;
+        sql.push(&format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources WHERE stack_id IN (SELECT id FROM tree) ORDER BY created_at, id"
+        ));
+        let rows = sqlx::query_with(&sql.text, sql.args)
+            .fetch_all(&mut *self.conn().await?)
+            .await?;
+        rows.iter()
+            .map(|row| resource_from_row(&self.cipher, row))
+            .collect()
+    }
+
+    /// The resource rows with this physical id (any stack).
+    pub async fn resources_by_physical_id(&self, physical_id: &str) -> Result<Vec<ResourceRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources WHERE physical_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(physical_id)
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter()
+            .map(|row| resource_from_row(&self.cipher, row))
+            .collect()
+    }
+
+    // -- events ---------------------------------------------------------------------------
+
+    /// Events matching `query`, by time, paged.
+    pub async fn events(&self, query: &EventQuery) -> Result<Vec<EventRecord>> {
+        let mut conn = self.conn().await?;
+        let dir = query.sort_dir.unwrap_or(SortDir::Asc);
+        let mut sql = Sql::default();
+        push_stack_tree(&mut sql, query.stack_id, query.nested_depth)?;
+        sql.push(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stack_id IN (SELECT id FROM tree)"
+        ));
+        push_in_filter(&mut sql, "resource_name", &query.resource_names)?;
+        push_in_filter(&mut sql, "status", &query.resource_statuses)?;
+        push_in_filter(&mut sql, "action", &query.resource_actions)?;
+        push_in_filter(&mut sql, "resource_type", &query.resource_types)?;
+        if let Some(marker) = query.marker {
+            let seq: i64 = sqlx::query_scalar("SELECT seq FROM events WHERE id = $1")
+                .bind(marker.to_string())
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| StoreError::not_found("event", marker))?;
+            sql.push(" AND seq ")
+                .push(dir.after())
+                .push(" ")
+                .bind(seq)?;
+        }
+        sql.push(" ORDER BY seq ").push(dir.sql());
+        push_limit(&mut sql, query.limit)?;
+        let rows = sqlx::query_with(&sql.text, sql.args)
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// One event of a stack.
+    pub async fn event(&self, stack_id: Uuid, id: Uuid) -> Result<EventRecord> {
+        let row = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND stack_id = $2"
+        ))
+        .bind(id.to_string())
+        .bind(stack_id.to_string())
+        .fetch_optional(&mut *self.conn().await?)
+        .await?
+        .ok_or_else(|| StoreError::not_found("event", id))?;
+        event_from_row(&row)
+    }
+
+    // -- snapshots ------------------------------------------------------------------------
+
+    pub async fn create_snapshot(&self, snapshot: &SnapshotRecord) -> Result<()> {
+        self.apply(&mut [crate::Write::InsertSnapshot(Box::new(snapshot.clone()))])
+            .await
+    }
+
+    pub async fn snapshot(&self, id: Uuid) -> Result<SnapshotRecord> {
+        let row = sqlx::query(&format!(
+            "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.conn().await?)
+        .await?
+        .ok_or_else(|| StoreError::not_found("snapshot", id))?;
+        snapshot_from_row(&row)
+    }
+
+    /// A stack's snapshots, oldest first.
+    pub async fn snapshots(&self, stack_id: Uuid) -> Result<Vec<SnapshotRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE stack_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(stack_id.to_string())
+        .fetch_all(&mut *self.conn().await?)
+        .await?;
+        rows.iter().map(snapshot_from_row).collect()
+    }
+}
+
+fn stack_sort_value(stack: &StackRecord, key: StackSortKey) -> SqlValue {
+    match key {
+        StackSortKey::StackName => SqlValue::Text(stack.name.clone()),
+        StackSortKey::StackStatus => SqlValue::Text(stack.status.clone()),
+        StackSortKey::CreationTime => SqlValue::Int(micros(&stack.created_at)),
+        StackSortKey::UpdatedTime => {
+            SqlValue::Int(stack.updated_at.as_ref().map(micros).unwrap_or(0))
+        }
+    }
+}
+
+/// `WITH RECURSIVE tree (id, depth)`: `root` and its live nested stacks down to `depth` levels.
+fn push_stack_tree(sql: &mut Sql, root: Uuid, depth: u32) -> Result<()> {
+    sql.push("WITH RECURSIVE tree (id, depth) AS (SELECT id, 0 FROM stacks WHERE id = ");
+    sql.bind(root.to_string())?;
+    sql.push(" UNION ALL SELECT s.id, tree.depth + 1 FROM stacks s JOIN tree ON s.owner_id = tree.id WHERE tree.depth < ");
+    sql.bind(i64::from(depth))?;
+    sql.push(" AND s.deleted_at IS NULL) ");
+    Ok(())
+}
+
+pub(crate) fn push_limit(sql: &mut Sql, limit: Option<u64>) -> Result<()> {
+    if let Some(limit) = limit {
+        sql.push(" LIMIT ")
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_condition_is_an_or_chain() {
+        let mut sql = Sql::new("");
+        push_after_marker(
+            &mut sql,
+            &[
+                ("name", SqlValue::Text("a".into())),
+                ("s.id", SqlValue::Text("x".into())),
+            ],
+            SortDir::Asc,
+        )
+        .unwrap();
+        assert_eq!(sql.text, " AND ((name > $1) OR (name = $2 AND s.id > $3))");
+    }
+
+    #[test]
+    fn sort_keys_parse_heat_names() {
+        assert_eq!(
+            StackSortKey::parse("stack_name"),
+            Some(StackSortKey::StackName)
+        );
+        assert_eq!(
+            StackSortKey::parse("updated_time"),
+            Some(StackSortKey::UpdatedTime)
+        );
+        assert_eq!(StackSortKey::parse("name"), None);
+    }
+}
