@@ -626,3 +626,70 @@ async fn openapi_is_served() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["openapi"], "3.0.3");
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PATHS: &[(&str, &str)] = &[
+        ("POST", "/v1/t1/stacks"),
+        ("POST", "/v1/t1/validate"),
+        ("POST", "/v1/t1/stacks/preview"),
+        (
+            "PUT",
+            "/v1/t1/stacks/web/00000001-0000-0000-0000-000000000000",
+        ),
+        (
+            "PATCH",
+            "/v1/t1/stacks/web/00000001-0000-0000-0000-000000000000",
+        ),
+        (
+            "POST",
+            "/v1/t1/stacks/web/00000001-0000-0000-0000-000000000000/actions",
+        ),
+        (
+            "PATCH",
+            "/v1/t1/stacks/web/00000001-0000-0000-0000-000000000000/resources/rs",
+        ),
+        ("POST", "/v1/t1/software_configs"),
+        ("GET", "/v1/t1/stacks?limit=%ff%fe&sort_dir=%00"),
+    ];
+
+    fn body() -> impl Strategy<Value = String> {
+        prop_oneof![
+            ".{0,64}",
+            "\\{\"[a-z_]{1,12}\": (null|true|1|\"x\"|\\[\\]|\\{\\})\\}",
+            (1usize..3000).prop_map(|depth| format!("{}1{}", "[".repeat(depth), "]".repeat(depth))),
+            (1usize..3000).prop_map(|depth| format!(
+                "{}1{}",
+                "{\"a\":".repeat(depth),
+                "}".repeat(depth)
+            )),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn arbitrary_bodies_never_give_a_server_error(body in body(), route in 0..PATHS.len()) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let status = rt.block_on(async {
+                let s = server();
+                create(&s.app, "t1", "web").await;
+                let (method, path) = PATHS[route];
+                send_raw(&s.app, method, path, body.clone()).await
+            });
+            prop_assert!(!status.is_server_error(), "{status} for {body:?}");
+        }
+    }
+
+    async fn send_raw(app: &axum::Router, method: &str, path: &str, body: String) -> StatusCode {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("Content-Type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        app.clone().oneshot(req).await.unwrap().status()
+    }
+}
