@@ -25,17 +25,21 @@ type Result<T> = std::result::Result<T, ApiError>;
 /// Answers OPTIONS with the allowed methods and other unrouted methods with Heat's 405, as
 /// Heat's router does for every path it knows.
 fn methods(router: MethodRouter<ApiState>, allow: &'static str) -> MethodRouter<ApiState> {
-    router.fallback(move |method: Method| async move {
-        if method == Method::OPTIONS {
-            let mut response = StatusCode::NO_CONTENT.into_response();
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
-            response
-        } else {
-            ApiError::method_not_allowed(allow).into_response()
-        }
-    })
+    // axum answers HEAD with the GET handler; Heat's router refuses HEAD everywhere.
+    let refuse_head = move || async move { ApiError::method_not_allowed(allow) };
+    router
+        .head(refuse_head)
+        .fallback(move |method: Method| async move {
+            if method == Method::OPTIONS {
+                let mut response = StatusCode::NO_CONTENT.into_response();
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                response
+            } else {
+                ApiError::method_not_allowed(allow).into_response()
+            }
+        })
 }
 
 /// Every route under `/v1/{tenant_id}`.

@@ -248,6 +248,8 @@ async fn options_and_405_as_heat() {
     assert_eq!(r.headers["allow"], "GET,POST");
     let r = send(&s.app, "POST", "/v1/t/stacks/a/b", Some("{}"), &[]).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    let r = send(&s.app, "HEAD", "/v1/t/stacks", None, &[]).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
 #[tokio::test]
