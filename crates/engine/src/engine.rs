@@ -380,19 +380,6 @@ impl EngineInner {
             .map_err(|e| EngineError::Store(e.to_string()))
     }
 
-    /// Evaluates outputs (or anything else) against the stored state of a stack.
-    pub async fn evaluate_for_stack(
-        self: &Arc<Self>,
-        stack: &StackRecord,
-        defn: StackDefinition,
-        expr: &dyn Evaluate,
-    ) -> Result<Value, String> {
-        let rows = self.rows(&stack.id).await.map_err(|e| e.to_string())?;
-        let (_, rx) = watch::channel(None);
-        let run = Run::new(self.clone(), stack, defn, rows, stack.action, rx);
-        run.evaluate(expr).await
-    }
-
     /// A read-only run over stored state, for attribute reads outside any action.
     pub async fn snapshot_run(self: &Arc<Self>, stack: &StackRecord) -> Result<Arc<Run>, EngineError> {
         let rows = self.rows(&stack.id).await?;

@@ -13,10 +13,14 @@ pub mod model;
 pub mod registry;
 pub mod resource;
 pub mod schema;
+pub mod service;
 pub mod store;
+pub mod template_compiler;
 
 pub use definition::{Compiler, Evaluate, Resolver, StackDefinition};
 pub use engine::{EngineConfig, StatusChange};
 pub use error::{EngineError, ResourceError};
 pub use registry::Registry;
 pub use resource::{Progress, ResourceContext, ResourceType, Started};
+pub use service::{EventQuery, RequestContext, Service, StackAction, StackRequest};
+pub use template_compiler::TemplateCompiler;

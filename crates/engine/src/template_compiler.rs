@@ -1,0 +1,292 @@
+//! The [`Compiler`] over ember-template: parses the stored template, merges the environment,
+//! binds parameters and hands the engine resource definitions whose expressions evaluate
+//! through the template crate against the engine's live state.
+
+use crate::definition::{
+    Compiler, DeletionPolicy, Evaluate, OutputDefinition, ResourceDefinition, Resolver, StackDefinition,
+    StackIdentity, TemplateSource,
+};
+use crate::error::EngineError;
+use crate::schema::python_str;
+use ember_template as tpl;
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Compiles Heat templates with ember-template.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateCompiler {
+    pub limits: tpl::Limits,
+}
+
+/// The environment sections the engine uses, merged from the user environment and the named
+/// environment files (later ones win, maps merge key by key).
+#[derive(Debug, Default)]
+struct Environment {
+    parameters: Map<String, Value>,
+    parameter_defaults: Map<String, Value>,
+    resource_registry: Map<String, Value>,
+}
+
+fn deep_merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
+    for (k, v) in from {
+        match (into.get_mut(k), v) {
+            (Some(Value::Object(a)), Value::Object(b)) => deep_merge(a, b),
+            _ => {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+impl TemplateCompiler {
+    fn environment(&self, source: &TemplateSource) -> Result<Environment, EngineError> {
+        let mut env = Environment::default();
+        let mut layers: Vec<Value> = Vec::new();
+        for name in &source.environment_files {
+            let text = source.files.get(name).ok_or_else(|| {
+                EngineError::InvalidRequest(format!("Environment file {name} is missing from files"))
+            })?;
+            let value = match text {
+                Value::String(s) => tpl::parse_document(s, name, &self.limits)
+                    .map_err(|e| EngineError::InvalidRequest(e.to_string()))?
+                    .to_json(),
+                other => other.clone(),
+            };
+            layers.push(value);
+        }
+        layers.push(source.environment.clone());
+        for layer in layers {
+            let Some(map) = layer.as_object() else { continue };
+            for (section, target) in [
+                ("parameters", &mut env.parameters),
+                ("parameter_defaults", &mut env.parameter_defaults),
+                ("resource_registry", &mut env.resource_registry),
+            ] {
+                if let Some(Value::Object(m)) = map.get(section) {
+                    deep_merge(target, m);
+                }
+            }
+        }
+        Ok(env)
+    }
+
+    fn template(&self, source: &TemplateSource) -> Result<tpl::Template, EngineError> {
+        let text = match &source.template {
+            Value::String(s) => s.clone(),
+            other => serde_json::to_string(other).map_err(|e| EngineError::InvalidRequest(e.to_string()))?,
+        };
+        tpl::parse_template(&text, "template", &self.limits).map_err(template_error)
+    }
+
+    fn input(&self, env: &Environment, source: &TemplateSource, identity: &StackIdentity) -> tpl::StackInput {
+        let files: BTreeMap<String, String> = source
+            .files
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .collect();
+        tpl::StackInput {
+            parameters: env.parameters.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<IndexMap<_, _>>(),
+            parameter_defaults: env
+                .parameter_defaults
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<IndexMap<_, _>>(),
+            files,
+            identity: tpl::StackIdentity {
+                name: identity.stack_name.clone(),
+                id: identity.stack_id.clone(),
+                project_id: identity.project_id.clone(),
+            },
+        }
+    }
+}
+
+fn template_error(e: tpl::TemplateError) -> EngineError {
+    match e.kind {
+        tpl::ErrorKind::Limit => EngineError::RequestLimitExceeded(e.message),
+        _ => EngineError::StackValidationFailed(e.to_string()),
+    }
+}
+
+/// Names of parameters declared hidden (`hidden: true`, CFN `NoEcho: "true"`).
+fn hidden_parameters(template: &tpl::Template) -> Vec<String> {
+    let declared = template.parameters.to_json();
+    let Some(map) = declared.as_object() else {
+        return Vec::new();
+    };
+    map.iter()
+        .filter(|(_, schema)| {
+            schema.get("hidden").and_then(Value::as_bool) == Some(true)
+                || schema.get("hidden").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"))
+                || schema.get("NoEcho").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"))
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// How `stack show` prints a parameter value.
+fn shown_parameter(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => Value::String(items.iter().map(python_str).collect::<Vec<_>>().join(",")),
+        Value::Object(_) => Value::String(value.to_string()),
+        other => Value::String(python_str(other)),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Field {
+    Properties(String),
+    Metadata(String),
+    Output(String),
+}
+
+/// One expression of a compiled template, evaluated by the template crate.
+struct TemplateExpr {
+    /// Behind a mutex because `tpl::StackDefinition` is not `Sync` (see NEEDS.md).
+    definition: Arc<Mutex<tpl::StackDefinition>>,
+    field: Field,
+}
+
+impl std::fmt::Debug for TemplateExpr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TemplateExpr({:?})", self.field)
+    }
+}
+
+impl Evaluate for TemplateExpr {
+    fn evaluate(&self, resolver: &dyn Resolver) -> Result<Value, String> {
+        let bridge = Bridge(resolver);
+        let definition = self.definition.lock().map_err(|_| "template state poisoned".to_string())?;
+        let result = match &self.field {
+            Field::Properties(name) => definition.resolve_properties(name, &bridge),
+            Field::Metadata(name) => definition.resolve_metadata(name, &bridge),
+            Field::Output(name) => definition.resolve_output(name, &bridge),
+        };
+        result.map_err(|e| e.message)
+    }
+}
+
+/// The engine's resolver seen through the template crate's trait.
+struct Bridge<'a>(&'a dyn Resolver);
+
+impl tpl::Resolver for Bridge<'_> {
+    fn resource_ref(&self, name: &str) -> Result<Value, tpl::EvalError> {
+        self.0.resource_ref(name).ok_or_else(|| {
+            tpl::EvalError::new(
+                tpl::ErrorKind::Reference,
+                format!("The specified reference \"{name}\" (in unknown) is incorrect."),
+            )
+        })
+    }
+    fn resource_attr(&self, name: &str, attr: &str, path: &[Value]) -> Result<Value, tpl::EvalError> {
+        self.0
+            .resource_attr(name, attr, path)
+            .map_err(|m| tpl::EvalError::new(tpl::ErrorKind::Evaluation, m))
+    }
+    fn resource_attrs(&self, name: &str) -> Result<Value, tpl::EvalError> {
+        self.0
+            .resource_attrs(name)
+            .map_err(|m| tpl::EvalError::new(tpl::ErrorKind::Evaluation, m))
+    }
+    fn resource_facade(&self, _what: &str) -> Result<Value, tpl::EvalError> {
+        // Only nested stacks (issue 4) have a parent resource.
+        Ok(Value::Null)
+    }
+    fn availability_zones(&self) -> Vec<String> {
+        vec!["nova".to_string()]
+    }
+}
+
+impl Compiler for TemplateCompiler {
+    fn compile(&self, source: &TemplateSource, identity: &StackIdentity) -> Result<StackDefinition, EngineError> {
+        let env = self.environment(source)?;
+        let template = self.template(source)?;
+        let hidden = hidden_parameters(&template);
+        let description = template.description.clone();
+        let input = self.input(&env, source, identity);
+        let compiled = tpl::StackDefinition::new(template, input).map_err(template_error)?;
+        let declared: Vec<tpl::StackResource> = compiled.resources.clone();
+        let declared_outputs: Vec<(String, Option<String>)> = compiled
+            .outputs
+            .iter()
+            .map(|o| (o.name.clone(), o.description.clone()))
+            .collect();
+        let update_policies: Vec<Value> = declared
+            .iter()
+            .map(|r| {
+                compiled
+                    .resolve_update_policy(&r.name, &tpl::PlaceholderResolver)
+                    .unwrap_or(Value::Null)
+            })
+            .collect();
+        let parameters = compiled
+            .parameters
+            .iter()
+            .map(|(k, v)| {
+                let shown = if hidden.contains(k) {
+                    Value::String("******".into())
+                } else {
+                    shown_parameter(v)
+                };
+                (k.clone(), shown)
+            })
+            .collect();
+        let shared = Arc::new(Mutex::new(compiled));
+        let expr = |field: Field| -> Arc<dyn Evaluate> {
+            Arc::new(TemplateExpr {
+                definition: shared.clone(),
+                field,
+            })
+        };
+        let mut resources = IndexMap::new();
+        for (r, update_policy) in declared.into_iter().zip(update_policies) {
+            resources.insert(
+                r.name.clone(),
+                ResourceDefinition {
+                    properties: expr(Field::Properties(r.name.clone())),
+                    metadata: expr(Field::Metadata(r.name.clone())),
+                    requires: r.dependencies.iter().cloned().collect(),
+                    deletion_policy: r
+                        .deletion_policy
+                        .as_deref()
+                        .and_then(DeletionPolicy::parse)
+                        .unwrap_or_default(),
+                    update_policy,
+                    description: r.description.clone().unwrap_or_default(),
+                    external_id: r.external_id.clone(),
+                    type_name: r.resource_type,
+                    name: r.name,
+                },
+            );
+        }
+        let outputs = declared_outputs
+            .into_iter()
+            .map(|(name, description)| {
+                let value = expr(Field::Output(name.clone()));
+                let description = description.unwrap_or_else(|| "No description given".into());
+                (name, OutputDefinition { value, description })
+            })
+            .collect();
+        Ok(StackDefinition {
+            description,
+            resources,
+            outputs,
+            parameters,
+            resource_registry: Value::Object(env.resource_registry),
+        })
+    }
+
+    fn validate(&self, source: &TemplateSource) -> Result<Value, EngineError> {
+        let env = self.environment(source)?;
+        let template = self.template(source)?;
+        let identity = StackIdentity {
+            stack_id: "None".into(),
+            stack_name: "None".into(),
+            project_id: String::new(),
+        };
+        let input = self.input(&env, source, &identity);
+        tpl::validate(template, input, Some(&source.environment)).map_err(template_error)
+    }
+}
