@@ -36,6 +36,8 @@ impl Default for Limits {
 /// `json.loads` first); anything else as YAML 1.1. An empty document loads as an empty map.
 pub fn parse_document(text: &str, file: &str, limits: &Limits) -> Result<Node, TemplateError> {
     check_size(text, file, limits)?;
+    // PyYAML drops a leading byte-order mark; so do we (JSON with one falls back to YAML there).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let json = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
     let mut loader = Loader {
         file,
@@ -608,6 +610,12 @@ mod tests {
     #[test]
     fn several_documents_are_refused() {
         assert!(load("a: 1\n---\nb: 2\n").is_err());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored() {
+        let node = load("\u{feff}heat_template_version: 2013-05-23\n").unwrap();
+        assert!(node.get("heat_template_version").is_some());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::TemplateError;
+use crate::error::{ErrorKind, TemplateError};
 use crate::eval::PlaceholderResolver;
 use crate::parameters::ParamType;
 use crate::stack::{resolve_parameters, StackDefinition, StackInput};
@@ -14,13 +14,18 @@ use crate::template::Template;
 ///
 /// Everything checkable without a cloud is checked: sections and keys (at parse), parameters,
 /// conditions, references to unknown parameters/resources/conditions, `depends_on`, dependency
-/// cycles, and every active resource's properties, metadata and update policy and every output
-/// resolved with placeholders (so malformed function arguments fail here, located).
+/// cycles; every active resource's properties, metadata and update policy and every output are
+/// resolved with placeholders, and the errors that do not depend on values are reported.
 pub fn validate(
     template: Template,
     input: StackInput,
     environment: Option<&Value>,
 ) -> Result<Value, TemplateError> {
+    let mut input = input;
+    if input.identity.name.is_empty() {
+        // Heat validates as a stack named "dummy".
+        input.identity.name = "dummy".to_string();
+    }
     let details = resolve_parameters(&template, &input, false)?;
     // Heat validates without requiring values for parameters that have none: those get a
     // placeholder of their type so the rest of the template can be checked.
@@ -33,27 +38,24 @@ pub fn validate(
             );
         }
     }
-    // Before a stack exists Heat has no stack name; properties may still read it.
-    for pseudo in ["OS::stack_name", "AWS::StackName", "AWS::Region"] {
-        let wanted = template.version.is_hot() == pseudo.starts_with("OS::");
-        if wanted && !values.contains_key(pseudo) {
-            values.insert(
-                pseudo.to_string(),
-                Value::String(input.identity.name.clone()),
-            );
-        }
-    }
     let parameters_view = Value::Object(details.validate_view());
     let stack = StackDefinition::with_parameters(template, input, values, details)?;
     let resolver = PlaceholderResolver;
     for resource in &stack.resources {
-        stack.resolve_properties(&resource.name, &resolver)?;
-        stack.resolve_metadata(&resource.name, &resolver)?;
-        stack.resolve_update_policy(&resource.name, &resolver)?;
+        for expr in [
+            &resource.properties,
+            &resource.metadata,
+            &resource.update_policy,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            value_independent(stack.evaluate(expr, &resolver))?;
+        }
     }
     for output in &stack.outputs {
         stack.output_references(&output.name)?;
-        stack.resolve_output(&output.name, &resolver)?;
+        value_independent(stack.resolve_output(&output.name, &resolver))?;
     }
     let template = stack.template();
     let mut answer = Map::new();
@@ -75,6 +77,17 @@ pub fn validate(
         answer.insert("Environment".into(), env.clone());
     }
     Ok(Value::Object(answer))
+}
+
+/// Keeps the errors that do not depend on values: with placeholder parameters and attributes a
+/// function may fail on a value that the real stack would not have (Heat's validate does not
+/// resolve values at all), but unknown parameters, resources and conditions, malformed calls and
+/// budgets are errors whatever the values.
+fn value_independent(result: Result<Value, TemplateError>) -> Result<(), TemplateError> {
+    match result {
+        Err(e) if e.kind != ErrorKind::Evaluation => Err(e),
+        _ => Ok(()),
+    }
 }
 
 fn placeholder(param_type: ParamType) -> Value {
