@@ -1,0 +1,475 @@
+//! [`StateStore`] over ember-store (SQLite embedded, PostgreSQL scale-out).
+//!
+//! ember-store's updates are optimistic (each names the row version it read); the adapter
+//! remembers the version of every row it read or wrote, so the engine's upserts become inserts
+//! or versioned updates. A version mismatch (another engine wrote the row) fails the write.
+//! Locks are leases that the engine heartbeat renews; a lock whose lease ran out is stale.
+
+use crate::definition::{DeletionPolicy, TemplateSource};
+use crate::model::{
+    Action, CancelMode, EventRecord, PreviousDefinition, ResourceRecord, SnapshotRecord, StackRecord, Status,
+};
+use crate::store::{StateStore, StoreError, Write};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ember_store as db;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub struct SqlStore {
+    store: db::Store,
+    /// How long a lock or heartbeat stays valid without renewal.
+    lease: Duration,
+    versions: Mutex<HashMap<Uuid, i64>>,
+}
+
+impl SqlStore {
+    pub fn new(store: db::Store, lease: Duration) -> Self {
+        SqlStore {
+            store,
+            lease,
+            versions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Opens the store at `url` (e.g. `sqlite:///path/ember.db`).
+    pub async fn open(url: &str, key: &db::EncryptionKey, lease: Duration) -> Result<Self, StoreError> {
+        let store = db::Store::open(url, key).await.map_err(backend)?;
+        Ok(Self::new(store, lease))
+    }
+
+    fn remember(&self, id: Uuid, version: i64) {
+        if let Ok(mut v) = self.versions.lock() {
+            v.insert(id, version);
+        }
+    }
+
+    fn known(&self, id: &Uuid) -> Option<i64> {
+        self.versions.lock().ok().and_then(|v| v.get(id).copied())
+    }
+
+    /// The version an update of `id` must name (`None`: the row is new, insert it), counting
+    /// the writes already queued in this batch (each update advances the version by one).
+    fn next_version(&self, pending: &mut HashMap<Uuid, i64>, id: Uuid) -> Option<i64> {
+        let current = pending.get(&id).copied().or_else(|| self.known(&id));
+        pending.insert(id, current.map_or(0, |v| v + 1));
+        current
+    }
+}
+
+fn backend(e: db::StoreError) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|_| StoreError::Backend(format!("not a uuid: {s}")))
+}
+
+fn template_text(v: &Value) -> (String, &'static str) {
+    match v {
+        Value::String(s) => (s.clone(), "text"),
+        other => (other.to_string(), "json"),
+    }
+}
+
+fn template_value(text: &str, kind: &str) -> Value {
+    if kind == "json" {
+        serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+    } else {
+        Value::String(text.to_string())
+    }
+}
+
+fn files_out(files: &Map<String, Value>) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect()
+}
+
+fn definition_out(source: &TemplateSource, parameters: &Map<String, Value>) -> (db::StackDefinition, &'static str) {
+    let (template, kind) = template_text(&source.template);
+    (
+        db::StackDefinition {
+            template,
+            environment: source.environment.clone(),
+            files: files_out(&source.files),
+            parameters: parameters.clone(),
+            hidden_parameters: Vec::new(),
+        },
+        kind,
+    )
+}
+
+fn source_in(d: &db::StackDefinition, kind: &str, environment_files: Vec<String>) -> TemplateSource {
+    TemplateSource {
+        template: template_value(&d.template, kind),
+        environment: d.environment.clone(),
+        files: d.files.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect(),
+        environment_files,
+    }
+}
+
+fn stack_out(s: &StackRecord, version: i64) -> Result<db::StackRecord, StoreError> {
+    let (definition, kind) = definition_out(&s.source, &s.parameters);
+    let (previous, previous_kind) = match &s.previous {
+        Some(p) => {
+            let (d, k) = definition_out(&p.source, &p.parameters);
+            (Some(d), Some(k))
+        }
+        None => (None, None),
+    };
+    Ok(db::StackRecord {
+        id: uuid(&s.id)?,
+        name: s.name.clone(),
+        tenant: s.project_id.clone(),
+        owner_id: None,
+        parent_resource: None,
+        nested_depth: 0,
+        action: s.action.as_str().into(),
+        status: s.status.as_str().into(),
+        status_reason: s.status_reason.clone(),
+        definition,
+        previous,
+        timeout_mins: s.timeout_mins.map(i64::from),
+        disable_rollback: s.disable_rollback,
+        tags: s.tags.clone(),
+        user_id: String::new(),
+        username: s.username.clone(),
+        current_traversal: None,
+        engine_data: json!({
+            "template_kind": kind,
+            "previous_template_kind": previous_kind,
+            "environment_files": s.source.environment_files,
+            "previous_environment_files": s.previous.as_ref().map(|p| p.source.environment_files.clone()),
+            "cancel": s.cancel.map(|c| match c { CancelMode::Rollback => "rollback", CancelMode::NoRollback => "no_rollback" }),
+            "parent": s.parent,
+        }),
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        deleted_at: s.deleted_at,
+        version,
+    })
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn stack_in(s: db::StackRecord) -> StackRecord {
+    let e = &s.engine_data;
+    let kind = e.get("template_kind").and_then(Value::as_str).unwrap_or("text");
+    let previous_kind = e.get("previous_template_kind").and_then(Value::as_str).unwrap_or("text");
+    StackRecord {
+        id: s.id.to_string(),
+        name: s.name,
+        project_id: s.tenant,
+        username: s.username,
+        action: Action::parse(&s.action).unwrap_or(Action::Init),
+        status: Status::parse(&s.status).unwrap_or(Status::Failed),
+        status_reason: s.status_reason,
+        source: source_in(&s.definition, kind, strings(e.get("environment_files"))),
+        parameters: s.definition.parameters.clone(),
+        previous: s.previous.as_ref().map(|p| PreviousDefinition {
+            source: source_in(p, previous_kind, strings(e.get("previous_environment_files"))),
+            parameters: p.parameters.clone(),
+        }),
+        timeout_mins: s.timeout_mins.and_then(|m| u32::try_from(m).ok()),
+        disable_rollback: s.disable_rollback,
+        tags: s.tags,
+        parent: e.get("parent").and_then(Value::as_str).map(str::to_string),
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        deleted_at: s.deleted_at,
+        cancel: match e.get("cancel").and_then(Value::as_str) {
+            Some("rollback") => Some(CancelMode::Rollback),
+            Some("no_rollback") => Some(CancelMode::NoRollback),
+            _ => None,
+        },
+    }
+}
+
+fn resource_out(r: &ResourceRecord, version: i64) -> Result<db::ResourceRecord, StoreError> {
+    Ok(db::ResourceRecord {
+        id: uuid(&r.id)?,
+        stack_id: uuid(&r.stack_id)?,
+        name: r.name.clone(),
+        type_name: r.type_name.clone(),
+        physical_id: r.physical_id.clone(),
+        action: r.action.as_str().into(),
+        status: r.status.as_str().into(),
+        status_reason: r.status_reason.clone(),
+        properties: Value::Object(r.properties.clone()),
+        data: r.data.clone(),
+        attributes: json!({}),
+        metadata: r.metadata.clone(),
+        requires: r.requires.clone(),
+        replaces: None,
+        replaced_by: None,
+        current: r.current,
+        engine_id: None,
+        engine_data: json!({
+            "short_id": r.short_id,
+            "deletion_policy": r.deletion_policy,
+            "created": r.created_at,
+        }),
+        created_at: r.created_at.unwrap_or_else(Utc::now),
+        updated_at: r.updated_at,
+        version,
+    })
+}
+
+fn resource_in(r: db::ResourceRecord) -> ResourceRecord {
+    let e = &r.engine_data;
+    ResourceRecord {
+        id: r.id.to_string(),
+        stack_id: r.stack_id.to_string(),
+        name: r.name,
+        type_name: r.type_name,
+        physical_id: r.physical_id,
+        action: Action::parse(&r.action).unwrap_or(Action::Init),
+        status: Status::parse(&r.status).unwrap_or(Status::Failed),
+        status_reason: r.status_reason,
+        properties: r.properties.as_object().cloned().unwrap_or_default(),
+        metadata: r.metadata,
+        data: r.data,
+        current: r.current,
+        requires: r.requires,
+        short_id: e.get("short_id").and_then(Value::as_str).unwrap_or_default().to_string(),
+        deletion_policy: e
+            .get("deletion_policy")
+            .and_then(|v| serde_json::from_value::<DeletionPolicy>(v.clone()).ok())
+            .unwrap_or_default(),
+        created_at: e
+            .get("created")
+            .and_then(|v| serde_json::from_value::<Option<DateTime<Utc>>>(v.clone()).ok())
+            .flatten(),
+        updated_at: r.updated_at,
+    }
+}
+
+fn event_out(e: &EventRecord) -> Result<db::EventRecord, StoreError> {
+    Ok(db::EventRecord {
+        id: uuid(&e.id)?,
+        stack_id: uuid(&e.stack_id)?,
+        seq: 0,
+        resource_name: e.resource_name.clone(),
+        physical_id: e.physical_id.clone(),
+        resource_type: e.resource_type.clone(),
+        action: e.action.as_str().into(),
+        status: e.status.as_str().into(),
+        reason: e.reason.clone(),
+        properties: e.properties.clone(),
+        time: e.time,
+    })
+}
+
+fn event_in(e: db::EventRecord) -> EventRecord {
+    EventRecord {
+        id: e.id.to_string(),
+        stack_id: e.stack_id.to_string(),
+        seq: u64::try_from(e.seq).unwrap_or_default(),
+        resource_name: e.resource_name,
+        physical_id: e.physical_id,
+        resource_type: e.resource_type,
+        action: Action::parse(&e.action).unwrap_or(Action::Init),
+        status: Status::parse(&e.status).unwrap_or(Status::Failed),
+        reason: e.reason,
+        properties: e.properties,
+        time: e.time,
+    }
+}
+
+fn snapshot_out(s: &SnapshotRecord, version: i64) -> Result<db::SnapshotRecord, StoreError> {
+    Ok(db::SnapshotRecord {
+        id: uuid(&s.id)?,
+        stack_id: uuid(&s.stack_id)?,
+        name: s.name.clone(),
+        status: s.status.as_str().into(),
+        status_reason: s.status_reason.clone().unwrap_or_default(),
+        data: s.data.clone(),
+        created_at: s.created_at,
+        version,
+    })
+}
+
+fn snapshot_in(s: db::SnapshotRecord) -> SnapshotRecord {
+    SnapshotRecord {
+        id: s.id.to_string(),
+        stack_id: s.stack_id.to_string(),
+        name: s.name,
+        status: Status::parse(&s.status).unwrap_or(Status::Failed),
+        status_reason: Some(s.status_reason),
+        data: s.data,
+        created_at: s.created_at,
+    }
+}
+
+#[async_trait]
+impl StateStore for SqlStore {
+    async fn insert_stack(&self, stack: &StackRecord) -> Result<(), StoreError> {
+        let record = stack_out(stack, 0)?;
+        let mut writes = [db::Write::InsertStack(Box::new(record))];
+        match self.store.apply(&mut writes).await {
+            Ok(()) => {
+                if let db::Write::InsertStack(r) = &writes[0] {
+                    self.remember(r.id, r.version);
+                }
+                Ok(())
+            }
+            Err(db::StoreError::Conflict(db::Conflict::StackNameTaken(n))) => Err(StoreError::NameTaken(n)),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        // Within one batch a row may be written several times: only the first is an insert.
+        let mut pending: HashMap<Uuid, i64> = HashMap::new();
+        let mut out = Vec::with_capacity(writes.len());
+        for w in writes {
+            match w {
+                Write::Stack(s) => {
+                    let id = uuid(&s.id)?;
+                    match self.next_version(&mut pending, id) {
+                        Some(v) => out.push(db::Write::UpdateStack(Box::new(stack_out(&s, v)?))),
+                        None => out.push(db::Write::InsertStack(Box::new(stack_out(&s, 0)?))),
+                    }
+                }
+                Write::Resource(r) => {
+                    let id = uuid(&r.id)?;
+                    match self.next_version(&mut pending, id) {
+                        Some(v) => out.push(db::Write::UpdateResource(Box::new(resource_out(&r, v)?))),
+                        None => out.push(db::Write::InsertResource(Box::new(resource_out(&r, 0)?))),
+                    }
+                }
+                Write::RemoveResource { id, .. } => out.push(db::Write::DeleteResource { id: uuid(&id)? }),
+                Write::Event(e) => out.push(db::Write::InsertEvent(Box::new(event_out(&e)?))),
+                Write::Snapshot(s) => {
+                    let id = uuid(&s.id)?;
+                    match self.next_version(&mut pending, id) {
+                        Some(v) => out.push(db::Write::UpdateSnapshot(Box::new(snapshot_out(&s, v)?))),
+                        None => out.push(db::Write::InsertSnapshot(Box::new(snapshot_out(&s, 0)?))),
+                    }
+                }
+                Write::RemoveSnapshot { id } => out.push(db::Write::DeleteSnapshot { id: uuid(&id)? }),
+            }
+        }
+        self.store.apply(&mut out).await.map_err(backend)?;
+        for w in &out {
+            match w {
+                db::Write::InsertStack(r) | db::Write::UpdateStack(r) => self.remember(r.id, r.version),
+                db::Write::InsertResource(r) | db::Write::UpdateResource(r) => self.remember(r.id, r.version),
+                db::Write::InsertSnapshot(r) | db::Write::UpdateSnapshot(r) => self.remember(r.id, r.version),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn stack(&self, id: &str) -> Result<Option<StackRecord>, StoreError> {
+        let Ok(id) = Uuid::parse_str(id) else {
+            return Ok(None);
+        };
+        match self.store.stack(id).await {
+            Ok(s) => {
+                self.remember(s.id, s.version);
+                Ok(Some(stack_in(s)))
+            }
+            Err(db::StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn stack_by_name(&self, project_id: &str, name: &str) -> Result<Option<StackRecord>, StoreError> {
+        match self.store.find_stack(project_id, name).await {
+            Ok(s) if s.name == name && s.deleted_at.is_none() => {
+                self.remember(s.id, s.version);
+                Ok(Some(stack_in(s)))
+            }
+            Ok(_) | Err(db::StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn stacks(&self, project_id: Option<&str>, show_deleted: bool) -> Result<Vec<StackRecord>, StoreError> {
+        let query = db::StackQuery {
+            tenant: project_id.map(str::to_string),
+            show_deleted,
+            ..db::StackQuery::default()
+        };
+        let rows = self.store.list_stacks(&query).await.map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|s| {
+                self.remember(s.id, s.version);
+                stack_in(s)
+            })
+            .collect())
+    }
+
+    async fn resources(&self, stack_id: &str) -> Result<Vec<ResourceRecord>, StoreError> {
+        let rows = self.store.resources(uuid(stack_id)?).await.map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                self.remember(r.id, r.version);
+                resource_in(r)
+            })
+            .collect())
+    }
+
+    async fn events(&self, stack_id: &str) -> Result<Vec<EventRecord>, StoreError> {
+        let query = db::EventQuery {
+            stack_id: uuid(stack_id)?,
+            ..db::EventQuery::default()
+        };
+        let rows = self.store.events(&query).await.map_err(backend)?;
+        Ok(rows.into_iter().map(event_in).collect())
+    }
+
+    async fn snapshots(&self, stack_id: &str) -> Result<Vec<SnapshotRecord>, StoreError> {
+        let rows = self.store.snapshots(uuid(stack_id)?).await.map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|s| {
+                self.remember(s.id, s.version);
+                snapshot_in(s)
+            })
+            .collect())
+    }
+
+    async fn try_lock(&self, stack_id: &str, engine_id: &str) -> Result<Option<String>, StoreError> {
+        match self.store.acquire_stack_lock(uuid(stack_id)?, engine_id, self.lease).await {
+            Ok(_) => Ok(None),
+            Err(db::StoreError::Conflict(db::Conflict::StackLocked { engine_id, .. })) => Ok(Some(engine_id)),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn unlock(&self, stack_id: &str, engine_id: &str) -> Result<(), StoreError> {
+        let lock = db::StackLock {
+            stack_id: uuid(stack_id)?,
+            engine_id: engine_id.to_string(),
+            expires_at: Utc::now(),
+        };
+        match self.store.release_stack_lock(&lock).await {
+            // Already released or taken over: nothing of ours to release.
+            Ok(()) | Err(db::StoreError::Conflict(_)) | Err(db::StoreError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn heartbeat(&self, engine_id: &str, _now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.store.heartbeat(engine_id, self.lease).await.map_err(backend)
+    }
+
+    async fn take_stale_locks(&self, engine_id: &str, _stale_before: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let locks = self.store.take_expired_locks(engine_id, self.lease).await.map_err(backend)?;
+        Ok(locks.into_iter().map(|l| l.stack_id.to_string()).collect())
+    }
+}
