@@ -1,6 +1,7 @@
 //! ember-template: the template language (see ARCHITECTURE.md). No I/O.
 
 pub mod conditions;
+pub mod environment;
 pub mod error;
 pub mod eval;
 pub mod expr;
