@@ -15,6 +15,7 @@
 pub mod cfn;
 pub mod config;
 pub mod engine;
+mod engine_adapter;
 pub mod fault;
 pub mod http;
 pub mod keystone;

@@ -1,0 +1,543 @@
+//! [`Orchestrator`] for ember-engine's service facade: one `match` from each [`EngineCall`] to
+//! the facade method of the same Heat RPC. Query features the facade leaves to the API (stack
+//! list filters, sorting and paging; resource and event filters) are applied here to the
+//! Heat-shaped JSON it returns.
+
+use std::cmp::Ordering;
+
+use async_trait::async_trait;
+use ember_engine::service::{self, EventQuery, Service, StackRequest};
+use serde_json::{json, Value};
+
+use crate::engine::{
+    EngineCall, EngineError, Orchestrator, Params, RequestContext, StackAction, StackRef,
+};
+
+fn engine_error(e: ember_engine::EngineError) -> EngineError {
+    EngineError::new(e.heat_type(), e.to_string())
+}
+
+fn context(ctx: &RequestContext) -> service::RequestContext {
+    service::RequestContext {
+        project_id: ctx.project_id.clone(),
+        username: ctx
+            .username
+            .clone()
+            .or_else(|| ctx.user_id.clone())
+            .unwrap_or_default(),
+        is_admin: ctx.is_admin,
+    }
+}
+
+fn request(body: Value, existing: bool) -> Result<StackRequest, EngineError> {
+    let mut req: StackRequest = serde_json::from_value(body)
+        .map_err(|e| EngineError::new("HTTPBadRequest", format!("Invalid request body: {e}")))?;
+    req.existing = existing;
+    Ok(req)
+}
+
+fn param_str<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+    params.get(key).and_then(Value::as_str)
+}
+
+fn param_bool(params: &Params, key: &str) -> bool {
+    params.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The values a filter accepts: one string or a list of strings.
+fn accepted(filter: &Value) -> Vec<String> {
+    match filter {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Value::String(s) => vec![s.clone()],
+        other => vec![other.to_string()],
+    }
+}
+
+/// Heat matches `status` and `action` filters against the halves of `<ACTION>_<STATUS>`.
+fn matches_filter(item: &Value, key: &str, field: &str, wanted: &[String]) -> bool {
+    let Some(actual) = item.get(field).and_then(Value::as_str) else {
+        return false;
+    };
+    wanted.iter().any(|w| match key {
+        "status" => actual == w || actual.ends_with(&format!("_{w}")),
+        "action" => actual.starts_with(&format!("{w}_")),
+        _ => actual == w,
+    })
+}
+
+fn apply_filters(items: &mut Vec<Value>, filters: Option<&Value>, fields: &[(&str, &str)]) {
+    let Some(Value::Object(filters)) = filters else {
+        return;
+    };
+    for (key, filter) in filters {
+        if let Some((_, field)) = fields.iter().find(|(k, _)| k == key) {
+            let wanted = accepted(filter);
+            items.retain(|item| matches_filter(item, key, field, &wanted));
+        }
+    }
+}
+
+const STACK_FILTER_FIELDS: &[(&str, &str)] = &[
+    ("id", "id"),
+    ("name", "stack_name"),
+    ("stack_name", "stack_name"),
+    ("status", "stack_status"),
+    ("stack_status", "stack_status"),
+    ("action", "stack_status"),
+    ("tenant", "project"),
+    ("username", "stack_owner"),
+    ("stack_owner", "stack_owner"),
+    ("owner_id", "parent"),
+    ("parent", "parent"),
+];
+
+fn tags_of(stack: &Value) -> Vec<String> {
+    stack.get("tags").map(accepted).unwrap_or_default()
+}
+
+/// Stack list paging, sorting, tag and field filters, as Heat's `list_stacks` does in SQL.
+fn list_stacks(mut stacks: Vec<Value>, params: &Params) -> Result<Value, EngineError> {
+    if !param_bool(params, "show_nested") {
+        stacks.retain(|s| s.get("parent").is_none_or(Value::is_null));
+    }
+    apply_filters(&mut stacks, params.get("filters"), STACK_FILTER_FIELDS);
+    let tag_list = |key| params.get(key).map(accepted);
+    if let Some(all) = tag_list("tags") {
+        stacks.retain(|s| all.iter().all(|t| tags_of(s).contains(t)));
+    }
+    if let Some(any) = tag_list("tags_any") {
+        stacks.retain(|s| any.iter().any(|t| tags_of(s).contains(t)));
+    }
+    if let Some(all) = tag_list("not_tags") {
+        stacks.retain(|s| !all.iter().all(|t| tags_of(s).contains(t)));
+    }
+    if let Some(any) = tag_list("not_tags_any") {
+        stacks.retain(|s| !any.iter().any(|t| tags_of(s).contains(t)));
+    }
+    let count = stacks.len();
+    let keys: Vec<String> = params
+        .get("sort_keys")
+        .map(accepted)
+        .unwrap_or_else(|| vec!["creation_time".into()]);
+    for key in &keys {
+        if ![
+            "stack_name",
+            "stack_status",
+            "creation_time",
+            "updated_time",
+        ]
+        .contains(&key.as_str())
+        {
+            return Err(EngineError::new(
+                "HTTPBadRequest",
+                format!("Sort key \"{key}\" not supported"),
+            ));
+        }
+    }
+    let descending = param_str(params, "sort_dir") != Some("asc");
+    stacks.sort_by(|a, b| {
+        let ordering = keys.iter().fold(Ordering::Equal, |acc, k| {
+            acc.then_with(|| {
+                let (x, y) = (
+                    a.get(k).and_then(Value::as_str),
+                    b.get(k).and_then(Value::as_str),
+                );
+                x.cmp(&y)
+            })
+        });
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    });
+    if let Some(marker) = param_str(params, "marker") {
+        match stacks
+            .iter()
+            .position(|s| s.get("id").and_then(Value::as_str) == Some(marker))
+        {
+            Some(i) => {
+                stacks.drain(..=i);
+            }
+            None => {
+                return Err(EngineError::new(
+                    "EntityNotFound",
+                    format!("The Stack ({marker}) could not be found."),
+                ))
+            }
+        }
+    }
+    if let Some(limit) = params.get("limit").and_then(Value::as_u64) {
+        stacks.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
+    Ok(json!({"stacks": stacks, "count": count}))
+}
+
+/// The facade finds stacks by id; the canonical URL also names the stack, and a name that does
+/// not match is "not found", as in Heat.
+async fn stack_id(
+    svc: &Service,
+    cx: &service::RequestContext,
+    stack: &StackRef,
+) -> Result<String, EngineError> {
+    let identity = svc
+        .identify_stack(cx, &stack.stack_id)
+        .await
+        .map_err(engine_error)?;
+    if identity.get("stack_name").and_then(Value::as_str) != Some(stack.stack_name.as_str()) {
+        return Err(EngineError::new(
+            "EntityNotFound",
+            format!("The Stack ({}) could not be found.", stack.stack_name),
+        ));
+    }
+    Ok(stack.stack_id.clone())
+}
+
+fn action(action: StackAction) -> service::StackAction {
+    match action {
+        StackAction::Suspend => service::StackAction::Suspend,
+        StackAction::Resume => service::StackAction::Resume,
+        StackAction::Check => service::StackAction::Check,
+        StackAction::CancelUpdate => service::StackAction::CancelUpdate,
+        StackAction::CancelWithoutRollback => service::StackAction::CancelWithoutRollback,
+    }
+}
+
+const RESOURCE_FILTER_FIELDS: &[(&str, &str)] = &[
+    ("name", "resource_name"),
+    ("type", "resource_type"),
+    ("status", "resource_status"),
+    ("action", "resource_status"),
+    ("physical_resource_id", "physical_resource_id"),
+];
+
+const EVENT_FILTER_FIELDS: &[(&str, &str)] = &[
+    ("resource_status", "resource_status"),
+    ("resource_action", "resource_status"),
+    ("resource_type", "resource_type"),
+];
+
+fn not_supported(what: &str) -> EngineError {
+    EngineError::new(
+        "NotSupported",
+        format!("{what} is not supported by this engine yet."),
+    )
+}
+
+#[async_trait]
+impl Orchestrator for Service {
+    async fn call(&self, ctx: &RequestContext, call: EngineCall) -> Result<Value, EngineError> {
+        let cx = context(ctx);
+        let cx = &cx;
+        let done = |r: Result<(), ember_engine::EngineError>| {
+            r.map(|()| Value::Null).map_err(engine_error)
+        };
+        let value = |r: Result<Value, ember_engine::EngineError>| r.map_err(engine_error);
+        let list = |r: Result<Vec<Value>, ember_engine::EngineError>| {
+            r.map(Value::Array).map_err(engine_error)
+        };
+        match call {
+            EngineCall::IdentifyStack { name_or_id } => {
+                value(self.identify_stack(cx, &name_or_id).await)
+            }
+            EngineCall::ListStacks { params, .. } => {
+                let stacks = self
+                    .list_stacks(cx, param_bool(&params, "show_deleted"))
+                    .await
+                    .map_err(engine_error)?;
+                list_stacks(stacks, &params)
+            }
+            EngineCall::CreateStack { body } => {
+                let req = request(body, false)?;
+                let name = req.stack_name.clone().unwrap_or_default();
+                let created = self.create_stack(cx, req).await.map_err(engine_error)?;
+                Ok(
+                    json!({"stack_name": name, "stack_id": created.get("id").cloned().unwrap_or(Value::Null),
+                          "tenant": ctx.project_id}),
+                )
+            }
+            EngineCall::PreviewStack { body } => {
+                value(self.preview_stack(cx, request(body, false)?).await)
+            }
+            EngineCall::ShowStack {
+                stack,
+                resolve_outputs,
+            } => {
+                let id = stack_id(self, cx, &stack).await?;
+                value(self.show_stack(cx, &id, resolve_outputs).await)
+            }
+            EngineCall::GetTemplate { stack } => value(
+                self.get_template(cx, &stack_id(self, cx, &stack).await?)
+                    .await,
+            ),
+            EngineCall::GetEnvironment { stack } => value(
+                self.get_environment(cx, &stack_id(self, cx, &stack).await?)
+                    .await,
+            ),
+            EngineCall::GetFiles { stack } => {
+                value(self.get_files(cx, &stack_id(self, cx, &stack).await?).await)
+            }
+            EngineCall::UpdateStack { stack, body, patch } => {
+                let id = stack_id(self, cx, &stack).await?;
+                value(self.update_stack(cx, &id, request(body, patch)?).await)
+            }
+            EngineCall::PreviewUpdate {
+                stack, body, patch, ..
+            } => {
+                let id = stack_id(self, cx, &stack).await?;
+                value(self.preview_update(cx, &id, request(body, patch)?).await)
+            }
+            EngineCall::DeleteStack { stack } => done(
+                self.delete_stack(cx, &stack_id(self, cx, &stack).await?)
+                    .await,
+            ),
+            EngineCall::AbandonStack { stack } => value(
+                self.abandon_stack(cx, &stack_id(self, cx, &stack).await?)
+                    .await,
+            ),
+            EngineCall::ExportStack { stack } => value(
+                self.export_stack(cx, &stack_id(self, cx, &stack).await?)
+                    .await,
+            ),
+            EngineCall::Action { stack, action: a } => done(
+                self.stack_action(cx, &stack_id(self, cx, &stack).await?, action(a))
+                    .await,
+            ),
+            EngineCall::ListOutputs { stack } => list(
+                self.list_outputs(cx, &stack_id(self, cx, &stack).await?)
+                    .await,
+            ),
+            EngineCall::ShowOutput { stack, output_key } => value(
+                self.show_output(cx, &stack_id(self, cx, &stack).await?, &output_key)
+                    .await,
+            ),
+            EngineCall::ListResources { stack, params } => {
+                let id = stack_id(self, cx, &stack).await?;
+                let mut resources = self
+                    .list_resources(cx, &id, param_bool(&params, "with_detail"))
+                    .await
+                    .map_err(engine_error)?;
+                apply_filters(
+                    &mut resources,
+                    params.get("filters"),
+                    RESOURCE_FILTER_FIELDS,
+                );
+                Ok(Value::Array(resources))
+            }
+            EngineCall::ShowResource {
+                stack,
+                resource,
+                with_attr,
+            } => value(
+                self.show_resource(
+                    cx,
+                    &stack_id(self, cx, &stack).await?,
+                    &resource,
+                    &with_attr,
+                )
+                .await,
+            ),
+            EngineCall::ResourceMetadata { stack, resource } => value(
+                self.resource_metadata(cx, &stack_id(self, cx, &stack).await?, &resource)
+                    .await,
+            ),
+            EngineCall::SignalResource {
+                stack,
+                resource,
+                details,
+            } => {
+                let id = stack_id(self, cx, &stack).await?;
+                self.signal_resource(cx, &id, &resource, details.unwrap_or(Value::Null))
+                    .await
+                    .map_err(engine_error)?;
+                value(self.resource_metadata(cx, &id, &resource).await)
+            }
+            EngineCall::MarkUnhealthy {
+                stack,
+                resource,
+                mark_unhealthy,
+                reason,
+            } => {
+                let id = stack_id(self, cx, &stack).await?;
+                let reason = Some(reason).filter(|r| !r.is_empty());
+                done(
+                    self.mark_unhealthy(cx, &id, &resource, mark_unhealthy, reason)
+                        .await,
+                )
+            }
+            EngineCall::ListEvents {
+                stack,
+                resource,
+                params,
+            } => {
+                let id = stack_id(self, cx, &stack).await?;
+                let filters = params.get("filters");
+                let resource_name = resource.or_else(|| {
+                    filters
+                        .and_then(|f| f.get("resource_name"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
+                let query = EventQuery {
+                    resource_name,
+                    limit: params
+                        .get("limit")
+                        .and_then(Value::as_u64)
+                        .and_then(|l| usize::try_from(l).ok()),
+                    marker: param_str(&params, "marker").map(str::to_string),
+                    ascending: param_str(&params, "sort_dir") == Some("asc"),
+                };
+                let mut events = self
+                    .list_events(cx, &id, &query)
+                    .await
+                    .map_err(engine_error)?;
+                apply_filters(&mut events, filters, EVENT_FILTER_FIELDS);
+                Ok(Value::Array(events))
+            }
+            EngineCall::ShowEvent {
+                stack,
+                resource,
+                event_id,
+            } => value(
+                self.show_event(cx, &stack_id(self, cx, &stack).await?, &resource, &event_id)
+                    .await,
+            ),
+            EngineCall::CreateSnapshot { stack, name } => value(
+                self.create_snapshot(cx, &stack_id(self, cx, &stack).await?, name)
+                    .await,
+            ),
+            EngineCall::ListSnapshots { stack } => list(
+                self.list_snapshots(cx, &stack_id(self, cx, &stack).await?)
+                    .await,
+            ),
+            EngineCall::ShowSnapshot { stack, snapshot_id } => value(
+                self.show_snapshot(cx, &stack_id(self, cx, &stack).await?, &snapshot_id)
+                    .await,
+            ),
+            EngineCall::DeleteSnapshot { stack, snapshot_id } => done(
+                self.delete_snapshot(cx, &stack_id(self, cx, &stack).await?, &snapshot_id)
+                    .await,
+            ),
+            EngineCall::RestoreSnapshot { stack, snapshot_id } => done(
+                self.restore_snapshot(cx, &stack_id(self, cx, &stack).await?, &snapshot_id)
+                    .await,
+            ),
+            EngineCall::ValidateTemplate { body, .. } => {
+                value(self.validate_template(&request(body, false)?))
+            }
+            EngineCall::ListResourceTypes { params } => {
+                let name = param_str(&params, "name");
+                let types: Vec<Value> = self
+                    .list_resource_types()
+                    .into_iter()
+                    .filter(|t| name.is_none_or(|n| t.contains(n)))
+                    .map(Value::String)
+                    .collect();
+                Ok(Value::Array(types))
+            }
+            EngineCall::ResourceSchema { type_name, .. } => {
+                value(self.resource_type_schema(&type_name))
+            }
+            EngineCall::ListTemplateVersions => {
+                serde_json::to_value(ember_template::template_versions())
+                    .map_err(|e| EngineError::new("Error", e.to_string()))
+            }
+            EngineCall::ListTemplateFunctions {
+                version,
+                with_condition,
+            } => match ember_template::template_functions(&version, with_condition) {
+                Some(functions) => serde_json::to_value(functions)
+                    .map_err(|e| EngineError::new("Error", e.to_string())),
+                None => Err(EngineError::new(
+                    "NotFound",
+                    format!("Template with version {version} not found"),
+                )),
+            },
+            EngineCall::ListServices => Ok(json!([{
+                "binary": "ember-engine",
+                "engine_id": self.config().engine_id,
+                "status": "up",
+                "topic": "engine",
+            }])),
+            EngineCall::GenerateTemplate { .. } => {
+                Err(not_supported("Generating a template from a resource type"))
+            }
+            EngineCall::ListSoftwareConfigs { .. }
+            | EngineCall::CreateSoftwareConfig { .. }
+            | EngineCall::ShowSoftwareConfig { .. }
+            | EngineCall::DeleteSoftwareConfig { .. }
+            | EngineCall::ListSoftwareDeployments { .. }
+            | EngineCall::CreateSoftwareDeployment { .. }
+            | EngineCall::ShowSoftwareDeployment { .. }
+            | EngineCall::UpdateSoftwareDeployment { .. }
+            | EngineCall::DeleteSoftwareDeployment { .. }
+            | EngineCall::DeploymentMetadata { .. } => Err(not_supported("Software configuration")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(name: &str, status: &str, created: &str, tags: &[&str]) -> Value {
+        json!({"id": format!("id-{name}"), "stack_name": name, "stack_status": status,
+               "creation_time": created, "tags": tags, "parent": null})
+    }
+
+    fn names(v: &Value) -> Vec<&str> {
+        v["stacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["stack_name"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn stack_list_filters_sorts_and_pages_like_heat() {
+        let stacks = vec![
+            stack("a", "CREATE_COMPLETE", "2026-01-01T00:00:01Z", &["x"]),
+            stack("b", "UPDATE_FAILED", "2026-01-01T00:00:02Z", &["x", "y"]),
+            stack("c", "CREATE_FAILED", "2026-01-01T00:00:03Z", &[]),
+        ];
+        let p = |v: Value| v.as_object().unwrap().clone();
+        assert_eq!(
+            names(&list_stacks(stacks.clone(), &p(json!({}))).unwrap()),
+            ["c", "b", "a"]
+        );
+        let asc = list_stacks(stacks.clone(), &p(json!({"sort_dir": "asc", "limit": 2}))).unwrap();
+        assert_eq!(
+            (names(&asc), asc["count"].clone()),
+            (vec!["a", "b"], json!(3))
+        );
+        let after = list_stacks(
+            stacks.clone(),
+            &p(json!({"sort_dir": "asc", "marker": "id-a"})),
+        )
+        .unwrap();
+        assert_eq!(names(&after), ["b", "c"]);
+        let failed =
+            list_stacks(stacks.clone(), &p(json!({"filters": {"status": "FAILED"}}))).unwrap();
+        assert_eq!(names(&failed), ["c", "b"]);
+        let created = list_stacks(
+            stacks.clone(),
+            &p(json!({"filters": {"action": ["CREATE"]}})),
+        )
+        .unwrap();
+        assert_eq!(names(&created), ["c", "a"]);
+        assert_eq!(
+            names(&list_stacks(stacks.clone(), &p(json!({"tags": ["x", "y"]}))).unwrap()),
+            ["b"]
+        );
+        assert_eq!(
+            names(&list_stacks(stacks.clone(), &p(json!({"not_tags_any": ["x"]}))).unwrap()),
+            ["c"]
+        );
+        let bad = list_stacks(stacks, &p(json!({"sort_keys": ["id"]}))).unwrap_err();
+        assert_eq!(bad.heat_type, "HTTPBadRequest");
+    }
+}
