@@ -1,0 +1,104 @@
+//! Property tests: no environment document, merge or registry lookup panics or runs away.
+
+use ember_template::environment::{
+    merge_environment_files, parse_environment, Environment, GlobalRegistry,
+};
+use ember_template::parameters::ParamType;
+use ember_template::{parse_document, Limits, Node};
+use indexmap::IndexMap;
+use proptest::prelude::*;
+use serde_json::Value;
+
+fn word() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "parameters",
+        "parameter_defaults",
+        "resource_registry",
+        "resources",
+        "hooks",
+        "restricted_actions",
+        "event_sinks",
+        "encrypted_param_names",
+        "parameter_merge_strategies",
+        "default",
+        "merge",
+        "deep_merge",
+        "overwrite",
+        "pre-create",
+        "update",
+        "replace",
+        "OS::*",
+        "OS::A",
+        "OS::B",
+        "A::*",
+        "a.yaml",
+        "b.template",
+        "web_*",
+        "web_1",
+        "nest*",
+        "nested",
+        "base_url",
+        "zaqar-queue",
+        "type",
+        "p",
+        "q",
+        "[!a]*",
+    ])
+    .prop_map(str::to_string)
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i32>().prop_map(Value::from),
+        word().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((word(), inner), 0..5)
+                .prop_map(|e| Value::Object(e.into_iter().collect())),
+        ]
+    })
+}
+
+fn builtin(name: &str) -> bool {
+    name == "OS::B"
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn environments_never_panic(docs in prop::collection::vec(value(), 1..4), name in word(), rtype in word()) {
+        let types: IndexMap<String, ParamType> = [
+            ("p".to_string(), ParamType::Json),
+            ("q".to_string(), ParamType::CommaDelimitedList),
+        ].into_iter().collect();
+        let files: Vec<_> = docs
+            .iter()
+            .filter_map(|d| parse_environment(&Node::from_json(d), "e.yaml").ok())
+            .collect();
+        let global = GlobalRegistry::new(&builtin);
+        if let Ok(env) = merge_environment_files(&Environment::default(), &files, &types) {
+            let _ = env.resolve_resource(&global, &[&name], &name, &rtype);
+            let _ = env.user_env_json();
+        }
+        for d in &docs {
+            if let Ok(env) = Environment::from_json(d) {
+                let _ = env.resolve_resource(&global, &[], &name, &rtype);
+                if let Ok(child) = env.child(Some(d), None, Some(&name)) {
+                    let _ = child.resolve_resource(&global, &[], &name, &rtype);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn environment_text_never_panics(text in "[a-z_:*\\-\\[\\] {},\n]{0,80}") {
+        if let Ok(node) = parse_document(&text, "e.yaml", &Limits::default()) {
+            let _ = parse_environment(&node, "e.yaml");
+        }
+    }
+}
