@@ -110,6 +110,8 @@ pub struct EvalLimits {
     pub max_values: usize,
     /// Bytes of text one evaluation may build.
     pub max_text: usize,
+    /// How deeply function calls may nest.
+    pub max_call_depth: usize,
 }
 
 impl Default for EvalLimits {
@@ -117,6 +119,7 @@ impl Default for EvalLimits {
         Self {
             max_values: 1_000_000,
             max_text: 16 * 1024 * 1024,
+            max_call_depth: 64,
         }
     }
 }
@@ -134,6 +137,7 @@ pub struct Scope<'a> {
     pub limits: EvalLimits,
     values: Cell<usize>,
     text: Cell<usize>,
+    depth: Cell<usize>,
 }
 
 impl<'a> Scope<'a> {
@@ -155,6 +159,7 @@ impl<'a> Scope<'a> {
             limits: EvalLimits::default(),
             values: Cell::new(0),
             text: Cell::new(0),
+            depth: Cell::new(0),
         }
     }
 
@@ -344,120 +349,41 @@ fn condition_value(expr: &Expr, call: &Call, scope: &Scope<'_>) -> Result<bool, 
 }
 
 fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateError> {
+    // Function calls recurse through several frames each; bounding their nesting keeps deep
+    // templates from exhausting the thread's stack.
+    let depth = scope.depth.get() + 1;
+    if depth > scope.limits.max_call_depth {
+        return Err(TemplateError::new(
+            ErrorKind::Limit,
+            call.location.clone(),
+            format!(
+                "Function calls are nested deeper than {}",
+                scope.limits.max_call_depth
+            ),
+        ));
+    }
+    scope.depth.set(depth);
+    let result = dispatch(call, scope);
+    scope.depth.set(depth - 1);
+    result
+}
+
+fn dispatch(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateError> {
     let args = &call.args;
     let name = call.name.as_str();
     let value = match call.func {
-        Func::If { .. } => {
-            let items = args.items().unwrap_or_default();
-            let chosen = if condition_value(&items[0], call, scope)? {
-                1
-            } else {
-                2
-            };
-            return match items.get(chosen) {
-                Some(branch) => eval(branch, scope),
-                None => Ok(None),
-            };
-        }
+        Func::If { .. } => return eval_if(call, scope),
         Func::GetParam => get_param(call, scope)?,
-        Func::ParamRef => {
-            let name = text_arg(args, call, scope)?;
-            match scope.parameters.get(&name) {
-                Some(v) => v.clone(),
-                None => {
-                    return Err(fail(
-                        call,
-                        ErrorKind::Reference,
-                        format!("The specified reference \"{name}\" (in unknown) is incorrect."),
-                    ))
-                }
-            }
-        }
-        Func::Ref => {
-            let target = text_arg(args, call, scope)?;
-            if (scope.resources)(&target) {
-                scope
-                    .resolver
-                    .resource_ref(&target)
-                    .map_err(|e| located(call, e))?
-            } else {
-                match scope.parameters.get(&target) {
-                    Some(v) => v.clone(),
-                    None => {
-                        return Err(fail(
-                            call,
-                            ErrorKind::Reference,
-                            format!(
-                                "The specified reference \"{target}\" (in unknown) is incorrect."
-                            ),
-                        ))
-                    }
-                }
-            }
-        }
-        Func::GetResource => {
-            let target = text_arg(args, call, scope)?;
-            check_resource(&target, call, scope)?;
-            scope
-                .resolver
-                .resource_ref(&target)
-                .map_err(|e| located(call, e))?
-        }
+        Func::ParamRef => eval_param_ref(call, scope)?,
+        Func::Ref => eval_ref(call, scope)?,
+        Func::GetResource => eval_get_resource(call, scope)?,
         Func::GetAttr(form) => get_attr(call, form, scope)?,
         Func::CfnGetAtt => get_attr(call, AttrForm::ThenSelect, scope)?,
-        Func::GetFile => {
-            let key = match evaluate(args, scope)? {
-                Value::String(s) => s,
-                _ => {
-                    return Err(fail(
-                        call,
-                        ErrorKind::Function,
-                        format!("Argument to \"{name}\" must be a string"),
-                    ))
-                }
-            };
-            match scope.files.get(&key) {
-                Some(content) => Value::String(content.clone()),
-                None => {
-                    return Err(fail(
-                        call,
-                        ErrorKind::Reference,
-                        format!("No content found in the \"files\" section for {name} path: {key}"),
-                    ))
-                }
-            }
-        }
-        Func::StrReplace(form) => {
-            let params = evaluate(args.get("params").unwrap_or(&Expr::Null), scope)?;
-            let template = evaluate(args.get("template").unwrap_or(&Expr::Null), scope)?;
-            Value::String(str_replace(call, form, &template, &params, scope)?)
-        }
-        Func::CfnReplace => {
-            let items = args.items().unwrap_or_default();
-            let params = evaluate(&items[0], scope)?;
-            let template = evaluate(&items[1], scope)?;
-            Value::String(str_replace(
-                call,
-                ReplaceForm::Plain,
-                &template,
-                &params,
-                scope,
-            )?)
-        }
+        Func::GetFile => eval_get_file(call, scope)?,
+        Func::StrReplace(form) => eval_str_replace(call, form, scope)?,
+        Func::CfnReplace => eval_cfn_replace(call, scope)?,
         Func::ListJoin(form) => Value::String(list_join(call, form, scope)?),
-        Func::ResourceFacade(_) => {
-            let what = text_arg(args, call, scope)?;
-            let canonical = match what.as_str() {
-                "Metadata" => "metadata",
-                "DeletionPolicy" => "deletion_policy",
-                "UpdatePolicy" => "update_policy",
-                other => other,
-            };
-            scope
-                .resolver
-                .resource_facade(canonical)
-                .map_err(|e| located(call, e))?
-        }
+        Func::ResourceFacade(_) => eval_resource_facade(call, scope)?,
         Func::Repeat(form) => repeat(call, form, scope)?,
         Func::Digest => digest(call, scope)?,
         Func::StrSplit => str_split(call, scope)?,
@@ -467,72 +393,12 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateEr
         Func::Filter => filter(call, scope)?,
         Func::MakeUrl => Value::String(crate::url::make_url(call, &evaluate(args, scope)?)?),
         Func::ListConcat { unique } => list_concat(call, unique, scope)?,
-        Func::Contains => {
-            let items = args.items().unwrap_or_default();
-            let needle = evaluate(&items[0], scope)?;
-            let haystack = evaluate(&items[1], scope)?;
-            match pycompat::contains(&haystack, &needle) {
-                Some(b) => Value::Bool(b),
-                None => {
-                    return Err(fail(
-                        call,
-                        ErrorKind::Evaluation,
-                        format!("Second argument to \"{name}\" should be a sequence."),
-                    ))
-                }
-            }
-        }
-        Func::Equals => {
-            let items = args.items().unwrap_or_default();
-            let a = evaluate(&items[0], scope)?;
-            let b = evaluate(&items[1], scope)?;
-            Value::Bool(pycompat::equal(&a, &b))
-        }
-        Func::Not { cfn } => {
-            let operand = if cfn {
-                &args.items().unwrap_or_default()[0]
-            } else {
-                args
-            };
-            Value::Bool(!condition_value(operand, call, scope)?)
-        }
-        Func::And | Func::Or => {
-            let items = args.items().unwrap_or_default();
-            let want_all = call.func == Func::And;
-            let mut result = want_all;
-            for item in items {
-                let v = condition_value(item, call, scope)?;
-                if v != want_all {
-                    result = v;
-                    break;
-                }
-            }
-            Value::Bool(result)
-        }
+        Func::Contains => eval_contains(call, scope)?,
+        Func::Equals => eval_equals(call, scope)?,
+        Func::Not { cfn } => eval_not(call, cfn, scope)?,
+        Func::And | Func::Or => eval_and_or(call, scope)?,
         Func::Select => select(call, scope)?,
-        Func::Split => {
-            let items = args.items().unwrap_or_default();
-            let Some(delim) = items[0].as_str() else {
-                return Err(fail(
-                    call,
-                    ErrorKind::Evaluation,
-                    format!("Delimiter for {name} must be string"),
-                ));
-            };
-            match evaluate(&items[1], scope)? {
-                Value::String(s) => split_values(&s, delim),
-                other => {
-                    return Err(fail(
-                        call,
-                        ErrorKind::Evaluation,
-                        format!(
-                            "String to split must be string; got <class '{}'>",
-                            python_type(&other)
-                        ),
-                    ))
-                }
-            }
-        }
+        Func::Split => eval_split(call, scope)?,
         Func::Base64 => match evaluate(args, scope)? {
             Value::String(s) => Value::String(s),
             _ => {
@@ -552,41 +418,291 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateEr
                 .collect(),
         ),
         Func::MemberListToMap => member_list_to_map(call, scope)?,
-        Func::FindInMap => {
-            let items = args.items().unwrap_or_default();
-            let map_name = evaluate(&items[0], scope)?;
-            let key = evaluate(&items[1], scope)?;
-            let value = evaluate(&items[2], scope)?;
-            let found = [&map_name, &key, &value]
-                .iter()
-                .try_fold(scope.mappings, |current, k| {
-                    current.get(pycompat::str_of(k).as_str())
-                });
-            match found {
+        Func::FindInMap => eval_find_in_map(call, scope)?,
+        Func::Removed | Func::Invalid => eval_refused(call)?,
+    };
+    scope.spend(1, 0, &call.location)?;
+    Ok(Some(value))
+}
+
+/// `if`: the branch the condition picks; `None` when a two-argument `if` is false.
+fn eval_if(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateError> {
+    let args = &call.args;
+    let items = args.items().unwrap_or_default();
+    let chosen = if condition_value(&items[0], call, scope)? {
+        1
+    } else {
+        2
+    };
+    match items.get(chosen) {
+        Some(branch) => eval(branch, scope),
+        None => Ok(None),
+    }
+}
+
+#[inline(never)]
+fn eval_param_ref(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    Ok({
+        let name = text_arg(args, call, scope)?;
+        match scope.parameters.get(&name) {
+            Some(v) => v.clone(),
+            None => {
+                return Err(fail(
+                    call,
+                    ErrorKind::Reference,
+                    format!("The specified reference \"{name}\" (in unknown) is incorrect."),
+                ))
+            }
+        }
+    })
+}
+
+#[inline(never)]
+fn eval_ref(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    Ok({
+        let target = text_arg(args, call, scope)?;
+        if (scope.resources)(&target) {
+            scope
+                .resolver
+                .resource_ref(&target)
+                .map_err(|e| located(call, e))?
+        } else {
+            match scope.parameters.get(&target) {
                 Some(v) => v.clone(),
                 None => {
                     return Err(fail(
                         call,
                         ErrorKind::Reference,
-                        format!(
-                            "{name}: no value for {} in Mappings",
-                            pycompat::repr(&Value::Array(vec![map_name, key, value]))
-                        ),
+                        format!("The specified reference \"{target}\" (in unknown) is incorrect."),
                     ))
                 }
             }
         }
-        Func::Removed | Func::Invalid => {
-            // Refused at parse time; kept for exhaustiveness.
+    })
+}
+
+#[inline(never)]
+fn eval_get_resource(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    Ok({
+        let target = text_arg(args, call, scope)?;
+        check_resource(&target, call, scope)?;
+        scope
+            .resolver
+            .resource_ref(&target)
+            .map_err(|e| located(call, e))?
+    })
+}
+
+#[inline(never)]
+fn eval_get_file(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    let name = call.name.as_str();
+    Ok({
+        let key = match evaluate(args, scope)? {
+            Value::String(s) => s,
+            _ => {
+                return Err(fail(
+                    call,
+                    ErrorKind::Function,
+                    format!("Argument to \"{name}\" must be a string"),
+                ))
+            }
+        };
+        match scope.files.get(&key) {
+            Some(content) => Value::String(content.clone()),
+            None => {
+                return Err(fail(
+                    call,
+                    ErrorKind::Reference,
+                    format!("No content found in the \"files\" section for {name} path: {key}"),
+                ))
+            }
+        }
+    })
+}
+
+#[inline(never)]
+fn eval_str_replace(
+    call: &Call,
+    form: ReplaceForm,
+    scope: &Scope<'_>,
+) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    Ok({
+        let params = evaluate(args.get("params").unwrap_or(&Expr::Null), scope)?;
+        let template = evaluate(args.get("template").unwrap_or(&Expr::Null), scope)?;
+        Value::String(str_replace(call, form, &template, &params, scope)?)
+    })
+}
+
+#[inline(never)]
+fn eval_cfn_replace(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    Ok({
+        let items = args.items().unwrap_or_default();
+        let params = evaluate(&items[0], scope)?;
+        let template = evaluate(&items[1], scope)?;
+        Value::String(str_replace(
+            call,
+            ReplaceForm::Plain,
+            &template,
+            &params,
+            scope,
+        )?)
+    })
+}
+
+#[inline(never)]
+fn eval_resource_facade(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    Ok({
+        let what = text_arg(args, call, scope)?;
+        let canonical = match what.as_str() {
+            "Metadata" => "metadata",
+            "DeletionPolicy" => "deletion_policy",
+            "UpdatePolicy" => "update_policy",
+            other => other,
+        };
+        scope
+            .resolver
+            .resource_facade(canonical)
+            .map_err(|e| located(call, e))?
+    })
+}
+
+#[inline(never)]
+fn eval_contains(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    let name = call.name.as_str();
+    Ok({
+        let items = args.items().unwrap_or_default();
+        let needle = evaluate(&items[0], scope)?;
+        let haystack = evaluate(&items[1], scope)?;
+        match pycompat::contains(&haystack, &needle) {
+            Some(b) => Value::Bool(b),
+            None => {
+                return Err(fail(
+                    call,
+                    ErrorKind::Evaluation,
+                    format!("Second argument to \"{name}\" should be a sequence."),
+                ))
+            }
+        }
+    })
+}
+
+#[inline(never)]
+fn eval_equals(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    Ok({
+        let items = args.items().unwrap_or_default();
+        let a = evaluate(&items[0], scope)?;
+        let b = evaluate(&items[1], scope)?;
+        Value::Bool(pycompat::equal(&a, &b))
+    })
+}
+
+#[inline(never)]
+fn eval_not(call: &Call, cfn: bool, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    Ok({
+        let operand = if cfn {
+            &args.items().unwrap_or_default()[0]
+        } else {
+            args
+        };
+        Value::Bool(!condition_value(operand, call, scope)?)
+    })
+}
+
+#[inline(never)]
+fn eval_and_or(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    Ok({
+        let items = args.items().unwrap_or_default();
+        let want_all = call.func == Func::And;
+        let mut result = want_all;
+        for item in items {
+            let v = condition_value(item, call, scope)?;
+            if v != want_all {
+                result = v;
+                break;
+            }
+        }
+        Value::Bool(result)
+    })
+}
+
+#[inline(never)]
+fn eval_split(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    let name = call.name.as_str();
+    Ok({
+        let items = args.items().unwrap_or_default();
+        let Some(delim) = items[0].as_str() else {
             return Err(fail(
                 call,
-                ErrorKind::Function,
-                format!("The function \"{name}\" is invalid in this context"),
+                ErrorKind::Evaluation,
+                format!("Delimiter for {name} must be string"),
             ));
+        };
+        match evaluate(&items[1], scope)? {
+            Value::String(s) => split_values(&s, delim),
+            other => {
+                return Err(fail(
+                    call,
+                    ErrorKind::Evaluation,
+                    format!(
+                        "String to split must be string; got <class '{}'>",
+                        python_type(&other)
+                    ),
+                ))
+            }
         }
-    };
-    scope.spend(1, 0, &call.location)?;
-    Ok(Some(value))
+    })
+}
+
+#[inline(never)]
+fn eval_find_in_map(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    let args = &call.args;
+    let name = call.name.as_str();
+    Ok({
+        let items = args.items().unwrap_or_default();
+        let map_name = evaluate(&items[0], scope)?;
+        let key = evaluate(&items[1], scope)?;
+        let value = evaluate(&items[2], scope)?;
+        let found = [&map_name, &key, &value]
+            .iter()
+            .try_fold(scope.mappings, |current, k| {
+                current.get(pycompat::str_of(k).as_str())
+            });
+        match found {
+            Some(v) => v.clone(),
+            None => {
+                return Err(fail(
+                    call,
+                    ErrorKind::Reference,
+                    format!(
+                        "{name}: no value for {} in Mappings",
+                        pycompat::repr(&Value::Array(vec![map_name, key, value]))
+                    ),
+                ))
+            }
+        }
+    })
+}
+
+/// Removed and invalid functions are refused at parse time and never reach evaluation.
+#[inline(never)]
+fn eval_refused(call: &Call) -> Result<Value, TemplateError> {
+    Err(fail(
+        call,
+        ErrorKind::Function,
+        format!("The function \"{}\" is invalid in this context", call.name),
+    ))
 }
 
 fn python_type(value: &Value) -> &'static str {

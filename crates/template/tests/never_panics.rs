@@ -81,3 +81,32 @@ fn nested_repeat_products_are_bounded() {
     let err = validate(template, StackInput::default(), None).unwrap_err();
     assert_eq!(err.kind, ember_template::ErrorKind::Limit);
 }
+
+#[test]
+fn deep_nesting_is_refused_or_evaluated_without_overflowing_the_stack() {
+    // Nesting just under the loader's depth limit, as function calls (each `not` is one level):
+    // the evaluator refuses it cleanly instead of exhausting the test thread's 2 MiB stack.
+    let depth = Limits::default().max_depth - 5;
+    let condition = format!("{}true{}", "{not: ".repeat(depth), "}".repeat(depth));
+    let text = format!(
+        "heat_template_version: 2016-10-14\nconditions:\n  c: {condition}\noutputs:\n  o:\n    value: {{if: [c, a, b]}}\n"
+    );
+    let template = parse_template(&text, "deep.yaml", &Limits::default()).unwrap();
+    let err = validate(template, StackInput::default(), None).unwrap_err();
+    assert_eq!(err.kind, ember_template::ErrorKind::Limit);
+    // Nesting within the call limit evaluates.
+    let condition = format!("{}true{}", "{not: ".repeat(60), "}".repeat(60));
+    let text = format!(
+        "heat_template_version: 2016-10-14\nconditions:\n  c: {condition}\noutputs:\n  o:\n    value: {{if: [c, a, b]}}\n"
+    );
+    let template = parse_template(&text, "deep.yaml", &Limits::default()).unwrap();
+    assert!(validate(template, StackInput::default(), None).is_ok());
+    let lists = format!(
+        "{}1{}",
+        "{list_concat: [".repeat(depth / 2),
+        "]}".repeat(depth / 2)
+    );
+    let text = format!("heat_template_version: 2018-08-31\noutputs:\n  o:\n    value: {lists}\n");
+    let template = parse_template(&text, "deep.yaml", &Limits::default()).unwrap();
+    let _ = validate(template, StackInput::default(), None);
+}
