@@ -1,0 +1,250 @@
+//! The router over the real engine (in-memory store, built-in resource types): the asynchronous
+//! lifecycle as a client sees it, compared with the shapes recorded from Heat 27.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use ember_api::{router, ApiState, ServerConfig};
+use ember_engine::service::Service;
+use ember_engine::store::MemoryStore;
+use ember_engine::{EngineConfig, TemplateCompiler};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+fn app() -> axum::Router {
+    let service = Service::new(
+        Arc::new(MemoryStore::new()),
+        ember_resources::registry(),
+        Arc::new(TemplateCompiler::default()),
+        EngineConfig::default(),
+    );
+    router(ApiState::new(ServerConfig::default(), Arc::new(service)).unwrap())
+}
+
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("Host", "heat.test");
+    if body.is_some() {
+        req = req.header("Content-Type", "application/json");
+    }
+    let req = req
+        .body(
+            body.map(|b| Body::from(b.to_string()))
+                .unwrap_or_else(Body::empty),
+        )
+        .unwrap();
+    let response = app.clone().oneshot(req).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn sample(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/heat-samples/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+async fn wait_for(app: &axum::Router, url: &str) -> Value {
+    for _ in 0..200 {
+        let (status, _, body) = send(app, "GET", url, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if !body["stack"]["stack_status"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("IN_PROGRESS")
+        {
+            return body["stack"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{url} stayed in progress");
+}
+
+fn template() -> Value {
+    json!({
+        "heat_template_version": "2018-08-31",
+        "description": "sample",
+        "parameters": {"len": {"type": "number", "default": 8},
+                       "secret": {"type": "string", "hidden": true, "default": "s3cret"}},
+        "resources": {"rs": {"type": "OS::Heat::RandomString", "properties": {"length": {"get_param": "len"}}},
+                      "none": {"type": "OS::Heat::None"}},
+        "outputs": {"r": {"value": {"get_attr": ["rs", "value"]}, "description": "the string"}}
+    })
+}
+
+#[tokio::test]
+async fn lifecycle_through_the_api() {
+    let app = app();
+    let (status, headers, body) = send(
+        &app,
+        "POST",
+        "/v1/t1/stacks",
+        Some(json!({"stack_name": "sample", "template": template(), "parameters": {"len": 10}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let location = headers["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with("http://heat.test/v1/t1/stacks/sample/"),
+        "{location}"
+    );
+    assert_eq!(keys(&body), keys(&sample("create")["body"]));
+    let url = location.trim_start_matches("http://heat.test").to_string();
+
+    let (status, headers, _) = send(&app, "GET", "/v1/t1/stacks/sample", None).await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (StatusCode::FOUND, location.as_str())
+    );
+
+    let stack = wait_for(&app, &url).await;
+    assert_eq!(stack["stack_status"], "CREATE_COMPLETE", "{stack}");
+    assert_eq!(stack["links"][0]["href"], location.as_str());
+    assert_eq!(stack["parameters"]["secret"], "******");
+    let heat_show = &sample("show")["body"]["stack"];
+    let missing: Vec<String> = keys(heat_show)
+        .into_iter()
+        .filter(|k| stack.get(k).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "stack show lacks Heat's keys {missing:?}"
+    );
+
+    let (_, _, list) = send(&app, "GET", "/v1/t1/stacks", None).await;
+    assert_eq!(list["stacks"][0]["stack_name"], "sample");
+    assert!(list["stacks"][0].get("parameters").is_none());
+    let (_, _, other) = send(&app, "GET", "/v1/t2/stacks", None).await;
+    assert_eq!(other["stacks"], json!([]), "another project sees nothing");
+    let (status, _, _) = send(&app, "GET", &url.replace("/t1/", "/t2/"), None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another project's stack is not found"
+    );
+    let (status, _, _) = send(&app, "GET", &url.replace("/sample/", "/other/"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the name must match the id");
+
+    let (_, _, output) = send(&app, "GET", &format!("{url}/outputs/r"), None).await;
+    assert_eq!(
+        output["output"]["output_value"].as_str().map(str::len),
+        Some(10)
+    );
+    let (_, _, resources) = send(&app, "GET", &format!("{url}/resources"), None).await;
+    assert_eq!(resources["resources"].as_array().map(Vec::len), Some(2));
+    assert!(resources["resources"][0]["links"][0]["href"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://heat.test/v1/t1/"));
+    let (_, _, filtered) = send(
+        &app,
+        "GET",
+        &format!("{url}/resources?type=OS::Nova::Server"),
+        None,
+    )
+    .await;
+    assert_eq!(filtered["resources"], json!([]));
+    let (_, _, events) = send(&app, "GET", &format!("{url}/events"), None).await;
+    assert!(!events["events"].as_array().unwrap().is_empty());
+    let (status, _, _) = send(&app, "POST", &format!("{url}/resources/none/signal"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, _, _) = send(
+        &app,
+        "PATCH",
+        &url,
+        Some(json!({"parameters": {"len": 12}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let stack = wait_for(&app, &url).await;
+    assert_eq!(stack["stack_status"], "UPDATE_COMPLETE", "{stack}");
+    let (_, _, output) = send(&app, "GET", &format!("{url}/outputs/r"), None).await;
+    assert_eq!(
+        output["output"]["output_value"].as_str().map(str::len),
+        Some(12)
+    );
+
+    let (status, _, _) = send(
+        &app,
+        "POST",
+        &format!("{url}/actions"),
+        Some(json!({"check": null})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(wait_for(&app, &url).await["stack_status"], "CHECK_COMPLETE");
+
+    let (status, _, _) = send(&app, "DELETE", &url, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for _ in 0..200 {
+        if send(&app, "GET", "/v1/t1/stacks/sample", None).await.0 == StatusCode::NOT_FOUND {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("deleted stack still found by name");
+}
+
+#[tokio::test]
+async fn heat_errors_from_the_engine() {
+    let app = app();
+    let body = json!({"stack_name": "dup", "template": {"heat_template_version": "2018-08-31"}});
+    assert_eq!(
+        send(&app, "POST", "/v1/t1/stacks", Some(body.clone()))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let (status, _, err) = send(&app, "POST", "/v1/t1/stacks", Some(body)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        err["error"]["type"],
+        sample("create_duplicate")["body"]["error"]["type"]
+    );
+    assert_eq!(err["error"]["message"], "The Stack (dup) already exists.");
+    let (status, _, err) = send(&app, "POST", "/v1/t1/stacks", Some(json!({"stack_name": "bad",
+        "template": {"heat_template_version": "2018-08-31", "resources": {"a": {"type": "OS::No::Such"}}}}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    let (status, _, err) = send(&app, "GET", "/v1/t1/stacks/missing", None).await;
+    assert_eq!(
+        (status, &err["error"]["type"]),
+        (StatusCode::NOT_FOUND, &json!("EntityNotFound"))
+    );
+    let (status, _, versions) = send(&app, "GET", "/v1/t1/template_versions", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(versions["template_versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["version"] == "heat_template_version.2016-04-08"));
+    let (status, _, _) = send(&app, "GET", "/v1/t1/template_versions/nope/functions", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
