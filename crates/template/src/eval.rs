@@ -1443,12 +1443,14 @@ fn yaql(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
             ),
         ));
     };
-    let _ = data;
-    Err(fail(
-        call,
-        ErrorKind::Evaluation,
-        format!("yaql is not available yet in this build (expression {expression:?})"),
-    ))
+    ember_yaql::evaluate(&expression, &data, &ember_yaql::Limits::default()).map_err(|e| {
+        let message = if e.is_parse_error() {
+            format!("Bad expression {e}.")
+        } else {
+            e.to_string()
+        };
+        fail(call, ErrorKind::Evaluation, message)
+    })
 }
 
 fn filter(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {

@@ -415,7 +415,11 @@ fn check_args(func: Func, name: &str, args: &Expr) -> Result<(), ArgError> {
                 ));
             }
             match args.get("expression") {
-                Some(Expr::Str(_)) | Some(Expr::Call(_)) => Ok(()),
+                Some(Expr::Str(expression)) => match ember_yaql::parse(expression) {
+                    Ok(_) => Ok(()),
+                    Err(e) => bad(format!("Bad expression {e}.")),
+                },
+                Some(Expr::Call(_)) => Ok(()),
                 _ => bad(format!(
                     "The \"expression\" argument to {name} must contain a string."
                 )),

@@ -454,17 +454,34 @@ fn removed_cfn_functions_are_refused_in_later_hot() {
 }
 
 #[test]
-fn yaql_is_a_typed_error_until_the_interpreter_lands() {
-    let e = eval(
-        NEWEST,
-        "{yaql: {expression: '$.data.a', data: {a: 1}}}",
-        &[],
-    )
-    .unwrap_err();
-    assert_eq!(e.kind, ember_template::ErrorKind::Evaluation);
+fn yaql_evaluates_against_data() {
+    assert_eq!(
+        ok(
+            NEWEST,
+            "{yaql: {expression: '$.data.a.sum()', data: {a: [1, 2, 3]}}}",
+            &[]
+        ),
+        json!(6)
+    );
+    let p = [("servers", json!(["s1", "s2"]))];
+    assert_eq!(
+        ok(
+            NEWEST,
+            "{yaql: {expression: '$.data.s.len()', data: {s: {get_param: servers}}}}",
+            &p
+        ),
+        json!(2)
+    );
     assert_eq!(
         err(NEWEST, "{yaql: {expression: 1}}", &[]),
         "The \"expression\" argument to yaql must contain a string."
+    );
+    assert!(err(NEWEST, "{yaql: {expression: '$.data.'}}", &[]).starts_with("Bad expression "));
+    assert!(err(NEWEST, "{yaql: {expression: '$.data', extra: 1}}", &[])
+        .starts_with("\"yaql\" syntax should be"));
+    assert_eq!(
+        ok("2016-04-08", "{yaql: {expression: x}}", &[]),
+        json!({"yaql": {"expression": "x"}})
     );
 }
 
