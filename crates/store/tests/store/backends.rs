@@ -4,6 +4,41 @@
 use ember_store::{EncryptionKey, Store};
 use sqlx::{Connection, Executor};
 use std::future::Future;
+use std::ops::Deref;
+
+/// An open store and the URL it was opened with (to open more stores or raw connections on
+/// the same database).
+pub struct Db {
+    pub store: Store,
+    pub url: String,
+}
+
+impl Deref for Db {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl Db {
+    /// A raw connection, to look at what is really stored.
+    pub async fn raw(&self) -> sqlx::AnyConnection {
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&self.url)
+            .await
+            .expect("raw connection")
+    }
+
+    /// The text of one column of one row, as stored.
+    pub async fn raw_text(&self, sql: &str, id: &str) -> String {
+        let mut conn = self.raw().await;
+        sqlx::query_scalar::<_, String>(sql)
+            .bind(id.to_string())
+            .fetch_one(&mut conn)
+            .await
+            .expect("raw query")
+    }
+}
 
 pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -13,20 +48,24 @@ pub fn key() -> EncryptionKey {
 
 pub async fn with_sqlite<F, Fut>(body: F)
 where
-    F: FnOnce(Store) -> Fut,
+    F: FnOnce(Db) -> Fut,
     Fut: Future<Output = ()>,
 {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("ember.db").display());
     let store = Store::open(&url, &key()).await.expect("open sqlite store");
-    body(store.clone()).await;
+    body(Db {
+        store: store.clone(),
+        url,
+    })
+    .await;
     store.close().await;
 }
 
 /// A unique schema per test, dropped even when the body panics.
 pub async fn with_postgres<F, Fut>(body: F)
 where
-    F: FnOnce(Store) -> Fut,
+    F: FnOnce(Db) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let schema = format!("ember_test_{}", uuid::Uuid::new_v4().simple());
@@ -41,7 +80,11 @@ where
     let store = Store::open(&url, &key())
         .await
         .expect("open postgres store in schema");
-    let outcome = tokio::spawn(body(store.clone())).await;
+    let outcome = tokio::spawn(body(Db {
+        store: store.clone(),
+        url,
+    }))
+    .await;
     store.close().await;
     admin
         .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
@@ -52,13 +95,13 @@ where
     }
 }
 
-/// Declares `sqlite_<name>` and `postgres_<name>` tests running `async fn <name>(Store)`.
+/// Declares `sqlite::<name>` and `postgres::<name>` tests running `async fn <name>(Db)`.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     $crate::backends::with_sqlite(super::$name).await;
                 }
@@ -66,7 +109,7 @@ macro_rules! on_both_backends {
         }
         mod postgres {
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     $crate::backends::with_postgres(super::$name).await;
                 }
