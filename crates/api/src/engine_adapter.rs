@@ -227,6 +227,92 @@ fn not_supported(what: &str) -> EngineError {
     )
 }
 
+/// Heat's "initial template" of a resource type: one parameter per property, the resource
+/// taking them all, one output per attribute plus `OS::stack_id`.
+fn generate_template(type_name: &str, schema: &Value, hot: bool) -> Value {
+    let last = type_name.rsplit("::").next().unwrap_or(type_name);
+    // Heat names the resource after its plugin class; `None` is `NoneResource` there.
+    let resource = if last == "None" {
+        "NoneResource".to_string()
+    } else {
+        last.to_string()
+    };
+    let empty = serde_json::Map::new();
+    let props = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let attrs = schema
+        .get("attributes")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let mut parameters = serde_json::Map::new();
+    let mut properties = serde_json::Map::new();
+    for (name, prop) in props {
+        let kind = prop.get("type").and_then(Value::as_str).unwrap_or("string");
+        let param_type = match (kind.to_ascii_lowercase().as_str(), hot) {
+            ("integer" | "number", true) => "number",
+            ("boolean", true) => "boolean",
+            ("map", true) => "json",
+            ("list", true) => "comma_delimited_list",
+            (_, true) => "string",
+            ("integer" | "number", false) => "Number",
+            ("map", false) => "Json",
+            ("list", false) => "CommaDelimitedList",
+            ("boolean", false) => "Boolean",
+            (_, false) => "String",
+        };
+        let mut param = serde_json::Map::new();
+        param.insert(if hot { "type" } else { "Type" }.into(), json!(param_type));
+        if let Some(d) = prop.get("description") {
+            param.insert(
+                if hot { "description" } else { "Description" }.into(),
+                d.clone(),
+            );
+        }
+        if let Some(d) = prop.get("default") {
+            param.insert(if hot { "default" } else { "Default" }.into(), d.clone());
+        }
+        parameters.insert(name.clone(), Value::Object(param));
+        let reference = if hot {
+            json!({"get_param": name})
+        } else {
+            json!({"Ref": name})
+        };
+        properties.insert(name.clone(), reference);
+    }
+    let mut outputs = serde_json::Map::new();
+    for (name, attr) in attrs {
+        let value = if hot {
+            json!({"get_attr": [resource, name]})
+        } else {
+            json!({"Fn::GetAtt": [resource, name]})
+        };
+        let mut output = serde_json::Map::new();
+        if let Some(d) = attr.get("description") {
+            output.insert(
+                if hot { "description" } else { "Description" }.into(),
+                d.clone(),
+            );
+        }
+        output.insert(if hot { "value" } else { "Value" }.into(), value);
+        outputs.insert(name.clone(), Value::Object(output));
+    }
+    let description = format!("Initial template of {resource}");
+    if hot {
+        outputs.insert(
+            "OS::stack_id".into(),
+            json!({"value": {"get_resource": resource}}),
+        );
+        json!({"heat_template_version": "2016-10-14", "description": description, "parameters": parameters,
+               "resources": {resource.clone(): {"type": type_name, "properties": properties}}, "outputs": outputs})
+    } else {
+        outputs.insert("OS::stack_id".into(), json!({"Value": {"Ref": resource}}));
+        json!({"AWSTemplateFormatVersion": "2010-09-09", "Description": description, "Parameters": parameters,
+               "Resources": {resource.clone(): {"Type": type_name, "Properties": properties}}, "Outputs": outputs})
+    }
+}
+
 #[async_trait]
 impl Orchestrator for Service {
     async fn call(&self, ctx: &RequestContext, call: EngineCall) -> Result<Value, EngineError> {
@@ -495,6 +581,32 @@ mod tests {
             .iter()
             .map(|s| s["stack_name"].as_str().unwrap())
             .collect()
+    }
+
+    #[test]
+    fn generated_template_matches_heat_for_os_heat_none() {
+        let schema = json!({"properties": {}, "attributes": {"show": {"description": "Detailed information about resource.", "type": "map"}}});
+        let heat = serde_json::from_str::<Value>(include_str!(
+            "../tests/heat-samples/resource_type_template.json"
+        ))
+        .unwrap();
+        assert_eq!(
+            generate_template("OS::Heat::None", &schema, true),
+            heat["body"]
+        );
+        let cfn = generate_template(
+            "OS::Heat::RandomString",
+            &json!({"properties": {"length": {"type": "integer", "default": 32}}}),
+            false,
+        );
+        assert_eq!(
+            cfn["Parameters"]["length"],
+            json!({"Type": "Number", "Default": 32})
+        );
+        assert_eq!(
+            cfn["Resources"]["RandomString"]["Properties"]["length"],
+            json!({"Ref": "length"})
+        );
     }
 
     #[test]
