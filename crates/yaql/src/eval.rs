@@ -3,7 +3,7 @@
 
 use crate::library::{self, Param, Params};
 use crate::parser::{Arg, BinaryOp, Expr, UnaryOp};
-use crate::pyvalue::{contains, key_of, no_match, py_cmp, py_eq, py_size, truthy, Num};
+use crate::pyvalue::{contains, key_of, lookup_key, no_match, py_cmp, py_eq, py_size, truthy, Num};
 use crate::{Error, Limits};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -198,7 +198,7 @@ impl Machine<'_> {
                         Arg::Named(..) => return Err(no_match("#indexer")),
                     }
                 }
-                index(&target, &values)
+                index(&target, &values, self.limits.max_iterations)
             }
             Expr::Unary { op, operand } => {
                 let value = self.eval(operand, scope)?;
@@ -275,7 +275,8 @@ impl Machine<'_> {
                 receiver: None,
                 args,
             } => self.call(name, Some(receiver), args, scope),
-            other => self.call_lambda(other, scope, &[receiver]),
+            // yaql only evaluates method calls and keys after a dot.
+            _ => Err(no_match("#operator_.")),
         }
     }
 
@@ -649,23 +650,30 @@ fn overflow() -> Error {
 
 /// `target[i]` on lists and strings, `target[key]` and
 /// `target[key, default]` on dicts.
-fn index(target: &Value, args: &[Value]) -> Result<Value, Error> {
+fn index(target: &Value, args: &[Value], max_iterations: usize) -> Result<Value, Error> {
     match (target, args) {
         (Value::Array(items), [i]) => {
             let Some(Num::Int(i)) = Num::of(i) else {
                 return Err(no_match("#indexer"));
             };
-            python_index(items.len(), i)
-                .map(|i| items[i].clone())
-                .ok_or_else(|| Error::Runtime("list index out of range".into()))
+            match python_index(items.len(), i).map(|i| &items[i]) {
+                Some(item) if library::is_truncation_mark(item) => {
+                    Err(Error::CollectionTooLarge(max_iterations))
+                }
+                Some(item) => Ok(item.clone()),
+                None if items.last().is_some_and(library::is_truncation_mark) => {
+                    Err(Error::CollectionTooLarge(max_iterations))
+                }
+                None => Err(Error::Runtime("list index out of range".into())),
+            }
         }
         (Value::Object(map), [key]) if !library::is_regex(target) => {
             map.get(&key_of(key)).cloned().ok_or_else(|| {
                 Error::Runtime(format!("Key {} not found", crate::pyvalue::py_repr(key)))
             })
         }
-        (Value::Object(map), [key, default]) => Ok(map
-            .get(&key_of(key))
+        (Value::Object(map), [key, default]) => Ok(lookup_key(key)
+            .and_then(|k| map.get(k))
             .cloned()
             .unwrap_or_else(|| default.clone())),
         _ => Err(no_match("#indexer")),

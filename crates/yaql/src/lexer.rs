@@ -105,13 +105,26 @@ fn lex_number(chars: &[char], i: &mut usize) -> Result<Tok, Error> {
     while *i < chars.len() && chars[*i].is_ascii_digit() {
         *i += 1;
     }
+    let is_word_end = |at: usize| chars.get(at).is_none_or(|c| !is_word_char(*c));
+    let integer_end = *i;
     let mut is_float = false;
     if *i + 1 < chars.len() && chars[*i] == '.' && chars[*i + 1].is_ascii_digit() {
-        is_float = true;
-        *i += 1;
-        while *i < chars.len() && chars[*i].is_ascii_digit() {
-            *i += 1;
+        let mut end = *i + 1;
+        while end < chars.len() && chars[end].is_ascii_digit() {
+            end += 1;
         }
+        // yaql's number pattern ends at a word boundary; `1.5e3` lexes as
+        // `1`, `.`, then fails on `5e3`.
+        if is_word_end(end) {
+            is_float = true;
+            *i = end;
+        }
+    }
+    if !is_float && !is_word_end(integer_end) {
+        return Err(Error::Lexical {
+            character: chars[start],
+            position: start,
+        });
     }
     let text: String = chars[start..*i].iter().collect();
     let too_large = || Error::Parse {

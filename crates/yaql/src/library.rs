@@ -6,8 +6,8 @@
 use crate::eval::{Machine, Scope};
 use crate::parser::{Arg, Expr};
 use crate::pyvalue::{
-    contains, float_value, key_of, merge_dicts, no_match, py_cmp, py_eq, py_repr, py_str, truthy,
-    Num,
+    contains, float_value, key_of, lookup_key, merge_dicts, no_match, py_cmp, py_eq, py_repr,
+    py_str, truthy, Num,
 };
 use crate::Error;
 use serde_json::{Map, Value};
@@ -141,6 +141,52 @@ pub(crate) fn is_lambda_keyword(name: &str, keyword: &str) -> bool {
     )
 }
 
+/// How yaql lets a function be called: as `f(x)`, as `x.f()`, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Form {
+    Function,
+    Method,
+    Both,
+}
+
+/// The calling form of each library function, as yaql declares it
+/// (`@specs.method`, `@specs.extension_method` or neither). `None` for
+/// names yaql does not define.
+pub(crate) fn call_form(name: &str) -> Option<Form> {
+    Some(match name {
+        "abs" | "coalesce" | "dict" | "escapeRegex" | "examine" | "let" | "with" | "list"
+        | "pow" | "range" | "regex" | "round" | "selectCase" | "sequence" | "sign" | "str"
+        | "switch" | "int" | "float" | "bool" | "isList" | "isDict" | "isString" | "isInteger"
+        | "isNumber" | "isBoolean" | "isIterable" | "isRegex" => Form::Function,
+        "all" | "any" | "append" | "concat" | "distinct" | "enumerate" | "isEmpty" | "len"
+        | "max" | "min" | "norm" | "set" => Form::Both,
+        "accumulate" | "aggregate" | "contains" | "containsKey" | "containsValue" | "count"
+        | "cycle" | "defaultIfEmpty" | "delete" | "deleteAll" | "endsWith" | "filter" | "first"
+        | "flatten" | "get" | "groupBy" | "indexOf" | "indexWhere" | "items" | "join" | "keys"
+        | "last" | "lastIndexOf" | "lastIndexWhere" | "limit" | "map" | "matches" | "memorize"
+        | "mergeWith" | "orderBy" | "orderByDescending" | "reduce" | "repeat" | "replace"
+        | "reverse" | "rightSplit" | "search" | "searchAll" | "select" | "selectMany"
+        | "single" | "skip" | "skipWhile" | "slice" | "split" | "splitAt" | "startsWith"
+        | "substring" | "sum" | "switchCase" | "take" | "takeWhile" | "thenBy"
+        | "thenByDescending" | "toCharArray" | "toDict" | "toList" | "toLower" | "toUpper"
+        | "trim" | "trimLeft" | "trimRight" | "unpack" | "values" | "where" | "zip"
+        | "zipLongest" => Form::Method,
+        _ => return None,
+    })
+}
+
+/// Refuses a call in a form yaql does not offer for `name`.
+pub(crate) fn check_form(name: &str, receiver: Option<&Value>) -> Result<(), Error> {
+    match (call_form(name), receiver) {
+        (None, _) | (Some(Form::Method), None) => Err(Error::UnknownFunction(name.to_string())),
+        (Some(Form::Function), Some(r)) => Err(Error::Runtime(format!(
+            "No method \"{name}\" for receiver {} matches supplied arguments",
+            py_repr(r)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Functions whose arguments need their syntax, not just their values.
 pub(crate) fn special_form(
     m: &mut Machine<'_>,
@@ -149,6 +195,7 @@ pub(crate) fn special_form(
     args: &[Arg],
     scope: &Scope<'_>,
 ) -> Result<Option<Value>, Error> {
+    check_form(name, receiver)?;
     let has_rules = args
         .iter()
         .any(|a| matches!(a, Arg::Named(k, _) if !matches!(k, Expr::Keyword(_))));
@@ -277,16 +324,18 @@ pub(crate) fn ordering(
         else {
             return Err(no_match("thenBy"));
         };
-        let (source, selector) = match (receiver, args.as_slice()) {
-            (Some(r), [Arg::Positional(s)]) => (&**r, s),
-            (None, [Arg::Positional(r), Arg::Positional(s)]) => (r, s),
-            _ => return Err(no_match(name)),
+        let (Some(source), [Arg::Positional(selector)]) = (receiver, args.as_slice()) else {
+            // orderBy and thenBy are methods only.
+            return Err(match receiver {
+                None => Error::UnknownFunction(name.clone()),
+                Some(_) => no_match(name),
+            });
         };
         let ascending = !name.ends_with("Descending");
         keys.push((selector, ascending));
         match name.as_str() {
-            "orderBy" | "orderByDescending" => break source,
-            _ => current = source,
+            "orderBy" | "orderByDescending" => break &**source,
+            _ => current = &**source,
         }
     };
     keys.reverse();
@@ -598,69 +647,6 @@ fn to_float(value: &Value) -> Result<Value, Error> {
     }
 }
 
-/// The retired yaql `format()` (Python `str.format`), limited to plain
-/// `{}`, `{0}` and `{name}` fields: no attribute access or format specs.
-fn format_string(
-    m: &mut Machine<'_>,
-    template: &str,
-    args: &[Value],
-    kwargs: &[(String, Value)],
-) -> Result<Value, Error> {
-    let mut out = String::new();
-    let mut auto = 0usize;
-    let mut chars = template.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-                out.push('{');
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-                out.push('}');
-            }
-            '{' => {
-                let mut field = String::new();
-                loop {
-                    match chars.next() {
-                        Some('}') => break,
-                        Some(c) => field.push(c),
-                        None => {
-                            return Err(Error::Runtime(
-                                "Single '{' encountered in format string".into(),
-                            ))
-                        }
-                    }
-                }
-                let value = if field.is_empty() {
-                    auto += 1;
-                    args.get(auto - 1)
-                } else if let Ok(i) = field.parse::<usize>() {
-                    args.get(i)
-                } else {
-                    kwargs.iter().find(|(k, _)| *k == field).map(|(_, v)| v)
-                };
-                let value = value.ok_or_else(|| {
-                    Error::Runtime(format!("format field {{{field}}} has no value"))
-                })?;
-                let text = match value {
-                    Value::String(s) => s.clone(),
-                    other => py_repr(other),
-                };
-                m.check_string_len(out.len() + text.len())?;
-                out.push_str(&text);
-            }
-            '}' => {
-                return Err(Error::Runtime(
-                    "Single '}' encountered in format string".into(),
-                ))
-            }
-            c => out.push(c),
-        }
-    }
-    Ok(Value::String(out))
-}
-
 fn empty_collection(name: &str) -> Error {
     Error::Runtime(format!("{name}(): the collection is empty"))
 }
@@ -668,8 +654,24 @@ fn empty_collection(name: &str) -> Error {
 /// Produces at most `max_iterations + 1` items of an endless or huge
 /// sequence: consumers that read a prefix work as in yaql, and anything
 /// that needs the whole sequence hits the collection limit.
-fn bounded(m: &Machine<'_>, items: impl Iterator<Item = Value>) -> Value {
-    Value::Array(items.take(m.limits.max_iterations + 1).collect())
+fn bounded(m: &Machine<'_>, mut items: impl Iterator<Item = Value>) -> Value {
+    let mut out: Vec<Value> = items.by_ref().take(m.limits.max_iterations).collect();
+    if items.next().is_some() {
+        let mut mark = Map::new();
+        mark.insert(TRUNCATION_MARK.into(), Value::Bool(true));
+        out.push(Value::Object(mark));
+    }
+    Value::Array(out)
+}
+
+const TRUNCATION_MARK: &str = "\u{1}yaql-truncated";
+
+/// The element [`bounded`] puts after the last real one of a sequence it
+/// cut short. Lists holding it are longer than `max_iterations`, so every
+/// whole-collection consumer refuses them; prefix consumers that reach it
+/// refuse too, because yaql would have read on.
+pub(crate) fn is_truncation_mark(value: &Value) -> bool {
+    matches!(value, Value::Object(m) if m.contains_key(TRUNCATION_MARK))
 }
 
 fn distinct_by(m: &mut Machine<'_>, items: Vec<Value>, keys: Vec<Value>) -> Result<Value, Error> {
@@ -745,18 +747,28 @@ fn call_plain(m: &mut Machine<'_>, p: &Params<'_>) -> Result<Value, Error> {
                 v @ Value::Object(map) if name == "len" && !is_regex(v) => {
                     Value::from(map.len() as i64)
                 }
+                // `len` takes a sequence (no iterator limit); `count` an iterable.
+                Value::Array(items) if name == "len" => {
+                    if items.last().is_some_and(is_truncation_mark) {
+                        return Err(Error::CollectionTooLarge(m.limits.max_iterations));
+                    }
+                    Value::from(items.len() as i64)
+                }
                 v => Value::from(m.collection(v, name)?.len() as i64),
             }
         }
         "sum" => {
             p.expect_len(1..=2)?;
             let items = m.collection(p.value(0)?, name)?;
+            let mut iter = items.into_iter();
             let mut acc = match p.opt(1, "initial") {
                 Some(initial) => initial.clone(),
-                None => Value::from(0),
+                None => iter.next().ok_or_else(|| {
+                    Error::Runtime("reduce() of empty sequence with no initial value".into())
+                })?,
             };
-            for item in &items {
-                acc = m.add(&acc, item)?;
+            for item in iter.by_ref() {
+                acc = m.add(&acc, &item)?;
             }
             acc
         }
@@ -1121,8 +1133,7 @@ fn call_plain(m: &mut Machine<'_>, p: &Params<'_>) -> Result<Value, Error> {
         "get" => {
             p.expect_len(2..=3)?;
             let map = p.dict(0)?;
-            let key = key_of(p.value(1)?);
-            match map.get(&key) {
+            match lookup_key(p.value(1)?).and_then(|k| map.get(k)) {
                 Some(v) => v.clone(),
                 None => p.opt(2, "default").cloned().unwrap_or(Value::Null),
             }
@@ -1148,7 +1159,9 @@ fn call_plain(m: &mut Machine<'_>, p: &Params<'_>) -> Result<Value, Error> {
         "delete" if matches!(p.value(0)?, Value::Object(_)) => {
             let mut map = p.dict(0)?.clone();
             for i in 1..n {
-                map.shift_remove(&key_of(p.value(i)?));
+                if let Some(k) = lookup_key(p.value(i)?) {
+                    map.shift_remove(k);
+                }
             }
             Value::Object(map)
         }
@@ -1176,13 +1189,16 @@ fn call_plain(m: &mut Machine<'_>, p: &Params<'_>) -> Result<Value, Error> {
             p.expect_len(2..=2)?;
             let mut map = p.dict(0)?.clone();
             for key in m.collection(p.value(1)?, name)? {
-                map.shift_remove(&key_of(&key));
+                if let Some(k) = lookup_key(&key) {
+                    map.shift_remove(k);
+                }
             }
             Value::Object(map)
         }
         "containsKey" => {
             p.expect_len(2..=2)?;
-            Value::Bool(p.dict(0)?.contains_key(&key_of(p.value(1)?)))
+            let map = p.dict(0)?;
+            Value::Bool(lookup_key(p.value(1)?).is_some_and(|k| map.contains_key(k)))
         }
         "containsValue" => {
             p.expect_len(2..=2)?;
@@ -1434,27 +1450,11 @@ fn call_plain(m: &mut Machine<'_>, p: &Params<'_>) -> Result<Value, Error> {
             let end = start.saturating_add(length).clamp(start, len);
             Value::String(chars[start as usize..end as usize].iter().collect())
         }
-        "toCharArray" | "characters" if n == 1 => {
+        "toCharArray" => {
             let s = p.string(0)?;
             let chars: Vec<Value> = s.chars().map(|c| Value::String(c.to_string())).collect();
             Value::Array(chars)
         }
-        "format" => {
-            let template = p.string(0)?;
-            let args: Vec<Value> = (1..n)
-                .map(|i| p.value(i).cloned())
-                .collect::<Result<_, _>>()?;
-            let kwargs: Vec<(String, Value)> = p
-                .named
-                .iter()
-                .filter_map(|(k, v)| match v {
-                    Param::Value(v) => Some((k.clone(), v.clone())),
-                    Param::Lambda(_) => None,
-                })
-                .collect();
-            format_string(m, template, &args, &kwargs)?
-        }
-
         // ---- regular expressions
         "regex" => {
             p.expect_len(1..=4)?;
@@ -1793,6 +1793,9 @@ fn query_each(m: &mut Machine<'_>, p: &Params<'_>, scope: &Scope<'_>) -> Result<
     let mut skipping = true;
     let mut found = -1i64;
     for (i, item) in items.into_iter().enumerate() {
+        if is_truncation_mark(&item) {
+            return Err(Error::CollectionTooLarge(m.limits.max_iterations));
+        }
         let result = m.call_lambda(body, scope, std::slice::from_ref(&item))?;
         match name {
             "where" | "filter" => {

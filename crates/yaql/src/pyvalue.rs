@@ -159,9 +159,13 @@ pub(crate) fn py_repr(value: &Value) -> String {
             out.push(quote);
             out
         }
+        // yaql keeps lists as tuples, so they print as tuples.
         Value::Array(items) => {
             let inner: Vec<String> = items.iter().map(py_repr).collect();
-            format!("[{}]", inner.join(", "))
+            match inner.as_slice() {
+                [one] => format!("({one},)"),
+                _ => format!("({})", inner.join(", ")),
+            }
         }
         Value::Object(map) => {
             let inner: Vec<String> = map
@@ -209,6 +213,12 @@ pub(crate) fn key_of(value: &Value) -> String {
     }
 }
 
+/// The key a lookup (`d[k]`, `get`, `containsKey`, `in`) can match: JSON
+/// dict keys are strings, and Python never finds `1` under `"1"`.
+pub(crate) fn lookup_key(value: &Value) -> Option<&str> {
+    value.as_str()
+}
+
 /// Estimate of CPython's `sys.getsizeof(value)` (shallow, as yaql measures
 /// its memory quota).
 pub(crate) fn py_size(value: &Value) -> usize {
@@ -226,7 +236,7 @@ pub(crate) fn py_size(value: &Value) -> usize {
 pub(crate) fn contains(container: &Value, item: &Value) -> bool {
     match container {
         Value::Array(a) => a.iter().any(|v| py_eq(v, item)),
-        Value::Object(o) => o.contains_key(&key_of(item)),
+        Value::Object(o) => lookup_key(item).is_some_and(|k| o.contains_key(k)),
         Value::String(s) => matches!(item, Value::String(sub) if s.contains(sub.as_str())),
         _ => false,
     }

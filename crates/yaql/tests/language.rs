@@ -150,7 +150,11 @@ fn null_safe_access() {
 
 #[test]
 fn dot_with_expression_binds_receiver() {
-    assert_eq!(yaql("[1, 2].($.len())"), json!(2));
+    // yaql evaluates only keys and method calls after a dot.
+    assert!(matches!(
+        fails("[1, 2].($.len())", json!(null)),
+        Error::NoMatchingFunction(_)
+    ));
 }
 
 // ---- operators
@@ -259,7 +263,16 @@ fn select_where_and_friends() {
     assert_eq!(yaql("[1, 2, 3].where($ > 1)"), json!([2, 3]));
     assert_eq!(yaql("[1, 2, 3].filter($ > 1)"), json!([2, 3]));
     assert_eq!(yaql("[1, 2, 3].select($ * 2)"), json!([2, 4, 6]));
-    assert_eq!(yaql("where([1, 2, 3], $ > 2)"), json!([3]));
+    // `where` is a method only; `len` is both; `isList` a function only.
+    assert_eq!(
+        fails("where([1, 2, 3], $ > 2)", json!(null)),
+        Error::UnknownFunction("where".into())
+    );
+    assert_eq!(yaql("len([1, 2])"), json!(2));
+    assert!(matches!(
+        fails("[1].isList()", json!(null)),
+        Error::Runtime(_)
+    ));
     assert_eq!(yaql("[[1, 2], [3]].selectMany($)"), json!([1, 2, 3]));
     assert_eq!(yaql("[1, 2, 3, 4].takeWhile($ < 3)"), json!([1, 2]));
     assert_eq!(yaql("[1, 2, 3, 4].skipWhile($ < 3)"), json!([3, 4]));
@@ -285,6 +298,7 @@ fn aggregates() {
     assert_eq!(yaql("[3, 1, 2].min()"), json!(1));
     assert_eq!(yaql("max(1, 5)"), json!(5));
     assert_eq!(yaql("[].max(7)"), json!(7));
+    assert!(matches!(fails("[].sum()", json!(null)), Error::Runtime(_)));
     assert_eq!(yaql("[1, 2, 3].first()"), json!(1));
     assert_eq!(yaql("[1, 2, 3].last()"), json!(3));
     assert_eq!(yaql("[].first(null)"), json!(null));
@@ -342,8 +356,8 @@ fn ranges_and_sequences() {
     assert_eq!(yaql("range(1, 7, 2)"), json!([1, 3, 5]));
     assert_eq!(yaql("range(3, 0, -1)"), json!([3, 2, 1]));
     assert_eq!(yaql("sequence(5, 2).take(3)"), json!([5, 7, 9]));
-    assert_eq!(yaql("repeat('x', 2)"), json!(["x", "x"]));
-    assert_eq!(yaql("repeat(1).take(3)"), json!([1, 1, 1]));
+    assert_eq!(yaql("'x'.repeat(2)"), json!(["x", "x"]));
+    assert_eq!(yaql("1.repeat().take(3)"), json!([1, 1, 1]));
     assert_eq!(yaql("[1, 2].cycle().take(5)"), json!([1, 2, 1, 2, 1]));
 }
 
@@ -463,14 +477,10 @@ fn strings() {
     assert_eq!(yaql("null.isEmpty()"), json!(true));
     assert_eq!(yaql("'aba'.isEmpty(chars => 'a')"), json!(false));
     assert_eq!(yaql("'aaaa'.norm('a')"), json!(null));
-    assert_eq!(
-        yaql("'abc{0}ab{1}abc'.format(' ', ',')"),
-        json!("abc ab,abc")
-    );
-    assert_eq!(
-        yaql("'abc{foo}ab{bar}abc'.format(foo => ' ', bar => ',')"),
-        json!("abc ab,abc")
-    );
+    // yaql 3.0 removed format() (bug 2048114), so Heat refuses it.
+    assert!(fails("'abc{0}'.format(' ')", json!(null))
+        .to_string()
+        .contains("format"));
 }
 
 #[test]
@@ -479,7 +489,8 @@ fn conversions() {
     assert_eq!(yaql("str(null)"), json!("null"));
     assert_eq!(yaql("str(true)"), json!("true"));
     assert_eq!(yaql("str(1.0)"), json!("1.0"));
-    assert_eq!(yaql("str(['abc', 'de'])"), json!("['abc', 'de']"));
+    assert_eq!(yaql("str(['abc', 'de'])"), json!("('abc', 'de')"));
+    assert_eq!(yaql("str([1])"), json!("(1,)"));
     assert_eq!(yaql("int('12')"), json!(12));
     assert_eq!(yaql("int(3.7)"), json!(3));
     assert_eq!(yaql("int(null)"), json!(0));
@@ -671,13 +682,6 @@ fn tripleo_expressions() {
             json!({"x": {"GlanceBackend": "rbd"}})
         ),
         json!(true)
-    );
-    assert_eq!(
-        eval(
-            "str(\"{0}\".format($.data).split(\"/\")[-1])",
-            json!("a/b/c")
-        ),
-        json!("c")
     );
 }
 
