@@ -162,4 +162,17 @@ proptest! {
             let _ = parsed.resolve(&input, true, None);
         }
     }
+
+    #[test]
+    fn json_text_never_panics(text in "\\PC{0,40}") {
+        let section = Node::from_json(&json!({"p": {"type": "json"}, "q": {"type": "string",
+            "constraints": [{"custom_constraint": "json_string"}]}}));
+        let syntax = ParameterSyntax::Hot { modulo: true, tags: true };
+        let parsed = ParameterSchemas::parse(Some(&section), "t", syntax).unwrap();
+        let input = ParameterInput {
+            values: [("p".to_string(), json!(text)), ("q".to_string(), json!(text))].into_iter().collect(),
+            ..Default::default()
+        };
+        let _ = parsed.resolve(&input, true, None);
+    }
 }

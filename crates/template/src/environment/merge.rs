@@ -122,7 +122,7 @@ fn parse_param(value: &Value, ptype: ParamType) -> Result<Value, String> {
     if ptype == ParamType::Json {
         return match value {
             Value::String(s) if s.is_empty() => Ok(value.clone()),
-            Value::String(s) => serde_json::from_str(s)
+            Value::String(s) => crate::parameters::coerce::json_loads(s)
                 .map_err(|e| format!("Invalid parameter in environment {e}.")),
             other => Ok(other.clone()),
         };

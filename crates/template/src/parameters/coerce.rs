@@ -135,11 +135,102 @@ pub(crate) fn parse_list(value: &Value) -> Result<Value, String> {
 pub(crate) fn parse_json(value: &Value) -> Result<Value, String> {
     match value {
         Value::String(s) if s.is_empty() => Ok(value.clone()),
-        Value::String(s) => {
-            serde_json::from_str(s).map_err(|e| format!("Value must be valid JSON: {e}"))
-        }
+        Value::String(s) => json_loads(s).map_err(|e| format!("Value must be valid JSON: {e}")),
         other => Ok(other.clone()),
     }
+}
+
+/// Python's `json.loads`, with its error texts (`Expecting value: line 1 column 1 (char 0)`):
+/// Heat puts them in its messages.
+pub(crate) fn json_loads(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| python_json_error(text, &e))
+}
+
+fn python_json_error(text: &str, error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    // serde_json's line and column (1-based, bytes) point at the offending byte; Python's
+    // position is a 0-based character offset.
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(error.line().saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let byte_at = |column: usize| {
+        let mut at = (line_start + column.saturating_sub(1)).min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    };
+    let mut at = byte_at(error.column());
+    let shown = error.to_string();
+    let reason = shown.split(" at line ").next().unwrap_or(&shown);
+    let last_significant = text.trim_end().chars().last();
+    let message = match error.classify() {
+        Category::Eof => {
+            at = text.len();
+            match reason {
+                "EOF while parsing a string" => {
+                    at = unterminated_string_start(text);
+                    "Unterminated string starting at"
+                }
+                "EOF while parsing a value" => {
+                    // Python points at the start of a cut-off literal such as `tru`.
+                    let trimmed = text.trim_end_matches(|c: char| c.is_ascii_alphanumeric());
+                    if trimmed.len() < text.len() && !text.trim_end().ends_with(['"']) {
+                        at = trimmed.len();
+                    }
+                    "Expecting value"
+                }
+                "EOF while parsing an object" if matches!(last_significant, Some('{' | ',')) => {
+                    "Expecting property name enclosed in double quotes"
+                }
+                "EOF while parsing a list" if matches!(last_significant, Some('[' | ',')) => {
+                    "Expecting value"
+                }
+                _ if last_significant == Some(':') => "Expecting value",
+                _ => "Expecting ',' delimiter",
+            }
+        }
+        _ => match reason {
+            "key must be a string" => "Expecting property name enclosed in double quotes",
+            "expected `:`" => "Expecting ':' delimiter",
+            r if r.starts_with("expected `,`") => "Expecting ',' delimiter",
+            "trailing characters" => "Extra data",
+            "trailing comma" if text[at.min(text.len())..].starts_with('}') => {
+                "Expecting property name enclosed in double quotes"
+            }
+            "invalid escape" => {
+                at = text[..at].rfind('\\').unwrap_or(at);
+                "Invalid \\escape"
+            }
+            r if r.starts_with("control character") => "Invalid control character at",
+            _ => "Expecting value",
+        },
+    };
+    let line = text[..at].matches('\n').count() + 1;
+    let line_begin = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_begin..at].chars().count() + 1;
+    let char_offset = text[..at].chars().count();
+    format!("{message}: line {line} column {column} (char {char_offset})")
+}
+
+/// Where the string that runs to the end of `text` opens.
+fn unterminated_string_start(text: &str) -> usize {
+    let mut open = None;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match (open, c) {
+            (Some(_), '\\') if !escaped => escaped = true,
+            (Some(_), '"') if !escaped => open = None,
+            (None, '"') => open = Some(i),
+            _ => escaped = false,
+        }
+        if c != '\\' {
+            escaped = false;
+        }
+    }
+    open.unwrap_or(0)
 }
 
 /// Python truthiness, for keys such as `hidden` that Heat tests with `if`.
@@ -171,6 +262,54 @@ mod tests {
         );
         assert!(str_to_num(&json!(["foo"])).unwrap_err().contains("int()"));
         assert!(str_to_num(&json!("1__0")).is_err());
+    }
+
+    #[test]
+    fn json_errors_read_as_python() {
+        let cases = [
+            (
+                "I am not a map",
+                "Expecting value: line 1 column 1 (char 0)",
+            ),
+            (
+                "{a:1}",
+                "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+            ),
+            (
+                "{\"a\" 1}",
+                "Expecting ':' delimiter: line 1 column 6 (char 5)",
+            ),
+            (
+                "{\"a\":1 \"b\":2}",
+                "Expecting ',' delimiter: line 1 column 8 (char 7)",
+            ),
+            ("[1 2]", "Expecting ',' delimiter: line 1 column 4 (char 3)"),
+            ("{\"a\":1}x", "Extra data: line 1 column 8 (char 7)"),
+            (
+                "\"abc",
+                "Unterminated string starting at: line 1 column 1 (char 0)",
+            ),
+            ("{\"a\":", "Expecting value: line 1 column 6 (char 5)"),
+            ("[1,]", "Expecting value: line 1 column 4 (char 3)"),
+            (
+                "{\"a\":1,}",
+                "Expecting property name enclosed in double quotes: line 1 column 8 (char 7)",
+            ),
+            ("tru", "Expecting value: line 1 column 1 (char 0)"),
+            ("\"a\\qb\"", "Invalid \\escape: line 1 column 3 (char 2)"),
+            (
+                "{\"a\":1",
+                "Expecting ',' delimiter: line 1 column 7 (char 6)",
+            ),
+            ("[1", "Expecting ',' delimiter: line 1 column 3 (char 2)"),
+            (
+                "\"a\u{1}b\"",
+                "Invalid control character at: line 1 column 3 (char 2)",
+            ),
+        ];
+        for (text, message) in cases {
+            assert_eq!(json_loads(text), Err(message.to_string()), "{text}");
+        }
     }
 
     #[test]

@@ -433,7 +433,7 @@ fn json_string(data: &str) -> Result<(), String> {
     if data.is_empty() {
         return Ok(());
     }
-    serde_json::from_str::<serde::de::IgnoredAny>(data)
+    super::coerce::json_loads(data)
         .map(|_| ())
         .map_err(|e| format!("JSON string {data} is invalid: {e}"))
 }

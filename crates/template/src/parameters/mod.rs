@@ -7,7 +7,7 @@
 //! `InvalidSchemaError` texts; errors found while validating a parameter (constraint on the wrong
 //! type, bad default, bad value) are wrapped as `Parameter 'name' is invalid: ...`.
 
-mod coerce;
+pub(crate) mod coerce;
 mod constraints;
 mod custom;
 
