@@ -545,7 +545,12 @@ impl ParameterSchemas {
             let Some(entries) = section.as_map() else {
                 return Err(schema_error(
                     &Location::new(file, section.span, root),
-                    format!("The template section is invalid: {}", syntax.section()),
+                    // Heat has no message of its own here (it fails on `.items()`); this one
+                    // follows its wording for outputs and conditions.
+                    format!(
+                        "Parameter definitions must be a map. Found a {} instead",
+                        coerce::python_type(&section.to_json())
+                    ),
                 ));
             };
             for (key, value) in entries {
