@@ -595,16 +595,22 @@ fn path_below_tenant(location: &str) -> Option<String> {
     Some(format!("/{rest}"))
 }
 
-/// Heat's error body `{"explanation", "code", "error": {"message", "type", ...}, "title"}`.
+/// Heat's error body `{"explanation", "code", "error": {"message", "type", ...}, "title"}`, read
+/// as heatclient's `HTTPException` reads it: the message defaults to `Internal Error`.
 fn api_error(status: u16, body: &Value) -> CliError {
     let error = body.get("error");
-    let message = error
-        .and_then(|e| e.get("message"))
-        .and_then(Value::as_str)
-        .or_else(|| body.get("explanation").and_then(Value::as_str))
-        .or_else(|| body.as_str())
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("HTTP {status}"));
+    let message = match (error, body) {
+        (Some(e), _) => e
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("Internal Error")
+            .to_owned(),
+        (None, Value::String(text)) => text.clone(),
+        (None, other) => other
+            .get("explanation")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("HTTP {status}"), str::to_owned),
+    };
     let kind = error
         .and_then(|e| e.get("type"))
         .and_then(Value::as_str)

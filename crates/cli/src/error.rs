@@ -9,8 +9,9 @@ pub enum CliError {
     #[error("{0}")]
     Command(String),
 
-    /// An error the orchestration service returned, in Heat's error body shape.
-    #[error("{message}")]
+    /// An error the orchestration service returned, in Heat's error body shape (printed as
+    /// heatclient's `HTTPException` prints it).
+    #[error("ERROR: {message}")]
     #[diagnostic(code(heat::api))]
     Api {
         /// The HTTP status (in process: the status the API would have answered).

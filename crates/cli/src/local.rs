@@ -4,8 +4,14 @@
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::Router;
+use ember_api::engine::Orchestrator;
+use ember_engine::store_adapter::SqlStore;
+use ember_engine::{EngineConfig, Service, TemplateCompiler};
+use ember_store::EncryptionKey;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
 use tower::ServiceExt;
 
 use crate::client::{ApiRequest, ApiResponse, Transport};
@@ -17,18 +23,32 @@ pub const LOCAL_TENANT: &str = "default";
 /// The largest response body read back from the router.
 const MAX_BODY: usize = 256 * 1024 * 1024;
 
+/// The router is built on the first request, so that commands failing before they need the
+/// service (a bad template file, `ember info`) never open the store.
 pub struct InProcessTransport {
-    router: Router,
+    store_url: String,
+    router: OnceCell<Router>,
 }
 
 impl InProcessTransport {
-    pub fn new(engine: Arc<dyn ember_api::engine::Orchestrator>) -> Result<Self, CliError> {
-        let config = ember_api::ServerConfig::default();
-        let state = ember_api::ApiState::new(config, engine)
-            .map_err(|e| CliError::Config(e.to_string()))?;
-        Ok(Self {
-            router: ember_api::router(state),
-        })
+    pub fn new(store_url: String) -> Self {
+        Self {
+            store_url,
+            router: OnceCell::new(),
+        }
+    }
+
+    async fn router(&self) -> Result<Router, CliError> {
+        let router = self
+            .router
+            .get_or_try_init(|| async {
+                let engine = engine(&self.store_url).await?;
+                let state = ember_api::ApiState::new(ember_api::ServerConfig::default(), engine)
+                    .map_err(|e| CliError::Config(e.to_string()))?;
+                Ok::<_, CliError>(ember_api::router(state))
+            })
+            .await?;
+        Ok(router.clone())
     }
 }
 
@@ -68,8 +88,8 @@ impl Transport for InProcessTransport {
             .body(body)
             .map_err(|e| CliError::Command(format!("cannot build request {uri}: {e}")))?;
         let response = self
-            .router
-            .clone()
+            .router()
+            .await?
             .oneshot(http_request)
             .await
             .map_err(|e| CliError::Command(format!("in-process request {uri} failed: {e}")))?;
@@ -96,10 +116,57 @@ impl Transport for InProcessTransport {
     }
 }
 
-/// The engine on the store at `store_url`.
-pub async fn engine(store_url: &str) -> Result<Arc<dyn ember_api::engine::Orchestrator>, CliError> {
-    Err(CliError::Config(format!(
-        "the in-process engine is not in this build yet (store {store_url}); use --os-endpoint \
-         to talk to a server"
-    )))
+/// How long a stack lock of this process stays valid without a heartbeat.
+const LOCK_LEASE: Duration = Duration::from_secs(30);
+
+/// The engine on the store at `store_url`, with every built-in resource type, started (actions
+/// that a previous process left in progress are resumed).
+pub async fn engine(store_url: &str) -> Result<Arc<dyn Orchestrator>, CliError> {
+    let key = encryption_key()?;
+    let store = SqlStore::open(store_url, &key, LOCK_LEASE)
+        .await
+        .map_err(|e| CliError::Config(format!("cannot open the store {store_url}: {e}")))?;
+    let service = Service::new(
+        Arc::new(store),
+        ember_resources::registry(),
+        Arc::new(TemplateCompiler::default()),
+        EngineConfig::default(),
+    );
+    service
+        .start()
+        .await
+        .map_err(|e| CliError::Config(format!("cannot start the engine on {store_url}: {e}")))?;
+    Ok(Arc::new(service))
+}
+
+/// The key hidden parameter values are encrypted with: `EMBER_ENCRYPTION_KEY` (32 bytes), else
+/// a random key kept in `encryption.key` in the user's data directory, made on first use.
+fn encryption_key() -> Result<EncryptionKey, CliError> {
+    let invalid = |e: ember_store::StoreError| CliError::Config(e.to_string());
+    if let Ok(text) = std::env::var("EMBER_ENCRYPTION_KEY") {
+        return EncryptionKey::from_bytes(text.as_bytes()).map_err(invalid);
+    }
+    let path = crate::mode::data_dir()?.join("encryption.key");
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            rand::Rng::fill(&mut rand::rngs::OsRng, &mut key);
+            write_private(&path, &key)
+                .map_err(|e| CliError::io(format!("cannot write {}", path.display()), e))?;
+            key.to_vec()
+        }
+        Err(e) => return Err(CliError::io(format!("cannot read {}", path.display()), e)),
+    };
+    EncryptionKey::from_bytes(&bytes).map_err(invalid)
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
 }

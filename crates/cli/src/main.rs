@@ -59,7 +59,7 @@ fn report(error: CliError) {
                 }
                 source = s.source();
             }
-            eprintln!("ERROR: {text}");
+            eprintln!("{text}");
         }
     }
 }
@@ -73,11 +73,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Mode::Client {
             endpoint, token, ..
         } => Box::new(HttpTransport::new(endpoint.clone(), token.clone())?),
-        // `info` must work even when the store cannot be opened.
-        Mode::InProcess { store_url } if !matches!(cli.command, Command::Info(_)) => Box::new(
-            local::InProcessTransport::new(local::engine(store_url).await?)?,
-        ),
-        Mode::InProcess { .. } => Box::new(NoTransport),
+        Mode::InProcess { store_url } => {
+            Box::new(local::InProcessTransport::new(store_url.clone()))
+        }
     };
     let mut ctx = Ctx {
         heat: Heat::new(transport),
@@ -85,16 +83,6 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         out: Box::new(std::io::stdout()),
     };
     dispatch(&mut ctx, cli.command).await
-}
-
-/// `ember info` needs no service.
-struct NoTransport;
-
-#[async_trait::async_trait]
-impl client::Transport for NoTransport {
-    async fn send(&self, _: client::ApiRequest) -> Result<client::ApiResponse, CliError> {
-        Err(CliError::Command("no orchestration service in use".into()))
-    }
 }
 
 async fn dispatch(ctx: &mut Ctx, command: Command) -> Result<(), CliError> {

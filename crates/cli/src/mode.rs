@@ -10,8 +10,10 @@
 //! OpenStack resources, and client mode only reads `OS_TOKEN`/`OS_AUTH_URL`... for a token.
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
-use std::path::PathBuf;
+use ember_openstack::config::clouds_yaml_paths;
+use ember_openstack::{CloudConfig, ServiceType, Session};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::client::{ApiRequest, ApiResponse, Transport};
@@ -80,8 +82,8 @@ impl Mode {
     }
 }
 
-/// The embedded default store: `ember.db` in the user's data directory.
-pub fn default_store_url() -> Result<String, CliError> {
+/// The user's data directory (created if missing): the embedded store and its key live here.
+pub fn data_dir() -> Result<std::path::PathBuf, CliError> {
     let dirs = directories::ProjectDirs::from("org", "ember", "ember").ok_or_else(|| {
         CliError::Config(
             "cannot find a home directory for the embedded store; set --store-url or \
@@ -89,8 +91,16 @@ pub fn default_store_url() -> Result<String, CliError> {
                 .into(),
         )
     })?;
-    let path = dirs.data_dir().join("ember.db");
-    Ok(format!("sqlite://{}?mode=rwc", path.display()))
+    let dir = dirs.data_dir().to_path_buf();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::io(format!("cannot create {}", dir.display()), e))?;
+    Ok(dir)
+}
+
+/// The embedded default store: `ember.db` in the user's data directory.
+pub fn default_store_url() -> Result<String, CliError> {
+    let path = data_dir()?.join("ember.db");
+    Ok(format!("sqlite://{}", path.display()))
 }
 
 impl ModeArgs {
@@ -98,10 +108,20 @@ impl ModeArgs {
         if let Some(endpoint) = &self.endpoint {
             let token = match &self.token {
                 Some(t) => Some(t.clone()),
-                None => match Credentials::from_env() {
-                    Some(creds) => Some(creds.authenticate().await?.token),
-                    None => None,
-                },
+                // Credentials in the environment only supply a token for the chosen server.
+                None if std::env::var_os("OS_AUTH_URL").is_some() => {
+                    let config = CloudConfig::from_env().map_err(openstack_error)?;
+                    Some(
+                        connect(config)
+                            .await?
+                            .token()
+                            .await
+                            .map_err(openstack_error)?
+                            .secret()
+                            .to_owned(),
+                    )
+                }
+                None => None,
             };
             return Ok(Mode::Client {
                 endpoint: normalize_endpoint(endpoint),
@@ -110,13 +130,26 @@ impl ModeArgs {
             });
         }
         if let Some(cloud) = &self.cloud {
-            let creds = Credentials::from_clouds_yaml(cloud)?;
-            let session = creds.authenticate().await?;
-            if let Some(endpoint) = session.orchestration_endpoint(&creds) {
+            let vars: BTreeMap<String, String> = std::env::vars().collect();
+            let paths = clouds_yaml_paths(&vars);
+            let path = paths.iter().find(|p| p.is_file()).ok_or_else(|| {
+                CliError::Config(format!("--os-cloud {cloud}: no clouds.yaml found"))
+            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::io(format!("cannot read {}", path.display()), e))?;
+            let config = CloudConfig::from_clouds_yaml(&text, cloud).map_err(openstack_error)?;
+            let session = connect(config).await?;
+            let token = session.token().await.map_err(openstack_error)?;
+            let found = token.catalog.endpoint(
+                ServiceType::Orchestration,
+                session.config().region.as_deref(),
+                session.config().interface,
+            );
+            if let Ok(endpoint) = found {
                 return Ok(Mode::Client {
                     endpoint: normalize_endpoint(&endpoint),
-                    token: Some(session.token),
-                    source: format!("--os-cloud {cloud} (catalog)"),
+                    token: Some(token.secret().to_owned()),
+                    source: format!("--os-cloud {cloud} (its catalog lists orchestration)"),
                 });
             }
         }
@@ -129,6 +162,14 @@ impl ModeArgs {
     }
 }
 
+async fn connect(config: CloudConfig) -> Result<Session, CliError> {
+    Session::connect(config).await.map_err(openstack_error)
+}
+
+fn openstack_error(error: ember_openstack::Error) -> CliError {
+    CliError::Command(error.to_string())
+}
+
 /// An endpoint without a `/v1/{tenant}` part gets the local-mode tenant `default`.
 fn normalize_endpoint(url: &str) -> String {
     let url = url.trim_end_matches('/');
@@ -138,150 +179,6 @@ fn normalize_endpoint(url: &str) -> String {
         format!("{url}/default")
     } else {
         format!("{url}/v1/default")
-    }
-}
-
-/// Keystone v3 password credentials, from `OS_*` variables or a clouds.yaml entry.
-#[derive(Debug, Clone, Default)]
-pub struct Credentials {
-    pub auth_url: String,
-    pub username: String,
-    pub password: String,
-    pub project_name: String,
-    pub user_domain: String,
-    pub project_domain: String,
-    pub region: Option<String>,
-    pub interface: String,
-}
-
-pub struct Session {
-    pub token: String,
-    catalog: Value,
-}
-
-impl Credentials {
-    fn from_env() -> Option<Self> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        Some(Self {
-            auth_url: var("OS_AUTH_URL")?,
-            username: var("OS_USERNAME")?,
-            password: var("OS_PASSWORD")?,
-            project_name: var("OS_PROJECT_NAME").unwrap_or_default(),
-            user_domain: var("OS_USER_DOMAIN_NAME").unwrap_or_else(|| "Default".into()),
-            project_domain: var("OS_PROJECT_DOMAIN_NAME").unwrap_or_else(|| "Default".into()),
-            region: var("OS_REGION_NAME"),
-            interface: var("OS_INTERFACE").unwrap_or_else(|| "public".into()),
-        })
-    }
-
-    /// Reads the cloud from the first clouds.yaml found where openstacksdk looks.
-    fn from_clouds_yaml(cloud: &str) -> Result<Self, CliError> {
-        let mut candidates: Vec<PathBuf> = Vec::new();
-        if let Ok(path) = std::env::var("OS_CLIENT_CONFIG_FILE") {
-            candidates.push(path.into());
-        }
-        candidates.push("clouds.yaml".into());
-        if let Some(base) = directories::BaseDirs::new() {
-            candidates.push(base.config_dir().join("openstack/clouds.yaml"));
-        }
-        candidates.push("/etc/openstack/clouds.yaml".into());
-        let path = candidates
-            .iter()
-            .find(|p| p.is_file())
-            .ok_or_else(|| CliError::Config(format!("--os-cloud {cloud}: no clouds.yaml found")))?;
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::io(format!("cannot read {}", path.display()), e))?;
-        let file = path.display().to_string();
-        let doc = ember_template::parse_document(&text, &file, &Default::default())
-            .map_err(|e| CliError::located(&e, Some(&text)))?
-            .to_json();
-        let entry = doc
-            .get("clouds")
-            .and_then(|c| c.get(cloud))
-            .ok_or_else(|| CliError::Config(format!("cloud {cloud} is not in {file}")))?;
-        let auth = entry.get("auth").cloned().unwrap_or(json!({}));
-        let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        Ok(Self {
-            auth_url: field(&auth, "auth_url")
-                .ok_or_else(|| CliError::Config(format!("cloud {cloud} has no auth.auth_url")))?,
-            username: field(&auth, "username").unwrap_or_default(),
-            password: field(&auth, "password").unwrap_or_default(),
-            project_name: field(&auth, "project_name").unwrap_or_default(),
-            user_domain: field(&auth, "user_domain_name").unwrap_or_else(|| "Default".into()),
-            project_domain: field(&auth, "project_domain_name").unwrap_or_else(|| "Default".into()),
-            region: field(entry, "region_name"),
-            interface: field(entry, "interface").unwrap_or_else(|| "public".into()),
-        })
-    }
-
-    async fn authenticate(&self) -> Result<Session, CliError> {
-        let base = self.auth_url.trim_end_matches('/');
-        let url = if base.ends_with("/v3") {
-            format!("{base}/auth/tokens")
-        } else {
-            format!("{base}/v3/auth/tokens")
-        };
-        let body = json!({"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": self.username, "domain": {"name": self.user_domain},
-                "password": self.password}}},
-            "scope": {"project": {"name": self.project_name,
-                "domain": {"name": self.project_domain}}}}});
-        let response = reqwest::Client::new()
-            .post(&url)
-            .timeout(Duration::from_secs(30))
-            .json(&body)
-            .send()
-            .await
-            .map_err(|source| CliError::Http {
-                url: url.clone(),
-                source,
-            })?;
-        let status = response.status();
-        let token = response
-            .headers()
-            .get("X-Subject-Token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        match token {
-            Some(token) if status.is_success() => Ok(Session {
-                token,
-                catalog: body
-                    .pointer("/token/catalog")
-                    .cloned()
-                    .unwrap_or(Value::Null),
-            }),
-            _ => Err(CliError::Command(format!(
-                "Keystone authentication at {url} failed ({status}): {}",
-                body.pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("no token returned")
-            ))),
-        }
-    }
-}
-
-impl Session {
-    fn orchestration_endpoint(&self, creds: &Credentials) -> Option<String> {
-        let service = self
-            .catalog
-            .as_array()?
-            .iter()
-            .find(|s| s.get("type").and_then(Value::as_str) == Some("orchestration"))?;
-        service
-            .get("endpoints")?
-            .as_array()?
-            .iter()
-            .find(|e| {
-                e.get("interface").and_then(Value::as_str) == Some(creds.interface.as_str())
-                    && creds.region.as_deref().is_none_or(|r| {
-                        e.get("region").and_then(Value::as_str) == Some(r)
-                            || e.get("region_id").and_then(Value::as_str) == Some(r)
-                    })
-            })
-            .and_then(|e| e.get("url").and_then(Value::as_str))
-            .map(str::to_owned)
     }
 }
 
@@ -373,29 +270,5 @@ mod tests {
             normalize_endpoint("http://h:8004/v1/abc"),
             "http://h:8004/v1/abc"
         );
-    }
-
-    #[test]
-    fn catalog_lookup_matches_interface_and_region() {
-        let session = Session {
-            token: "t".into(),
-            catalog: json!([{"type": "orchestration", "endpoints": [
-                {"interface": "internal", "region": "R", "url": "http://internal"},
-                {"interface": "public", "region": "R", "url": "http://public/v1/p"}]}]),
-        };
-        let creds = Credentials {
-            interface: "public".into(),
-            region: Some("R".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            session.orchestration_endpoint(&creds).as_deref(),
-            Some("http://public/v1/p")
-        );
-        let no_heat = Session {
-            token: "t".into(),
-            catalog: json!([{"type": "identity", "endpoints": []}]),
-        };
-        assert_eq!(no_heat.orchestration_endpoint(&creds), None);
     }
 }

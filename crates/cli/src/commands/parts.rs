@@ -16,11 +16,19 @@ use crate::client::{text, StackRef};
 use crate::error::CliError;
 use crate::output::{Cell, Format, Listing, Record};
 
-/// cliff's `dict2columns`: every key, sorted.
-fn sorted_record(object: &Value) -> Record {
-    let mut record = Record::from_object(object);
-    record.fields.sort_by(|a, b| a.0.cmp(&b.0));
-    record
+/// heatclient's `Resource.stack_name`: the stack segment of the resource's `stack` link.
+fn link_stack_name(resource: &Value) -> Value {
+    resource
+        .get("links")
+        .and_then(Value::as_array)
+        .and_then(|links| {
+            links
+                .iter()
+                .find(|l| l.get("rel").and_then(Value::as_str) == Some("stack"))
+        })
+        .and_then(|l| l.get("href").and_then(Value::as_str))
+        .and_then(|href| href.rsplit('/').nth(1))
+        .map_or(Value::Null, |name| Value::String(name.to_owned()))
 }
 
 // --- events -----------------------------------------------------------------------------------
@@ -248,7 +256,13 @@ pub async fn resource(ctx: &mut Ctx, command: ResourceCommand) -> Result<(), Cli
             if long {
                 query.push(("with_detail".into(), "True".into()));
             }
-            let resources = ctx.heat.resource_list(&stack_ref, query).await?;
+            let mut resources = ctx.heat.resource_list(&stack_ref, query).await?;
+            for resource in &mut resources {
+                let name = link_stack_name(resource);
+                if let Some(object) = resource.as_object_mut() {
+                    object.insert("stack_name".into(), name);
+                }
+            }
             let mut columns = vec![
                 "physical_resource_id",
                 "resource_type",
@@ -281,7 +295,7 @@ pub async fn resource(ctx: &mut Ctx, command: ResourceCommand) -> Result<(), Cli
                 .resource_show(&stack_ref, &resource, &with_attr)
                 .await
                 .map_err(|e| if e.is_not_found() { not_found() } else { e })?;
-            format.print_one(&mut ctx.out, Format::Table, sorted_record(&data))
+            format.print_one(&mut ctx.out, Format::Table, Record::from_object(&data))
         }
         ResourceCommand::Metadata {
             stack,
@@ -412,7 +426,7 @@ pub async fn output(ctx: &mut Ctx, command: OutputCommand) -> Result<(), CliErro
                     crate::output::python::str_of(error)
                 )));
             }
-            format.print_one(&mut ctx.out, Format::Table, sorted_record(&data))
+            format.print_one(&mut ctx.out, Format::Table, Record::from_object(&data))
         }
     }
 }
@@ -528,7 +542,7 @@ pub async fn template_show(ctx: &mut Ctx, command: StackTemplateCommand) -> Resu
     let StackTemplateCommand::Show { stack, format } = command;
     let stack = ctx.find_stack(&stack).await?;
     let template = ctx.heat.stack_part(&stack, "template").await?;
-    format.print_one(&mut ctx.out, Format::Yaml, sorted_record(&template))
+    format.print_one(&mut ctx.out, Format::Yaml, Record::from_object(&template))
 }
 
 pub async fn environment_show(

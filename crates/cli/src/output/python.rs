@@ -365,7 +365,7 @@ impl Yaml {
                     text.extend(std::iter::repeat_n(' ', indent));
                     column = indent;
                 }
-                '\'' => {
+                '\'' if !plain => {
                     text.push_str("''");
                     column += 2;
                 }
