@@ -523,3 +523,16 @@ fn request_environment_rules() {
     assert_eq!(e.parameters["str_value1"], json!("file"));
     assert!(!e.parameters.contains_key("x"));
 }
+
+/// The stack environment recorded from a real Heat 27 (crates/api/tests/heat-samples/
+/// environment.json): a stack created with `parameters: {len: 10}`.
+#[test]
+fn matches_recorded_heat_environment() {
+    let params: IndexMap<String, Value> = [("len".to_string(), json!(10))].into_iter().collect();
+    let e = request_environment(None, &[], &params, &IndexMap::new()).unwrap();
+    assert_eq!(
+        e.env_json(),
+        json!({"encrypted_param_names": [], "event_sinks": [], "parameter_defaults": {},
+               "parameters": {"len": 10}, "resource_registry": {"resources": {}}})
+    );
+}

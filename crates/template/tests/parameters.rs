@@ -515,3 +515,49 @@ fn types_for_merging() {
     assert_eq!(types["a"], ParamType::Json);
     assert_eq!(types["b"], ParamType::Boolean);
 }
+
+/// The shapes recorded from a real Heat 27 (crates/api/tests/heat-samples: validate.json and the
+/// `parameters` of show.json for the same template created with `len: 10`).
+#[test]
+fn matches_recorded_heat_answers() {
+    let t =
+        "len: {default: 8, type: number}\nsecret: {default: s3cret, hidden: true, type: string}";
+    let validate = resolve_with(t, HOT, json!({}), json!({})).unwrap();
+    assert_eq!(
+        Value::Object(validate.validate_view()),
+        json!({
+            "len": {"Default": 8, "Description": "", "Label": "len", "NoEcho": "false", "Type": "Number"},
+            "secret": {"Default": "s3cret", "Description": "", "Label": "secret", "NoEcho": "true",
+                       "Type": "String"}
+        })
+    );
+    let s = schemas(t, HOT).unwrap();
+    let input = ParameterInput {
+        values: [("len".to_string(), json!(10))].into_iter().collect(),
+        defaults: IndexMap::new(),
+        identity: Some(StackIdentity {
+            name: "sample".into(),
+            id: "b2a150ce-0a08-4cc9-bf79-0801a5aa7bfe".into(),
+            project_id: "cb698c85c26444d68d426ee47c103cfd".into(),
+        }),
+    };
+    let shown = s.resolve(&input, true, None).unwrap().display_values();
+    let shown: serde_json::Map<String, Value> = shown
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    assert_eq!(
+        Value::Object(shown),
+        json!({"OS::project_id": "cb698c85c26444d68d426ee47c103cfd",
+               "OS::stack_id": "b2a150ce-0a08-4cc9-bf79-0801a5aa7bfe", "OS::stack_name": "sample",
+               "len": "10", "secret": "******"})
+    );
+}
+
+#[test]
+fn parameters_section_must_be_a_map() {
+    assert_eq!(
+        schemas("[a, b]", HOT).unwrap_err().message,
+        "Parameter definitions must be a map. Found a list instead"
+    );
+}
