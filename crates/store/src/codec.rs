@@ -137,3 +137,89 @@ impl Sql {
         Ok(self)
     }
 }
+
+/// Column values of one or more rows, bound in order. An encoding failure (which the portable
+/// types used here do not produce in practice) is kept and reported by `into_args`.
+#[derive(Default)]
+pub(crate) struct Values {
+    args: AnyArguments<'static>,
+    failure: Option<String>,
+}
+
+impl Values {
+    pub fn add<T>(&mut self, value: T) -> &mut Self
+    where
+        T: 'static + Send + Encode<'static, Any> + Type<Any>,
+    {
+        if let Err(err) = self.args.add(value) {
+            self.failure.get_or_insert_with(|| err.to_string());
+        }
+        self
+    }
+
+    pub fn into_args(self) -> Result<AnyArguments<'static>> {
+        match self.failure {
+            None => Ok(self.args),
+            Some(err) => Err(StoreError::Corrupt(format!("cannot encode a value: {err}"))),
+        }
+    }
+}
+
+fn column_names(columns: &str) -> impl Iterator<Item = &str> {
+    columns.split(',').map(str::trim)
+}
+
+/// `INSERT INTO table (columns) VALUES ($1, ..), (..)` for `rows` rows.
+pub(crate) fn insert_sql(table: &str, columns: &str, rows: usize) -> String {
+    let width = column_names(columns).count();
+    let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..width {
+            let _ = write!(
+                sql,
+                "{}${}",
+                if col == 0 { "" } else { ", " },
+                row * width + col + 1
+            );
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// The versioned update of a row bound like an insert of `columns`, which must start with `id`
+/// and end with `version`: every other column is set, the version advanced, and the row is
+/// touched only if its version is still the bound one.
+pub(crate) fn update_sql(table: &str, columns: &str) -> String {
+    let names: Vec<&str> = column_names(columns).collect();
+    let sets: Vec<String> = names
+        .iter()
+        .enumerate()
+        .skip(1)
+        .take(names.len().saturating_sub(2))
+        .map(|(i, name)| format!("{name} = ${}", i + 1))
+        .collect();
+    format!(
+        "UPDATE {table} SET {}, version = version + 1 WHERE id = $1 AND version = ${}",
+        sets.join(", "),
+        names.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_statements() {
+        assert_eq!(
+            insert_sql("t", "id, a, version", 2),
+            "INSERT INTO t (id, a, version) VALUES ($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(
+            update_sql("t", "id, a, b, version"),
+            "UPDATE t SET a = $2, b = $3, version = version + 1 WHERE id = $1 AND version = $4"
+        );
+    }
+}

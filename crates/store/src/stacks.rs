@@ -1,16 +1,17 @@
 //! Stacks, resources, events and snapshots: row codecs, the queries the API needs, and the
 //! single-record conveniences over [`Store::apply`]'s building blocks.
 
-use crate::codec::{from_json, micros, to_json, Cols, Sql};
+use crate::codec::{from_json, insert_sql, micros, to_json, update_sql, Cols, Sql, Values};
 use crate::crypto::Cipher;
 use crate::error::{Conflict, Result, StoreError};
 use crate::records::{EventRecord, ResourceRecord, SnapshotRecord, StackDefinition, StackRecord};
 use crate::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyQueryResult, AnyRow};
 use sqlx::AnyConnection;
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 // ---------------------------------------------------------------------------------------------
@@ -20,6 +21,15 @@ const STACK_COLUMNS: &str = "id, name, tenant, owner_id, parent_resource, nested
     status_reason, template, environment, files, parameters, hidden_parameters, previous, timeout_mins, \
     disable_rollback, tags, user_id, username, current_traversal, engine_data, created_at, updated_at, \
     deleted_at, version";
+
+static INSERT_STACK: LazyLock<String> = LazyLock::new(|| insert_sql("stacks", STACK_COLUMNS, 1));
+static UPDATE_STACK: LazyLock<String> = LazyLock::new(|| update_sql("stacks", STACK_COLUMNS));
+static UPDATE_RESOURCE: LazyLock<String> =
+    LazyLock::new(|| update_sql("resources", RESOURCE_COLUMNS));
+
+/// Rows per multi-row INSERT: few enough statements to amortise per-statement cost, few enough
+/// bound values (21 columns x 50) to stay far below SQLite's and PostgreSQL's limits.
+const ROWS_PER_INSERT: usize = 8;
 
 /// Hidden parameter names and values, encrypted together as one JSON document.
 #[derive(Serialize, Deserialize)]
@@ -186,35 +196,54 @@ fn stack_from_row(cipher: &Cipher, row: &AnyRow) -> Result<StackRecord> {
     })
 }
 
-/// Binds a stack's columns after `id` in `STACK_COLUMNS` order as `$2..$25`.
-macro_rules! bind_stack_columns {
-    ($query:expr, $stack:expr, $sealed:expr, $previous:expr, $tags:expr, $engine_data:expr) => {
-        $query
-            .bind($stack.name.as_str())
-            .bind($stack.tenant.as_str())
-            .bind($stack.owner_id.map(|id| id.to_string()))
-            .bind($stack.parent_resource.as_deref())
-            .bind($stack.nested_depth)
-            .bind($stack.action.as_str())
-            .bind($stack.status.as_str())
-            .bind($stack.status_reason.as_str())
-            .bind($sealed.template.as_str())
-            .bind($sealed.environment.as_str())
-            .bind($sealed.files.as_str())
-            .bind($sealed.parameters.as_str())
-            .bind($sealed.hidden.as_deref())
-            .bind($previous.as_deref())
-            .bind($stack.timeout_mins)
-            .bind(i64::from($stack.disable_rollback))
-            .bind($tags.as_str())
-            .bind($stack.user_id.as_str())
-            .bind($stack.username.as_str())
-            .bind($stack.current_traversal.as_deref())
-            .bind($engine_data.as_str())
-            .bind(micros(&$stack.created_at))
-            .bind($stack.updated_at.as_ref().map(micros))
-            .bind($stack.deleted_at.as_ref().map(micros))
-    };
+/// A stack's column values in `STACK_COLUMNS` order.
+fn push_stack(values: &mut Values, cipher: &Cipher, stack: &StackRecord) -> Result<()> {
+    let sealed = seal_definition(cipher, stack.id, &stack.definition)?;
+    let previous = stack
+        .previous
+        .as_ref()
+        .map(|p| seal_previous(cipher, stack.id, p))
+        .transpose()?;
+    values
+        .add(stack.id.to_string())
+        .add(stack.name.clone())
+        .add(stack.tenant.clone())
+        .add(stack.owner_id.map(|id| id.to_string()))
+        .add(stack.parent_resource.clone())
+        .add(stack.nested_depth)
+        .add(stack.action.clone())
+        .add(stack.status.clone())
+        .add(stack.status_reason.clone())
+        .add(sealed.template)
+        .add(sealed.environment)
+        .add(sealed.files)
+        .add(sealed.parameters)
+        .add(sealed.hidden)
+        .add(previous)
+        .add(stack.timeout_mins)
+        .add(i64::from(stack.disable_rollback))
+        .add(to_json(&stack.tags)?)
+        .add(stack.user_id.clone())
+        .add(stack.username.clone())
+        .add(stack.current_traversal.clone())
+        .add(to_json(&stack.engine_data)?)
+        .add(micros(&stack.created_at))
+        .add(stack.updated_at.as_ref().map(micros))
+        .add(stack.deleted_at.as_ref().map(micros))
+        .add(stack.version);
+    Ok(())
+}
+
+/// Whether a failed write collided with another live stack's name.
+fn is_name_clash(result: &std::result::Result<AnyQueryResult, sqlx::Error>) -> bool {
+    match result {
+        Err(sqlx::Error::Database(db)) => {
+            db.is_unique_violation()
+                && (db.constraint() == Some("stacks_live_name")
+                    || db.message().contains("stacks.name"))
+        }
+        _ => false,
+    }
 }
 
 pub(crate) async fn insert_stack(
@@ -222,43 +251,23 @@ pub(crate) async fn insert_stack(
     cipher: &Cipher,
     stack: &StackRecord,
 ) -> Result<()> {
-    let sealed = seal_definition(cipher, stack.id, &stack.definition)?;
-    let previous = stack
-        .previous
-        .as_ref()
-        .map(|p| seal_previous(cipher, stack.id, p))
-        .transpose()?;
-    let tags = to_json(&stack.tags)?;
-    let engine_data = to_json(&stack.engine_data)?;
-    let id = stack.id.to_string();
-    let query = sqlx::query(
-        "INSERT INTO stacks (id, name, tenant, owner_id, parent_resource, nested_depth, action, status, \
-         status_reason, template, environment, files, parameters, hidden_parameters, previous, timeout_mins, \
-         disable_rollback, tags, user_id, username, current_traversal, engine_data, created_at, updated_at, \
-         deleted_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
-    )
-    .bind(id.as_str());
-    let result = bind_stack_columns!(query, stack, sealed, previous, tags, engine_data)
-        .bind(stack.version)
+    let mut values = Values::default();
+    push_stack(&mut values, cipher, stack)?;
+    let result = sqlx::query_with(&INSERT_STACK, values.into_args()?)
         .execute(&mut *conn)
         .await;
-    if let Err(sqlx::Error::Database(db)) = &result {
-        let names_clash =
-            db.constraint() == Some("stacks_live_name") || db.message().contains("stacks.name");
-        if db.is_unique_violation() && names_clash {
-            return Err(Conflict::StackNameTaken(stack.name.clone()).into());
-        }
+    if is_name_clash(&result) {
+        return Err(Conflict::StackNameTaken(stack.name.clone()).into());
     }
     result?;
-    write_tags(conn, &id, &stack.tags).await
+    write_tags(conn, stack.id, &stack.tags).await
 }
 
-async fn write_tags(conn: &mut AnyConnection, stack_id: &str, tags: &[String]) -> Result<()> {
+async fn write_tags(conn: &mut AnyConnection, stack_id: Uuid, tags: &[String]) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for tag in tags.iter().filter(|tag| seen.insert(tag.as_str())) {
         sqlx::query("INSERT INTO stack_tags (stack_id, tag) VALUES ($1, $2)")
-            .bind(stack_id)
+            .bind(stack_id.to_string())
             .bind(tag.as_str())
             .execute(&mut *conn)
             .await?;
@@ -272,31 +281,13 @@ pub(crate) async fn update_stack(
     cipher: &Cipher,
     stack: &StackRecord,
 ) -> Result<i64> {
-    let sealed = seal_definition(cipher, stack.id, &stack.definition)?;
-    let previous = stack
-        .previous
-        .as_ref()
-        .map(|p| seal_previous(cipher, stack.id, p))
-        .transpose()?;
-    let tags = to_json(&stack.tags)?;
-    let engine_data = to_json(&stack.engine_data)?;
-    let id = stack.id.to_string();
-    let query = sqlx::query(
-        "UPDATE stacks SET name = $2, tenant = $3, owner_id = $4, parent_resource = $5, nested_depth = $6, \
-         action = $7, status = $8, status_reason = $9, template = $10, environment = $11, files = $12, \
-         parameters = $13, hidden_parameters = $14, previous = $15, timeout_mins = $16, disable_rollback = $17, \
-         tags = $18, user_id = $19, username = $20, current_traversal = $21, engine_data = $22, created_at = $23, \
-         updated_at = $24, deleted_at = $25, version = version + 1 WHERE id = $1 AND version = $26",
-    )
-    .bind(id.as_str());
-    let result = bind_stack_columns!(query, stack, sealed, previous, tags, engine_data)
-        .bind(stack.version)
+    let mut values = Values::default();
+    push_stack(&mut values, cipher, stack)?;
+    let result = sqlx::query_with(&UPDATE_STACK, values.into_args()?)
         .execute(&mut *conn)
         .await;
-    if let Err(sqlx::Error::Database(db)) = &result {
-        if db.is_unique_violation() {
-            return Err(Conflict::StackNameTaken(stack.name.clone()).into());
-        }
+    if is_name_clash(&result) {
+        return Err(Conflict::StackNameTaken(stack.name.clone()).into());
     }
     check_versioned_update(
         conn,
@@ -308,10 +299,10 @@ pub(crate) async fn update_stack(
     )
     .await?;
     sqlx::query("DELETE FROM stack_tags WHERE stack_id = $1")
-        .bind(id.as_str())
+        .bind(stack.id.to_string())
         .execute(&mut *conn)
         .await?;
-    write_tags(conn, &id, &stack.tags).await?;
+    write_tags(conn, stack.id, &stack.tags).await?;
     Ok(stack.version + 1)
 }
 
@@ -397,60 +388,49 @@ fn resource_from_row(cipher: &Cipher, row: &AnyRow) -> Result<ResourceRecord> {
     })
 }
 
-/// Binds a resource's columns after `id` in `RESOURCE_COLUMNS` order as `$2..$20`.
-macro_rules! bind_resource_columns {
-    ($query:expr, $r:expr, $data:expr, $json:expr) => {
-        $query
-            .bind($r.stack_id.to_string())
-            .bind($r.name.as_str())
-            .bind($r.type_name.as_str())
-            .bind($r.physical_id.as_deref())
-            .bind($r.action.as_str())
-            .bind($r.status.as_str())
-            .bind($r.status_reason.as_str())
-            .bind($json[0].as_str())
-            .bind($data.as_deref())
-            .bind($json[1].as_str())
-            .bind($json[2].as_str())
-            .bind($json[3].as_str())
-            .bind($r.replaces.map(|id| id.to_string()))
-            .bind($r.replaced_by.map(|id| id.to_string()))
-            .bind(i64::from($r.current))
-            .bind($r.engine_id.as_deref())
-            .bind($json[4].as_str())
-            .bind(micros(&$r.created_at))
-            .bind($r.updated_at.as_ref().map(micros))
-    };
+/// A resource's column values in `RESOURCE_COLUMNS` order.
+fn push_resource(values: &mut Values, cipher: &Cipher, r: &ResourceRecord) -> Result<()> {
+    values
+        .add(r.id.to_string())
+        .add(r.stack_id.to_string())
+        .add(r.name.clone())
+        .add(r.type_name.clone())
+        .add(r.physical_id.clone())
+        .add(r.action.clone())
+        .add(r.status.clone())
+        .add(r.status_reason.clone())
+        .add(to_json(&r.properties)?)
+        .add(seal_data(cipher, r)?)
+        .add(to_json(&r.attributes)?)
+        .add(to_json(&r.metadata)?)
+        .add(to_json(&r.requires)?)
+        .add(r.replaces.map(|id| id.to_string()))
+        .add(r.replaced_by.map(|id| id.to_string()))
+        .add(i64::from(r.current))
+        .add(r.engine_id.clone())
+        .add(to_json(&r.engine_data)?)
+        .add(micros(&r.created_at))
+        .add(r.updated_at.as_ref().map(micros))
+        .add(r.version);
+    Ok(())
 }
 
-fn resource_json(r: &ResourceRecord) -> Result<[String; 5]> {
-    Ok([
-        to_json(&r.properties)?,
-        to_json(&r.attributes)?,
-        to_json(&r.metadata)?,
-        to_json(&r.requires)?,
-        to_json(&r.engine_data)?,
-    ])
-}
-
-pub(crate) async fn insert_resource(
+/// Inserts many resource rows, several per statement.
+pub(crate) async fn insert_resources(
     conn: &mut AnyConnection,
     cipher: &Cipher,
-    r: &ResourceRecord,
+    rows: &[&ResourceRecord],
 ) -> Result<()> {
-    let data = seal_data(cipher, r)?;
-    let json = resource_json(r)?;
-    let query = sqlx::query(
-        "INSERT INTO resources (id, stack_id, name, type_name, physical_id, action, status, status_reason, \
-         properties, data, attributes, metadata, requires, replaces, replaced_by, is_current, engine_id, \
-         engine_data, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-         $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
-    )
-    .bind(r.id.to_string());
-    bind_resource_columns!(query, r, data, json)
-        .bind(r.version)
-        .execute(&mut *conn)
-        .await?;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut values = Values::default();
+        for r in chunk {
+            push_resource(&mut values, cipher, r)?;
+        }
+        let sql = insert_sql("resources", RESOURCE_COLUMNS, chunk.len());
+        sqlx::query_with(&sql, values.into_args()?)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -460,17 +440,9 @@ pub(crate) async fn update_resource(
     cipher: &Cipher,
     r: &ResourceRecord,
 ) -> Result<i64> {
-    let data = seal_data(cipher, r)?;
-    let json = resource_json(r)?;
-    let query = sqlx::query(
-        "UPDATE resources SET stack_id = $2, name = $3, type_name = $4, physical_id = $5, action = $6, \
-         status = $7, status_reason = $8, properties = $9, data = $10, attributes = $11, metadata = $12, \
-         requires = $13, replaces = $14, replaced_by = $15, is_current = $16, engine_id = $17, engine_data = $18, \
-         created_at = $19, updated_at = $20, version = version + 1 WHERE id = $1 AND version = $21",
-    )
-    .bind(r.id.to_string());
-    let result = bind_resource_columns!(query, r, data, json)
-        .bind(r.version)
+    let mut values = Values::default();
+    push_resource(&mut values, cipher, r)?;
+    let result = sqlx::query_with(&UPDATE_RESOURCE, values.into_args()?)
         .execute(&mut *conn)
         .await?;
     check_versioned_update(
@@ -528,28 +500,32 @@ pub(crate) async fn reserve_seqs(
     Ok(last - count + 1)
 }
 
-pub(crate) async fn insert_event(
+/// Inserts many events (each with its sequence number), several per statement.
+pub(crate) async fn insert_events(
     conn: &mut AnyConnection,
-    e: &EventRecord,
-    seq: i64,
+    rows: &[(&EventRecord, i64)],
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO events (seq, id, stack_id, resource_name, physical_id, resource_type, action, status, reason, \
-         properties, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(seq)
-    .bind(e.id.to_string())
-    .bind(e.stack_id.to_string())
-    .bind(e.resource_name.as_str())
-    .bind(e.physical_id.as_str())
-    .bind(e.resource_type.as_str())
-    .bind(e.action.as_str())
-    .bind(e.status.as_str())
-    .bind(e.reason.as_str())
-    .bind(to_json(&e.properties)?)
-    .bind(micros(&e.time))
-    .execute(&mut *conn)
-    .await?;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut values = Values::default();
+        for (e, seq) in chunk {
+            values
+                .add(*seq)
+                .add(e.id.to_string())
+                .add(e.stack_id.to_string())
+                .add(e.resource_name.clone())
+                .add(e.physical_id.clone())
+                .add(e.resource_type.clone())
+                .add(e.action.clone())
+                .add(e.status.clone())
+                .add(e.reason.clone())
+                .add(to_json(&e.properties)?)
+                .add(micros(&e.time));
+        }
+        let sql = insert_sql("events", EVENT_COLUMNS, chunk.len());
+        sqlx::query_with(&sql, values.into_args()?)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 

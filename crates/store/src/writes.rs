@@ -42,7 +42,26 @@ impl Store {
         let mut next_seq = stacks::reserve_event_seqs(&mut tx, event_count).await?;
         // (index into `writes`, new version or seq), applied only once the commit succeeded.
         let mut assigned = Vec::new();
+        // Runs of resource inserts go out as multi-row statements; events go last (they depend
+        // only on their stack, inserted earlier in the batch), all together.
+        let mut resource_run: Vec<&ResourceRecord> = Vec::new();
+        let mut events: Vec<(&EventRecord, i64)> = Vec::with_capacity(event_count);
         for (index, write) in writes.iter().enumerate() {
+            match write {
+                Write::InsertResource(resource) => {
+                    resource_run.push(resource);
+                    continue;
+                }
+                Write::InsertEvent(event) => {
+                    events.push((event, next_seq));
+                    assigned.push((index, next_seq));
+                    next_seq += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            stacks::insert_resources(&mut tx, &self.cipher, &resource_run).await?;
+            resource_run.clear();
             match write {
                 Write::InsertStack(stack) => {
                     stacks::insert_stack(&mut tx, &self.cipher, stack).await?
@@ -51,19 +70,11 @@ impl Store {
                     index,
                     stacks::update_stack(&mut tx, &self.cipher, stack).await?,
                 )),
-                Write::InsertResource(resource) => {
-                    stacks::insert_resource(&mut tx, &self.cipher, resource).await?
-                }
                 Write::UpdateResource(resource) => assigned.push((
                     index,
                     stacks::update_resource(&mut tx, &self.cipher, resource).await?,
                 )),
                 Write::DeleteResource { id } => stacks::delete_resource(&mut tx, *id).await?,
-                Write::InsertEvent(event) => {
-                    stacks::insert_event(&mut tx, event, next_seq).await?;
-                    assigned.push((index, next_seq));
-                    next_seq += 1;
-                }
                 Write::InsertSnapshot(snapshot) => {
                     stacks::insert_snapshot(&mut tx, snapshot).await?
                 }
@@ -71,8 +82,11 @@ impl Store {
                     assigned.push((index, stacks::update_snapshot(&mut tx, snapshot).await?))
                 }
                 Write::DeleteSnapshot { id } => stacks::delete_snapshot(&mut tx, *id).await?,
+                Write::InsertResource(_) | Write::InsertEvent(_) => {}
             }
         }
+        stacks::insert_resources(&mut tx, &self.cipher, &resource_run).await?;
+        stacks::insert_events(&mut tx, &events).await?;
         tx.commit().await?;
         for (index, value) in assigned {
             match &mut writes[index] {
