@@ -907,7 +907,13 @@ impl ResolvedParameter {
         );
         view.insert(
             "Label".into(),
-            Value::String(schema.label.clone().unwrap_or_else(|| schema.name.clone())),
+            Value::String(
+                schema
+                    .label
+                    .clone()
+                    .filter(|l| !l.is_empty())
+                    .unwrap_or_else(|| schema.name.clone()),
+            ),
         );
         if let Some(default) = self.default() {
             view.insert("Default".into(), default.clone());
