@@ -332,7 +332,11 @@ impl EngineInner {
                 let reason = failed.reason(action);
                 self.set_stack_state(stack, action, Status::Failed, reason).await?;
                 if rollback {
-                    self.rollback(stack, deadline, cancel).await?;
+                    // A rollback cannot itself be cancelled (Heat cancels only updates); the
+                    // cancel that led here must not stop it.
+                    drop(cancel);
+                    let (_, never) = watch::channel(None);
+                    self.rollback(stack, deadline, never).await?;
                 }
                 Ok(())
             }
@@ -751,6 +755,17 @@ impl Run {
         if broken {
             return self.replace(&ty, row, properties, metadata, requires).await;
         }
+        if row.properties != properties {
+            if let Some(mut back) = self.restorable(&row, &properties) {
+                // A rollback of a replacement: the original, not yet deleted, is current again;
+                // cleanup deletes the replacement.
+                let store_err = |e: String| StepFailure::resource(Action::Update, e);
+                row.current = false;
+                self.save(&row, false).await.map_err(store_err)?;
+                back.current = true;
+                return self.save(&back, false).await.map_err(store_err);
+            }
+        }
         let changed: Vec<String> = changed_keys(&row.properties, &properties);
         let settled = row.status == Status::Complete;
         if settled && !ty.needs_update(&row.properties, &properties) && row.metadata == metadata {
@@ -917,20 +932,7 @@ impl Run {
         requires: Vec<String>,
     ) -> Result<(), StepFailure> {
         let store_err = |e: String| StepFailure::resource(Action::Create, e);
-        let previous = {
-            let rows = self.read_rows();
-            rows.by_id
-                .values()
-                .find(|r| {
-                    !r.current
-                        && r.name == old.name
-                        && r.status == Status::Complete
-                        && r.action != Action::Delete
-                        && r.type_name == old.type_name
-                        && r.properties == properties
-                })
-                .cloned()
-        };
+        let previous = self.restorable(&old, &properties);
         old.current = false;
         self.save(&old, false).await.map_err(store_err)?;
         if let Some(mut back) = previous {
@@ -945,6 +947,24 @@ impl Run {
             .unwrap_or(old.type_name.clone());
         let mut row = self.new_row(&old.name, &type_name, true);
         self.create_row(ty, &mut row, properties, metadata, requires).await
+    }
+
+    /// An earlier row of the same resource, replaced but not yet deleted, that already has
+    /// the target properties.
+    fn restorable(&self, current: &ResourceRecord, properties: &Map<String, Value>) -> Option<ResourceRecord> {
+        let rows = self.read_rows();
+        rows.by_id
+            .values()
+            .find(|r| {
+                !r.current
+                    && r.id != current.id
+                    && r.name == current.name
+                    && r.status == Status::Complete
+                    && r.action != Action::Delete
+                    && r.type_name == current.type_name
+                    && &r.properties == properties
+            })
+            .cloned()
     }
 
     // ---- delete ---------------------------------------------------------------------------

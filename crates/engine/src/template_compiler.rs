@@ -80,26 +80,36 @@ impl TemplateCompiler {
         tpl::parse_template(&text, "template", &self.limits).map_err(template_error)
     }
 
-    fn input(&self, env: &Environment, source: &TemplateSource, identity: &StackIdentity) -> tpl::StackInput {
-        let files: BTreeMap<String, String> = source
+    /// The template crate's view of the merged environment.
+    fn template_environment(&self, env: &Environment) -> Result<tpl::environment::Environment, EngineError> {
+        let json = serde_json::json!({
+            "parameters": env.parameters,
+            "parameter_defaults": env.parameter_defaults,
+            "resource_registry": env.resource_registry,
+        });
+        tpl::environment::Environment::from_json(&json).map_err(template_error)
+    }
+
+    fn files(source: &TemplateSource) -> BTreeMap<String, String> {
+        source
             .files
             .iter()
             .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-            .collect();
-        tpl::StackInput {
-            parameters: env.parameters.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<IndexMap<_, _>>(),
-            parameter_defaults: env
-                .parameter_defaults
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<IndexMap<_, _>>(),
-            files,
-            identity: tpl::StackIdentity {
-                name: identity.stack_name.clone(),
-                id: identity.stack_id.clone(),
-                project_id: identity.project_id.clone(),
-            },
-        }
+            .collect()
+    }
+
+    fn input(
+        &self,
+        env: &Environment,
+        source: &TemplateSource,
+        identity: &StackIdentity,
+    ) -> Result<tpl::StackInput, EngineError> {
+        let identity = tpl::StackIdentity {
+            name: identity.stack_name.clone(),
+            id: identity.stack_id.clone(),
+            project_id: identity.project_id.clone(),
+        };
+        Ok(tpl::StackInput::new(&self.template_environment(env)?, Self::files(source), identity))
     }
 }
 
@@ -205,7 +215,7 @@ impl Compiler for TemplateCompiler {
         let template = self.template(source)?;
         let hidden = hidden_parameters(&template);
         let description = template.description.clone();
-        let input = self.input(&env, source, identity);
+        let input = self.input(&env, source, identity)?;
         let compiled = tpl::StackDefinition::new(template, input).map_err(template_error)?;
         let declared: Vec<tpl::StackResource> = compiled.resources.clone();
         let declared_outputs: Vec<(String, Option<String>)> = compiled
@@ -281,12 +291,7 @@ impl Compiler for TemplateCompiler {
     fn validate(&self, source: &TemplateSource) -> Result<Value, EngineError> {
         let env = self.environment(source)?;
         let template = self.template(source)?;
-        let identity = StackIdentity {
-            stack_id: "None".into(),
-            stack_name: "None".into(),
-            project_id: String::new(),
-        };
-        let input = self.input(&env, source, &identity);
-        tpl::validate(template, input, Some(&source.environment)).map_err(template_error)
+        let environment = self.template_environment(&env)?;
+        tpl::validate(template, &environment, Self::files(source)).map_err(template_error)
     }
 }

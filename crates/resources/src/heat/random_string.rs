@@ -136,7 +136,7 @@ impl Default for RandomString {
 /// (characters, minimum count) pairs the string must satisfy.
 fn requirements(props: &Properties) -> Vec<(Vec<char>, usize)> {
     let min_of = |item: &Value| item.get("min").and_then(Value::as_u64).unwrap_or(1) as usize;
-    let mut out = Vec::new();
+    let mut out: Vec<(Vec<char>, usize)> = Vec::new();
     for item in props.get("character_sequences").and_then(Value::as_array).into_iter().flatten() {
         let seq = item.get("sequence").and_then(Value::as_str).unwrap_or_default();
         out.push((seq.chars().collect(), min_of(item)));

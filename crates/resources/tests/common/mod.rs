@@ -1,0 +1,104 @@
+//! Shared set-up of the lifecycle tests: a service over a store, with the built-in types and
+//! the ember-template compiler.
+#![allow(dead_code)]
+
+use ember_engine::store::{MemoryStore, StateStore};
+use ember_engine::{EngineConfig, RequestContext, Service, StackRequest, TemplateCompiler};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn cx() -> RequestContext {
+    RequestContext {
+        project_id: "tenant".into(),
+        username: "demo".into(),
+        is_admin: false,
+    }
+}
+
+pub fn config() -> EngineConfig {
+    EngineConfig {
+        heartbeat_interval: Duration::from_millis(200),
+        ..EngineConfig::default()
+    }
+}
+
+pub fn service_on(store: Arc<dyn StateStore>, config: EngineConfig) -> Service {
+    Service::new(store, ember_resources::registry(), Arc::new(TemplateCompiler::default()), config)
+}
+
+pub fn service() -> Service {
+    service_on(Arc::new(MemoryStore::new()), config())
+}
+
+pub fn request(name: &str, template: &str) -> StackRequest {
+    StackRequest {
+        stack_name: Some(name.into()),
+        template: Some(Value::String(template.into())),
+        ..StackRequest::default()
+    }
+}
+
+/// Creates a stack and waits for the end of the create; returns the final `stack show`.
+pub async fn create(svc: &Service, req: StackRequest) -> Value {
+    let created = svc.create_stack(&cx(), req).await.expect("create accepted");
+    let id = created["id"].as_str().unwrap_or_default().to_string();
+    wait(svc, &id).await
+}
+
+pub async fn wait(svc: &Service, id: &str) -> Value {
+    tokio::time::timeout(Duration::from_secs(60), svc.wait(&cx(), id))
+        .await
+        .expect("action finished in time")
+        .expect("stack readable")
+}
+
+pub fn status(stack: &Value) -> &str {
+    stack["stack_status"].as_str().unwrap_or_default()
+}
+
+pub fn reason(stack: &Value) -> &str {
+    stack["stack_status_reason"].as_str().unwrap_or_default()
+}
+
+/// `name → resource JSON` of the stack's current resources.
+pub async fn resources(svc: &Service, id: &str) -> serde_json::Map<String, Value> {
+    svc.list_resources(&cx(), id, false)
+        .await
+        .expect("resources")
+        .into_iter()
+        .map(|r| (r["resource_name"].as_str().unwrap_or_default().to_string(), r))
+        .collect()
+}
+
+/// Events oldest first as `(resource, STATUS, reason)`.
+pub async fn events(svc: &Service, id: &str) -> Vec<(String, String, String)> {
+    let q = ember_engine::EventQuery {
+        ascending: true,
+        ..Default::default()
+    };
+    svc.list_events(&cx(), id, &q)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| {
+            (
+                e["resource_name"].as_str().unwrap_or_default().to_string(),
+                e["resource_status"].as_str().unwrap_or_default().to_string(),
+                e["resource_status_reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+pub async fn output(svc: &Service, id: &str, key: &str) -> Value {
+    svc.show_output(&cx(), id, key).await.expect("output")
+}
+
+pub fn params(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+pub fn json_template(v: Value) -> Option<Value> {
+    Some(json!(v))
+}
