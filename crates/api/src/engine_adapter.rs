@@ -548,8 +548,18 @@ impl Orchestrator for Service {
                 "status": "up",
                 "topic": "engine",
             }])),
-            EngineCall::GenerateTemplate { .. } => {
-                Err(not_supported("Generating a template from a resource type"))
+            EngineCall::GenerateTemplate {
+                type_name,
+                template_type,
+            } => {
+                let schema = self
+                    .resource_type_schema(&type_name)
+                    .map_err(engine_error)?;
+                Ok(generate_template(
+                    &type_name,
+                    &schema,
+                    template_type == "hot",
+                ))
             }
             EngineCall::ListSoftwareConfigs { .. }
             | EngineCall::CreateSoftwareConfig { .. }
