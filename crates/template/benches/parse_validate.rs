@@ -2,7 +2,10 @@
 //! Goal: under 10 ms for 1,000 resources.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use ember_template::{parse_template, validate, Limits, StackInput};
+use std::collections::BTreeMap;
+
+use ember_template::environment::Environment;
+use ember_template::{parse_template, validate, Limits};
 
 /// A template where each resource refers to the previous one through properties, attributes and
 /// string functions, as real stacks chain networks, ports and servers.
@@ -35,7 +38,7 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(size), &text, |b, text| {
             b.iter(|| {
                 let template = parse_template(text, "gen.yaml", &limits).expect("parses");
-                validate(template, StackInput::default(), None).expect("validates")
+                validate(template, &Environment::default(), BTreeMap::new()).expect("validates")
             })
         });
     }

@@ -45,7 +45,7 @@ impl Expr {
         cx: &ParseContext<'_>,
         context: FnContext,
     ) -> Result<Expr, TemplateError> {
-        parse_node(node, path, cx, context)
+        parse_node(node, &Trail::Base(path), cx, context)
     }
 
     pub fn as_str(&self) -> Option<&str> {
@@ -125,9 +125,27 @@ impl Expr {
     }
 }
 
+/// The path to the node being parsed, kept as links on the stack and only turned into a [`Path`]
+/// where one is stored (at calls): most nodes are plain data and never need theirs.
+enum Trail<'a> {
+    Base(&'a Path),
+    Key(&'a Trail<'a>, &'a str),
+    Index(&'a Trail<'a>, usize),
+}
+
+impl Trail<'_> {
+    fn to_path(&self) -> Path {
+        match self {
+            Trail::Base(path) => (*path).clone(),
+            Trail::Key(parent, key) => parent.to_path().child(*key),
+            Trail::Index(parent, i) => parent.to_path().index(*i),
+        }
+    }
+}
+
 fn parse_node(
     node: &Node,
-    path: &Path,
+    path: &Trail<'_>,
     cx: &ParseContext<'_>,
     context: FnContext,
 ) -> Result<Expr, TemplateError> {
@@ -141,14 +159,14 @@ fn parse_node(
             items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| parse_node(item, &path.index(i), cx, context))
+                .map(|(i, item)| parse_node(item, &Trail::Index(path, i), cx, context))
                 .collect::<Result<_, _>>()?,
         ),
         NodeValue::Map(entries) => {
             if let [(key, args)] = entries.as_slice() {
                 if let Some(name) = key.as_str() {
                     if let Some(func) = cx.version.lookup(name, context) {
-                        let call_path = path.child(name);
+                        let call_path = path.to_path().child(name);
                         let location = Location::new(cx.file, key.span, call_path.clone());
                         return parse_call(func, name, args, &call_path, location, cx, context);
                     }
@@ -159,7 +177,7 @@ fn parse_node(
                     .iter()
                     .map(|(k, v)| {
                         let key = k.key_text();
-                        let value = parse_node(v, &path.child(key.clone()), cx, context)?;
+                        let value = parse_node(v, &Trail::Key(path, &key), cx, context)?;
                         Ok((key, value))
                     })
                     .collect::<Result<_, TemplateError>>()?,
@@ -200,7 +218,7 @@ fn parse_call(
     let args = match func {
         Func::If { .. } => parse_if_args(name, func, args_node, path, cx, &location)?,
         // In conditions, `and`, `or` and `not` take condition expressions (which may be names).
-        _ => parse_node(args_node, path, cx, context)?,
+        _ => parse_node(args_node, &Trail::Base(path), cx, context)?,
     };
     check_args(func, name, &args)
         .map_err(|(kind, message)| TemplateError::new(kind, location.clone(), message))?;
@@ -238,9 +256,15 @@ fn parse_if_args(
         }
     };
     let mut parsed = Vec::with_capacity(items.len());
-    parsed.push(parse_node(&items[0], path, cx, FnContext::Condition)?);
+    let base = Trail::Base(path);
+    parsed.push(parse_node(&items[0], &base, cx, FnContext::Condition)?);
     for (i, item) in items.iter().enumerate().skip(1) {
-        parsed.push(parse_node(item, &path.index(i), cx, FnContext::Value)?);
+        parsed.push(parse_node(
+            item,
+            &Trail::Index(&base, i),
+            cx,
+            FnContext::Value,
+        )?);
     }
     Ok(Expr::List(parsed))
 }

@@ -6,6 +6,8 @@
 //! The loader is bounded: input size, nesting depth and the number of nodes (including the copies
 //! that aliases make) are capped, so no document can make it hang or exhaust memory.
 
+use std::collections::hash_map::{Entry, HashMap};
+
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 
 use crate::error::{ErrorKind, TemplateError};
@@ -89,6 +91,12 @@ enum Open {
     Map(Vec<(Node, Node)>, Option<Node>, Span, usize),
 }
 
+/// A collection being built, with the number of nodes it holds so far (for anchors).
+struct Building {
+    open: Open,
+    size: usize,
+}
+
 impl Loader<'_> {
     fn error(&self, kind: ErrorKind, span: Span, message: impl Into<String>) -> TemplateError {
         TemplateError::new(
@@ -129,7 +137,7 @@ impl Loader<'_> {
 
     fn load(&mut self, text: &str) -> Result<Option<Node>, TemplateError> {
         let mut parser = Parser::new_from_str(text);
-        let mut stack: Vec<Open> = Vec::new();
+        let mut stack: Vec<Building> = Vec::new();
         let mut root: Option<Node> = None;
         let mut documents = 0usize;
         while let Some(event) = parser.next_event() {
@@ -182,16 +190,15 @@ impl Loader<'_> {
                     None
                 }
                 Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                    Some(Open::List(items, span, anchor)) => {
-                        let size = 1 + items.iter().map(node_count).sum::<usize>();
-                        Some((Node::new(NodeValue::List(items), span), anchor, size))
-                    }
-                    Some(Open::Map(entries, _, span, anchor)) => {
+                    Some(Building {
+                        open: Open::List(items, span, anchor),
+                        size,
+                    }) => Some((Node::new(NodeValue::List(items), span), anchor, size)),
+                    Some(Building {
+                        open: Open::Map(entries, _, span, anchor),
+                        size,
+                    }) => {
                         let entries = merge_keys(entries, self.json);
-                        let size = 1 + entries
-                            .iter()
-                            .map(|(k, v)| node_count(k) + node_count(v))
-                            .sum::<usize>();
                         Some((Node::new(NodeValue::Map(entries), span), anchor, size))
                     }
                     None => None,
@@ -204,20 +211,24 @@ impl Loader<'_> {
                     }
                     self.anchors[anchor] = Some((node.clone(), size));
                 }
-                match stack.last_mut() {
-                    Some(Open::List(items, _, _)) => items.push(node),
-                    Some(Open::Map(entries, pending, _, _)) => match pending.take() {
+                let Some(parent) = stack.last_mut() else {
+                    root = Some(node);
+                    continue;
+                };
+                parent.size = parent.size.saturating_add(size);
+                match &mut parent.open {
+                    Open::List(items, _, _) => items.push(node),
+                    Open::Map(entries, pending, _, _) => match pending.take() {
                         Some(key) => entries.push((key, node)),
                         None => *pending = Some(node),
                     },
-                    None => root = Some(node),
                 }
             }
         }
         Ok(root)
     }
 
-    fn open(&self, stack: &mut Vec<Open>, open: Open, span: Span) -> Result<(), TemplateError> {
+    fn open(&self, stack: &mut Vec<Building>, open: Open, span: Span) -> Result<(), TemplateError> {
         if stack.len() >= self.limits.max_depth {
             return Err(self.error(
                 ErrorKind::Limit,
@@ -225,7 +236,7 @@ impl Loader<'_> {
                 format!("Document nesting exceeds {} levels", self.limits.max_depth),
             ));
         }
-        stack.push(open);
+        stack.push(Building { open, size: 1 });
         Ok(())
     }
 
@@ -292,23 +303,26 @@ fn span_of(line: usize, col: usize) -> Span {
     }
 }
 
-fn node_count(node: &Node) -> usize {
-    match &node.value {
-        NodeValue::List(items) => 1 + items.iter().map(node_count).sum::<usize>(),
-        NodeValue::Map(entries) => {
-            1 + entries
-                .iter()
-                .map(|(k, v)| node_count(k) + node_count(v))
-                .sum::<usize>()
-        }
-        _ => 1,
+/// How a map key is identified for Python dict semantics: by type and value.
+fn key_identity(key: &Node) -> (u8, String) {
+    match &key.value {
+        NodeValue::String(s) => (0, s.clone()),
+        NodeValue::Null => (1, String::new()),
+        // Python: True == 1 and 1 == 1.0 as dict keys.
+        NodeValue::Bool(b) => (2, i64::from(*b).to_string()),
+        NodeValue::Int(i) => (2, i.to_string()),
+        NodeValue::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => (2, (*f as i64).to_string()),
+        NodeValue::Float(f) => (3, f.to_string()),
+        other => (4, Node::new(other.clone(), key.span).to_json().to_string()),
     }
 }
 
 /// Applies YAML merge keys (`<<: *base`) and Python dict semantics for repeated keys: a repeated
-/// key keeps its first position and takes its last value.
+/// key keeps its first position and takes its last value. Keys written in the map win over
+/// merged ones; among merge sources the earlier wins.
 fn merge_keys(entries: Vec<(Node, Node)>, json: bool) -> Vec<(Node, Node)> {
     let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
+    let mut positions: HashMap<(u8, String), usize> = HashMap::with_capacity(entries.len());
     let mut merged: Vec<(Node, Node)> = Vec::new();
     for (key, value) in entries {
         if !json && key.as_str() == Some("<<") {
@@ -318,24 +332,23 @@ fn merge_keys(entries: Vec<(Node, Node)>, json: bool) -> Vec<(Node, Node)> {
                 _ => Vec::new(),
             };
             if !sources.is_empty() {
-                // Earlier sources in a merge list win over later ones.
                 for source in sources {
-                    for (k, v) in source.as_map().unwrap_or_default() {
-                        if !merged.iter().any(|(mk, _)| mk.value == k.value) {
-                            merged.push((k.clone(), v.clone()));
-                        }
-                    }
+                    merged.extend(source.as_map().unwrap_or_default().iter().cloned());
                 }
                 continue;
             }
         }
-        match out.iter_mut().find(|(k, _)| k.value == key.value) {
-            Some(slot) => slot.1 = value,
-            None => out.push((key, value)),
+        match positions.entry(key_identity(&key)) {
+            Entry::Occupied(slot) => out[*slot.get()].1 = value,
+            Entry::Vacant(slot) => {
+                slot.insert(out.len());
+                out.push((key, value));
+            }
         }
     }
     for (k, v) in merged {
-        if !out.iter().any(|(ok, _)| ok.value == k.value) {
+        if let Entry::Vacant(slot) = positions.entry(key_identity(&k)) {
+            slot.insert(out.len());
             out.push((k, v));
         }
     }

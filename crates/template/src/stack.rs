@@ -8,6 +8,7 @@ use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 
 use crate::conditions::Conditions;
+use crate::environment::Environment;
 use crate::error::{ErrorKind, TemplateError};
 use crate::eval::{evaluate, references, PlaceholderResolver, Reference, Resolver, Scope};
 use crate::expr::Expr;
@@ -35,6 +36,23 @@ pub struct StackInput {
     /// The `files` map, for `get_file`.
     pub files: BTreeMap<String, String>,
     pub identity: StackIdentity,
+}
+
+impl StackInput {
+    /// The input for a stack from its merged environment (its `parameters` and
+    /// `parameter_defaults`), its files and its identity.
+    pub fn new(
+        environment: &Environment,
+        files: BTreeMap<String, String>,
+        identity: StackIdentity,
+    ) -> Self {
+        Self {
+            parameters: environment.parameters.clone(),
+            parameter_defaults: environment.parameter_defaults.clone(),
+            files,
+            identity,
+        }
+    }
 }
 
 /// A resource that is part of the stack (its condition, if any, holds).

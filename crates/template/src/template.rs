@@ -504,7 +504,8 @@ fn parse_outputs(
         let name = key.key_text();
         let path = section.child(name.clone());
         let location = Location::new(cx.file, key.span, path.clone());
-        let Some(fields) = body.as_map() else {
+        // Unknown keys in an output are ignored, as Heat never checks them.
+        if body.as_map().is_none() {
             return Err(structure(
                 location,
                 format!(
@@ -512,15 +513,6 @@ fn parse_outputs(
                     python_type(body)
                 ),
             ));
-        };
-        for (field, _) in fields {
-            let field_name = field.key_text();
-            if !allowed.contains(&field_name.as_str()) {
-                return Err(structure(
-                    Location::new(cx.file, field.span, path.child(field_name.clone())),
-                    format!("\"{field_name}\" is not a valid keyword inside a output definition"),
-                ));
-            }
         }
         let Some(value) = body.get(keys.value) else {
             return Err(structure(

@@ -1,16 +1,19 @@
 //! Static validation of a whole template, answering what Heat's validate API answers.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
+use crate::environment::Environment;
 use crate::error::{ErrorKind, TemplateError};
 use crate::eval::PlaceholderResolver;
 use crate::parameters::ParamType;
-use crate::stack::{resolve_parameters, StackDefinition, StackInput};
+use crate::stack::{resolve_parameters, StackDefinition, StackIdentity, StackInput};
 use crate::template::Template;
 
-/// Validates a template offline and returns Heat's validate answer: `Description`, `Parameters`
-/// (CFN-style keys), `ParameterGroups` when the template has them, and `Environment` when one is
-/// given.
+/// Validates a template offline with its (merged) environment and files, and returns Heat's
+/// validate answer: `Description`, `Parameters` (CFN-style keys), `ParameterGroups` when the
+/// template has them, and `Environment` (the user environment).
 ///
 /// Everything checkable without a cloud is checked: sections and keys (at parse), parameters,
 /// conditions, references to unknown parameters/resources/conditions, `depends_on`, dependency
@@ -18,14 +21,15 @@ use crate::template::Template;
 /// resolved with placeholders, and the errors that do not depend on values are reported.
 pub fn validate(
     template: Template,
-    input: StackInput,
-    environment: Option<&Value>,
+    environment: &Environment,
+    files: BTreeMap<String, String>,
 ) -> Result<Value, TemplateError> {
-    let mut input = input;
-    if input.identity.name.is_empty() {
-        // Heat validates as a stack named "dummy".
-        input.identity.name = "dummy".to_string();
-    }
+    // Heat validates as a stack named "dummy".
+    let identity = StackIdentity {
+        name: "dummy".to_string(),
+        ..StackIdentity::default()
+    };
+    let input = StackInput::new(environment, files, identity);
     let details = resolve_parameters(&template, &input, false)?;
     // Heat validates without requiring values for parameters that have none: those get a
     // placeholder of their type so the rest of the template can be checked.
@@ -73,9 +77,7 @@ pub fn validate(
             template.parameter_groups.to_json(),
         );
     }
-    if let Some(env) = environment {
-        answer.insert("Environment".into(), env.clone());
-    }
+    answer.insert("Environment".into(), environment.user_env_json());
     Ok(Value::Object(answer))
 }
 

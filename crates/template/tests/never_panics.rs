@@ -1,6 +1,9 @@
 //! No input makes the loader, the template parser or the evaluator panic or run away.
 
-use ember_template::{parse_document, parse_template, validate, Limits, StackInput};
+use std::collections::BTreeMap;
+
+use ember_template::environment::Environment;
+use ember_template::{parse_document, parse_template, validate, Limits};
 use proptest::prelude::*;
 
 /// YAML-ish text built from the tokens templates are made of, so inputs reach deep into the
@@ -49,7 +52,7 @@ fn run_all(text: &str) {
     let limits = Limits::default();
     let _ = parse_document(text, "fuzz.yaml", &limits);
     if let Ok(template) = parse_template(text, "fuzz.yaml", &limits) {
-        let _ = validate(template, StackInput::default(), None);
+        let _ = validate(template, &Environment::default(), BTreeMap::new());
     }
 }
 
@@ -78,7 +81,7 @@ fn nested_repeat_products_are_bounded() {
     }
     let text = format!("heat_template_version: 2021-04-16\noutputs:\n  o:\n    value: {value}\n");
     let template = parse_template(&text, "bomb.yaml", &Limits::default()).unwrap();
-    let err = validate(template, StackInput::default(), None).unwrap_err();
+    let err = validate(template, &Environment::default(), BTreeMap::new()).unwrap_err();
     assert_eq!(err.kind, ember_template::ErrorKind::Limit);
 }
 
@@ -92,7 +95,7 @@ fn deep_nesting_is_refused_or_evaluated_without_overflowing_the_stack() {
         "heat_template_version: 2016-10-14\nconditions:\n  c: {condition}\noutputs:\n  o:\n    value: {{if: [c, a, b]}}\n"
     );
     let template = parse_template(&text, "deep.yaml", &Limits::default()).unwrap();
-    let err = validate(template, StackInput::default(), None).unwrap_err();
+    let err = validate(template, &Environment::default(), BTreeMap::new()).unwrap_err();
     assert_eq!(err.kind, ember_template::ErrorKind::Limit);
     // Nesting within the call limit evaluates.
     let condition = format!("{}true{}", "{not: ".repeat(60), "}".repeat(60));
@@ -100,7 +103,7 @@ fn deep_nesting_is_refused_or_evaluated_without_overflowing_the_stack() {
         "heat_template_version: 2016-10-14\nconditions:\n  c: {condition}\noutputs:\n  o:\n    value: {{if: [c, a, b]}}\n"
     );
     let template = parse_template(&text, "deep.yaml", &Limits::default()).unwrap();
-    assert!(validate(template, StackInput::default(), None).is_ok());
+    assert!(validate(template, &Environment::default(), BTreeMap::new()).is_ok());
     let lists = format!(
         "{}1{}",
         "{list_concat: [".repeat(depth / 2),
@@ -108,5 +111,5 @@ fn deep_nesting_is_refused_or_evaluated_without_overflowing_the_stack() {
     );
     let text = format!("heat_template_version: 2018-08-31\noutputs:\n  o:\n    value: {lists}\n");
     let template = parse_template(&text, "deep.yaml", &Limits::default()).unwrap();
-    let _ = validate(template, StackInput::default(), None);
+    let _ = validate(template, &Environment::default(), BTreeMap::new());
 }

@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
-use ember_template::{parse_template, validate, Limits, StackInput};
+use std::collections::BTreeMap;
+
+use ember_template::environment::Environment;
+use ember_template::{parse_template, validate, Limits};
 use serde_json::Value;
 
 fn templates(dir: &str) -> Vec<(String, String)> {
@@ -26,7 +29,7 @@ fn templates(dir: &str) -> Vec<(String, String)> {
 fn validate_text(name: &str, text: &str) -> Value {
     let template = parse_template(text, name, &Limits::default())
         .unwrap_or_else(|e| panic!("{name} does not parse: {e}"));
-    validate(template, StackInput::default(), None)
+    validate(template, &Environment::default(), BTreeMap::new())
         .unwrap_or_else(|e| panic!("{name} is refused: {e}"))
 }
 
