@@ -34,7 +34,7 @@ pub use records::{
 };
 pub use schema::SCHEMA_VERSION;
 pub use software::DeploymentQuery;
-pub use stacks::{EventQuery, SortDir, StackQuery, StackSortKey};
+pub use stacks::{EventQuery, EventSortKey, SortDir, StackQuery, StackSortKey};
 pub use writes::Write;
 
 use crypto::Cipher;

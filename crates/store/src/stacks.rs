@@ -693,10 +693,12 @@ pub struct StackQuery {
     pub tags_any: Vec<String>,
     /// Stacks not having all of these tags.
     pub not_tags: Vec<String>,
-    /// Stacks having none of these tags.
+    /// Stacks having none of these tags. (Heat's `hidden_stack_tags`, applied unless
+    /// `show_hidden`, are more tags for this list.)
     pub not_tags_any: Vec<String>,
     pub show_deleted: bool,
-    /// Include nested stacks (otherwise only stacks without an owner, unless `owner_ids` asks).
+    /// Include nested stacks; otherwise only stacks without an owner are listed (as in Heat,
+    /// even when `owner_ids` is given).
     pub show_nested: bool,
     /// Default: creation time.
     pub sort_keys: Vec<StackSortKey>,
@@ -741,7 +743,7 @@ fn push_stack_filters(sql: &mut Sql, q: &StackQuery) -> Result<()> {
     if !q.show_deleted {
         sql.push(" AND s.deleted_at IS NULL");
     }
-    if !q.show_nested && q.owner_ids.is_empty() {
+    if !q.show_nested {
         sql.push(" AND s.owner_id IS NULL");
     }
     if !q.tags.is_empty() {
@@ -806,7 +808,32 @@ impl SqlValue {
     }
 }
 
-/// Resource filters of the stack's resource listing and event filters share this shape.
+/// Heat's event list sort keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventSortKey {
+    EventTime,
+    ResourceType,
+}
+
+impl EventSortKey {
+    /// Heat's API name (`event_time`, `resource_type`).
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "event_time" => EventSortKey::EventTime,
+            "resource_type" => EventSortKey::ResourceType,
+            _ => return None,
+        })
+    }
+    /// The event sequence orders by time (it increases with commit order).
+    fn expr(self) -> &'static str {
+        match self {
+            EventSortKey::EventTime => "seq",
+            EventSortKey::ResourceType => "resource_type",
+        }
+    }
+}
+
+/// Event listing of a stack.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
     pub stack_id: Uuid,
@@ -816,7 +843,9 @@ pub struct EventQuery {
     pub resource_statuses: Vec<String>,
     pub resource_actions: Vec<String>,
     pub resource_types: Vec<String>,
-    /// By time (event sequence); default oldest first.
+    /// Default: by time. Ties are broken by time.
+    pub sort_keys: Vec<EventSortKey>,
+    /// Default: oldest first.
     pub sort_dir: Option<SortDir>,
     pub limit: Option<u64>,
     /// Id of the last event of the previous page.
@@ -1047,18 +1076,37 @@ impl Store {
         push_in_filter(&mut sql, "status", &query.resource_statuses)?;
         push_in_filter(&mut sql, "action", &query.resource_actions)?;
         push_in_filter(&mut sql, "resource_type", &query.resource_types)?;
+        let keys = if query.sort_keys.is_empty() {
+            vec![EventSortKey::EventTime]
+        } else {
+            query.sort_keys.clone()
+        };
         if let Some(marker) = query.marker {
-            let seq: i64 = sqlx::query_scalar("SELECT seq FROM events WHERE id = $1")
+            let row = sqlx::query("SELECT seq, resource_type FROM events WHERE id = $1")
                 .bind(marker.to_string())
                 .fetch_optional(&mut *conn)
                 .await?
                 .ok_or_else(|| StoreError::not_found("event", marker))?;
-            sql.push(" AND seq ")
-                .push(dir.after())
-                .push(" ")
-                .bind(seq)?;
+            let c = Cols(&row);
+            let (seq, resource_type) = (c.int("seq")?, c.text("resource_type")?);
+            let mut values: Vec<(&str, SqlValue)> = keys
+                .iter()
+                .map(|key| {
+                    let value = match key {
+                        EventSortKey::EventTime => SqlValue::Int(seq),
+                        EventSortKey::ResourceType => SqlValue::Text(resource_type.clone()),
+                    };
+                    (key.expr(), value)
+                })
+                .collect();
+            values.push(("seq", SqlValue::Int(seq)));
+            push_after_marker(&mut sql, &values, dir)?;
         }
-        sql.push(" ORDER BY seq ").push(dir.sql());
+        sql.push(" ORDER BY ");
+        for key in &keys {
+            sql.push(key.expr()).push(" ").push(dir.sql()).push(", ");
+        }
+        sql.push("seq ").push(dir.sql());
         push_limit(&mut sql, query.limit)?;
         let rows = sqlx::query_with(&sql.text, sql.args)
             .persistent(false)

@@ -474,6 +474,9 @@ async fn stack_list_filters(store: Db) {
     assert_eq!(list(t1(|q| q.show_nested = true)).await.len(), 6);
     let mut by_owner = t1(|_| {});
     by_owner.owner_ids = vec![stacks[0].id];
+    // As in Heat, nested stacks are only listed with show_nested, even by owner.
+    assert!(list(by_owner.clone()).await.is_empty());
+    by_owner.show_nested = true;
     assert_eq!(names(&list(by_owner).await), ["alpha-inner"]);
     assert_eq!(
         store
@@ -732,6 +735,28 @@ async fn event_filters_sorting_and_paging(store: Db) {
         .await
         .unwrap();
     assert_eq!(got(page), [ids[3], ids[2]]);
+    // By resource type, then time; paging walks the same order.
+    let by_type = EventQuery {
+        sort_keys: vec![EventSortKey::ResourceType],
+        ..query(|_| {})
+    };
+    let expected = [ids[0], ids[1], ids[5], ids[4], ids[2], ids[3]];
+    assert_eq!(got(store.events(&by_type).await.unwrap()), expected);
+    let page = store
+        .events(&EventQuery {
+            limit: Some(3),
+            marker: Some(ids[5]),
+            ..by_type.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(got(page), expected[3..6]);
+    let newest = EventQuery {
+        sort_dir: Some(SortDir::Desc),
+        ..by_type
+    };
+    let reversed: Vec<Uuid> = expected.iter().rev().copied().collect();
+    assert_eq!(got(store.events(&newest).await.unwrap()), reversed);
     assert!(is_not_found(
         store
             .events(&EventQuery {
