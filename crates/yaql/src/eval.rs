@@ -190,7 +190,17 @@ impl Machine<'_> {
                 self.dot(receiver, right, scope)
             }
             Expr::Index { target, args } => {
+                let target_expr = target;
                 let target = self.eval(target, scope)?;
+                // Query results are lazy iterators and `keys()`/`values()`/
+                // `items()` dict views in yaql; neither has an indexer
+                // (`x.where(...)[0]` fails there; `first()` works).
+                let unindexable = library::yields_iterator(target_expr)
+                    || matches!(&**target_expr, Expr::Call { name, .. }
+                        if matches!(name.as_str(), "keys" | "values" | "items"));
+                if target.is_array() && unindexable {
+                    return Err(no_match("#indexer"));
+                }
                 let mut values = Vec::with_capacity(args.len());
                 for arg in args {
                     match arg {
@@ -203,7 +213,7 @@ impl Machine<'_> {
             Expr::Unary { op, operand } => {
                 let value = self.eval(operand, scope)?;
                 match op {
-                    UnaryOp::Not => Ok(Value::Bool(!truthy(&value))),
+                    UnaryOp::Not => Ok(Value::Bool(!self.truthy_result(operand, &value))),
                     UnaryOp::Plus => match Num::of(&value) {
                         Some(_) => Ok(value),
                         None => Err(no_match("#unary_operator_+")),
@@ -263,6 +273,13 @@ impl Machine<'_> {
         let dict = Value::Object(map);
         self.charge_memory([(1, &dict)])?;
         Ok(dict)
+    }
+
+    /// Python truthiness of an operand of `not`, `and`, `or`: a query
+    /// result is a lazy iterator in yaql, and iterators are always true,
+    /// even when they would yield nothing.
+    fn truthy_result(&self, expr: &Expr, value: &Value) -> bool {
+        truthy(value) || (value.is_array() && library::yields_iterator(expr))
     }
 
     /// `receiver.right` where `right` is not a plain method call.
@@ -333,7 +350,7 @@ impl Machine<'_> {
         match op {
             BinaryOp::And => {
                 let l = self.eval(left, scope)?;
-                if truthy(&l) {
+                if self.truthy_result(left, &l) {
                     self.eval(right, scope)
                 } else {
                     Ok(l)
@@ -341,7 +358,7 @@ impl Machine<'_> {
             }
             BinaryOp::Or => {
                 let l = self.eval(left, scope)?;
-                if truthy(&l) {
+                if self.truthy_result(left, &l) {
                     Ok(l)
                 } else {
                     self.eval(right, scope)
@@ -566,12 +583,17 @@ impl Machine<'_> {
     /// `"ab" * 2`, `2 * [1]`: repetition, under the memory quota.
     fn repeat_sequence(&mut self, l: &Value, r: &Value) -> Result<Option<Value>, Error> {
         let (sequence, times) = match (l, r) {
-            (Value::String(_) | Value::Array(_), Value::Number(_)) => (l, r),
-            (Value::Number(_), Value::String(_) | Value::Array(_)) => (r, l),
+            (Value::String(_) | Value::Array(_), Value::Number(_) | Value::Bool(_)) => (l, r),
+            (Value::Number(_) | Value::Bool(_), Value::String(_) | Value::Array(_)) => (r, l),
             _ => return Ok(None),
         };
-        let Some(Num::Int(times)) = Num::of(times) else {
-            return Err(no_match("#operator_*"));
+        // Python's bool is an int: `'ab' * true` is 'ab'.
+        let times = match times {
+            Value::Bool(b) => i64::from(*b),
+            other => match Num::of(other) {
+                Some(Num::Int(i)) => i,
+                _ => return Err(no_match("#operator_*")),
+            },
         };
         let times = usize::try_from(times).unwrap_or(0);
         self.charge_memory([(times, sequence)])?;

@@ -82,16 +82,19 @@ impl<'e> Params<'e> {
     fn opt_int(&self, i: usize, keyword: &str, default: i64) -> Result<i64, Error> {
         match self.opt(i, keyword) {
             None => Ok(default),
-            Some(v) => match Num::of(v) {
-                Some(Num::Int(n)) => Ok(n),
-                _ => Err(self.fail()),
-            },
+            Some(v) => self.as_int(v),
         }
     }
 
     fn int(&self, i: usize) -> Result<i64, Error> {
-        match Num::of(self.value(i)?) {
-            Some(Num::Int(n)) => Ok(n),
+        self.as_int(self.value(i)?)
+    }
+
+    /// An `int` parameter; Python's bool is an int subclass.
+    fn as_int(&self, value: &Value) -> Result<i64, Error> {
+        match (value, Num::of(value)) {
+            (Value::Bool(b), _) => Ok(i64::from(*b)),
+            (_, Some(Num::Int(n))) => Ok(n),
             _ => Err(self.fail()),
         }
     }
@@ -262,7 +265,7 @@ pub(crate) fn special_form(
 
 /// Whether yaql would produce a lazy iterator (rather than a list, tuple
 /// or dict view) for this expression.
-fn yields_iterator(expr: &Expr) -> bool {
+pub(crate) fn yields_iterator(expr: &Expr) -> bool {
     match expr {
         Expr::Call { name, .. } => matches!(
             name.as_str(),

@@ -40,10 +40,15 @@ def run(expression, data):
         return {'error': type(e).__name__}
 
 
-cases = []
-for expression, data in json.load(sys.stdin):
-    case = {'expression': expression, 'data': data}
-    case.update(run(expression, data))
-    cases.append(case)
-json.dump(cases, sys.stdout, indent=1, ensure_ascii=False)
-sys.stdout.write('\n')
+def main():
+    cases = []
+    for expression, data in json.load(sys.stdin):
+        case = {'expression': expression, 'data': data}
+        case.update(run(expression, data))
+        cases.append(case)
+    json.dump(cases, sys.stdout, indent=1, ensure_ascii=False)
+    sys.stdout.write('\n')
+
+
+if __name__ == '__main__':
+    main()
