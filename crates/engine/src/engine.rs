@@ -21,6 +21,16 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
+/// Which completion check a poll runs.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Create,
+    Update,
+    Delete,
+    /// Suspend or resume.
+    Action,
+}
+
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -37,6 +47,8 @@ pub struct EngineConfig {
     pub enable_adopt: bool,
     /// `max_resources_per_stack` (-1: unlimited).
     pub max_resources_per_stack: i64,
+    /// Handed to every resource handler (`ResourceContext::cloud`).
+    pub cloud: Option<crate::resource::CloudHandle>,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +61,7 @@ impl Default for EngineConfig {
             enable_abandon: true,
             enable_adopt: true,
             max_resources_per_stack: 1000,
+            cloud: None,
         }
     }
 }
@@ -100,7 +113,7 @@ impl EngineInner {
     ) -> Arc<Self> {
         let writer = GroupWriter::start(store.clone());
         let (changes, _) = broadcast::channel(4096);
-        Arc::new(EngineInner {
+        let engine = Arc::new(EngineInner {
             store,
             writer,
             registry,
@@ -108,7 +121,11 @@ impl EngineInner {
             config,
             running: Mutex::new(HashMap::new()),
             changes,
-        })
+        });
+        engine.registry.attach(Arc::new(crate::nested::EngineControl {
+            engine: Arc::downgrade(&engine),
+        }));
+        engine
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<StatusChange> {
@@ -168,6 +185,22 @@ impl EngineInner {
         self.compiler.compile(&source, &Self::identity(stack))
     }
 
+    /// What a handler sees of a stored resource.
+    pub fn context(&self, stack_id: &str, stack_name: &str, row: &ResourceRecord, action: Action) -> ResourceContext {
+        ResourceContext {
+            stack_id: stack_id.to_string(),
+            stack_name: stack_name.to_string(),
+            name: row.name.clone(),
+            physical_id: row.physical_id.clone(),
+            properties: row.properties.clone(),
+            data: row.data.clone(),
+            action,
+            short_id: row.short_id.clone(),
+            cloud: self.config.cloud.clone(),
+            checks: 0,
+        }
+    }
+
     /// Is an action of this stack running in this process?
     pub fn is_running(&self, stack_id: &str) -> bool {
         self.running.lock().map(|r| r.contains_key(stack_id)).unwrap_or(false)
@@ -221,11 +254,12 @@ impl EngineInner {
             if let Err(e) = engine.clone().run_job(&stack_id, job, cancel_rx).await {
                 tracing::error!(stack = %stack_id, error = %e, "stack action ended with a store error");
             }
-            if let Ok(mut running) = engine.running.lock() {
-                running.remove(&stack_id);
-            }
+            // Unlock before reporting idle, so that whoever waited can start the next action.
             if let Err(e) = engine.store.unlock(&stack_id, &engine.config.engine_id).await {
                 tracing::error!(stack = %stack_id, error = %e, "could not release the stack lock");
+            }
+            if let Ok(mut running) = engine.running.lock() {
+                running.remove(&stack_id);
             }
             // Waiters may be gone; that is fine.
             let _ = done_tx.send(true);
@@ -524,16 +558,7 @@ impl Run {
     }
 
     fn context(&self, row: &ResourceRecord, action: Action) -> ResourceContext {
-        ResourceContext {
-            stack_id: self.stack_id.clone(),
-            stack_name: self.stack_name.clone(),
-            name: row.name.clone(),
-            physical_id: row.physical_id.clone(),
-            properties: row.properties.clone(),
-            data: row.data.clone(),
-            action,
-            short_id: row.short_id.clone(),
-        }
+        self.engine.context(&self.stack_id, &self.stack_name, row, action)
     }
 
     /// Stores a row (and an event when the status changed) and waits until it is durable.
@@ -634,14 +659,17 @@ impl Run {
     }
 
     /// Polls `check` until done, or until the action is stopped (timeout, cancel).
-    async fn poll<'a, F, Fut>(&self, cx: &'a ResourceContext, check: F) -> Result<(), ResourceError>
-    where
-        F: Fn(&'a ResourceContext) -> Fut,
-        Fut: std::future::Future<Output = Result<Progress, ResourceError>>,
-    {
+    async fn poll(&self, cx: &ResourceContext, ty: &dyn ResourceType, step: Step) -> Result<(), ResourceError> {
         let mut stop = self.stop.subscribe();
+        let mut cx = cx.clone();
         loop {
-            match check(cx).await? {
+            let progress = match step {
+                Step::Create => ty.check_create_complete(&cx).await,
+                Step::Update => ty.check_update_complete(&cx).await,
+                Step::Delete => ty.check_delete_complete(&cx).await,
+                Step::Action => ty.check_action_complete(&cx).await,
+            };
+            match progress? {
                 Progress::Done => return Ok(()),
                 Progress::Pending(after) => {
                     if self.stopped() {
@@ -653,6 +681,7 @@ impl Run {
                             return Err(ResourceError::new("Error", format!("{} aborted", cx.action)));
                         }
                     }
+                    cx.checks = cx.checks.saturating_add(1);
                 }
             }
         }
@@ -857,7 +886,7 @@ impl Run {
 
     async fn resume_create(&self, ty: &Arc<dyn ResourceType>, row: &mut ResourceRecord) -> Result<(), StepFailure> {
         let cx = self.context(row, Action::Create);
-        match self.poll(&cx, |cx| ty.check_create_complete(cx)).await {
+        match self.poll(&cx, ty.as_ref(), Step::Create).await {
             Ok(()) => self
                 .set_state(row, Action::Create, Status::Complete, "state changed")
                 .await
@@ -904,7 +933,7 @@ impl Run {
             physical_id: row.physical_id.clone(),
             ..cx
         };
-        match self.poll(&cx, |cx| ty.check_update_complete(cx)).await {
+        match self.poll(&cx, ty.as_ref(), Step::Update).await {
             Ok(()) => {
                 row.properties = properties;
                 row.metadata = metadata;
@@ -1038,7 +1067,7 @@ impl Run {
                     Err(e) => return Err(self.fail(&mut row, Action::Delete, &e).await),
                 }
                 let cx = self.context(&row, Action::Delete);
-                if let Err(e) = self.poll(&cx, |cx| ty.check_delete_complete(cx)).await {
+                if let Err(e) = self.poll(&cx, ty.as_ref(), Step::Delete).await {
                     return Err(self.fail(&mut row, Action::Delete, &e).await);
                 }
             }
@@ -1117,7 +1146,7 @@ impl Run {
                     Ok(s) => {
                         row.data.extend(s.data);
                         let cx = self.context(&row, action);
-                        self.poll(&cx, |cx| ty.check_action_complete(cx)).await
+                        self.poll(&cx, ty.as_ref(), Step::Action).await
                     }
                     Err(e) => Err(e),
                 }

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod model;
+pub mod nested;
 pub mod registry;
 pub mod resource;
 pub mod schema;

@@ -1,6 +1,7 @@
 //! Type names to implementations, and the environment's `resource_registry` on top of them.
 
 use crate::error::EngineError;
+use crate::nested::{StackControl, StackHandle};
 use crate::resource::ResourceType;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -18,6 +19,8 @@ pub trait ProviderFactory: Send + Sync {
 pub struct Registry {
     types: BTreeMap<String, Arc<dyn ResourceType>>,
     providers: Option<Arc<dyn ProviderFactory>>,
+    /// Handles through which stack-backed types reach the engine, filled by [`Registry::attach`].
+    stack_handles: Vec<StackHandle>,
 }
 
 /// How many alias hops a lookup follows before refusing (a loop in the environment).
@@ -35,6 +38,18 @@ impl Registry {
 
     pub fn set_provider_factory(&mut self, factory: Arc<dyn ProviderFactory>) {
         self.providers = Some(factory);
+    }
+
+    /// Registers a handle that stack-backed types share; the engine fills it when built.
+    pub fn add_stack_handle(&mut self, handle: StackHandle) {
+        self.stack_handles.push(handle);
+    }
+
+    /// Gives every registered handle the engine's [`StackControl`].
+    pub fn attach(&self, control: Arc<dyn StackControl>) {
+        for handle in &self.stack_handles {
+            handle.attach(control.clone());
+        }
     }
 
     /// Registered type names, sorted.
@@ -76,6 +91,12 @@ impl Registry {
                 }
                 Some(target) => current = target,
                 None => break,
+            }
+        }
+        // A type that is itself a template file (`type: server.yaml`).
+        if is_template_name(&current) && !self.types.contains_key(&current) {
+            if let Some(factory) = &self.providers {
+                return factory.provider(&current);
             }
         }
         self.types.get(&current).cloned().ok_or_else(|| {

@@ -29,6 +29,28 @@ pub struct ResourceContext {
     pub action: Action,
     /// Unique short id of this resource row, for physical names.
     pub short_id: String,
+    /// How to reach the cloud, as the embedding program configured it (see [`CloudHandle`]).
+    pub cloud: Option<CloudHandle>,
+    /// How many times the current step's completion has been polled (for growing intervals).
+    pub checks: u32,
+}
+
+/// An opaque handle to whatever the resource types need to reach their services (e.g. an
+/// `ember_openstack::Session`); the engine passes it through without knowing its type, and
+/// types downcast it with [`CloudHandle::get`].
+#[derive(Clone)]
+pub struct CloudHandle(pub std::sync::Arc<dyn std::any::Any + Send + Sync>);
+
+impl CloudHandle {
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+}
+
+impl std::fmt::Debug for CloudHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CloudHandle")
+    }
 }
 
 impl ResourceContext {

@@ -13,7 +13,6 @@ use crate::model::{
     Status,
 };
 use crate::registry::Registry;
-use crate::resource::ResourceContext;
 use crate::schema::validate_properties;
 use crate::store::{StateStore, StoreError, Write};
 use chrono::Utc;
@@ -91,6 +90,11 @@ impl Service {
         }
     }
 
+    /// The facade over an engine already built (nested stacks signal through it).
+    pub(crate) fn from_engine(engine: Arc<EngineInner>) -> Service {
+        Service { engine }
+    }
+
     pub fn config(&self) -> &EngineConfig {
         &self.engine.config
     }
@@ -152,7 +156,7 @@ impl Service {
                     resumed.push(stack_id);
                 }
                 None => {
-                    let reason = format!("Engine went down during stack {} of {}", stack.action, stack.name);
+                    let reason = format!("Engine went down during stack {}", stack.action);
                     let action = stack.action;
                     engine.set_stack_state(&mut stack, action, Status::Failed, reason).await?;
                     engine
@@ -172,15 +176,19 @@ impl Service {
     }
 
     /// Waits until the stack's action has finished; returns the final `stack show` body.
+    /// An action running in this process is awaited directly (including a rollback that
+    /// follows a failure); one running elsewhere is polled through the store.
     pub async fn wait(&self, cx: &RequestContext, stack: &str) -> Result<Value, EngineError> {
-        let mut changes = self.subscribe();
         loop {
             let record = self.lookup(cx, stack, true).await?;
-            if record.status != Status::InProgress && !self.engine.is_running(&record.id) {
+            if self.engine.is_running(&record.id) {
+                self.engine.wait_idle(&record.id).await;
+                continue;
+            }
+            if record.status != Status::InProgress {
                 return self.format_stack(&record, true).await;
             }
-            // Either a change arrives or we re-check after a short while (another process).
-            let _ = tokio::time::timeout(Duration::from_millis(200), changes.recv()).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -819,16 +827,7 @@ impl Service {
                 .cloned()
                 .chain(with_attr.iter().cloned())
                 .collect();
-            let cx = ResourceContext {
-                stack_id: s.id.clone(),
-                stack_name: s.name.clone(),
-                name: row.name.clone(),
-                physical_id: row.physical_id.clone(),
-                properties: row.properties.clone(),
-                data: row.data.clone(),
-                action: row.action,
-                short_id: row.short_id.clone(),
-            };
+            let cx = self.engine.context(&s.id, &s.name, &row, row.action);
             for attr in names {
                 let v = ty.attribute(&cx, &attr).await.ok().flatten().unwrap_or(Value::Null);
                 attributes.insert(attr, v);
@@ -864,16 +863,7 @@ impl Service {
             .engine
             .registry
             .resolve(&row.type_name, &row.name, &run_registry(&self.engine, &s))?;
-        let rcx = ResourceContext {
-            stack_id: s.id.clone(),
-            stack_name: s.name.clone(),
-            name: row.name.clone(),
-            physical_id: row.physical_id.clone(),
-            properties: row.properties.clone(),
-            data: row.data.clone(),
-            action: row.action,
-            short_id: row.short_id.clone(),
-        };
+        let rcx = self.engine.context(&s.id, &s.name, &row, row.action);
         match ty.handle_signal(&rcx, &details).await {
             Ok(data) => {
                 row.data.extend(data);
@@ -974,16 +964,7 @@ impl Service {
         let mut failure = None;
         for row in &rows {
             let Ok(ty) = engine.registry.resolve(&row.type_name, &row.name, &run_registry(engine, stack)) else { continue };
-            let rcx = ResourceContext {
-                stack_id: stack.id.clone(),
-                stack_name: stack.name.clone(),
-                name: row.name.clone(),
-                physical_id: row.physical_id.clone(),
-                properties: row.properties.clone(),
-                data: row.data.clone(),
-                action: Action::Snapshot,
-                short_id: row.short_id.clone(),
-            };
+            let rcx = self.engine.context(&stack.id, &stack.name, &row, Action::Snapshot);
             match ty.snapshot(&rcx).await {
                 Ok(d) => {
                     if let Some(r) = data.pointer_mut(&format!("/resources/{}", row.name.replace('~', "~0").replace('/', "~1"))) {

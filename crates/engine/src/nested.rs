@@ -1,0 +1,413 @@
+//! Nested stacks: the engine's side of stack-backed resources (provider templates,
+//! `OS::Heat::Stack`, groups).
+//!
+//! A stack-backed resource owns one child stack: a real stack row whose `parent` is the
+//! parent stack's id, with its own resources, events, lock and background action. The
+//! resource's physical id is the child's id. The resource starts child actions through
+//! [`StackControl`] and its `check_*_complete` polls the child's status, so the parent's graph
+//! waits on the child without holding anything but a poll; an engine restart finds the child's
+//! action continuing (or resumed by `recover`) and the parent polling it again.
+//!
+//! Resource types reach the engine through a [`StackHandle`] that the engine fills when the
+//! service is built ([`crate::registry::Registry::attach`]); the handle holds the engine weakly,
+//! so the registry inside the engine does not keep the engine alive.
+
+use crate::definition::{Evaluate, Resolver, TemplateSource};
+use crate::engine::{EngineInner, Job};
+use crate::error::ResourceError;
+use crate::model::{Action, PreviousDefinition, StackRecord, Status};
+use crate::resource::{Progress, ResourceContext};
+use async_trait::async_trait;
+use chrono::Utc;
+use serde_json::{json, Map, Value};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+/// Heat's `max_nested_stack_depth`: a root stack is depth 0.
+pub const MAX_NESTED_STACK_DEPTH: usize = 5;
+
+/// How often a parent resource polls its child stack.
+const CHILD_POLL: Duration = Duration::from_millis(20);
+
+/// The template of a child stack, as a stack-backed resource builds it.
+#[derive(Debug, Clone, Default)]
+pub struct ChildTemplate {
+    /// Template text or a template document.
+    pub template: Value,
+    /// The child's parameters (a provider's properties).
+    pub parameters: Map<String, Value>,
+}
+
+/// What a stack-backed resource reads from its child.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChildLookup {
+    /// A stack output's value.
+    Output(String),
+    /// `get_resource` of a child resource.
+    Ref(String),
+    /// `get_attr` of a child resource, with a path into the value.
+    Attr(String, String, Vec<Value>),
+}
+
+/// The engine operations stack-backed resources use.
+#[async_trait]
+pub trait StackControl: Send + Sync {
+    /// Creates the child stack of the resource `cx` and starts its create; returns the child's id.
+    /// The child inherits the parent's files and environment (the `resource_registry` entries
+    /// scoped to this resource become the child's own).
+    async fn create_child(&self, cx: &ResourceContext, child: ChildTemplate) -> Result<String, ResourceError>;
+    /// Starts an update of the child to a new template and parameters.
+    async fn update_child(&self, child_id: &str, child: ChildTemplate) -> Result<(), ResourceError>;
+    /// Starts deleting the child (nothing to do when it is gone).
+    async fn delete_child(&self, child_id: &str) -> Result<(), ResourceError>;
+    /// Whether the child's `action` has finished; its failure reason fails the resource.
+    async fn child_progress(&self, child_id: &str, action: Action) -> Result<Progress, ResourceError>;
+    /// Values read from the child's live state, in the order asked.
+    async fn child_values(&self, child_id: &str, lookups: &[ChildLookup]) -> Result<Vec<Value>, ResourceError>;
+    /// The current resource names of the child, oldest first.
+    async fn child_members(&self, child_id: &str) -> Result<Vec<String>, ResourceError>;
+    /// A file of the parent stack's `files` map (provider templates live there).
+    async fn stack_file(&self, stack_id: &str, name: &str) -> Result<Option<Value>, ResourceError>;
+    /// Sends a signal to another resource of a stack through the engine's signal path
+    /// (a scaling policy signals its group).
+    async fn signal(&self, stack_id: &str, resource: &str, details: &Value) -> Result<(), ResourceError>;
+    /// The name of the current resource of `stack_id` whose reference id is `reference`.
+    async fn resource_by_reference(&self, stack_id: &str, reference: &str) -> Result<Option<String>, ResourceError>;
+}
+
+/// The engine as resource types reach it; empty until a service is built over the registry.
+#[derive(Clone, Default)]
+pub struct StackHandle {
+    control: Arc<RwLock<Option<Arc<dyn StackControl>>>>,
+}
+
+impl std::fmt::Debug for StackHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StackHandle")
+    }
+}
+
+impl StackHandle {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn attach(&self, control: Arc<dyn StackControl>) {
+        if let Ok(mut slot) = self.control.write() {
+            *slot = Some(control);
+        }
+    }
+
+    /// The engine, or a failure when no engine was attached (or it has stopped).
+    pub fn get(&self) -> Result<Arc<dyn StackControl>, ResourceError> {
+        self.control
+            .read()
+            .ok()
+            .and_then(|slot| slot.clone())
+            .ok_or_else(|| ResourceError::new("Error", "no engine is attached for nested stacks"))
+    }
+}
+
+fn store_failure(e: impl std::fmt::Display) -> ResourceError {
+    ResourceError::new("Error", e.to_string())
+}
+
+impl EngineInner {
+    async fn stack_record(&self, id: &str) -> Result<Option<StackRecord>, ResourceError> {
+        self.store.stack(id).await.map_err(store_failure)
+    }
+
+    /// How deep `stack_id` is nested (a root stack is 0).
+    async fn depth(&self, stack_id: &str) -> Result<usize, ResourceError> {
+        let mut depth = 0;
+        let mut current = self.stack_record(stack_id).await?;
+        while let Some(parent) = current.and_then(|s| s.parent) {
+            depth += 1;
+            if depth > MAX_NESTED_STACK_DEPTH {
+                break;
+            }
+            current = self.stack_record(&parent).await?;
+        }
+        Ok(depth)
+    }
+
+    /// The child's environment: the parent's merged registry (with the entries scoped to this
+    /// resource as the child's own `resources` section) and the parent's parameter defaults.
+    fn child_environment(&self, parent: &StackRecord, resource: &str) -> Value {
+        let defn = self.compile(parent).unwrap_or_default();
+        let mut registry = defn.resource_registry.as_object().cloned().unwrap_or_default();
+        let scoped = registry
+            .get("resources")
+            .and_then(|r| r.get(resource))
+            .cloned()
+            .and_then(|v| match v {
+                Value::Object(m) => Some(m),
+                _ => None,
+            })
+            .unwrap_or_default();
+        registry.remove("resources");
+        // Entries of the scoped map that are themselves maps address the child's resources.
+        let child_resources: Map<String, Value> = scoped.into_iter().filter(|(_, v)| v.is_object()).collect();
+        if !child_resources.is_empty() {
+            registry.insert("resources".into(), Value::Object(child_resources));
+        }
+        let parameter_defaults = parent
+            .source
+            .environment
+            .get("parameter_defaults")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        json!({
+            "parameter_defaults": parameter_defaults,
+            "resource_registry": registry,
+        })
+    }
+}
+
+/// [`StackControl`] over an engine, held weakly (see the module comment).
+pub(crate) struct EngineControl {
+    pub engine: Weak<EngineInner>,
+}
+
+impl EngineControl {
+    fn engine(&self) -> Result<Arc<EngineInner>, ResourceError> {
+        self.engine
+            .upgrade()
+            .ok_or_else(|| ResourceError::new("Error", "the engine has stopped"))
+    }
+
+    async fn record(&self, engine: &EngineInner, id: &str) -> Result<StackRecord, ResourceError> {
+        engine
+            .stack_record(id)
+            .await?
+            .ok_or_else(|| ResourceError::new("NotFound", format!("The Stack ({id}) could not be found.")))
+    }
+
+    /// Locks the child, stores its in-progress state and runs `job` in the background.
+    async fn start(&self, engine: &Arc<EngineInner>, child: &mut StackRecord, action: Action, job: Job) -> Result<(), ResourceError> {
+        // A child action that just finished may still hold its lock for a moment.
+        engine.wait_idle(&child.id).await;
+        if let Some(holder) = engine
+            .store
+            .try_lock(&child.id, &engine.config.engine_id)
+            .await
+            .map_err(store_failure)?
+        {
+            return Err(ResourceError::new(
+                "ActionInProgress",
+                format!("Stack {} already has an action ({holder}) in progress.", child.name),
+            ));
+        }
+        let reason = format!("Stack {action} started");
+        if let Err(e) = engine.set_stack_state(child, action, Status::InProgress, reason).await {
+            // Nothing runs, so the lock must not stay held.
+            let _ = engine.store.unlock(&child.id, &engine.config.engine_id).await;
+            return Err(store_failure(e));
+        }
+        engine.spawn(child.id.clone(), job);
+        Ok(())
+    }
+}
+
+/// Reads [`ChildLookup`]s (and output expressions) against a stack's live state.
+#[derive(Debug)]
+struct Lookups {
+    items: Vec<ChildLookup>,
+    outputs: Vec<Option<Arc<dyn Evaluate>>>,
+}
+
+impl Evaluate for Lookups {
+    fn evaluate(&self, resolver: &dyn Resolver) -> Result<Value, String> {
+        let mut out = Vec::with_capacity(self.items.len());
+        for (item, output) in self.items.iter().zip(&self.outputs) {
+            let v = match item {
+                // An output that cannot be resolved reads as null, as in `stack show`.
+                ChildLookup::Output(_) => output
+                    .as_ref()
+                    .and_then(|o| o.evaluate(resolver).ok())
+                    .unwrap_or(Value::Null),
+                ChildLookup::Ref(name) => resolver.resource_ref(name).unwrap_or(Value::Null),
+                ChildLookup::Attr(name, attr, path) => resolver.resource_attr(name, attr, path)?,
+            };
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+}
+
+#[async_trait]
+impl StackControl for EngineControl {
+    async fn create_child(&self, cx: &ResourceContext, child: ChildTemplate) -> Result<String, ResourceError> {
+        let engine = self.engine()?;
+        let parent = self.record(&engine, &cx.stack_id).await?;
+        if engine.depth(&parent.id).await? + 1 > MAX_NESTED_STACK_DEPTH {
+            return Err(ResourceError::new(
+                "RequestLimitExceeded",
+                format!("Request limit exceeded: Recursion depth exceeds {MAX_NESTED_STACK_DEPTH}."),
+            ));
+        }
+        let mut record = StackRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: cx.physical_resource_name(),
+            project_id: parent.project_id.clone(),
+            username: parent.username.clone(),
+            action: Action::Init,
+            status: Status::Complete,
+            status_reason: String::new(),
+            source: TemplateSource {
+                template: child.template,
+                environment: engine.child_environment(&parent, &cx.name),
+                files: parent.source.files.clone(),
+                environment_files: Vec::new(),
+            },
+            parameters: child.parameters,
+            previous: None,
+            timeout_mins: parent.timeout_mins,
+            // The parent decides about rollback; a child never rolls back on its own.
+            disable_rollback: true,
+            tags: Vec::new(),
+            parent: Some(parent.id.clone()),
+            created_at: Utc::now(),
+            updated_at: None,
+            deleted_at: None,
+            cancel: None,
+        };
+        engine
+            .compile(&record)
+            .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))?;
+        engine.store.insert_stack(&record).await.map_err(store_failure)?;
+        self.start(&engine, &mut record, Action::Create, Job::Converge(Action::Create))
+            .await?;
+        Ok(record.id)
+    }
+
+    async fn update_child(&self, child_id: &str, child: ChildTemplate) -> Result<(), ResourceError> {
+        let engine = self.engine()?;
+        let mut record = self.record(&engine, child_id).await?;
+        let previous = PreviousDefinition {
+            source: record.source.clone(),
+            parameters: record.parameters.clone(),
+        };
+        record.source.template = child.template;
+        record.parameters = child.parameters;
+        if let Some(parent) = match &record.parent {
+            Some(p) => engine.stack_record(p).await?,
+            None => None,
+        } {
+            // Files given with a parent update reach the child's next action.
+            record.source.files = parent.source.files.clone();
+        }
+        engine
+            .compile(&record)
+            .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))?;
+        record.previous = Some(previous);
+        self.start(&engine, &mut record, Action::Update, Job::Converge(Action::Update))
+            .await
+    }
+
+    async fn delete_child(&self, child_id: &str) -> Result<(), ResourceError> {
+        let engine = self.engine()?;
+        let Some(mut record) = engine.stack_record(child_id).await? else {
+            return Ok(());
+        };
+        if record.deleted_at.is_some() {
+            return Ok(());
+        }
+        // As for a user's delete: an action still running on the child is stopped first.
+        if engine.request_cancel(child_id, crate::model::CancelMode::NoRollback) {
+            engine.wait_idle(child_id).await;
+            record = self.record(&engine, child_id).await?;
+        }
+        self.start(&engine, &mut record, Action::Delete, Job::Delete { abandon: false })
+            .await
+    }
+
+    async fn child_progress(&self, child_id: &str, action: Action) -> Result<Progress, ResourceError> {
+        let engine = self.engine()?;
+        let Some(record) = engine.stack_record(child_id).await? else {
+            return match action {
+                Action::Delete => Ok(Progress::Done),
+                _ => Err(ResourceError::new("NotFound", format!("The Stack ({child_id}) could not be found."))),
+            };
+        };
+        if record.deleted_at.is_some() {
+            return Ok(Progress::Done);
+        }
+        if record.status == Status::InProgress || engine.is_running(child_id) {
+            return Ok(Progress::Pending(CHILD_POLL));
+        }
+        match record.status {
+            Status::Failed => Err(ResourceError::new("Error", record.status_reason)),
+            _ => Ok(Progress::Done),
+        }
+    }
+
+    async fn child_values(&self, child_id: &str, lookups: &[ChildLookup]) -> Result<Vec<Value>, ResourceError> {
+        let engine = self.engine()?;
+        let record = self.record(&engine, child_id).await?;
+        let defn = engine.compile(&record).unwrap_or_default();
+        let outputs = lookups
+            .iter()
+            .map(|l| match l {
+                ChildLookup::Output(name) => defn.outputs.get(name).map(|o| o.value.clone()),
+                _ => None,
+            })
+            .collect();
+        let expr = Lookups {
+            items: lookups.to_vec(),
+            outputs,
+        };
+        let run = engine.snapshot_run(&record).await.map_err(store_failure)?;
+        match run.evaluate(&expr).await.map_err(|m| ResourceError::new("Error", m))? {
+            Value::Array(values) => Ok(values),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    async fn child_members(&self, child_id: &str) -> Result<Vec<String>, ResourceError> {
+        let engine = self.engine()?;
+        let mut rows = engine.rows(child_id).await.map_err(store_failure)?;
+        rows.retain(|r| r.current);
+        rows.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.name.cmp(&b.name)));
+        Ok(rows.into_iter().map(|r| r.name).collect())
+    }
+
+    async fn stack_file(&self, stack_id: &str, name: &str) -> Result<Option<Value>, ResourceError> {
+        let engine = self.engine()?;
+        let record = self.record(&engine, stack_id).await?;
+        Ok(record.source.files.get(name).cloned())
+    }
+
+    async fn signal(&self, stack_id: &str, resource: &str, details: &Value) -> Result<(), ResourceError> {
+        let engine = self.engine()?;
+        let record = self.record(&engine, stack_id).await?;
+        let cx = crate::service::RequestContext {
+            project_id: record.project_id.clone(),
+            username: record.username.clone(),
+            is_admin: true,
+        };
+        crate::service::Service::from_engine(engine)
+            .signal_resource(&cx, stack_id, resource, details.clone())
+            .await
+            .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))
+    }
+
+    async fn resource_by_reference(&self, stack_id: &str, reference: &str) -> Result<Option<String>, ResourceError> {
+        let engine = self.engine()?;
+        let names: Vec<String> = engine
+            .rows(stack_id)
+            .await
+            .map_err(store_failure)?
+            .into_iter()
+            .filter(|r| r.current)
+            .map(|r| r.name)
+            .collect();
+        let lookups: Vec<ChildLookup> = names.iter().cloned().map(ChildLookup::Ref).collect();
+        let refs = self.child_values(stack_id, &lookups).await?;
+        Ok(names
+            .into_iter()
+            .zip(refs)
+            .find(|(name, r)| r.as_str() == Some(reference) || name == reference)
+            .map(|(name, _)| name))
+    }
+}
