@@ -169,47 +169,109 @@ fn justify(text: &str, width_: usize, align: Align) -> String {
     }
 }
 
-/// Python's `textwrap.fill(line, limit)` as prettytable applies it: break at spaces, split words
-/// longer than the limit, drop the spaces at the breaks.
+/// Python's `textwrap.wrap(line, limit)` as prettytable applies it to an over-long line: split
+/// into whitespace and word chunks (hyphenated words split after their hyphens), fill lines
+/// greedily, cut words longer than a line (at a hyphen when one fits), drop whitespace at line
+/// ends and at the start of every line but the first.
 pub fn wrap(line: &str, limit: usize) -> Vec<String> {
     if limit == 0 || width(line) <= limit {
         return vec![line.to_owned()];
     }
-    let mut lines = Vec::new();
-    let mut current = String::new();
-    for word in line.split(' ').filter(|w| !w.is_empty()) {
-        let mut word: Vec<char> = word.chars().collect();
-        loop {
-            let used = width(&current);
-            let gap = usize::from(used > 0);
-            if used + gap + word.len() <= limit {
-                if gap == 1 {
-                    current.push(' ');
-                }
-                current.extend(word.iter());
+    let text: Vec<char> = line
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
+    // Chunks in reverse order, so the next one is popped from the end.
+    let mut chunks: Vec<Vec<char>> = chunks(&text);
+    chunks.reverse();
+    let mut lines: Vec<String> = Vec::new();
+    while !chunks.is_empty() {
+        let mut current: Vec<Vec<char>> = Vec::new();
+        let mut used = 0;
+        if !lines.is_empty() && chunks.last().is_some_and(|c| is_space(c)) {
+            chunks.pop();
+        }
+        while let Some(next) = chunks.last() {
+            if used + next.len() <= limit {
+                used += next.len();
+                current.extend(chunks.pop());
+            } else {
                 break;
             }
-            if word.len() > limit {
-                // A word longer than a whole line fills what is left of this one.
-                let room = limit.saturating_sub(used + gap);
-                if room == 0 {
-                    lines.push(std::mem::take(&mut current));
-                    continue;
-                }
-                if gap == 1 {
-                    current.push(' ');
-                }
-                current.extend(word.drain(..room));
-                lines.push(std::mem::take(&mut current));
-                continue;
-            }
-            lines.push(std::mem::take(&mut current));
+        }
+        if chunks.last().is_some_and(|c| c.len() > limit) {
+            split_long_chunk(&mut chunks, &mut current, limit.saturating_sub(used).max(1));
+        }
+        if current.last().is_some_and(|c| is_space(c)) {
+            current.pop();
+        }
+        if !current.is_empty() {
+            lines.push(current.concat().into_iter().collect());
         }
     }
-    if !current.is_empty() || lines.is_empty() {
-        lines.push(current);
-    }
     lines
+}
+
+fn is_space(chunk: &[char]) -> bool {
+    chunk.iter().all(|c| *c == ' ')
+}
+
+fn is_letter(c: Option<&char>) -> bool {
+    c.is_some_and(|c| (c.is_alphanumeric() && !c.is_numeric()) || *c == '_')
+}
+
+/// textwrap's `wordsep_re`: runs of whitespace, and words, a hyphenated word ending after each
+/// hyphen that follows two letters (or `x-y-`) and precedes a letter pair (`ab`, `a-b`).
+fn chunks(text: &[char]) -> Vec<Vec<char>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < text.len() {
+        let space = text[i] == ' ';
+        let mut j = i;
+        while j < text.len() && (text[j] == ' ') == space {
+            if !space && text[j] == '-' && j > start {
+                let at = |k: isize| {
+                    usize::try_from(j as isize + k)
+                        .ok()
+                        .and_then(|k| text.get(k))
+                };
+                let after_letters = (is_letter(at(-1)) && is_letter(at(-2)))
+                    || (is_letter(at(-1)) && at(-2) == Some(&'-') && is_letter(at(-3)));
+                let before_letters = is_letter(at(1))
+                    && (is_letter(at(2)) || (at(2) == Some(&'-') && is_letter(at(3))));
+                if after_letters && before_letters {
+                    out.push(text[start..=j].to_vec());
+                    start = j + 1;
+                }
+            }
+            j += 1;
+        }
+        if start < j {
+            out.push(text[start..j].to_vec());
+        }
+        start = j;
+        i = j;
+    }
+    out
+}
+
+/// textwrap's `_handle_long_word`: put as much of the next chunk as fits on this line, cutting
+/// after its last hyphen within that room when there is one.
+fn split_long_chunk(chunks: &mut [Vec<char>], current: &mut Vec<Vec<char>>, room: usize) {
+    let Some(chunk) = chunks.last_mut() else {
+        return;
+    };
+    let mut end = room.min(chunk.len());
+    if chunk.len() > room {
+        if let Some(hyphen) = chunk[..room].iter().rposition(|c| *c == '-') {
+            if hyphen > 0 && chunk[..hyphen].iter().any(|c| *c != '-') {
+                end = hyphen + 1;
+            }
+        }
+    }
+    current.push(chunk[..end].to_vec());
+    chunk.drain(..end);
 }
 
 #[cfg(test)]
@@ -245,6 +307,30 @@ mod tests {
     fn wraps_like_textwrap() {
         assert_eq!(wrap("hello big world", 9), vec!["hello big", "world"]);
         assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        // Values seen in `openstack stack show --max-width 60`.
+        assert_eq!(
+            wrap("0e69aa1d-f882-4864-b97b-d158298e8a4a", 32),
+            vec!["0e69aa1d-f882-4864-b97b-", "d158298e8a4a"]
+        );
+        assert_eq!(
+            wrap("OS::stack_id: 0e69aa1d-f882-4864-b97b-d158298e8a4a", 32),
+            vec!["OS::stack_id: 0e69aa1d-f882-", "4864-b97b-d158298e8a4a"]
+        );
+        assert_eq!(
+            wrap("OS::stack_name: cli-compare-hello", 32),
+            vec!["OS::stack_name: cli-compare-", "hello"]
+        );
+        assert_eq!(
+            wrap(
+                "  output_value: hello from cli-compare-hello (token ZNGTMiKS76lz5plj)",
+                32
+            ),
+            vec![
+                "  output_value: hello from cli-",
+                "compare-hello (token",
+                "ZNGTMiKS76lz5plj)"
+            ]
+        );
     }
 
     #[test]

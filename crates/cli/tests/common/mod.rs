@@ -195,6 +195,11 @@ fn answer(recorded: &[Recorded], req: &Request<Body>) -> Response<Body> {
         .status(r.status)
         .header("Content-Type", "application/json");
     if let Some(location) = &r.location {
+        // Heat's redirects keep the query string of the request.
+        let location = match req.uri().query() {
+            Some(q) if r.status == 302 => format!("{location}?{q}"),
+            _ => location.clone(),
+        };
         response = response.header("Location", location);
     }
     let body = if r.body.is_null() {
