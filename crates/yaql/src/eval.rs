@@ -626,12 +626,13 @@ impl Machine<'_> {
         if let Some(result) = library::special_form(self, name, receiver.as_ref(), args, scope)? {
             return Ok(result);
         }
+        let has_receiver = receiver.is_some();
         let mut params = Params {
             name: name.to_string(),
+            has_receiver,
             positional: Vec::new(),
             named: Vec::new(),
         };
-        let has_receiver = receiver.is_some();
         if let Some(r) = receiver {
             params.positional.push(Param::Value(r));
         }

@@ -20,6 +20,8 @@ pub(crate) enum Param<'e> {
 
 pub(crate) struct Params<'e> {
     pub name: String,
+    /// Called as a method: the receiver is `positional[0]`.
+    pub has_receiver: bool,
     pub positional: Vec<Param<'e>>,
     pub named: Vec<(String, Param<'e>)>,
 }
@@ -776,8 +778,7 @@ fn call_plain(m: &mut Machine<'_>, p: &Params<'_>) -> Result<Value, Error> {
             acc
         }
         "max" | "min" => {
-            let pick_right = |m: &mut Machine<'_>, a: &Value, b: &Value| -> Result<bool, Error> {
-                let _ = m;
+            let pick_right = |a: &Value, b: &Value| -> Result<bool, Error> {
                 let o = py_cmp(b, a, "#operator_>")?;
                 Ok(if name == "max" {
                     o == Ordering::Greater
@@ -785,8 +786,9 @@ fn call_plain(m: &mut Machine<'_>, p: &Params<'_>) -> Result<Value, Error> {
                     o != Ordering::Greater
                 })
             };
+            // `coll.max(initial)` is the query; `max(a, b)` compares two values.
             match p.value(0)? {
-                Value::Array(_) => {
+                Value::Array(_) if p.has_receiver => {
                     p.expect_len(1..=2)?;
                     let items = m.collection(p.value(0)?, name)?;
                     let mut iter = items.into_iter();
@@ -795,7 +797,7 @@ fn call_plain(m: &mut Machine<'_>, p: &Params<'_>) -> Result<Value, Error> {
                         None => iter.next().ok_or_else(|| empty_collection(name))?,
                     };
                     for item in iter {
-                        if pick_right(m, &best, &item)? {
+                        if pick_right(&best, &item)? {
                             best = item;
                         }
                     }
@@ -804,7 +806,7 @@ fn call_plain(m: &mut Machine<'_>, p: &Params<'_>) -> Result<Value, Error> {
                 a => {
                     p.expect_len(2..=2)?;
                     let b = p.value(1)?;
-                    if pick_right(m, a, b)? {
+                    if pick_right(a, b)? {
                         b.clone()
                     } else {
                         a.clone()
@@ -866,7 +868,8 @@ fn call_plain(m: &mut Machine<'_>, p: &Params<'_>) -> Result<Value, Error> {
         }
         "concat" => {
             let values: Vec<&Value> = (0..n).map(|i| p.value(i)).collect::<Result<_, _>>()?;
-            if values.iter().all(|v| v.is_string()) {
+            // concat() of strings is a function; `x.concat(...)` chains lists.
+            if !p.has_receiver && values.iter().all(|v| v.is_string()) {
                 let total: usize = values.iter().filter_map(|v| v.as_str()).map(str::len).sum();
                 m.check_string_len(total)?;
                 Value::String(values.iter().filter_map(|v| v.as_str()).collect())

@@ -13,10 +13,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
          TypeError; ember returns the pairs",
     ),
     (
-        "'a'.concat('b')",
-        "calling forms are checked per name, and `concat` is a method for lists",
-    ),
-    (
         "set({a => 1}, b, 2)",
         "ember has no Python sets; the function form of `set` acts like the method",
     ),
