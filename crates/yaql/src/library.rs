@@ -803,6 +803,7 @@ fn call_plain(m: &mut Machine<'_>, p: &Params<'_>) -> Result<Value, Error> {
                     }
                     best
                 }
+                _ if p.has_receiver => return Err(p.fail()),
                 a => {
                     p.expect_len(2..=2)?;
                     let b = p.value(1)?;
