@@ -104,6 +104,16 @@ class Api:
         raise AssertionError(f"stack {name} still {status} after {timeout}s")
 
 
+    def wait_gone(self, name, timeout=180):
+        """Until a lookup by name is 404, as after a completed delete."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.request("GET", f"/stacks/{name}").status_code == 404:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"stack {name} still found after {timeout}s")
+
+
 @pytest.fixture(scope="session")
 def api():
     if AUTH == "keystone":

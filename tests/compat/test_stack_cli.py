@@ -51,7 +51,7 @@ def test_template_validate(api):
     result = api.osc("orchestration", "template", "validate", "-t", "params.yaml", "-e", "env.yaml")
     assert result["Parameters"]["length"]["Type"] == "Number"
     assert result["Parameters"]["secret"]["NoEcho"] == "true"
-    bad = api.osc("orchestration", "template", "validate", "-t", "invalid.yaml", check=False)
+    bad = api.osc("orchestration", "template", "validate", "-t", "invalid.yaml", check=False, fmt_json=False)
     assert bad.returncode != 0
     assert "no_such_property" in bad.stderr
 
@@ -148,7 +148,7 @@ def test_heatclient_python_api(api, name):
     assert name in [s.stack_name for s in hc.stacks.list()]
     assert [r.resource_name for r in hc.resources.list(name)] == ["slow"]
     hc.stacks.delete(stack.id)
-    api.wait(name, "DELETE_COMPLETE")
+    api.wait_gone(name)
 
 
 def test_delete_then_gone(api, name):

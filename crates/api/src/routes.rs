@@ -575,10 +575,11 @@ async fn create_stack(
     base: BaseUrl,
     body: HeatBody,
 ) -> Result<Response> {
-    let body = body.object()?;
+    let mut body = body.object()?;
     if !body.contains_key("stack_name") {
         return Err(ApiError::bad_request("No stack name specified"));
     }
+    take_adopt_template(&mut body)?;
     check_instantiation(&body, true)?;
     let identity = call(
         &state,
@@ -599,6 +600,28 @@ async fn create_stack(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// Adopt data arrives as JSON text (heatclient) or an object; as in Heat's API, its `template`
+/// becomes the stack's template.
+fn take_adopt_template(body: &mut Map<String, Value>) -> Result<()> {
+    let Some(adopt) = body.get("adopt_stack_data") else {
+        return Ok(());
+    };
+    let invalid = |why: String| ApiError::bad_request(format!("Invalid adopt data: {why}"));
+    let adopt = match adopt {
+        Value::String(text) => {
+            serde_json::from_str::<Value>(text).map_err(|e| invalid(e.to_string()))?
+        }
+        other => other.clone(),
+    };
+    let template = adopt
+        .get("template")
+        .cloned()
+        .ok_or_else(|| invalid("'template'".into()))?;
+    body.insert("template".into(), template);
+    body.insert("adopt_stack_data".into(), adopt);
+    Ok(())
 }
 
 /// Name, id and tenant of an engine stack identity (`{"stack_name","stack_id","tenant"}`).

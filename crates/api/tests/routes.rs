@@ -695,3 +695,30 @@ mod robustness {
         app.clone().oneshot(req).await.unwrap().status()
     }
 }
+
+#[tokio::test]
+async fn adopt_data_as_text_gives_its_template_to_the_engine() {
+    let s = server();
+    let adopt =
+        json!({"template": {"heat_template_version": "2018-08-31"}, "resources": {}}).to_string();
+    let body = json!({"stack_name": "adopted", "adopt_stack_data": adopt}).to_string();
+    let r = send(&s.app, "POST", "/v1/t1/stacks", Some(&body), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    match s.engine.0.lock().unwrap().calls.last() {
+        Some(EngineCall::CreateStack { body }) => {
+            assert_eq!(
+                body["template"],
+                json!({"heat_template_version": "2018-08-31"})
+            );
+            assert!(body["adopt_stack_data"].is_object());
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = json!({"stack_name": "x", "adopt_stack_data": "{not json"}).to_string();
+    let r = send(&s.app, "POST", "/v1/t1/stacks", Some(&bad), &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Invalid adopt data: "));
+}
