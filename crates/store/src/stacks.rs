@@ -1024,6 +1024,20 @@ impl Store {
         resource_from_row(&self.cipher, &row)
     }
 
+    /// The row a stack currently uses under `name` (not a replaced one).
+    pub async fn current_resource(&self, stack_id: Uuid, name: &str) -> Result<ResourceRecord> {
+        let row = sqlx::query(&format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources WHERE stack_id = $1 AND name = $2 AND is_current = 1 \
+             ORDER BY created_at DESC, id LIMIT 1"
+        ))
+        .bind(stack_id.to_string())
+        .bind(name)
+        .fetch_optional(&mut *self.conn().await?)
+        .await?
+        .ok_or_else(|| StoreError::not_found("resource", name))?;
+        resource_from_row(&self.cipher, &row)
+    }
+
     /// Every resource row of a stack (current and replaced), by creation.
     pub async fn resources(&self, stack_id: Uuid) -> Result<Vec<ResourceRecord>> {
         self.resources_nested(stack_id, 0).await

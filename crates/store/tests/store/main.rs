@@ -213,6 +213,8 @@ async fn resources_round_trip_and_lookups(store: Db) {
     store.apply(&mut writes).await.unwrap();
     assert_eq!(store.resource(old.id).await.unwrap(), old);
     assert_eq!(store.resources(s.id).await.unwrap().len(), 2);
+    assert_eq!(store.current_resource(s.id, "server").await.unwrap(), new);
+    assert!(is_not_found(store.current_resource(s.id, "port").await));
     assert_eq!(
         store.resources_by_physical_id("phys-1").await.unwrap(),
         vec![old.clone()]
