@@ -64,6 +64,8 @@ pub trait StackControl: Send + Sync {
     async fn child_progress(&self, child_id: &str, action: Action) -> Result<Progress, ResourceError>;
     /// Values read from the child's live state, in the order asked.
     async fn child_values(&self, child_id: &str, lookups: &[ChildLookup]) -> Result<Vec<Value>, ResourceError>;
+    /// Every output of the child by name.
+    async fn child_outputs(&self, child_id: &str) -> Result<Map<String, Value>, ResourceError>;
     /// The current resource names of the child, oldest first.
     async fn child_members(&self, child_id: &str) -> Result<Vec<String>, ResourceError>;
     /// A file of the parent stack's `files` map (provider templates live there).
@@ -362,6 +364,18 @@ impl StackControl for EngineControl {
             Value::Array(values) => Ok(values),
             _ => Ok(Vec::new()),
         }
+    }
+
+    async fn child_outputs(&self, child_id: &str) -> Result<Map<String, Value>, ResourceError> {
+        let engine = self.engine()?;
+        let record = self.record(&engine, child_id).await?;
+        let names: Vec<String> = engine
+            .compile(&record)
+            .map(|d| d.outputs.keys().cloned().collect())
+            .unwrap_or_default();
+        let lookups: Vec<ChildLookup> = names.iter().cloned().map(ChildLookup::Output).collect();
+        let values = self.child_values(child_id, &lookups).await?;
+        Ok(names.into_iter().zip(values).collect())
     }
 
     async fn child_members(&self, child_id: &str) -> Result<Vec<String>, ResourceError> {

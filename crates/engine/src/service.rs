@@ -403,7 +403,12 @@ impl Service {
             .stacks(Some(&cx.project_id), show_deleted)
             .await
             .map_err(store_error)?;
-        Ok(stacks.iter().map(|s| self.format_stack_summary(s)).collect())
+        // Nested stacks are listed only under their parent, as in Heat's default listing.
+        Ok(stacks
+            .iter()
+            .filter(|s| s.parent.is_none())
+            .map(|s| self.format_stack_summary(s))
+            .collect())
     }
 
     /// Finds a stack of the caller's project by name or id (another project's stack is

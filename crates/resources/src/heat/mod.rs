@@ -3,6 +3,7 @@
 mod delay;
 mod none;
 mod random_string;
+pub mod stack;
 mod test_resource;
 mod value;
 pub(crate) mod wait;
@@ -22,4 +23,9 @@ pub fn register(registry: &mut Registry) {
     registry.register("OS::Heat::RandomString", Arc::new(RandomString::new()));
     registry.register("OS::Heat::TestResource", Arc::new(TestResource::new()));
     registry.register("OS::Heat::Delay", Arc::new(Delay::new()));
+    // Stack-backed types share one handle through which the engine reaches them.
+    let handle = ember_engine::nested::StackHandle::new();
+    registry.add_stack_handle(handle.clone());
+    registry.set_provider_factory(Arc::new(stack::Providers::new(handle.clone())));
+    registry.register("OS::Heat::Stack", Arc::new(stack::NestedStack::new(handle.clone())));
 }

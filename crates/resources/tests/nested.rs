@@ -1,0 +1,198 @@
+//! Nested stacks: provider templates and OS::Heat::Stack as real child stacks, with Heat's
+//! outcomes (heat-tempest-plugin functional/test_template_resource.py, test_nested_get_attr).
+
+mod common;
+
+use common::*;
+use ember_engine::StackRequest;
+use serde_json::{json, Value};
+
+const PROVIDER: &str = r#"
+heat_template_version: 2016-10-14
+parameters:
+  value: {type: string, default: dflt}
+  length: {type: number, default: 8}
+resources:
+  secret: {type: OS::Heat::RandomString, properties: {length: {get_param: length}}}
+  echo: {type: OS::Heat::TestResource, properties: {value: {get_param: value}}}
+outputs:
+  echoed: {value: {get_attr: [echo, output]}}
+  secret: {value: {get_attr: [secret, value]}}
+  parent: {value: {get_param: "OS::stack_name"}}
+"#;
+
+fn with_files(name: &str, template: &str, files: &[(&str, &str)]) -> StackRequest {
+    let mut req = request(name, template);
+    for (k, v) in files {
+        req.files.insert((*k).to_string(), json!(v));
+    }
+    req
+}
+
+async fn stack_of_child(svc: &ember_engine::Service, parent: &str, resource: &str) -> Value {
+    let rs = resources(svc, parent).await;
+    let child = rs[resource]["physical_resource_id"].as_str().unwrap().to_string();
+    svc.show_stack(&cx(), &child, true).await.expect("child stack")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_template_from_files_is_a_child_stack() {
+    let svc = service();
+    let parent = r#"
+heat_template_version: 2016-10-14
+resources:
+  inner:
+    type: provider.yaml
+    properties: {value: hello, length: 12}
+outputs:
+  echoed: {value: {get_attr: [inner, echoed]}}
+  secret_len: {value: {str_split: [",", {get_attr: [inner, secret]}]}}
+  child_id: {value: {get_attr: [inner, "OS::stack_id"]}}
+  ref: {value: {get_resource: inner}}
+"#;
+    let stack = create(&svc, with_files("outer", parent, &[("provider.yaml", PROVIDER)])).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap();
+    let child = stack_of_child(&svc, id, "inner").await;
+    assert_eq!(child["parent"], json!(id));
+    assert_eq!(status(&child), "CREATE_COMPLETE");
+    assert!(child["stack_name"].as_str().unwrap().starts_with("outer-inner-"));
+    let child_id = child["id"].as_str().unwrap();
+    // The child's own resources and events.
+    let child_rs = resources(&svc, child_id).await;
+    assert_eq!(child_rs.len(), 2);
+    assert_eq!(output(&svc, id, "echoed").await["output_value"], json!("hello"));
+    let secret = output(&svc, id, "secret_len").await["output_value"].clone();
+    assert_eq!(secret[0].as_str().unwrap().len(), 12);
+    assert_eq!(output(&svc, id, "child_id").await["output_value"], json!(child_id));
+    assert_eq!(output(&svc, id, "ref").await["output_value"], json!(child_id));
+    // The child is named after the parent resource in its pseudo parameters.
+    let parent_out = output(&svc, child_id, "parent").await["output_value"].clone();
+    assert_eq!(parent_out, child["stack_name"]);
+    // Nested stacks are not listed among the project's stacks.
+    let listed: Vec<String> = svc
+        .list_stacks(&cx(), false)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s["stack_name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, vec!["outer".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_mapped_provider_updates_in_place_and_delete_cascades() {
+    let svc = service();
+    let parent = |value: &str| {
+        format!(
+            r#"
+heat_template_version: 2016-10-14
+resources:
+  inner: {{type: My::Echo, properties: {{value: {value}}}}}
+outputs:
+  echoed: {{value: {{get_attr: [inner, echoed]}}}}
+"#
+        )
+    };
+    let mut req = with_files("mapped", &parent("one"), &[("provider.yaml", PROVIDER)]);
+    req.environment = Some(json!({"resource_registry": {"My::Echo": "provider.yaml"}}));
+    let stack = create(&svc, req.clone()).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap().to_string();
+    let rs = resources(&svc, &id).await;
+    assert_eq!(rs["inner"]["resource_type"], json!("My::Echo"));
+    let child_id = rs["inner"]["physical_resource_id"].as_str().unwrap().to_string();
+    let secret_before = output(&svc, &child_id, "secret").await["output_value"].clone();
+
+    let mut update = req.clone();
+    update.stack_name = None;
+    update.template = Some(json!(parent("two")));
+    svc.update_stack(&cx(), &id, update).await.expect("update accepted");
+    let stack = wait(&svc, &id).await;
+    assert_eq!(status(&stack), "UPDATE_COMPLETE", "{}", reason(&stack));
+    assert_eq!(output(&svc, &id, "echoed").await["output_value"], json!("two"));
+    // Same child, updated in place: the untouched RandomString keeps its value.
+    let rs = resources(&svc, &id).await;
+    assert_eq!(rs["inner"]["physical_resource_id"], json!(child_id));
+    let child = svc.show_stack(&cx(), &child_id, false).await.unwrap();
+    assert_eq!(status(&child), "UPDATE_COMPLETE");
+    assert_eq!(output(&svc, &child_id, "secret").await["output_value"], secret_before);
+
+    svc.delete_stack(&cx(), &id).await.expect("delete accepted");
+    let stack = wait(&svc, &id).await;
+    assert_eq!(status(&stack), "DELETE_COMPLETE", "{}", reason(&stack));
+    let child = svc.show_stack(&cx(), &child_id, false).await.unwrap();
+    assert_eq!(status(&child), "DELETE_COMPLETE", "the child is deleted with its parent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn os_heat_stack_inline_template_outputs() {
+    let svc = service();
+    let parent = r#"
+heat_template_version: 2016-10-14
+resources:
+  inner:
+    type: OS::Heat::Stack
+    properties:
+      parameters: {word: hi}
+      template: |
+        heat_template_version: 2016-10-14
+        parameters:
+          word: {type: string}
+        outputs:
+          shout: {value: {str_replace: {template: W!, params: {W: {get_param: word}}}}}
+outputs:
+  all: {value: {get_attr: [inner, outputs]}}
+"#;
+    let stack = create(&svc, request("inline", parent)).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap();
+    assert_eq!(output(&svc, id, "all").await["output_value"], json!({"shout": "hi!"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_child_fails_the_parent_resource() {
+    let svc = service();
+    let failing = r#"
+heat_template_version: 2016-10-14
+resources:
+  bad: {type: OS::Heat::TestResource, properties: {fail: true}}
+"#;
+    let parent = r#"
+heat_template_version: 2016-10-14
+resources:
+  inner: {type: failing.yaml}
+"#;
+    let stack = create(&svc, with_files("fails", parent, &[("failing.yaml", failing)])).await;
+    assert_eq!(status(&stack), "CREATE_FAILED");
+    assert!(reason(&stack).contains("Test Resource failed bad"), "{}", reason(&stack));
+    let child = stack_of_child(&svc, stack["id"].as_str().unwrap(), "inner").await;
+    assert_eq!(status(&child), "CREATE_FAILED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recursion_deeper_than_five_fails() {
+    let svc = service();
+    // A template that nests itself: depth 1..5 are created, the sixth is refused.
+    let recursive = r#"
+heat_template_version: 2016-10-14
+resources:
+  again: {type: recursive.yaml}
+"#;
+    let stack = create(&svc, with_files("deep", recursive, &[("recursive.yaml", recursive)])).await;
+    assert_eq!(status(&stack), "CREATE_FAILED");
+    assert!(reason(&stack).contains("Recursion depth exceeds 5."), "{}", reason(&stack));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_provider_parameter_fails_the_resource() {
+    let svc = service();
+    let parent = r#"
+heat_template_version: 2016-10-14
+resources:
+  inner: {type: provider.yaml, properties: {bogus: 1}}
+"#;
+    let stack = create(&svc, with_files("unknownp", parent, &[("provider.yaml", PROVIDER)])).await;
+    assert_eq!(status(&stack), "CREATE_FAILED");
+    assert!(reason(&stack).contains("bogus"), "{}", reason(&stack));
+}
