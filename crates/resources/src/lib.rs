@@ -5,6 +5,7 @@
 //! one line in [`registry`].
 
 pub mod heat;
+pub mod openstack;
 
 use ember_engine::Registry;
 
@@ -12,5 +13,6 @@ use ember_engine::Registry;
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
     heat::register(&mut registry);
+    openstack::register(&mut registry);
     registry
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ember_engine::model::Action;
+use ember_engine::resource::CloudHandle;
 use ember_engine::resource::UpdateRequest;
 use ember_engine::schema::validate_properties;
 use ember_engine::{Progress, Registry, ResourceContext, ResourceError, ResourceType};
@@ -22,9 +23,11 @@ use ember_resources::openstack::{register_with, Cloud};
 use serde_json::{json, Map, Value};
 
 fn lab_cloud(name: &str) -> Result<CloudConfig, Error> {
-    let home = std::env::var("LAB_HOME").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/openstack-lab")
-    });
+    let home = std::env::var("LAB_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/openstack-lab")
+        });
     let path = home.join("clouds.yaml");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
@@ -58,7 +61,12 @@ async fn lab() -> Option<Lab> {
             register_with(&mut types, Cloud::from_session(demo.clone()));
             let mut admin_types = Registry::new();
             register_with(&mut admin_types, Cloud::from_session(admin.clone()));
-            Some(Lab { demo, admin, types, admin_types })
+            Some(Lab {
+                demo,
+                admin,
+                types,
+                admin_types,
+            })
         }
         Err(error) if std::env::var("EMBER_REQUIRE_LAB").as_deref() == Ok("1") => {
             panic!("EMBER_REQUIRE_LAB=1 but the OpenStack lab is unreachable: {error}")
@@ -74,7 +82,10 @@ async fn lab() -> Option<Lab> {
 /// stack makes another network of that name).
 async fn lab_private_net(session: &Session) -> String {
     let network = Network::new(session).await.unwrap();
-    let subnet = network.find(NeutronKind::Subnet, "private-subnet").await.unwrap();
+    let subnet = network
+        .find(NeutronKind::Subnet, "private-subnet")
+        .await
+        .unwrap();
     subnet["network_id"].as_str().unwrap().to_string()
 }
 
@@ -92,10 +103,15 @@ const DEADLINE: Duration = Duration::from_secs(240);
 
 impl Res {
     fn new(registry: &Registry, type_name: &str, name: &str, props: Value) -> Res {
-        let ty = registry.get(type_name).unwrap_or_else(|| panic!("{type_name} registered")).clone();
+        let ty = registry
+            .get(type_name)
+            .unwrap_or_else(|| panic!("{type_name} registered"))
+            .clone();
         let given: Map<String, Value> = props.as_object().cloned().unwrap_or_default();
-        let properties = validate_properties(ty.schema(), &given).unwrap_or_else(|e| panic!("{name}: {e}"));
-        ty.validate(&properties).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let properties =
+            validate_properties(ty.schema(), &given).unwrap_or_else(|e| panic!("{name}: {e}"));
+        ty.validate(&properties)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let cx = ResourceContext {
             stack_id: "s".into(),
             stack_name: "ostest".into(),
@@ -105,6 +121,8 @@ impl Res {
             data: BTreeMap::new(),
             action: Action::Create,
             short_id: suffix(),
+            cloud: None,
+            checks: 0,
         };
         Res { ty, cx }
     }
@@ -153,7 +171,10 @@ impl Res {
         }
         self.cx.action = Action::Update;
         self.cx.properties = new;
-        let request = UpdateRequest { old_properties: &old, changed: &changed };
+        let request = UpdateRequest {
+            old_properties: &old,
+            changed: &changed,
+        };
         match self.ty.update(&self.cx, request).await {
             Ok(started) => {
                 self.cx.data.extend(started.data);
@@ -182,7 +203,11 @@ impl Res {
     }
 
     async fn attr(&self, name: &str) -> Value {
-        self.ty.attribute(&self.cx, name).await.unwrap().unwrap_or_else(|| panic!("attribute {name}"))
+        self.ty
+            .attribute(&self.cx, name)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("attribute {name}"))
     }
 }
 
@@ -211,68 +236,177 @@ async fn neutron_types_create_update_replace_delete() {
     let Some(lab) = lab().await else { return };
     let t = &lab.types;
     let s = suffix();
-    let mut net = Res::new(t, "OS::Neutron::Net", "net", json!({"name": format!("ost-{s}")}));
+    let mut net = Res::new(
+        t,
+        "OS::Neutron::Net",
+        "net",
+        json!({"name": format!("ost-{s}")}),
+    );
     net.create().await.unwrap();
     let net_id = net.id();
-    assert!(net.update(json!({"name": format!("ost-{s}-renamed")})).await.unwrap());
+    assert!(net
+        .update(json!({"name": format!("ost-{s}-renamed")}))
+        .await
+        .unwrap());
     assert_eq!(net.id(), net_id, "updated in place");
     assert_eq!(net.attr("name").await, format!("ost-{s}-renamed"));
     assert_eq!(net.attr("status").await, "ACTIVE");
 
     // The seed's deprecated spelling network_id works like network.
-    let mut subnet = Res::new(t, "OS::Neutron::Subnet", "subnet", json!({"network_id": net_id, "cidr": "10.66.0.0/24", "dns_nameservers": ["8.8.8.8"]}));
+    let mut subnet = Res::new(
+        t,
+        "OS::Neutron::Subnet",
+        "subnet",
+        json!({"network_id": net_id, "cidr": "10.66.0.0/24", "dns_nameservers": ["8.8.8.8"]}),
+    );
     subnet.create().await.unwrap();
     assert_eq!(subnet.attr("cidr").await, "10.66.0.0/24");
-    assert!(subnet.update(json!({"network_id": net_id, "cidr": "10.66.0.0/24", "dns_nameservers": ["1.1.1.1"]})).await.unwrap());
+    assert!(subnet
+        .update(
+            json!({"network_id": net_id, "cidr": "10.66.0.0/24", "dns_nameservers": ["1.1.1.1"]})
+        )
+        .await
+        .unwrap());
     assert_eq!(subnet.attr("dns_nameservers").await, json!(["1.1.1.1"]));
-    assert!(!subnet.update(json!({"network_id": net_id, "cidr": "10.67.0.0/24"})).await.unwrap(), "a new CIDR replaces the subnet");
+    assert!(
+        !subnet
+            .update(json!({"network_id": net_id, "cidr": "10.67.0.0/24"}))
+            .await
+            .unwrap(),
+        "a new CIDR replaces the subnet"
+    );
 
-    let mut router = Res::new(t, "OS::Neutron::Router", "router", json!({"external_gateway_info": {"network": "public"}}));
+    let mut router = Res::new(
+        t,
+        "OS::Neutron::Router",
+        "router",
+        json!({"external_gateway_info": {"network": "public"}}),
+    );
     router.create().await.unwrap();
     let gateway = router.attr("external_gateway_info").await;
-    assert!(gateway["external_fixed_ips"][0]["ip_address"].as_str().unwrap().starts_with("172.24.4."), "{gateway}");
-    let mut interface = Res::new(t, "OS::Neutron::RouterInterface", "ri", json!({"router_id": router.id(), "subnet_id": subnet.id()}));
+    assert!(
+        gateway["external_fixed_ips"][0]["ip_address"]
+            .as_str()
+            .unwrap()
+            .starts_with("172.24.4."),
+        "{gateway}"
+    );
+    let mut interface = Res::new(
+        t,
+        "OS::Neutron::RouterInterface",
+        "ri",
+        json!({"router_id": router.id(), "subnet_id": subnet.id()}),
+    );
     interface.create().await.unwrap();
-    assert_eq!(interface.id(), format!("{}:subnet_id={}", router.id(), subnet.id()));
+    assert_eq!(
+        interface.id(),
+        format!("{}:subnet_id={}", router.id(), subnet.id())
+    );
 
     let rule = |port: u16| json!({"protocol": "tcp", "port_range_min": port, "port_range_max": port, "remote_ip_prefix": "0.0.0.0/0"});
-    let mut group = Res::new(t, "OS::Neutron::SecurityGroup", "sg", json!({"name": format!("ost-{s}"), "rules": [rule(80), rule(443)]}));
+    let mut group = Res::new(
+        t,
+        "OS::Neutron::SecurityGroup",
+        "sg",
+        json!({"name": format!("ost-{s}"), "rules": [rule(80), rule(443)]}),
+    );
     group.create().await.unwrap();
     let network = Network::new(&lab.demo).await.unwrap();
     let ports_of = |rules: Vec<Value>| {
-        let mut ports: Vec<i64> = rules.iter().filter(|r| r["direction"] == "ingress").filter_map(|r| r["port_range_min"].as_i64()).collect();
+        let mut ports: Vec<i64> = rules
+            .iter()
+            .filter(|r| r["direction"] == "ingress")
+            .filter_map(|r| r["port_range_min"].as_i64())
+            .collect();
         ports.sort();
         ports
     };
-    let rules = network.list(NeutronKind::SecurityGroupRule, &[("security_group_id", &group.id())]).await.unwrap();
+    let rules = network
+        .list(
+            NeutronKind::SecurityGroupRule,
+            &[("security_group_id", &group.id())],
+        )
+        .await
+        .unwrap();
     assert_eq!(ports_of(rules.clone()), vec![80, 443]);
-    assert_eq!(rules.iter().filter(|r| r["direction"] == "egress").count(), 2, "default egress kept");
-    assert!(group.update(json!({"name": format!("ost-{s}"), "rules": [rule(22), rule(443)]})).await.unwrap());
-    let rules = network.list(NeutronKind::SecurityGroupRule, &[("security_group_id", &group.id())]).await.unwrap();
+    assert_eq!(
+        rules.iter().filter(|r| r["direction"] == "egress").count(),
+        2,
+        "default egress kept"
+    );
+    assert!(group
+        .update(json!({"name": format!("ost-{s}"), "rules": [rule(22), rule(443)]}))
+        .await
+        .unwrap());
+    let rules = network
+        .list(
+            NeutronKind::SecurityGroupRule,
+            &[("security_group_id", &group.id())],
+        )
+        .await
+        .unwrap();
     assert_eq!(ports_of(rules), vec![22, 443]);
 
-    let mut port = Res::new(t, "OS::Neutron::Port", "port", json!({"network": net_id, "security_groups": [format!("ost-{s}")], "fixed_ips": [{"subnet": subnet.id()}]}));
+    let mut port = Res::new(
+        t,
+        "OS::Neutron::Port",
+        "port",
+        json!({"network": net_id, "security_groups": [format!("ost-{s}")], "fixed_ips": [{"subnet": subnet.id()}]}),
+    );
     port.create().await.unwrap();
     assert_eq!(port.attr("security_groups").await, json!([group.id()]));
     assert_eq!(port.attr("subnets").await[0]["id"], subnet.id());
-    let mut fip = Res::new(t, "OS::Neutron::FloatingIP", "fip", json!({"floating_network": "public"}));
+    let mut fip = Res::new(
+        t,
+        "OS::Neutron::FloatingIP",
+        "fip",
+        json!({"floating_network": "public"}),
+    );
     fip.create().await.unwrap();
-    let mut assoc = Res::new(t, "OS::Neutron::FloatingIPAssociation", "assoc", json!({"floatingip_id": fip.id(), "port_id": port.id()}));
+    let mut assoc = Res::new(
+        t,
+        "OS::Neutron::FloatingIPAssociation",
+        "assoc",
+        json!({"floatingip_id": fip.id(), "port_id": port.id()}),
+    );
     assoc.create().await.unwrap();
     assert_eq!(fip.attr("port_id").await, port.id());
     assert_eq!(fip.attr("router_id").await, router.id());
 
     // A failure from Neutron is the resource's reason, with Neutron's words.
-    let mut clash = Res::new(t, "OS::Neutron::Subnet", "clash", json!({"network": net_id, "cidr": "10.66.0.0/24"}));
+    let mut clash = Res::new(
+        t,
+        "OS::Neutron::Subnet",
+        "clash",
+        json!({"network": net_id, "cidr": "10.66.0.0/24"}),
+    );
     let error = clash.create().await.unwrap_err();
-    assert!(error.to_string().starts_with("BadRequest: Invalid input for operation: Requested subnet with cidr: 10.66.0.0/24"), "{error}");
+    assert!(
+        error.to_string().starts_with(
+            "BadRequest: Invalid input for operation: Requested subnet with cidr: 10.66.0.0/24"
+        ),
+        "{error}"
+    );
 
-    for res in [&mut assoc, &mut fip, &mut port, &mut group, &mut interface, &mut router, &mut subnet, &mut net] {
+    for res in [
+        &mut assoc,
+        &mut fip,
+        &mut port,
+        &mut group,
+        &mut interface,
+        &mut router,
+        &mut subnet,
+        &mut net,
+    ] {
         res.delete().await.unwrap();
         // Deleted again (already gone outside the engine's knowledge): still fine.
         res.delete().await.unwrap();
     }
-    assert!(network.show(NeutronKind::Network, &net_id).await.unwrap_err().is_not_found());
+    assert!(network
+        .show(NeutronKind::Network, &net_id)
+        .await
+        .unwrap_err()
+        .is_not_found());
 }
 
 /// Issue 6 (a): the association may start before the router interface of the port's subnet
@@ -284,23 +418,56 @@ async fn floating_ip_association_waits_for_the_router_interface() {
     let t = &lab.types;
     let mut net = Res::new(t, "OS::Neutron::Net", "net", json!({}));
     net.create().await.unwrap();
-    let mut subnet = Res::new(t, "OS::Neutron::Subnet", "subnet", json!({"network": net.id(), "cidr": "10.65.0.0/24"}));
+    let mut subnet = Res::new(
+        t,
+        "OS::Neutron::Subnet",
+        "subnet",
+        json!({"network": net.id(), "cidr": "10.65.0.0/24"}),
+    );
     subnet.create().await.unwrap();
-    let mut router = Res::new(t, "OS::Neutron::Router", "router", json!({"external_gateway_info": {"network": "public"}}));
+    let mut router = Res::new(
+        t,
+        "OS::Neutron::Router",
+        "router",
+        json!({"external_gateway_info": {"network": "public"}}),
+    );
     router.create().await.unwrap();
     let mut port = Res::new(t, "OS::Neutron::Port", "port", json!({"network": net.id()}));
     port.create().await.unwrap();
-    let mut fip = Res::new(t, "OS::Neutron::FloatingIP", "fip", json!({"floating_network": "public"}));
+    let mut fip = Res::new(
+        t,
+        "OS::Neutron::FloatingIP",
+        "fip",
+        json!({"floating_network": "public"}),
+    );
     fip.create().await.unwrap();
-    let mut assoc = Res::new(t, "OS::Neutron::FloatingIPAssociation", "assoc", json!({"floatingip_id": fip.id(), "port_id": port.id()}));
-    let mut interface = Res::new(t, "OS::Neutron::RouterInterface", "ri", json!({"router": router.id(), "subnet": subnet.id()}));
+    let mut assoc = Res::new(
+        t,
+        "OS::Neutron::FloatingIPAssociation",
+        "assoc",
+        json!({"floatingip_id": fip.id(), "port_id": port.id()}),
+    );
+    let mut interface = Res::new(
+        t,
+        "OS::Neutron::RouterInterface",
+        "ri",
+        json!({"router": router.id(), "subnet": subnet.id()}),
+    );
     let (associated, ()) = tokio::join!(assoc.create(), async {
         tokio::time::sleep(Duration::from_secs(2)).await;
         interface.create().await.unwrap();
     });
     associated.unwrap();
     assert_eq!(fip.attr("port_id").await, port.id());
-    for res in [&mut assoc, &mut fip, &mut port, &mut interface, &mut router, &mut subnet, &mut net] {
+    for res in [
+        &mut assoc,
+        &mut fip,
+        &mut port,
+        &mut interface,
+        &mut router,
+        &mut subnet,
+        &mut net,
+    ] {
         res.delete().await.unwrap();
     }
 }
@@ -310,34 +477,75 @@ async fn server_and_nova_types() {
     let Some(lab) = lab().await else { return };
     let t = &lab.types;
     let s = suffix();
-    let mut key = Res::new(t, "OS::Nova::KeyPair", "key", json!({"name": format!("ost-{s}"), "save_private_key": true}));
+    let mut key = Res::new(
+        t,
+        "OS::Nova::KeyPair",
+        "key",
+        json!({"name": format!("ost-{s}"), "save_private_key": true}),
+    );
     key.create().await.unwrap();
-    assert!(key.attr("private_key").await.as_str().unwrap().contains("PRIVATE KEY"));
-    assert!(key.attr("public_key").await.as_str().unwrap().starts_with("ssh-"));
-    let mut group = Res::new(t, "OS::Neutron::SecurityGroup", "sg", json!({"rules": [{"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}]}));
+    assert!(key
+        .attr("private_key")
+        .await
+        .as_str()
+        .unwrap()
+        .contains("PRIVATE KEY"));
+    assert!(key
+        .attr("public_key")
+        .await
+        .as_str()
+        .unwrap()
+        .starts_with("ssh-"));
+    let mut group = Res::new(
+        t,
+        "OS::Neutron::SecurityGroup",
+        "sg",
+        json!({"rules": [{"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}]}),
+    );
     group.create().await.unwrap();
-    let mut server_group = Res::new(t, "OS::Nova::ServerGroup", "sgrp", json!({"policies": ["soft-anti-affinity"]}));
+    let mut server_group = Res::new(
+        t,
+        "OS::Nova::ServerGroup",
+        "sgrp",
+        json!({"policies": ["soft-anti-affinity"]}),
+    );
     server_group.create().await.unwrap();
-    assert_eq!(server_group.attr("show").await["policy"], "soft-anti-affinity");
+    assert_eq!(
+        server_group.attr("show").await["policy"],
+        "soft-anti-affinity"
+    );
 
     let private_net = lab_private_net(&lab.demo).await;
-    let props = |flavor: &str, image: &str, user_data: &str| json!({
-        "name": format!("ost-{s}"), "image": image, "flavor": flavor, "key_name": format!("ost-{s}"),
-        "security_groups": [group.id()], "networks": [{"network": private_net}],
-        "user_data_format": "RAW", "user_data": user_data, "metadata": {"role": "web", "n": 1},
-        "scheduler_hints": {"group": server_group.id()},
-    });
-    let mut server = Res::new(t, "OS::Nova::Server", "server", props("m1.tiny", "cirros", "#!/bin/sh\necho hi\n"));
+    let props = |flavor: &str, image: &str, user_data: &str| {
+        json!({
+            "name": format!("ost-{s}"), "image": image, "flavor": flavor, "key_name": format!("ost-{s}"),
+            "security_groups": [group.id()], "networks": [{"network": private_net}],
+            "user_data_format": "RAW", "user_data": user_data, "metadata": {"role": "web", "n": 1},
+            "scheduler_hints": {"group": server_group.id()},
+        })
+    };
+    let mut server = Res::new(
+        t,
+        "OS::Nova::Server",
+        "server",
+        props("m1.tiny", "cirros", "#!/bin/sh\necho hi\n"),
+    );
     server.create().await.unwrap();
     let id = server.id();
     let first = server.attr("first_address").await;
     assert!(first.as_str().unwrap().starts_with("10.0.0."), "{first}");
     let addresses = server.attr("addresses").await;
-    let port_id = addresses["private-net"][0]["port"].as_str().unwrap().to_string();
+    let port_id = addresses["private-net"][0]["port"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(addresses["private-net"][0]["addr"], first);
     let networks = server.attr("networks").await;
     assert_eq!(networks["private-net"], json!([first]));
-    assert_eq!(server.attr("show").await["metadata"], json!({"role": "web", "n": "1"}));
+    assert_eq!(
+        server.attr("show").await["metadata"],
+        json!({"role": "web", "n": "1"})
+    );
     assert_eq!(server.attr("accessIPv4").await, "");
 
     // In place: metadata; flavor by resize; image by rebuild. Same server throughout.
@@ -346,42 +554,102 @@ async fn server_and_nova_types() {
     assert!(server.update(changed).await.unwrap());
     assert_eq!(server.attr("show").await["metadata"], json!({"role": "db"}));
     let started = Instant::now();
-    assert!(server.update(props("m1.small", "cirros", "#!/bin/sh\necho hi\n")).await.unwrap());
+    assert!(server
+        .update(props("m1.small", "cirros", "#!/bin/sh\necho hi\n"))
+        .await
+        .unwrap());
     eprintln!("resize took {:?}", started.elapsed());
-    assert_eq!(server.attr("show").await["flavor"]["original_name"], "m1.small");
+    assert_eq!(
+        server.attr("show").await["flavor"]["original_name"],
+        "m1.small"
+    );
     assert_eq!(server.id(), id);
 
     // A resize Nova refuses fails the update with Nova's reason instead of waiting forever
     // (issue 6 (b)); the admin sees Nova's own words.
     let admin_compute = Compute::new(&lab.admin).await.unwrap();
     let huge = admin_compute
-        .create_flavor(json!({"name": format!("ost-huge-{s}"), "vcpus": 1, "ram": 512, "disk": 700000}), None)
+        .create_flavor(
+            json!({"name": format!("ost-huge-{s}"), "vcpus": 1, "ram": 512, "disk": 700000}),
+            None,
+        )
         .await
         .unwrap();
-    let error = server.update(props(huge["id"].as_str().unwrap(), "cirros", "#!/bin/sh\necho hi\n")).await.unwrap_err();
-    assert!(error.to_string().starts_with("ResourceInError: Server"), "{error}");
-    assert!(error.to_string().contains("Nova refused the request: cold_migrate failed"), "{error}");
-    let mut as_admin = Res::new(&lab.admin_types, "OS::Nova::Server", "server", props("m1.small", "cirros", "#!/bin/sh\necho hi\n"));
+    let error = server
+        .update(props(
+            huge["id"].as_str().unwrap(),
+            "cirros",
+            "#!/bin/sh\necho hi\n",
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().starts_with("ResourceInError: Server"),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("Nova refused the request: cold_migrate failed"),
+        "{error}"
+    );
+    let mut as_admin = Res::new(
+        &lab.admin_types,
+        "OS::Nova::Server",
+        "server",
+        props("m1.small", "cirros", "#!/bin/sh\necho hi\n"),
+    );
     as_admin.cx.physical_id = Some(id.clone());
-    let error = as_admin.update(props(huge["id"].as_str().unwrap(), "cirros", "#!/bin/sh\necho hi\n")).await.unwrap_err();
-    assert!(error.to_string().contains("No valid host was found"), "{error}");
-    admin_compute.delete_flavor(huge["id"].as_str().unwrap()).await.unwrap();
+    let error = as_admin
+        .update(props(
+            huge["id"].as_str().unwrap(),
+            "cirros",
+            "#!/bin/sh\necho hi\n",
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("No valid host was found"),
+        "{error}"
+    );
+    admin_compute
+        .delete_flavor(huge["id"].as_str().unwrap())
+        .await
+        .unwrap();
 
     // user_data changes replace the server (user_data_update_policy REPLACE).
     server.cx.properties["flavor"] = json!("m1.small");
-    assert!(!server.update(props("m1.small", "cirros", "#!/bin/sh\necho bye\n")).await.unwrap());
+    assert!(!server
+        .update(props("m1.small", "cirros", "#!/bin/sh\necho bye\n"))
+        .await
+        .unwrap());
 
     // Nova failures are the reason: a flavor that does not exist.
-    let mut bad = Res::new(t, "OS::Nova::Server", "bad", props("m9.nothing", "cirros", ""));
+    let mut bad = Res::new(
+        t,
+        "OS::Nova::Server",
+        "bad",
+        props("m9.nothing", "cirros", ""),
+    );
     let error = bad.create().await.unwrap_err();
-    assert_eq!(error.to_string(), "NotFound: The Flavor (m9.nothing) could not be found.");
+    assert_eq!(
+        error.to_string(),
+        "NotFound: The Flavor (m9.nothing) could not be found."
+    );
 
     let network = Network::new(&lab.demo).await.unwrap();
     for res in [&mut server, &mut server_group, &mut group, &mut key] {
         res.delete().await.unwrap();
         res.delete().await.unwrap();
     }
-    assert!(network.show(NeutronKind::Port, &port_id).await.unwrap_err().is_not_found(), "Nova removed its port");
+    assert!(
+        network
+            .show(NeutronKind::Port, &port_id)
+            .await
+            .unwrap_err()
+            .is_not_found(),
+        "Nova removed its port"
+    );
 }
 
 #[tokio::test]
@@ -389,30 +657,76 @@ async fn cinder_types_and_attachment() {
     let Some(lab) = lab().await else { return };
     let t = &lab.types;
     let s = suffix();
-    let mut vtype = Res::new(&lab.admin_types, "OS::Cinder::VolumeType", "vt", json!({"name": format!("ost-{s}"), "metadata": {"volume_backend_name": "nowhere"}}));
+    let mut vtype = Res::new(
+        &lab.admin_types,
+        "OS::Cinder::VolumeType",
+        "vt",
+        json!({"name": format!("ost-{s}"), "metadata": {"volume_backend_name": "nowhere"}}),
+    );
     vtype.create().await.unwrap();
-    let mut volume = Res::new(t, "OS::Cinder::Volume", "vol", json!({"size": 1, "metadata": {"a": "b"}}));
+    let mut volume = Res::new(
+        t,
+        "OS::Cinder::Volume",
+        "vol",
+        json!({"size": 1, "metadata": {"a": "b"}}),
+    );
     volume.create().await.unwrap();
     assert_eq!(volume.attr("status").await, "available");
-    assert!(volume.update(json!({"size": 2, "metadata": {"a": "b"}})).await.unwrap());
+    assert!(volume
+        .update(json!({"size": 2, "metadata": {"a": "b"}}))
+        .await
+        .unwrap());
     assert_eq!(volume.attr("size").await, 2);
-    let error = volume.update(json!({"size": 1, "metadata": {"a": "b"}})).await.unwrap_err();
-    assert!(error.to_string().contains("Shrinking volume is not supported"), "{error}");
+    let error = volume
+        .update(json!({"size": 1, "metadata": {"a": "b"}}))
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("Shrinking volume is not supported"),
+        "{error}"
+    );
     volume.cx.properties["size"] = json!(2);
 
     let private_net = lab_private_net(&lab.demo).await;
-    let mut server = Res::new(t, "OS::Nova::Server", "srv", json!({"image": "cirros", "flavor": "m1.tiny", "networks": [{"network": private_net}]}));
+    let mut server = Res::new(
+        t,
+        "OS::Nova::Server",
+        "srv",
+        json!({"image": "cirros", "flavor": "m1.tiny", "networks": [{"network": private_net}]}),
+    );
     server.create().await.unwrap();
-    let mut attachment = Res::new(t, "OS::Cinder::VolumeAttachment", "att", json!({"instance_uuid": server.id(), "volume_id": volume.id()}));
+    let mut attachment = Res::new(
+        t,
+        "OS::Cinder::VolumeAttachment",
+        "att",
+        json!({"instance_uuid": server.id(), "volume_id": volume.id()}),
+    );
     attachment.create().await.unwrap();
     assert_eq!(volume.attr("status").await, "in-use");
-    assert_eq!(volume.attr("attachments_list").await[0]["server_id"], server.id());
+    assert_eq!(
+        volume.attr("attachments_list").await[0]["server_id"],
+        server.id()
+    );
 
     // The scheduler cannot place a volume of a type with no backend: Cinder's message is the reason.
-    let mut doomed = Res::new(t, "OS::Cinder::Volume", "doomed", json!({"size": 1, "volume_type": format!("ost-{s}")}));
+    let mut doomed = Res::new(
+        t,
+        "OS::Cinder::Volume",
+        "doomed",
+        json!({"size": 1, "volume_type": format!("ost-{s}")}),
+    );
     let error = doomed.create().await.unwrap_err();
-    assert!(error.to_string().starts_with("ResourceInError: Volume"), "{error}");
-    assert!(error.to_string().contains("available weighted backend") || error.to_string().contains("No valid backend"), "{error}");
+    assert!(
+        error.to_string().starts_with("ResourceInError: Volume"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("available weighted backend")
+            || error.to_string().contains("No valid backend"),
+        "{error}"
+    );
 
     for res in [&mut attachment, &mut server, &mut volume, &mut doomed] {
         res.delete().await.unwrap();
@@ -420,19 +734,50 @@ async fn cinder_types_and_attachment() {
     }
     vtype.delete().await.unwrap();
     let storage = BlockStorage::new(&lab.demo).await.unwrap();
-    assert!(storage.volume(&volume.id()).await.unwrap_err().is_not_found());
+    assert!(storage
+        .volume(&volume.id())
+        .await
+        .unwrap_err()
+        .is_not_found());
 }
 
 /// What each service holds, by id, for before/after comparisons.
 async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<String>> {
-    let ids = |list: Vec<Value>| list.iter().filter_map(|v| v["id"].as_str().map(str::to_string)).collect::<Vec<_>>();
+    let ids = |list: Vec<Value>| {
+        list.iter()
+            .filter_map(|v| v["id"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
     let network = Network::new(session).await.unwrap();
     let mut out = BTreeMap::new();
-    for (label, kind) in [("networks", NeutronKind::Network), ("subnets", NeutronKind::Subnet), ("ports", NeutronKind::Port), ("routers", NeutronKind::Router), ("security_groups", NeutronKind::SecurityGroup), ("floatingips", NeutronKind::FloatingIp)] {
+    for (label, kind) in [
+        ("networks", NeutronKind::Network),
+        ("subnets", NeutronKind::Subnet),
+        ("ports", NeutronKind::Port),
+        ("routers", NeutronKind::Router),
+        ("security_groups", NeutronKind::SecurityGroup),
+        ("floatingips", NeutronKind::FloatingIp),
+    ] {
         out.insert(label, ids(network.list(kind, &[]).await.unwrap()));
     }
-    out.insert("servers", ids(Compute::new(session).await.unwrap().list_servers().await.unwrap()));
-    out.insert("volumes", ids(BlockStorage::new(session).await.unwrap().list_volumes().await.unwrap()));
+    out.insert(
+        "servers",
+        ids(Compute::new(session)
+            .await
+            .unwrap()
+            .list_servers()
+            .await
+            .unwrap()),
+    );
+    out.insert(
+        "volumes",
+        ids(BlockStorage::new(session)
+            .await
+            .unwrap()
+            .list_volumes()
+            .await
+            .unwrap()),
+    );
     out
 }
 
@@ -444,14 +789,22 @@ async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<String>> {
 async fn seed_webapp_stack_on_the_lab() {
     let Some(lab) = lab().await else { return };
     let s = suffix();
-    // A session of its own, so its call counts are this stack's.
+    // The stack's own session, handed to the types through the context as the engine does,
+    // so its call counts are this stack's.
     let stack_session = Session::connect(lab.demo.config().clone()).await.unwrap();
-    let mut t = Registry::new();
-    register_with(&mut t, Cloud::from_session(stack_session.clone()));
-    let t = &t;
+    let handle = CloudHandle(Arc::new(stack_session.clone()));
+    let t = &lab.types;
+    let new_res = |type_name: &str, name: &str, props: Value| {
+        let mut res = Res::new(t, type_name, name, props);
+        res.cx.stack_name = format!("seed-{s}");
+        res.cx.cloud = Some(handle.clone());
+        res
+    };
 
     // Prerequisites the template presumes, made as admin.
-    let admin_image = ember_openstack::services::image::Image::new(&lab.admin).await.unwrap();
+    let admin_image = ember_openstack::services::image::Image::new(&lab.admin)
+        .await
+        .unwrap();
     let image = match admin_image.find("ubuntu-22.04").await {
         Ok(found) => found,
         Err(_) => {
@@ -459,51 +812,117 @@ async fn seed_webapp_stack_on_the_lab() {
                 .create(json!({"name": "ubuntu-22.04", "disk_format": "raw", "container_format": "bare", "visibility": "public"}))
                 .await
                 .unwrap();
-            admin_image.upload(made["id"].as_str().unwrap(), vec![0u8; 65536], &Default::default()).await.unwrap()
+            admin_image
+                .upload(
+                    made["id"].as_str().unwrap(),
+                    vec![0u8; 65536],
+                    &Default::default(),
+                )
+                .await
+                .unwrap()
         }
     };
     assert_eq!(image["status"], "active");
     let admin_storage = BlockStorage::new(&lab.admin).await.unwrap();
     if admin_storage.find_volume_type("ssd").await.is_err() {
-        admin_storage.create_volume_type(json!({"name": "ssd"})).await.unwrap();
+        admin_storage
+            .create_volume_type(json!({"name": "ssd"}))
+            .await
+            .unwrap();
     }
     let key_name = format!("seed-{s}");
-    Compute::new(&lab.demo).await.unwrap().create_keypair(json!({"name": key_name})).await.unwrap();
+    Compute::new(&lab.demo)
+        .await
+        .unwrap()
+        .create_keypair(json!({"name": key_name}))
+        .await
+        .unwrap();
     let before = inventory(&lab.demo).await;
 
     let created_at = Instant::now();
     let rule = |port: u16| json!({"protocol": "tcp", "port_range_min": port, "port_range_max": port, "remote_ip_prefix": "0.0.0.0/0"});
-    let mut sg = Res::new(t, "OS::Neutron::SecurityGroup", "web_security_group", json!({"name": "web-sg", "rules": [rule(80), rule(443), rule(22)]}));
-    let mut net = Res::new(t, "OS::Neutron::Net", "private_net", json!({"name": "private-net"}));
-    let mut router = Res::new(t, "OS::Neutron::Router", "router", json!({"external_gateway_info": {"network": "public"}}));
-    let mut fip = Res::new(t, "OS::Neutron::FloatingIP", "floating_ip", json!({"floating_network": "public"}));
-    let mut volume = Res::new(t, "OS::Cinder::Volume", "data_volume", json!({"size": 100, "volume_type": "ssd"}));
+    let mut sg = new_res(
+        "OS::Neutron::SecurityGroup",
+        "web_security_group",
+        json!({"name": "web-sg", "rules": [rule(80), rule(443), rule(22)]}),
+    );
+    let mut net = new_res(
+        "OS::Neutron::Net",
+        "private_net",
+        json!({"name": "private-net"}),
+    );
+    let mut router = new_res(
+        "OS::Neutron::Router",
+        "router",
+        json!({"external_gateway_info": {"network": "public"}}),
+    );
+    let mut fip = new_res(
+        "OS::Neutron::FloatingIP",
+        "floating_ip",
+        json!({"floating_network": "public"}),
+    );
+    let mut volume = new_res(
+        "OS::Cinder::Volume",
+        "data_volume",
+        json!({"size": 100, "volume_type": "ssd"}),
+    );
     // Level 0: no dependencies.
-    let (a, b, c, d, e) = tokio::join!(sg.create(), net.create(), router.create(), fip.create(), volume.create());
+    let (a, b, c, d, e) = tokio::join!(
+        sg.create(),
+        net.create(),
+        router.create(),
+        fip.create(),
+        volume.create()
+    );
     for r in [a, b, c, d, e] {
         r.unwrap();
     }
     // Level 1.
-    let mut subnet = Res::new(t, "OS::Neutron::Subnet", "private_subnet", json!({"network_id": net.id(), "cidr": "192.168.100.0/24", "dns_nameservers": ["8.8.8.8"]}));
-    let server_props = |flavor: &str, name: &str| json!({
-        "name": name, "image": "ubuntu-22.04", "flavor": flavor, "key_name": key_name,
-        "security_groups": [sg.id()], "networks": [{"network": net.id()}],
-        "user_data_format": "RAW",
-        "user_data": "#!/bin/bash\napt-get update\napt-get install -y nginx\nsystemctl start nginx\n",
-    });
+    let mut subnet = new_res(
+        "OS::Neutron::Subnet",
+        "private_subnet",
+        json!({"network_id": net.id(), "cidr": "192.168.100.0/24", "dns_nameservers": ["8.8.8.8"]}),
+    );
+    let server_props = |flavor: &str, name: &str| {
+        json!({
+            "name": name, "image": "ubuntu-22.04", "flavor": flavor, "key_name": key_name,
+            "security_groups": [sg.id()], "networks": [{"network": net.id()}],
+            "user_data_format": "RAW",
+            "user_data": "#!/bin/bash\napt-get update\napt-get install -y nginx\nsystemctl start nginx\n",
+        })
+    };
     subnet.create().await.unwrap();
     // Level 2: the interface and the server both wait for the subnet (Heat's implicit
     // dependency of a server on its network's subnets).
-    let mut interface = Res::new(t, "OS::Neutron::RouterInterface", "router_interface", json!({"router_id": router.id(), "subnet_id": subnet.id()}));
-    let mut server = Res::new(t, "OS::Nova::Server", "web_server", server_props("m1.small", "web-server"));
+    let mut interface = new_res(
+        "OS::Neutron::RouterInterface",
+        "router_interface",
+        json!({"router_id": router.id(), "subnet_id": subnet.id()}),
+    );
+    let mut server = new_res(
+        "OS::Nova::Server",
+        "web_server",
+        server_props("m1.small", "web-server"),
+    );
     let (a, b) = tokio::join!(interface.create(), server.create());
     a.unwrap();
     b.unwrap();
     // Level 3.
     let addresses = server.attr("addresses").await;
-    let port_id = addresses["private-net"][0]["port"].as_str().unwrap().to_string();
-    let mut assoc = Res::new(t, "OS::Neutron::FloatingIPAssociation", "floating_ip_assoc", json!({"floatingip_id": fip.id(), "port_id": port_id}));
-    let mut attachment = Res::new(t, "OS::Cinder::VolumeAttachment", "volume_attachment", json!({"volume_id": volume.id(), "instance_uuid": server.id()}));
+    let port_id = addresses["private-net"][0]["port"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut assoc = new_res(
+        "OS::Neutron::FloatingIPAssociation",
+        "floating_ip_assoc",
+        json!({"floatingip_id": fip.id(), "port_id": port_id}),
+    );
+    let mut attachment = new_res(
+        "OS::Cinder::VolumeAttachment",
+        "volume_attachment",
+        json!({"volume_id": volume.id(), "instance_uuid": server.id()}),
+    );
     let (a, b) = tokio::join!(assoc.create(), attachment.create());
     a.unwrap();
     b.unwrap();
@@ -511,15 +930,30 @@ async fn seed_webapp_stack_on_the_lab() {
 
     let server_ip = fip.attr("floating_ip_address").await;
     let server_private_ip = server.attr("first_address").await;
-    assert!(server_ip.as_str().unwrap().starts_with("172.24.4."), "{server_ip}");
-    assert!(server_private_ip.as_str().unwrap().starts_with("192.168.100."), "{server_private_ip}");
+    assert!(
+        server_ip.as_str().unwrap().starts_with("172.24.4."),
+        "{server_ip}"
+    );
+    assert!(
+        server_private_ip
+            .as_str()
+            .unwrap()
+            .starts_with("192.168.100."),
+        "{server_private_ip}"
+    );
     assert_eq!(fip.attr("fixed_ip_address").await, server_private_ip);
     let calls_create = stack_session.call_counts();
 
     let resized_at = Instant::now();
-    assert!(server.update(server_props("m1.medium", "web-server")).await.unwrap());
+    assert!(server
+        .update(server_props("m1.medium", "web-server"))
+        .await
+        .unwrap());
     let resize_time = resized_at.elapsed();
-    assert_eq!(server.attr("show").await["flavor"]["original_name"], "m1.medium");
+    assert_eq!(
+        server.attr("show").await["flavor"]["original_name"],
+        "m1.medium"
+    );
 
     // A property that forces replacement (key_name): the new server first, then the old one
     // goes, with the association and attachment moving to the new server.
@@ -528,12 +962,24 @@ async fn seed_webapp_stack_on_the_lab() {
         p["key_name"] = Value::Null;
         p
     };
-    assert!(!server.update(replace_props.clone()).await.unwrap(), "key_name forces replacement");
-    let mut new_server = Res::new(t, "OS::Nova::Server", "web_server", replace_props);
+    assert!(
+        !server.update(replace_props.clone()).await.unwrap(),
+        "key_name forces replacement"
+    );
+    let mut new_server = new_res("OS::Nova::Server", "web_server", replace_props);
     new_server.create().await.unwrap();
-    let new_port = new_server.attr("addresses").await["private-net"][0]["port"].as_str().unwrap().to_string();
-    assert!(assoc.update(json!({"floatingip_id": fip.id(), "port_id": new_port})).await.unwrap());
-    assert!(attachment.update(json!({"volume_id": volume.id(), "instance_uuid": new_server.id()})).await.unwrap());
+    let new_port = new_server.attr("addresses").await["private-net"][0]["port"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(assoc
+        .update(json!({"floatingip_id": fip.id(), "port_id": new_port}))
+        .await
+        .unwrap());
+    assert!(attachment
+        .update(json!({"volume_id": volume.id(), "instance_uuid": new_server.id()}))
+        .await
+        .unwrap());
     server.delete().await.unwrap();
     assert_eq!(fip.attr("port_id").await, new_port);
 
@@ -545,25 +991,53 @@ async fn seed_webapp_stack_on_the_lab() {
     a.unwrap();
     b.unwrap();
     subnet.delete().await.unwrap();
-    let (a, b, c, d, e) = tokio::join!(sg.delete(), net.delete(), router.delete(), fip.delete(), volume.delete());
+    let (a, b, c, d, e) = tokio::join!(
+        sg.delete(),
+        net.delete(),
+        router.delete(),
+        fip.delete(),
+        volume.delete()
+    );
     for r in [a, b, c, d, e] {
         r.unwrap();
     }
     let delete_time = deleted_at.elapsed();
     let after = inventory(&lab.demo).await;
-    Compute::new(&lab.demo).await.unwrap().delete_keypair(&key_name).await.unwrap();
+    Compute::new(&lab.demo)
+        .await
+        .unwrap()
+        .delete_keypair(&key_name)
+        .await
+        .unwrap();
     // Other tests and other users of the lab create things meanwhile: what is new must not be
     // anything this stack made.
-    let ours: Vec<String> = [&sg, &net, &router, &fip, &volume, &subnet, &server, &new_server]
-        .iter()
-        .map(|r| r.id())
-        .chain([port_id.clone(), new_port.clone()])
-        .collect();
+    let ours: Vec<String> = [
+        &sg,
+        &net,
+        &router,
+        &fip,
+        &volume,
+        &subnet,
+        &server,
+        &new_server,
+    ]
+    .iter()
+    .map(|r| r.id())
+    .chain([port_id.clone(), new_port.clone()])
+    .collect();
     for (service, ids) in &after {
-        let new: Vec<&String> = ids.iter().filter(|id| !before[service].contains(id)).collect();
+        let new: Vec<&String> = ids
+            .iter()
+            .filter(|id| !before[service].contains(id))
+            .collect();
         let leaked: Vec<&&String> = new.iter().filter(|id| ours.contains(id)).collect();
         assert!(leaked.is_empty(), "{service} left behind: {leaked:?}");
-        eprintln!("{service}: {} before, {} after ({} new, none of them this stack's)", before[service].len(), ids.len(), new.len());
+        eprintln!(
+            "{service}: {} before, {} after ({} new, none of them this stack's)",
+            before[service].len(),
+            ids.len(),
+            new.len()
+        );
     }
     for res in [&sg, &net, &router, &fip, &subnet] {
         let kind = match res.cx.name.as_str() {
@@ -574,11 +1048,23 @@ async fn seed_webapp_stack_on_the_lab() {
             _ => NeutronKind::Subnet,
         };
         let network = Network::new(&lab.demo).await.unwrap();
-        assert!(network.show(kind, &res.id()).await.unwrap_err().is_not_found(), "{} still exists", res.cx.name);
+        assert!(
+            network
+                .show(kind, &res.id())
+                .await
+                .unwrap_err()
+                .is_not_found(),
+            "{} still exists",
+            res.cx.name
+        );
     }
     let calls = stack_session.call_counts();
     let line = |counts: &BTreeMap<ServiceType, u64>| {
-        counts.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+        counts
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     eprintln!(
         "seed webapp: create {:.1} s, resize {:.1} s, delete {:.1} s; API calls for create: {}; for everything: {}",

@@ -377,6 +377,15 @@ impl Compute {
         Ok(created)
     }
 
+    /// A flavor action (`addTenantAccess`, `removeTenantAccess`).
+    pub async fn flavor_action(&self, id: &str, action: Value) -> Result<(), Error> {
+        self.client
+            .post(format!("/flavors/{id}/action"), action)
+            .send()
+            .await?;
+        Ok(())
+    }
+
     pub async fn delete_flavor(&self, id: &str) -> Result<(), Error> {
         ignore_not_found(self.client.delete(format!("/flavors/{id}")).send().await)?;
         Ok(())

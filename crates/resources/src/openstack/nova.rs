@@ -1,0 +1,1075 @@
+//! `OS::Nova::{Server, KeyPair, Flavor, ServerGroup}`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use ember_engine::resource::UpdateRequest;
+use ember_engine::schema::TypeSchema;
+use ember_engine::{Progress, Registry, ResourceContext, ResourceError, ResourceType, Started};
+use ember_openstack::services::compute::Compute;
+use ember_openstack::services::image::Image;
+use ember_openstack::services::network::{Network, NeutronKind};
+use ember_openstack::Session;
+use serde_json::{json, Map, Value};
+
+use super::props::{allowed, boolean, custom, integer, list, map, number, string, type_schema};
+use super::{cloud_error, name_or_generated, physical_id, progress, started_now, Cloud};
+
+pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
+    registry.register(
+        "OS::Nova::Server",
+        Arc::new(Server {
+            schema: server_schema(),
+            cloud: cloud.clone(),
+        }),
+    );
+    registry.register(
+        "OS::Nova::KeyPair",
+        Arc::new(KeyPair {
+            schema: type_schema(
+                "A resource for creating Nova key pairs.",
+                vec![
+                    ("name", string("The name of the key pair.").required()),
+                    ("save_private_key", boolean("True if the system should remember a generated private key; False otherwise.").default(json!(false))),
+                    ("public_key", string("The optional public key. This allows users to supply the public key from a pre-existing key pair. If not supplied, a new key pair will be generated.")),
+                    ("type", allowed(string("Keypair type."), &["ssh", "x509"])),
+                    ("user", string("ID or name of user to whom to add key-pair.")),
+                ],
+                &["private_key", "public_key"],
+            ),
+            cloud: cloud.clone(),
+        }),
+    );
+    registry.register(
+        "OS::Nova::Flavor",
+        Arc::new(Flavor {
+            schema: type_schema(
+                "A resource for creating OpenStack virtual hardware templates.",
+                vec![
+                    ("name", string("Name of the flavor.")),
+                    ("flavorid", string("Unique ID of the flavor. If not specified, an UUID will be auto generated and used.")),
+                    ("ram", integer("Memory in MB for the flavor.").required()),
+                    ("vcpus", integer("Number of VCPUs for the flavor.").required()),
+                    ("disk", integer("Size of local disk in GB.").default(json!(0))),
+                    ("swap", integer("Swap space in MB.").default(json!(0))),
+                    ("ephemeral", integer("Size of a secondary ephemeral data disk in GB.").default(json!(0))),
+                    ("rxtx_factor", number("RX/TX factor.").default(json!(1.0))),
+                    ("is_public", boolean("Scope of flavor accessibility. Public or private.").default(json!(true))),
+                    ("extra_specs", map("Key/Value pairs to extend the capabilities of the flavor.").update_allowed()),
+                    ("tenants", list("List of tenants.").update_allowed().default(json!([]))),
+                    ("description", string("Description of the flavor.").update_allowed()),
+                ],
+                &["is_public", "extra_specs"],
+            ),
+            cloud: cloud.clone(),
+        }),
+    );
+    registry.register(
+        "OS::Nova::ServerGroup",
+        Arc::new(ServerGroup {
+            schema: type_schema(
+                "A resource for managing a Nova server group.",
+                vec![
+                    ("name", string("Server Group name.")),
+                    (
+                        "policies",
+                        list("A list of string policies to apply. Defaults to anti-affinity.")
+                            .default(json!(["anti-affinity"])),
+                    ),
+                    ("rules", map("Rules for a policy.")),
+                ],
+                &[],
+            ),
+            cloud: cloud.clone(),
+        }),
+    );
+}
+
+fn server_schema() -> TypeSchema {
+    type_schema(
+        "A resource for managing Nova instances.",
+        vec![
+            ("name", string("Server name.").update_allowed()),
+            ("image", custom(string("The ID or name of the image to boot with.").update_allowed(), "glance.image")),
+            ("block_device_mapping", list("Block device mappings for this server.")),
+            ("block_device_mapping_v2", list("Block device mappings v2 for this server.")),
+            ("flavor", custom(string("The ID or name of the flavor to boot onto.").required().update_allowed(), "nova.flavor")),
+            ("flavor_update_policy", allowed(string("Policy on how to apply a flavor update; either by requesting a server resize or by replacing the entire server.").update_allowed().default(json!("RESIZE")), &["RESIZE", "REPLACE"])),
+            ("image_update_policy", allowed(string("Policy on how to apply an image-id update.").update_allowed().default(json!("REBUILD")), &["REBUILD", "REPLACE", "REBUILD_PRESERVE_EPHEMERAL"])),
+            ("key_name", custom(string("Name of keypair to inject into the server."), "nova.keypair")),
+            ("availability_zone", string("Name of the availability zone for server placement.")),
+            ("security_groups", list("List of security group names or IDs.").default(json!([]))),
+            ("networks", list("An ordered list of nics to be added to this server.").update_allowed()),
+            ("scheduler_hints", map("Arbitrary key-value pairs specified by the client to help boot a server.")),
+            ("metadata", map("Arbitrary key/value metadata to store for this server.").update_allowed().default(json!({}))),
+            ("user_data_format", allowed(string("How the user_data should be formatted for the server.").default(json!("HEAT_CFNTOOLS")), &["HEAT_CFNTOOLS", "RAW", "SOFTWARE_CONFIG"])),
+            ("software_config_transport", allowed(string("How the server should receive the metadata required for software configuration.").update_allowed().default(json!("POLL_SERVER_CFN")), &["POLL_SERVER_CFN", "POLL_SERVER_HEAT", "POLL_TEMP_URL", "ZAQAR_MESSAGE"])),
+            ("user_data_update_policy", allowed(string("Policy on how to apply a user_data update.").update_allowed().default(json!("REPLACE")), &["REPLACE", "IGNORE", "REBUILD"])),
+            ("user_data", string("User data script to be executed by cloud-init or CoreOS ignition.").update_allowed().default(json!(""))),
+            ("reservation_id", string("A UUID for the set of servers being requested.")),
+            ("config_drive", boolean("If True, enable config drive on the server.")),
+            ("diskConfig", allowed(string("Control how the disk is partitioned when the server is created."), &["AUTO", "MANUAL"])),
+            ("personality", map("A map of files to create/overwrite on the server upon boot.").default(json!({}))),
+            ("admin_pass", string("The administrator password for the server.").update_allowed()),
+            ("tags", list("Server tags.").update_allowed()),
+            ("deployment_swift_data", map("Swift container and object to use for storing deployment data.").update_allowed().default(json!({}))),
+        ],
+        &["name", "addresses", "networks", "first_address", "instance_name", "accessIPv4", "accessIPv6", "console_urls", "tags", "os_collect_config"],
+    )
+}
+
+/// Nova metadata values are strings: Heat sends other JSON values serialized.
+fn string_map(value: Option<&Value>) -> Value {
+    let mut out = Map::new();
+    for (key, value) in value.and_then(Value::as_object).into_iter().flatten() {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.insert(key.clone(), Value::String(text));
+    }
+    Value::Object(out)
+}
+
+/// Data keys of the server type.
+const INTERNAL_PORTS: &str = "internal_ports";
+const RESIZE_REQUEST: &str = "resize_request_id";
+const RESIZE_FLAVOR: &str = "resize_flavor";
+const REBUILD_IMAGE: &str = "rebuild_image";
+
+struct Server {
+    schema: TypeSchema,
+    cloud: Arc<Cloud>,
+}
+
+impl Server {
+    async fn image_id(session: &Session, image: &str) -> Result<String, ResourceError> {
+        let found = Image::new(session)
+            .await
+            .map_err(cloud_error)?
+            .find(image)
+            .await
+            .map_err(cloud_error)?;
+        Ok(found["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// The `networks` of the request. An entry with only a `subnet` gets a port made here on
+    /// that subnet (as Heat does), listed in `ports_made` so delete removes it.
+    async fn nics(
+        session: &Session,
+        cx: &ResourceContext,
+        ports_made: &mut Vec<String>,
+    ) -> Result<Value, ResourceError> {
+        let Some(entries) = cx.properties.get("networks").and_then(Value::as_array) else {
+            return Ok(json!("auto"));
+        };
+        if entries.is_empty() {
+            return Ok(json!("none"));
+        }
+        let network = Network::new(session).await.map_err(cloud_error)?;
+        let mut nics = Vec::new();
+        for entry in entries {
+            let get = |k: &str| {
+                entry
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+            };
+            let mut nic = Map::new();
+            if let Some(port) = get("port") {
+                nic.insert("port".into(), json!(port));
+            } else if let Some(net) = get("network").or_else(|| get("uuid")) {
+                let found = network
+                    .find(NeutronKind::Network, net)
+                    .await
+                    .map_err(cloud_error)?;
+                nic.insert("uuid".into(), found["id"].clone());
+                if let Some(ip) = get("fixed_ip") {
+                    nic.insert("fixed_ip".into(), json!(ip));
+                }
+            } else if let Some(subnet) = get("subnet") {
+                let subnet = network
+                    .find(NeutronKind::Subnet, subnet)
+                    .await
+                    .map_err(cloud_error)?;
+                let mut fixed = json!({"subnet_id": subnet["id"]});
+                if let Some(ip) = get("fixed_ip") {
+                    fixed["ip_address"] = json!(ip);
+                }
+                let mut port = json!({
+                    "network_id": subnet["network_id"],
+                    "fixed_ips": [fixed],
+                    "name": format!("{}-port-{}", name_or_generated(cx), ports_made.len()),
+                });
+                let groups = security_group_ids(&network, cx).await?;
+                if !groups.is_empty() {
+                    port["security_groups"] = json!(groups);
+                }
+                let made = network
+                    .create(NeutronKind::Port, port)
+                    .await
+                    .map_err(cloud_error)?;
+                let id = made["id"].as_str().unwrap_or_default().to_string();
+                ports_made.push(id.clone());
+                nic.insert("port".into(), json!(id));
+            }
+            if let Some(tag) = get("tag") {
+                nic.insert("tag".into(), json!(tag));
+            }
+            nics.push(Value::Object(nic));
+        }
+        Ok(Value::Array(nics))
+    }
+
+    fn user_data(cx: &ResourceContext) -> Option<String> {
+        // The lab and Ember have no metadata server for HEAT_CFNTOOLS / SOFTWARE_CONFIG
+        // multipart wrapping yet: every format sends the text as given.
+        cx.prop_str("user_data")
+            .filter(|u| !u.is_empty())
+            .map(|u| base64::engine::general_purpose::STANDARD.encode(u))
+    }
+
+    async fn delete_internal_ports(&self, cx: &ResourceContext) -> Result<(), ResourceError> {
+        let Some(ports) = cx.data.get(INTERNAL_PORTS).filter(|p| !p.is_empty()) else {
+            return Ok(());
+        };
+        let network = Network::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        for port in ports.split(',') {
+            network
+                .delete(NeutronKind::Port, port)
+                .await
+                .map_err(cloud_error)?;
+        }
+        Ok(())
+    }
+
+    /// Nova's `addresses`, each address with the id of its Neutron port (`port`), which
+    /// templates use to associate floating IPs; and the network ids by name.
+    async fn addresses(
+        &self,
+        session: &Session,
+        server: &Value,
+    ) -> Result<(Value, BTreeMap<String, String>), ResourceError> {
+        let network = Network::new(session).await.map_err(cloud_error)?;
+        let id = server["id"].as_str().unwrap_or_default();
+        let ports = network
+            .list(NeutronKind::Port, &[("device_id", id)])
+            .await
+            .map_err(cloud_error)?;
+        let mut addresses = server["addresses"].clone();
+        let mut network_ids = BTreeMap::new();
+        if let Some(by_network) = addresses.as_object_mut() {
+            for (name, list) in by_network.iter_mut() {
+                for address in list.as_array_mut().into_iter().flatten() {
+                    let mac = address["OS-EXT-IPS-MAC:mac_addr"]
+                        .as_str()
+                        .map(str::to_string);
+                    let port = ports
+                        .iter()
+                        .find(|p| p["mac_address"].as_str() == mac.as_deref());
+                    if let (Some(port), Some(object)) = (port, address.as_object_mut()) {
+                        object.insert("port".into(), port["id"].clone());
+                        if let Some(net) = port["network_id"].as_str() {
+                            network_ids.insert(name.clone(), net.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        Ok((addresses, network_ids))
+    }
+}
+
+async fn security_group_ids(
+    network: &Network,
+    cx: &ResourceContext,
+) -> Result<Vec<Value>, ResourceError> {
+    let mut ids = Vec::new();
+    for group in cx
+        .properties
+        .get("security_groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let found = network
+            .find(
+                NeutronKind::SecurityGroup,
+                group.as_str().unwrap_or_default(),
+            )
+            .await
+            .map_err(cloud_error)?;
+        ids.push(found["id"].clone());
+    }
+    Ok(ids)
+}
+
+#[async_trait]
+impl ResourceType for Server {
+    fn schema(&self) -> &TypeSchema {
+        &self.schema
+    }
+
+    fn validate(&self, props: &Map<String, Value>) -> Result<(), String> {
+        let has = |k: &str| {
+            props
+                .get(k)
+                .is_some_and(|v| !v.is_null() && v != &json!([]))
+        };
+        if !has("image") && !has("block_device_mapping") && !has("block_device_mapping_v2") {
+            return Err("Neither image nor bootable volume is specified for instance".into());
+        }
+        for entry in props
+            .get("networks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let given: Vec<&str> = ["network", "port", "subnet"]
+                .into_iter()
+                .filter(|k| entry.get(*k).is_some_and(|v| !v.is_null()))
+                .collect();
+            if given.is_empty() && entry.get("uuid").is_none() {
+                return Err("One of the properties \"network\", \"port\", \"allocate_network\" or \"subnet\" should be set for the specified network of server".into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let session = super::session(&self.cloud, cx).await?;
+        let compute = Compute::new(session).await.map_err(cloud_error)?;
+        let flavor = compute
+            .find_flavor(cx.prop_str("flavor").unwrap_or_default())
+            .await
+            .map_err(cloud_error)?;
+        let mut server = json!({
+            "name": name_or_generated(cx),
+            "flavorRef": flavor["id"],
+            "metadata": string_map(cx.properties.get("metadata")),
+        });
+        if let Some(image) = cx.prop_str("image").filter(|i| !i.is_empty()) {
+            server["imageRef"] = json!(Self::image_id(session, image).await?);
+        }
+        for (property, field) in [
+            ("key_name", "key_name"),
+            ("availability_zone", "availability_zone"),
+            ("admin_pass", "adminPass"),
+            ("diskConfig", "OS-DCF:diskConfig"),
+            ("reservation_id", "reservation_id"),
+        ] {
+            if let Some(value) = cx.prop_str(property) {
+                server[field] = json!(value);
+            }
+        }
+        if let Some(drive) = cx.properties.get("config_drive").and_then(Value::as_bool) {
+            server["config_drive"] = json!(drive);
+        }
+        if let Some(tags) = cx.properties.get("tags").filter(|t| t.is_array()) {
+            server["tags"] = tags.clone();
+        }
+        if let Some(user_data) = Self::user_data(cx) {
+            server["user_data"] = json!(user_data);
+        }
+        let groups: Vec<Value> = cx
+            .properties
+            .get("security_groups")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|g| json!({ "name": g }))
+            .collect();
+        if !groups.is_empty() {
+            server["security_groups"] = json!(groups);
+        }
+        if let Some(mappings) = cx
+            .properties
+            .get("block_device_mapping_v2")
+            .and_then(Value::as_array)
+        {
+            server["block_device_mapping_v2"] =
+                json!(mappings.iter().map(block_device).collect::<Vec<_>>());
+        }
+        let mut ports_made = Vec::new();
+        server["networks"] = Self::nics(session, cx, &mut ports_made).await?;
+        let mut request = json!({ "server": server });
+        if let Some(hints) = cx
+            .properties
+            .get("scheduler_hints")
+            .filter(|h| h.is_object())
+        {
+            request["os:scheduler_hints"] = hints.clone();
+        }
+        let created = compute
+            .client()
+            .post("/servers", request)
+            .send_json()
+            .await
+            .map_err(cloud_error)?;
+        let mut data = started_now();
+        data.insert(INTERNAL_PORTS.into(), ports_made.join(","));
+        Ok(Started {
+            physical_id: created["server"]["id"].as_str().map(str::to_string),
+            data,
+        })
+    }
+
+    async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        progress(cx, compute.check_active(physical_id(cx)?).await)
+    }
+
+    async fn update(
+        &self,
+        cx: &ResourceContext,
+        request: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
+        let changed = |k: &str| request.changed.iter().any(|c| c == k);
+        let policy = |k: &str| cx.prop_str(k).unwrap_or_default().to_string();
+        // Decide on replacement before touching anything.
+        if changed("networks")
+            || (changed("flavor") && policy("flavor_update_policy") == "REPLACE")
+            || (changed("image") && policy("image_update_policy") == "REPLACE")
+            || (changed("user_data") && policy("user_data_update_policy") == "REPLACE")
+        {
+            return Err(ResourceError::UpdateReplace);
+        }
+        let id = physical_id(cx)?;
+        let session = super::session(&self.cloud, cx).await?;
+        let compute = Compute::new(session).await.map_err(cloud_error)?;
+        if changed("name") {
+            compute
+                .client()
+                .put(
+                    format!("/servers/{id}"),
+                    json!({"server": {"name": name_or_generated(cx)}}),
+                )
+                .send()
+                .await
+                .map_err(cloud_error)?;
+        }
+        if changed("metadata") {
+            compute
+                .client()
+                .put(
+                    format!("/servers/{id}/metadata"),
+                    json!({"metadata": string_map(cx.properties.get("metadata"))}),
+                )
+                .send()
+                .await
+                .map_err(cloud_error)?;
+        }
+        if changed("tags") {
+            compute
+                .client()
+                .put(
+                    format!("/servers/{id}/tags"),
+                    json!({"tags": cx.properties.get("tags").cloned().unwrap_or(json!([]))}),
+                )
+                .send()
+                .await
+                .map_err(cloud_error)?;
+        }
+        if changed("admin_pass") {
+            if let Some(password) = cx.prop_str("admin_pass") {
+                compute
+                    .action(id, json!({"changePassword": {"adminPass": password}}))
+                    .await
+                    .map_err(cloud_error)?;
+            }
+        }
+        let mut data = started_now();
+        // Clear what an earlier update left, so its checks do not run again.
+        data.insert(RESIZE_FLAVOR.into(), String::new());
+        data.insert(REBUILD_IMAGE.into(), String::new());
+        let rebuild_user_data =
+            changed("user_data") && policy("user_data_update_policy") == "REBUILD";
+        if changed("image") || rebuild_user_data {
+            let image = Self::image_id(session, cx.prop_str("image").unwrap_or_default()).await?;
+            let mut rebuild = json!({
+                "imageRef": image,
+                "preserve_ephemeral": policy("image_update_policy") == "REBUILD_PRESERVE_EPHEMERAL",
+            });
+            if let Some(user_data) = Self::user_data(cx) {
+                rebuild["user_data"] = json!(user_data);
+            }
+            compute
+                .action(id, json!({ "rebuild": rebuild }))
+                .await
+                .map_err(cloud_error)?;
+            data.insert(REBUILD_IMAGE.into(), image);
+        }
+        if changed("flavor") {
+            let flavor = compute
+                .find_flavor(cx.prop_str("flavor").unwrap_or_default())
+                .await
+                .map_err(cloud_error)?;
+            if changed("image") || rebuild_user_data {
+                // One change at a time: Nova refuses a resize while a rebuild runs.
+                compute
+                    .wait_active(id, &Default::default())
+                    .await
+                    .map_err(cloud_error)?;
+            }
+            let request_id = compute
+                .start_resize(id, &flavor)
+                .await
+                .map_err(cloud_error)?;
+            data.insert(RESIZE_REQUEST.into(), request_id.unwrap_or_default());
+            data.insert(
+                RESIZE_FLAVOR.into(),
+                flavor["name"].as_str().unwrap_or_default().to_string(),
+            );
+        }
+        Ok(Started {
+            physical_id: None,
+            data,
+        })
+    }
+
+    async fn check_update_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        let id = physical_id(cx)?;
+        let get = |k: &str| cx.data.get(k).filter(|v| !v.is_empty());
+        if let Some(flavor) = get(RESIZE_FLAVOR) {
+            let request_id = get(RESIZE_REQUEST).map(String::as_str);
+            return progress(cx, compute.check_resize(id, request_id, flavor).await);
+        }
+        if let Some(image) = get(REBUILD_IMAGE) {
+            return progress(cx, compute.check_rebuild(id, image).await);
+        }
+        progress(cx, compute.check_active(id).await)
+    }
+
+    async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        compute
+            .start_delete_server(physical_id(cx)?)
+            .await
+            .map_err(cloud_error)?;
+        Ok(Started {
+            physical_id: None,
+            data: started_now(),
+        })
+    }
+
+    async fn check_delete_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        let step = progress(cx, compute.check_server_gone(physical_id(cx)?).await)?;
+        if step == Progress::Done {
+            self.delete_internal_ports(cx).await?;
+        }
+        Ok(step)
+    }
+
+    async fn check(&self, cx: &ResourceContext) -> Result<(), ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        match compute
+            .check_active(physical_id(cx)?)
+            .await
+            .map_err(cloud_error)?
+        {
+            ember_openstack::Poll::Ready(_) => Ok(()),
+            ember_openstack::Poll::Pending(status) => Err(ResourceError::new(
+                "Error",
+                format!("Server is {status}, not ACTIVE"),
+            )),
+        }
+    }
+
+    async fn suspend(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        compute
+            .action(physical_id(cx)?, json!({"suspend": null}))
+            .await
+            .map_err(cloud_error)?;
+        Ok(Started {
+            physical_id: None,
+            data: started_now(),
+        })
+    }
+
+    async fn resume(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        compute
+            .action(physical_id(cx)?, json!({"resume": null}))
+            .await
+            .map_err(cloud_error)?;
+        Ok(Started {
+            physical_id: None,
+            data: started_now(),
+        })
+    }
+
+    async fn check_action_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        let server = compute
+            .server(physical_id(cx)?)
+            .await
+            .map_err(cloud_error)?;
+        let wanted = if cx.action.as_str() == "SUSPEND" {
+            "SUSPENDED"
+        } else {
+            "ACTIVE"
+        };
+        match server["status"].as_str() {
+            Some(status) if status == wanted => Ok(Progress::Done),
+            Some("ERROR") => Err(ResourceError::new(
+                "ResourceInError",
+                ember_openstack::services::compute::fault_message(&server),
+            )),
+            _ => Ok(Progress::Pending(super::next_check(cx))),
+        }
+    }
+
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
+        if !self.schema.attributes.contains_key(name) {
+            return Ok(None);
+        }
+        let Some(id) = cx.physical_id.as_deref() else {
+            return Ok(Some(Value::Null));
+        };
+        let session = super::session(&self.cloud, cx).await?;
+        let compute = Compute::new(session).await.map_err(cloud_error)?;
+        let server = compute.server(id).await.map_err(cloud_error)?;
+        Ok(Some(match name {
+            "show" => server,
+            "instance_name" => server["OS-EXT-SRV-ATTR:instance_name"].clone(),
+            "console_urls" | "os_collect_config" => Value::Null,
+            "addresses" => self.addresses(session, &server).await?.0,
+            "first_address" => {
+                // Heat's deprecated first_address: the first IPv4 address of the server.
+                let first = server["addresses"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|by_net| by_net.values())
+                    .flat_map(|list| list.as_array().into_iter().flatten())
+                    .find(|a| a["version"] == 4)
+                    .and_then(|a| a["addr"].as_str())
+                    .unwrap_or_default();
+                json!(first)
+            }
+            "networks" => {
+                let (addresses, ids) = self.addresses(session, &server).await?;
+                let mut networks = Map::new();
+                for (net, list) in addresses.as_object().into_iter().flatten() {
+                    let ips: Vec<Value> = list
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|a| a["addr"].clone())
+                        .collect();
+                    networks.insert(net.clone(), json!(ips));
+                    if let Some(id) = ids.get(net) {
+                        networks.insert(id.clone(), json!(ips));
+                    }
+                }
+                Value::Object(networks)
+            }
+            other => server.get(other).cloned().unwrap_or(Value::Null),
+        }))
+    }
+}
+
+/// A `block_device_mapping_v2` entry in Nova's words.
+fn block_device(entry: &Value) -> Value {
+    let get = |k: &str| entry.get(k).filter(|v| !v.is_null()).cloned();
+    let mut device = Map::new();
+    let (source, uuid) = if let Some(volume) = get("volume_id") {
+        ("volume", Some(volume))
+    } else if let Some(snapshot) = get("snapshot_id") {
+        ("snapshot", Some(snapshot))
+    } else if let Some(image) = get("image").or_else(|| get("image_id")) {
+        ("image", Some(image))
+    } else {
+        ("blank", None)
+    };
+    device.insert("source_type".into(), json!(source));
+    if let Some(uuid) = uuid {
+        device.insert("uuid".into(), uuid);
+    }
+    let destination = if source == "blank" && get("volume_size").is_none() {
+        "local"
+    } else {
+        "volume"
+    };
+    device.insert("destination_type".into(), json!(destination));
+    for (from, to) in [
+        ("boot_index", "boot_index"),
+        ("device_name", "device_name"),
+        ("volume_size", "volume_size"),
+        ("delete_on_termination", "delete_on_termination"),
+        ("disk_bus", "disk_bus"),
+        ("device_type", "device_type"),
+        ("ephemeral_format", "guest_format"),
+        ("swap_size", "volume_size"),
+    ] {
+        if let Some(value) = get(from) {
+            device.insert(to.into(), value);
+        }
+    }
+    Value::Object(device)
+}
+
+struct KeyPair {
+    schema: TypeSchema,
+    cloud: Arc<Cloud>,
+}
+
+#[async_trait]
+impl ResourceType for KeyPair {
+    fn schema(&self) -> &TypeSchema {
+        &self.schema
+    }
+
+    async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        let mut keypair = json!({ "name": cx.prop_str("name") });
+        for key in ["public_key", "type", "user"] {
+            if let Some(value) = cx.prop_str(key) {
+                keypair[if key == "user" { "user_id" } else { key }] = json!(value);
+            }
+        }
+        let created = compute.create_keypair(keypair).await.map_err(cloud_error)?;
+        let mut data = BTreeMap::new();
+        if cx.prop_bool("save_private_key") {
+            if let Some(private) = created["private_key"].as_str() {
+                data.insert("private_key".into(), private.to_string());
+            }
+        }
+        Ok(Started {
+            physical_id: created["name"].as_str().map(str::to_string),
+            data,
+        })
+    }
+
+    async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        compute
+            .delete_keypair(physical_id(cx)?)
+            .await
+            .map_err(cloud_error)?;
+        Ok(Started::default())
+    }
+
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
+        match name {
+            "private_key" => Ok(Some(json!(cx
+                .data
+                .get("private_key")
+                .cloned()
+                .unwrap_or_default()))),
+            "public_key" | "show" => {
+                let Some(id) = cx.physical_id.as_deref() else {
+                    return Ok(Some(Value::Null));
+                };
+                let compute = Compute::new(super::session(&self.cloud, cx).await?)
+                    .await
+                    .map_err(cloud_error)?;
+                let keypair = compute.find_keypair(id).await.map_err(cloud_error)?;
+                Ok(Some(if name == "show" {
+                    keypair
+                } else {
+                    keypair["public_key"].clone()
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+struct Flavor {
+    schema: TypeSchema,
+    cloud: Arc<Cloud>,
+}
+
+#[async_trait]
+impl ResourceType for Flavor {
+    fn schema(&self) -> &TypeSchema {
+        &self.schema
+    }
+
+    async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        let mut flavor = json!({
+            "name": name_or_generated(cx),
+            "ram": cx.properties.get("ram"),
+            "vcpus": cx.properties.get("vcpus"),
+            "disk": cx.properties.get("disk").cloned().unwrap_or(json!(0)),
+            "swap": cx.properties.get("swap").cloned().unwrap_or(json!(0)),
+            "OS-FLV-EXT-DATA:ephemeral": cx.properties.get("ephemeral").cloned().unwrap_or(json!(0)),
+            "os-flavor-access:is_public": cx.properties.get("is_public").cloned().unwrap_or(json!(true)),
+        });
+        if let Some(id) = cx.prop_str("flavorid") {
+            flavor["id"] = json!(id);
+        }
+        if let Some(factor) = cx.prop_f64("rxtx_factor") {
+            flavor["rxtx_factor"] = json!(factor);
+        }
+        if let Some(description) = cx.prop_str("description") {
+            flavor["description"] = json!(description);
+        }
+        let specs = cx
+            .properties
+            .get("extra_specs")
+            .filter(|s| s.is_object())
+            .map(|s| string_map(Some(s)));
+        let created = compute
+            .create_flavor(flavor, specs)
+            .await
+            .map_err(cloud_error)?;
+        let id = created["id"].as_str().unwrap_or_default().to_string();
+        for tenant in cx
+            .properties
+            .get("tenants")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            compute
+                .flavor_action(&id, json!({"addTenantAccess": {"tenant": tenant}}))
+                .await
+                .map_err(cloud_error)?;
+        }
+        Ok(Started {
+            physical_id: Some(id),
+            data: BTreeMap::new(),
+        })
+    }
+
+    async fn update(
+        &self,
+        cx: &ResourceContext,
+        request: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
+        let id = physical_id(cx)?;
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        if request.changed.iter().any(|c| c == "extra_specs") {
+            let old = request
+                .old_properties
+                .get("extra_specs")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let new = string_map(cx.properties.get("extra_specs"));
+            for key in old.keys().filter(|k| new.get(k.as_str()).is_none()) {
+                compute
+                    .client()
+                    .delete(format!("/flavors/{id}/os-extra_specs/{key}"))
+                    .send()
+                    .await
+                    .map_err(cloud_error)?;
+            }
+            if new.as_object().is_some_and(|o| !o.is_empty()) {
+                compute
+                    .client()
+                    .post(
+                        format!("/flavors/{id}/os-extra_specs"),
+                        json!({ "extra_specs": new }),
+                    )
+                    .idempotent(true)
+                    .send()
+                    .await
+                    .map_err(cloud_error)?;
+            }
+        }
+        if request.changed.iter().any(|c| c == "description") {
+            compute
+                .client()
+                .put(
+                    format!("/flavors/{id}"),
+                    json!({"flavor": {"description": cx.prop_str("description")}}),
+                )
+                .send()
+                .await
+                .map_err(cloud_error)?;
+        }
+        if request.changed.iter().any(|c| c == "tenants") {
+            let tenants = |p: &Map<String, Value>| -> Vec<Value> {
+                p.get("tenants")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let (old, new) = (tenants(request.old_properties), tenants(&cx.properties));
+            for tenant in old.iter().filter(|t| !new.contains(t)) {
+                compute
+                    .flavor_action(id, json!({"removeTenantAccess": {"tenant": tenant}}))
+                    .await
+                    .map_err(cloud_error)?;
+            }
+            for tenant in new.iter().filter(|t| !old.contains(t)) {
+                compute
+                    .flavor_action(id, json!({"addTenantAccess": {"tenant": tenant}}))
+                    .await
+                    .map_err(cloud_error)?;
+            }
+        }
+        Ok(Started::default())
+    }
+
+    async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        compute
+            .delete_flavor(physical_id(cx)?)
+            .await
+            .map_err(cloud_error)?;
+        Ok(Started::default())
+    }
+
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
+        if !self.schema.attributes.contains_key(name) {
+            return Ok(None);
+        }
+        let Some(id) = cx.physical_id.as_deref() else {
+            return Ok(Some(Value::Null));
+        };
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        let flavor = compute.find_flavor(id).await.map_err(cloud_error)?;
+        Ok(Some(match name {
+            "show" => flavor,
+            "is_public" => flavor["os-flavor-access:is_public"].clone(),
+            _ => flavor["extra_specs"].clone(),
+        }))
+    }
+}
+
+struct ServerGroup {
+    schema: TypeSchema,
+    cloud: Arc<Cloud>,
+}
+
+#[async_trait]
+impl ResourceType for ServerGroup {
+    fn schema(&self) -> &TypeSchema {
+        &self.schema
+    }
+
+    fn validate(&self, props: &Map<String, Value>) -> Result<(), String> {
+        let allowed = [
+            "anti-affinity",
+            "affinity",
+            "soft-anti-affinity",
+            "soft-affinity",
+        ];
+        for policy in props
+            .get("policies")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if !policy.as_str().is_some_and(|p| allowed.contains(&p)) {
+                return Err(format!(
+                    "\"{}\" is not an allowed value [{}]",
+                    policy.as_str().unwrap_or_default(),
+                    allowed.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        // Since microversion 2.64 a group has one policy.
+        let policy = cx
+            .properties
+            .get("policies")
+            .and_then(Value::as_array)
+            .and_then(|p| p.first())
+            .cloned()
+            .unwrap_or(json!("anti-affinity"));
+        let mut group = json!({ "name": name_or_generated(cx), "policy": policy });
+        if let Some(rules) = cx.properties.get("rules").filter(|r| r.is_object()) {
+            group["rules"] = rules.clone();
+        }
+        let created = compute
+            .create_server_group(group)
+            .await
+            .map_err(cloud_error)?;
+        Ok(Started {
+            physical_id: created["id"].as_str().map(str::to_string),
+            data: BTreeMap::new(),
+        })
+    }
+
+    async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        compute
+            .delete_server_group(physical_id(cx)?)
+            .await
+            .map_err(cloud_error)?;
+        Ok(Started::default())
+    }
+
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
+        if name != "show" {
+            return Ok(None);
+        }
+        let Some(id) = cx.physical_id.as_deref() else {
+            return Ok(Some(Value::Null));
+        };
+        let compute = Compute::new(super::session(&self.cloud, cx).await?)
+            .await
+            .map_err(cloud_error)?;
+        let shown = compute
+            .client()
+            .get(format!("/os-server-groups/{id}"))
+            .send_json()
+            .await
+            .map_err(cloud_error)?;
+        Ok(Some(shown["server_group"].clone()))
+    }
+}
