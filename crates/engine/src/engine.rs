@@ -876,6 +876,12 @@ impl Run {
             Ok(started) => {
                 row.physical_id = started.physical_id.or(row.physical_id.take());
                 row.data.extend(started.data);
+                if ty.creates_synchronously() {
+                    return self
+                        .set_state(row, Action::Create, Status::Complete, "state changed")
+                        .await
+                        .map_err(store_err);
+                }
                 // The physical id is durable before the engine waits on it.
                 self.save(row, false).await.map_err(store_err)?;
             }

@@ -105,7 +105,8 @@ where
     loop {
         while failure.is_none() && stopped.is_none() && running.len() < limit {
             let Some(i) = ready.pop_front() else { break };
-            let fut = op(context.clone(), nodes[i].clone());
+            // Boxed so that spawning moves a pointer, not the whole step's state machine.
+            let fut = Box::pin(op(context.clone(), nodes[i].clone()));
             running.spawn(async move { (i, fut.await) });
         }
         if running.is_empty() {

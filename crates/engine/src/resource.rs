@@ -111,6 +111,12 @@ pub trait ResourceType: Send + Sync {
         Ok(Progress::Done)
     }
 
+    /// True for types whose `create` finishes the work (nothing to poll): the engine then
+    /// stores the physical id together with `CREATE_COMPLETE` in one write.
+    fn creates_synchronously(&self) -> bool {
+        false
+    }
+
     /// Whether a change of stored properties needs any action at all (`OS::Heat::None` never does).
     fn needs_update(&self, old: &Properties, new: &Properties) -> bool {
         old != new

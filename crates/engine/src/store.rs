@@ -66,7 +66,7 @@ pub struct GroupWriter {
 }
 
 /// Upper bound on writes merged into one transaction, so one batch never grows without bound.
-const MAX_BATCH_WRITES: usize = 50_000;
+const MAX_BATCH_WRITES: usize = 8_192;
 
 impl GroupWriter {
     /// Starts the writer task on the current tokio runtime.
@@ -117,6 +117,8 @@ struct MemoryTables {
     stacks: Vec<StackRecord>,
     /// stack id → resource rows in insertion order.
     resources: HashMap<String, Vec<ResourceRecord>>,
+    /// resource id → its index in its stack's rows.
+    resource_index: HashMap<String, usize>,
     events: HashMap<String, Vec<EventRecord>>,
     snapshots: Vec<SnapshotRecord>,
     locks: HashMap<String, String>,
@@ -161,16 +163,24 @@ impl StateStore for MemoryStore {
                     }
                 }
                 Write::Resource(r) => {
-                    let rows = t.resources.entry(r.stack_id.clone()).or_default();
-                    if let Some(slot) = rows.iter_mut().rev().find(|x| x.id == r.id) {
-                        *slot = *r;
-                    } else {
-                        rows.push(*r);
+                    let tables = &mut *t;
+                    let rows = tables.resources.entry(r.stack_id.clone()).or_default();
+                    match tables.resource_index.get(&r.id) {
+                        Some(&i) if rows.get(i).is_some_and(|x| x.id == r.id) => rows[i] = *r,
+                        _ => {
+                            tables.resource_index.insert(r.id.clone(), rows.len());
+                            rows.push(*r);
+                        }
                     }
                 }
                 Write::RemoveResource { stack_id, id } => {
-                    if let Some(rows) = t.resources.get_mut(&stack_id) {
+                    let tables = &mut *t;
+                    if let Some(rows) = tables.resources.get_mut(&stack_id) {
                         rows.retain(|r| r.id != id);
+                        tables.resource_index.remove(&id);
+                        for (i, r) in rows.iter().enumerate() {
+                            tables.resource_index.insert(r.id.clone(), i);
+                        }
                     }
                 }
                 Write::Event(mut e) => {

@@ -3,7 +3,7 @@
 //! through the template crate against the engine's live state.
 
 use crate::definition::{
-    Compiler, DeletionPolicy, Evaluate, OutputDefinition, ResourceDefinition, Resolver, StackDefinition,
+    Compiler, DeletionPolicy, Evaluate, Literal, OutputDefinition, ResourceDefinition, Resolver, StackDefinition,
     StackIdentity, TemplateSource,
 };
 use crate::error::EngineError;
@@ -250,13 +250,23 @@ impl Compiler for TemplateCompiler {
                 field,
             })
         };
+        // Values without any function need no evaluation (and no lock): most properties.
+        let literal_or = |written: &Option<Arc<tpl::Expr>>, field: Field| -> Arc<dyn Evaluate> {
+            match written {
+                None => Arc::new(Literal(Value::Object(Map::new()))),
+                Some(e) => match e.literal() {
+                    Some(v) => Arc::new(Literal(v)),
+                    None => expr(field),
+                },
+            }
+        };
         let mut resources = IndexMap::new();
         for (r, update_policy) in declared.into_iter().zip(update_policies) {
             resources.insert(
                 r.name.clone(),
                 ResourceDefinition {
-                    properties: expr(Field::Properties(r.name.clone())),
-                    metadata: expr(Field::Metadata(r.name.clone())),
+                    properties: literal_or(&r.properties, Field::Properties(r.name.clone())),
+                    metadata: literal_or(&r.metadata, Field::Metadata(r.name.clone())),
                     requires: r.dependencies.iter().cloned().collect(),
                     deletion_policy: r
                         .deletion_policy

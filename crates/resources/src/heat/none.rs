@@ -44,6 +44,10 @@ impl ResourceType for NoneResource {
         })
     }
 
+    fn creates_synchronously(&self) -> bool {
+        true
+    }
+
     fn needs_update(&self, _old: &ember_engine::resource::Properties, _new: &ember_engine::resource::Properties) -> bool {
         false
     }

@@ -212,6 +212,10 @@ impl ResourceType for RandomString {
         })
     }
 
+    fn creates_synchronously(&self) -> bool {
+        true
+    }
+
     async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
         Ok(match name {
             "value" => Some(cx.data.get("value").map_or(Value::Null, |v| json!(v))),

@@ -103,6 +103,10 @@ impl ResourceType for ValueResource {
         })
     }
 
+    fn creates_synchronously(&self) -> bool {
+        true
+    }
+
     async fn update(&self, _cx: &ResourceContext, _req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
         Ok(Started::default())
     }
