@@ -48,13 +48,20 @@ pub fn parse_document(text: &str, file: &str, limits: &Limits) -> Result<Node, T
         nodes: 0,
         anchors: Vec::new(),
     };
-    match loader.load(text)? {
-        Some(node) => Ok(node),
-        None => Ok(Node::new(
-            NodeValue::Map(Vec::new()),
-            Span { line: 1, column: 1 },
-        )),
-    }
+    let loaded = match loader.load(text) {
+        Ok(loaded) => loaded,
+        // Valid JSON that the YAML parser refuses (tab indentation is one case) is still a
+        // template for Heat: read it as JSON, without positions.
+        Err(e) if json && e.kind == ErrorKind::Syntax => {
+            let value: serde_json::Value = serde_json::from_str(text).map_err(|_| e)?;
+            Some(Node::from_json(&value))
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(
+        loaded
+            .unwrap_or_else(|| Node::new(NodeValue::Map(Vec::new()), Span { line: 1, column: 1 })),
+    )
 }
 
 fn check_size(text: &str, file: &str, limits: &Limits) -> Result<(), TemplateError> {
@@ -317,10 +324,29 @@ fn key_identity(key: &Node) -> (u8, String) {
     }
 }
 
+fn same_key(a: &Node, b: &Node) -> bool {
+    match (&a.value, &b.value) {
+        (NodeValue::String(x), NodeValue::String(y)) => x == y,
+        (NodeValue::String(_), _) | (_, NodeValue::String(_)) => false,
+        _ => key_identity(a) == key_identity(b),
+    }
+}
+
 /// Applies YAML merge keys (`<<: *base`) and Python dict semantics for repeated keys: a repeated
 /// key keeps its first position and takes its last value. Keys written in the map win over
 /// merged ones; among merge sources the earlier wins.
 fn merge_keys(entries: Vec<(Node, Node)>, json: bool) -> Vec<(Node, Node)> {
+    // Small maps (most of them) are cheaper to check without hashing.
+    if entries.len() <= 8 && (json || !entries.iter().any(|(k, _)| k.as_str() == Some("<<"))) {
+        let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            match out.iter_mut().find(|(k, _)| same_key(k, &key)) {
+                Some(slot) => slot.1 = value,
+                None => out.push((key, value)),
+            }
+        }
+        return out;
+    }
     let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
     let mut positions: HashMap<(u8, String), usize> = HashMap::with_capacity(entries.len());
     let mut merged: Vec<(Node, Node)> = Vec::new();
@@ -561,6 +587,12 @@ mod tests {
             node.to_json(),
             serde_json::json!({"a": 100000.0, "b": "x", "c": [true, null]})
         );
+    }
+
+    #[test]
+    fn tab_indented_json_is_read() {
+        let node = load("{\n\t\"a\": {\n\t\t\"b\": [1,\t2]\n\t}\n}").unwrap();
+        assert_eq!(node.to_json(), serde_json::json!({"a": {"b": [1, 2]}}));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! sets, outputs), whose expressions then resolve against the engine's [`Resolver`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
@@ -61,9 +62,10 @@ pub struct StackResource {
     pub name: String,
     pub resource_type: String,
     pub location: Location,
-    pub properties: Option<Expr>,
-    pub metadata: Option<Expr>,
-    pub update_policy: Option<Expr>,
+    /// Shared with the template's definition (expressions are not copied per stack).
+    pub properties: Option<Arc<Expr>>,
+    pub metadata: Option<Arc<Expr>>,
+    pub update_policy: Option<Arc<Expr>>,
     /// `Delete`, `Retain` or `Snapshot` (lower-case aliases made canonical); None when unset.
     pub deletion_policy: Option<String>,
     pub description: Option<String>,
@@ -204,7 +206,7 @@ impl StackDefinition {
         name: &str,
         resolver: &dyn Resolver,
     ) -> Result<Value, TemplateError> {
-        self.field(name, |r| r.properties.as_ref(), resolver)
+        self.field(name, |r| r.properties.as_deref(), resolver)
     }
 
     /// A resource's metadata, resolved (an empty map when it has none).
@@ -213,7 +215,7 @@ impl StackDefinition {
         name: &str,
         resolver: &dyn Resolver,
     ) -> Result<Value, TemplateError> {
-        self.field(name, |r| r.metadata.as_ref(), resolver)
+        self.field(name, |r| r.metadata.as_deref(), resolver)
     }
 
     /// A resource's update policy, resolved (an empty map when it has none).
@@ -222,7 +224,7 @@ impl StackDefinition {
         name: &str,
         resolver: &dyn Resolver,
     ) -> Result<Value, TemplateError> {
-        self.field(name, |r| r.update_policy.as_ref(), resolver)
+        self.field(name, |r| r.update_policy.as_deref(), resolver)
     }
 
     /// An output's value; `null` when its condition does not hold.

@@ -1,6 +1,8 @@
 //! A parsed template: version, sections, resource and output definitions with their expressions,
 //! condition definitions and mappings. Structure errors carry Heat's messages and a location.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::conditions::ConditionDefinition;
@@ -36,12 +38,12 @@ pub struct ResourceDefinition {
     /// Where the resource's name is written; its path is `resources.<name>`.
     pub location: Location,
     pub resource_type: String,
-    pub properties: Option<Expr>,
-    pub metadata: Option<Expr>,
+    pub properties: Option<Arc<Expr>>,
+    pub metadata: Option<Arc<Expr>>,
     /// Explicit `depends_on` names, each located.
     pub depends_on: Vec<(String, Location)>,
     pub deletion_policy: Option<Expr>,
-    pub update_policy: Option<Expr>,
+    pub update_policy: Option<Arc<Expr>>,
     pub description: Option<String>,
     /// A condition name, a boolean, or a condition expression.
     pub condition: Option<Expr>,
@@ -181,7 +183,8 @@ impl Template {
             }
         }
         let null = Node::new(NodeValue::Null, root.span);
-        let section = |name: &str| root.get(name).cloned().unwrap_or_else(|| null.clone());
+        let section_ref = |name: &str| root.get(name).unwrap_or(&null);
+        let section = |name: &str| section_ref(name).clone();
         let cx = ParseContext { version, file };
 
         let description = match root.get(keys.description) {
@@ -202,12 +205,12 @@ impl Template {
         };
 
         let conditions = if version.has_conditions() {
-            parse_conditions(&section(keys.conditions), keys, &cx)?
+            parse_conditions(section_ref(keys.conditions), keys, &cx)?
         } else {
             Vec::new()
         };
-        let resources = parse_resources(&section(keys.resources), keys, &cx)?;
-        let outputs = parse_outputs(&section(keys.outputs), keys, &cx)?;
+        let resources = parse_resources(section_ref(keys.resources), keys, &cx)?;
+        let outputs = parse_outputs(section_ref(keys.outputs), keys, &cx)?;
 
         Ok(Template {
             file: file.to_string(),
@@ -372,9 +375,9 @@ fn parse_resources(
             }
             Ok(Some(expr).filter(|e| !matches!(e, Expr::Null)))
         };
-        let properties = parse_field(keys.properties, true)?;
-        let metadata = parse_field(keys.metadata, true)?;
-        let update_policy = parse_field(keys.update_policy, true)?;
+        let properties = parse_field(keys.properties, true)?.map(Arc::new);
+        let metadata = parse_field(keys.metadata, true)?.map(Arc::new);
+        let update_policy = parse_field(keys.update_policy, true)?.map(Arc::new);
         let deletion_policy = parse_field(keys.deletion_policy, false)?;
         if let Some(dp) = &deletion_policy {
             match dp {
