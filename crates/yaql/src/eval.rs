@@ -18,6 +18,7 @@ pub(crate) fn run(expr: &Expr, root: Value, limits: &Limits) -> Result<Value, Er
         vars: vec![(String::new(), root)],
         parent: None,
     };
+    machine.check_value_depth(&scope.vars[0].1)?;
     let result = machine.eval(expr, &scope)?;
     machine.check_output(&result)?;
     Ok(result)
@@ -68,6 +69,29 @@ impl Machine<'_> {
             if total > self.limits.max_memory_bytes {
                 return Err(Error::MemoryQuota);
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses values nested deeper than `max_value_depth` (walked
+    /// iteratively, one step per container).
+    pub(crate) fn check_value_depth(&mut self, value: &Value) -> Result<(), Error> {
+        let mut pending = vec![(value, 1usize)];
+        while let Some((value, depth)) = pending.pop() {
+            if depth > self.limits.max_value_depth {
+                return Err(Error::ValueTooDeep(self.limits.max_value_depth));
+            }
+            self.tick(1)?;
+            let children: Box<dyn Iterator<Item = &Value>> = match value {
+                Value::Array(items) => Box::new(items.iter()),
+                Value::Object(map) => Box::new(map.values()),
+                _ => continue,
+            };
+            pending.extend(
+                children
+                    .filter(|c| c.is_array() || c.is_object())
+                    .map(|c| (c, depth + 1)),
+            );
         }
         Ok(())
     }

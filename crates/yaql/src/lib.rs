@@ -36,6 +36,9 @@ pub struct Limits {
     pub max_steps: u64,
     /// Deepest expression tree accepted by the parser.
     pub max_depth: usize,
+    /// Deepest nesting of lists and dicts in the input data or in a value
+    /// carried across `aggregate` steps.
+    pub max_value_depth: usize,
     /// Longest expression text accepted by the parser.
     pub max_expression_bytes: usize,
 }
@@ -48,6 +51,7 @@ impl Default for Limits {
             max_string_bytes: 1 << 20,
             max_steps: 1_000_000,
             max_depth: 100,
+            max_value_depth: 256,
             max_expression_bytes: 64 * 1024,
         }
     }
@@ -73,6 +77,8 @@ pub enum Error {
     TooDeep(usize),
     #[error("Parse error: expression is longer than {0} bytes")]
     ExpressionTooLong(usize),
+    #[error("Value nests deeper than {0} levels")]
+    ValueTooDeep(usize),
     #[error("Unknown function \"{0}\"")]
     UnknownFunction(String),
     #[error("No function \"{0}\" matches supplied arguments")]

@@ -1609,6 +1609,10 @@ fn aggregate(m: &mut Machine<'_>, p: &Params<'_>, scope: &Scope<'_>) -> Result<V
                 history.push(acc.clone());
             }
             acc = m.call_lambda(body, scope, &[acc, item])?;
+            // The accumulator is the one value that can grow deeper on
+            // every step (`aggregate([$1])`); deep values would overflow
+            // the stack when compared, printed or dropped.
+            m.check_value_depth(&acc)?;
         }
         if name == "accumulate" {
             history.push(acc);

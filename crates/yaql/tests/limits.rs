@@ -118,6 +118,22 @@ fn deep_nesting_is_refused_at_parse_time() {
 }
 
 #[test]
+fn values_cannot_grow_deep() {
+    // Each aggregate step wraps the accumulator once more.
+    let err = run("range(200).aggregate([[$1]], 0)").unwrap_err();
+    assert_eq!(err, Error::ValueTooDeep(256));
+    let mut deep = json!(1);
+    for _ in 0..300 {
+        deep = json!([deep]);
+    }
+    let err = evaluate("$.data", &deep, &Limits::default()).unwrap_err();
+    assert_eq!(err, Error::ValueTooDeep(256));
+    // At the limit, comparing, printing and dropping the value is fine.
+    let result = run("let(v => range(150).aggregate([$1], 0)) -> [$v = $v, str($v).len()]");
+    assert_eq!(result, Ok(json!([true, 451])));
+}
+
+#[test]
 fn nesting_at_the_limit_evaluates_without_overflowing_the_stack() {
     // 90 levels of nested lambdas and parentheses on a 2 MiB test thread.
     let expression = format!("{}$.data.s{}", "[".repeat(90), "]".repeat(90));
