@@ -26,6 +26,67 @@ pub struct StackFiles {
     pub template_path: Option<PathBuf>,
     pub files: Map<String, Value>,
     pub environment_files: Vec<String>,
+    /// Each document sent, by the name the service knows it by (`template` for the root):
+    /// its path on disk and its text, to point the service's located errors at the file.
+    sources: Vec<(String, String, String)>,
+}
+
+/// Turns the service's located errors (`NAME:LINE:COLUMN[ at PATH]: MESSAGE`, where NAME is
+/// `template` or a `files` key) back into errors about the user's files, with the source line.
+#[derive(Debug, Default, Clone)]
+pub struct Locator {
+    sources: Vec<(String, String, String)>,
+}
+
+impl Locator {
+    pub fn locate(&self, error: CliError) -> CliError {
+        let CliError::Api { message, .. } = &error else {
+            return error;
+        };
+        for (name, path, text) in &self.sources {
+            let Some(rest) = message
+                .strip_prefix(name.as_str())
+                .and_then(|r| r.strip_prefix(':'))
+            else {
+                continue;
+            };
+            let Some((line, rest)) = rest.split_once(':') else {
+                continue;
+            };
+            let digits_end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let (column, rest) = rest.split_at(digits_end);
+            let (Ok(line), Ok(column)) = (line.parse::<u32>(), column.parse::<u32>()) else {
+                continue;
+            };
+            let (node_path, text_after) = match rest.strip_prefix(" at ") {
+                Some(at) => match at.split_once(": ") {
+                    Some((p, m)) => (p, m),
+                    None => continue,
+                },
+                None => match rest.strip_prefix(": ") {
+                    Some(m) => ("", m),
+                    None => continue,
+                },
+            };
+            let mut located_path = ember_template::Path::root();
+            for segment in node_path.split('.').filter(|s| !s.is_empty()) {
+                located_path = located_path.child(segment);
+            }
+            let located = ember_template::TemplateError::new(
+                ember_template::ErrorKind::Structure,
+                ember_template::Location::new(
+                    path,
+                    ember_template::Span { line, column },
+                    located_path,
+                ),
+                text_after,
+            );
+            return CliError::located(&located, Some(text));
+        }
+        error
+    }
 }
 
 impl StackFiles {
@@ -37,6 +98,8 @@ impl StackFiles {
             let text = read_text(path)?;
             let tree = parse(&text, path)?;
             resolve_template_files(&tree, base_dir(path), &mut out.files, &mut sources)?;
+            out.sources
+                .push(("template".into(), path.display().to_string(), text.clone()));
             out.template = Some(text);
             out.template_path = Some(path.to_owned());
         }
@@ -47,10 +110,25 @@ impl StackFiles {
                 resolve_registry(registry, base_dir(env_path), &mut out.files, &mut sources)?;
             }
             let key = env_path.display().to_string();
+            out.sources.push((key.clone(), key.clone(), text.clone()));
             out.files.insert(key.clone(), Value::String(text));
             out.environment_files.push(key);
         }
         Ok(out)
+    }
+
+    /// What points the service's errors back at these files.
+    pub fn locator(&self) -> Locator {
+        let mut sources = self.sources.clone();
+        // Templates and files read through references are known by their reference.
+        for (key, value) in &self.files {
+            if let Some(text) = value.as_str() {
+                if !sources.iter().any(|(name, ..)| name == key) {
+                    sources.push((key.clone(), key.clone(), text.to_owned()));
+                }
+            }
+        }
+        Locator { sources }
     }
 
     /// The create/update/preview/validate body fields heatclient sends: `template`, `files`,

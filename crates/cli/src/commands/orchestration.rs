@@ -64,8 +64,7 @@ pub async fn template(ctx: &mut Ctx, command: TemplateCommand) -> Result<(), Cli
 
 async fn validate(ctx: &mut Ctx, args: TemplateValidate) -> Result<(), CliError> {
     let files = StackFiles::read(Some(&args.template), &args.inputs.environment)?;
-    let template_name = args.template.display().to_string();
-    let template_text = files.template.clone().unwrap_or_default();
+    let locator = files.locator();
     let mut body = Map::new();
     body.insert(
         "parameters".into(),
@@ -83,52 +82,9 @@ async fn validate(ctx: &mut Ctx, args: TemplateValidate) -> Result<(), CliError>
             args.ignore_errors.as_deref(),
         )
         .await
-        .map_err(|e| locate(e, &template_name, &template_text))?;
+        .map_err(|e| locator.locate(e))?;
     args.format
         .print_one(&mut ctx.out, Format::Yaml, Record::from_object(&validation))
-}
-
-/// A service error about the root template names it by the service's name for it (the request
-/// carries text, not a path); say the user's path instead, with the source line when the message
-/// gives `line:column`.
-fn locate(error: CliError, path: &str, text: &str) -> CliError {
-    let CliError::Api {
-        status,
-        kind,
-        message,
-    } = error
-    else {
-        return error;
-    };
-    let parsed = message
-        .split_once(": ")
-        .and_then(|(place, rest)| {
-            let mut parts = place.rsplitn(3, ':');
-            let column: u32 = parts.next()?.trim().parse().ok()?;
-            let line: u32 = parts.next()?.parse().ok()?;
-            let file = parts.next()?;
-            Some((file.to_owned(), line, column, rest.to_owned()))
-        })
-        .filter(|(file, ..)| !file.contains(['\n', ' ']) || file == path);
-    match parsed {
-        Some((file, line, column, rest)) if file == "template" || file == path => {
-            let located = ember_template::TemplateError::new(
-                ember_template::ErrorKind::Structure,
-                ember_template::Location::new(
-                    path,
-                    ember_template::Span { line, column },
-                    ember_template::Path::root(),
-                ),
-                rest,
-            );
-            CliError::located(&located, Some(text))
-        }
-        _ => CliError::Api {
-            status,
-            kind,
-            message,
-        },
-    }
 }
 
 pub async fn resource_type(ctx: &mut Ctx, command: ResourceTypeCommand) -> Result<(), CliError> {
@@ -378,29 +334,4 @@ pub fn info(ctx: &mut Ctx, format: &FormatArgs) -> Result<(), CliError> {
         Cell::Raw(Value::String(env!("CARGO_PKG_VERSION").into())),
     ));
     format.print_one(&mut ctx.out, Format::Table, Record { fields })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn service_errors_about_the_template_name_the_users_file() {
-        let error = CliError::Api {
-            status: 400,
-            kind: "StackValidationFailed".into(),
-            message: "template:3:5: Unknown resource type".into(),
-        };
-        let located = locate(error, "web.yaml", "a\nb\nccccc\n");
-        assert_eq!(located.to_string(), "web.yaml:3:5: Unknown resource type");
-        let other = CliError::Api {
-            status: 400,
-            kind: "X".into(),
-            message: "Property error: a: b".into(),
-        };
-        assert_eq!(
-            locate(other, "w.yaml", "").to_string(),
-            "Property error: a: b"
-        );
-    }
 }

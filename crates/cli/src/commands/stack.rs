@@ -97,6 +97,7 @@ fn stack_body(
 
 pub async fn create(ctx: &mut Ctx, args: StackCreate) -> Result<(), CliError> {
     let files = StackFiles::read(Some(&args.template), &args.inputs.environment)?;
+    let locator = files.locator();
     let parameters = all_parameters(
         &args.inputs.parameter,
         &args.parameter_file,
@@ -120,7 +121,11 @@ pub async fn create(ctx: &mut Ctx, args: StackCreate) -> Result<(), CliError> {
 
     if args.dry_run {
         // heatclient shows every key of the preview, sorted, with its column formatters.
-        let stack = ctx.heat.stack_preview(body).await?;
+        let stack = ctx
+            .heat
+            .stack_preview(body)
+            .await
+            .map_err(|e| locator.locate(e))?;
         let mut keys: Vec<String> = stack
             .as_object()
             .map(|m| m.keys().cloned().collect())
@@ -146,7 +151,11 @@ pub async fn create(ctx: &mut Ctx, args: StackCreate) -> Result<(), CliError> {
         return args.format.print_one(&mut ctx.out, Format::Table, record);
     }
 
-    let created = ctx.heat.stack_create(body).await?;
+    let created = ctx
+        .heat
+        .stack_create(body)
+        .await
+        .map_err(|e| locator.locate(e))?;
     let stack = StackRef {
         name: args.name.clone(),
         id: text(&created, "id"),
@@ -172,6 +181,7 @@ pub async fn update(ctx: &mut Ctx, args: StackUpdate) -> Result<(), CliError> {
         ));
     }
     let files = StackFiles::read(args.template.as_deref(), &args.inputs.environment)?;
+    let locator = files.locator();
     let parameters = all_parameters(
         &args.inputs.parameter,
         &args.parameter_file,
@@ -210,7 +220,8 @@ pub async fn update(ctx: &mut Ctx, args: StackUpdate) -> Result<(), CliError> {
         let changes = ctx
             .heat
             .stack_preview_update(&stack, args.existing, args.show_nested, Value::Object(body))
-            .await?;
+            .await
+            .map_err(|e| locator.locate(e))?;
         let resource_changes = changes
             .get("resource_changes")
             .and_then(Value::as_object)
@@ -237,7 +248,8 @@ pub async fn update(ctx: &mut Ctx, args: StackUpdate) -> Result<(), CliError> {
     };
     ctx.heat
         .stack_update(&stack, args.existing, Value::Object(body))
-        .await?;
+        .await
+        .map_err(|e| locator.locate(e))?;
     if let Some(outcome) = ctx
         .settle(
             &stack,
