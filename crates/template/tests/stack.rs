@@ -157,3 +157,29 @@ resources:
     assert_eq!(err.kind, ErrorKind::Dependency);
     assert_eq!(err.message, "Circular Dependency Found: a -> b -> a");
 }
+
+#[test]
+fn validate_answers_like_heats_validate_api() {
+    use ember_template::environment::Environment;
+    // The request and answer of Heat 27's validate call (crates/api/tests/heat-samples/validate.json),
+    // with a user value added for `len`.
+    let text = r#"{"description": "sample", "heat_template_version": "2018-08-31",
+      "outputs": {"r": {"description": "the string", "value": {"get_attr": ["rs", "value"]}}},
+      "parameters": {"len": {"default": 8, "type": "number"},
+                     "secret": {"default": "s3cret", "hidden": true, "type": "string"}},
+      "resources": {"none": {"type": "OS::Heat::None"},
+                    "rs": {"properties": {"length": {"get_param": "len"}}, "type": "OS::Heat::RandomString"}}}"#;
+    let template = parse_template(text, "t.json", &Limits::default()).unwrap();
+    let env = Environment::from_json(&json!({"parameters": {"len": 12}})).unwrap();
+    let answer = ember_template::validate(template, &env, Default::default()).unwrap();
+    assert_eq!(answer["Description"], "sample");
+    assert_eq!(
+        answer["Parameters"],
+        json!({
+            "len": {"Default": 8, "Description": "", "Label": "len", "NoEcho": "false", "Type": "Number", "Value": 12},
+            "secret": {"Default": "s3cret", "Description": "", "Label": "secret", "NoEcho": "true", "Type": "String"}
+        })
+    );
+    assert_eq!(answer["Environment"]["parameters"], json!({"len": 12}));
+    assert!(answer.get("ParameterGroups").is_none());
+}
