@@ -67,6 +67,13 @@ pub(crate) fn tokenize(expression: &str) -> Result<Vec<Token>, Error> {
             if i < chars.len() && chars[i] == '(' {
                 i += 1;
                 Tok::Func(word)
+            } else if word.starts_with("__") {
+                // yaql keeps `__names` out of keywords (they stay legal as
+                // function names).
+                return Err(Error::Lexical {
+                    character: c,
+                    position: start,
+                });
             } else if let Some(op) = WORD_OPERATORS.iter().find(|w| **w == word) {
                 Tok::Op(op)
             } else {

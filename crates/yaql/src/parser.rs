@@ -249,7 +249,14 @@ impl Parser<'_> {
             match self.peek_op() {
                 Some(op @ ("." | "?.")) => {
                     self.pos += 1;
-                    let (right, right_depth) = self.primary(nesting)?;
+                    // yaql's grammar takes any value after the dot, so a
+                    // prefix operator there parses (and fails at run time).
+                    let (right, right_depth) = if matches!(self.peek_op(), Some("not" | "-" | "+"))
+                    {
+                        self.prefix(nesting + 1)?
+                    } else {
+                        self.primary(nesting)?
+                    };
                     depth = self.check_depth(depth.max(right_depth) + 1)?;
                     expr = match right {
                         Expr::Call {
