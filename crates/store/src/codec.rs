@@ -207,12 +207,39 @@ pub(crate) fn update_sql(table: &str, columns: &str) -> String {
     )
 }
 
+/// The versioned update of many rows at once, each bound like an insert of `columns` (`id`
+/// first, `version` last): the rows arrive as a `VALUES` list (whose columns both databases name
+/// `column1`, `column2`, ...), and the ids of the rows actually updated come back.
+pub(crate) fn update_many_sql(table: &str, columns: &str, rows: usize) -> String {
+    let names: Vec<&str> = column_names(columns).collect();
+    let width = names.len();
+    let sets: Vec<String> = names
+        .iter()
+        .enumerate()
+        .skip(1)
+        .take(width.saturating_sub(2))
+        .map(|(i, name)| format!("{name} = v.column{}", i + 1))
+        .collect();
+    let values = insert_sql("", columns, rows);
+    let values = values.split_once(" VALUES ").map_or("", |(_, rows)| rows);
+    format!(
+        "UPDATE {table} SET {}, version = {table}.version + 1 FROM (VALUES {values}) AS v \
+         WHERE {table}.id = v.column1 AND {table}.version = v.column{width} RETURNING id",
+        sets.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn generated_statements() {
+        assert_eq!(
+            update_many_sql("t", "id, a, version", 2),
+            "UPDATE t SET a = v.column2, version = t.version + 1 FROM (VALUES ($1, $2, $3), ($4, $5, $6)) AS v \
+             WHERE t.id = v.column1 AND t.version = v.column3 RETURNING id"
+        );
         assert_eq!(
             insert_sql("t", "id, a, version", 2),
             "INSERT INTO t (id, a, version) VALUES ($1, $2, $3), ($4, $5, $6)"

@@ -1,8 +1,11 @@
 //! Batched writes: many rows of several kinds committed in one transaction.
 
+use crate::crypto::Cipher;
 use crate::error::Result;
 use crate::records::{EventRecord, ResourceRecord, SnapshotRecord, StackRecord};
 use crate::{stacks, Store};
+use sqlx::AnyConnection;
+use std::collections::HashSet;
 use uuid::Uuid;
 
 /// One write inside [`Store::apply`]. Inserts and updates carry the whole record; updates are
@@ -26,6 +29,26 @@ pub enum Write {
     },
 }
 
+/// Consecutive resource inserts, or consecutive updates of distinct resources, waiting to go
+/// out as multi-row statements (at most one of the two lists is non-empty).
+#[derive(Default)]
+struct ResourceRun<'w> {
+    inserts: Vec<&'w ResourceRecord>,
+    updates: Vec<&'w ResourceRecord>,
+    updated_ids: HashSet<Uuid>,
+}
+
+impl ResourceRun<'_> {
+    async fn flush(&mut self, conn: &mut AnyConnection, cipher: &Cipher) -> Result<()> {
+        stacks::insert_resources(conn, cipher, &self.inserts).await?;
+        stacks::update_resources(conn, cipher, &self.updates).await?;
+        self.inserts.clear();
+        self.updates.clear();
+        self.updated_ids.clear();
+        Ok(())
+    }
+}
+
 impl Store {
     /// Commits `writes` in order in one transaction: all of them or none. On success each
     /// updated record's `version` is advanced to the stored one and each event's `seq` is set,
@@ -42,14 +65,27 @@ impl Store {
         let mut next_seq = stacks::reserve_event_seqs(&mut tx, event_count).await?;
         // (index into `writes`, new version or seq), applied only once the commit succeeded.
         let mut assigned = Vec::new();
-        // Runs of resource inserts go out as multi-row statements; events go last (they depend
-        // only on their stack, inserted earlier in the batch), all together.
-        let mut resource_run: Vec<&ResourceRecord> = Vec::new();
+        // Resource inserts and updates go out in runs of multi-row statements; events go last
+        // (they depend only on their stack, written earlier in the batch), all together.
+        let mut run = ResourceRun::default();
         let mut events: Vec<(&EventRecord, i64)> = Vec::with_capacity(event_count);
         for (index, write) in writes.iter().enumerate() {
             match write {
                 Write::InsertResource(resource) => {
-                    resource_run.push(resource);
+                    if !run.updates.is_empty() {
+                        run.flush(&mut tx, &self.cipher).await?;
+                    }
+                    run.inserts.push(resource);
+                    continue;
+                }
+                Write::UpdateResource(resource) => {
+                    // A second update of one row must see the first one's version.
+                    if !run.inserts.is_empty() || run.updated_ids.contains(&resource.id) {
+                        run.flush(&mut tx, &self.cipher).await?;
+                    }
+                    run.updated_ids.insert(resource.id);
+                    run.updates.push(resource);
+                    assigned.push((index, resource.version + 1));
                     continue;
                 }
                 Write::InsertEvent(event) => {
@@ -60,8 +96,7 @@ impl Store {
                 }
                 _ => {}
             }
-            stacks::insert_resources(&mut tx, &self.cipher, &resource_run).await?;
-            resource_run.clear();
+            run.flush(&mut tx, &self.cipher).await?;
             match write {
                 Write::InsertStack(stack) => {
                     stacks::insert_stack(&mut tx, &self.cipher, stack).await?
@@ -69,10 +104,6 @@ impl Store {
                 Write::UpdateStack(stack) => assigned.push((
                     index,
                     stacks::update_stack(&mut tx, &self.cipher, stack).await?,
-                )),
-                Write::UpdateResource(resource) => assigned.push((
-                    index,
-                    stacks::update_resource(&mut tx, &self.cipher, resource).await?,
                 )),
                 Write::DeleteResource { id } => stacks::delete_resource(&mut tx, *id).await?,
                 Write::InsertSnapshot(snapshot) => {
@@ -82,10 +113,10 @@ impl Store {
                     assigned.push((index, stacks::update_snapshot(&mut tx, snapshot).await?))
                 }
                 Write::DeleteSnapshot { id } => stacks::delete_snapshot(&mut tx, *id).await?,
-                Write::InsertResource(_) | Write::InsertEvent(_) => {}
+                Write::InsertResource(_) | Write::UpdateResource(_) | Write::InsertEvent(_) => {}
             }
         }
-        stacks::insert_resources(&mut tx, &self.cipher, &resource_run).await?;
+        run.flush(&mut tx, &self.cipher).await?;
         stacks::insert_events(&mut tx, &events).await?;
         tx.commit().await?;
         for (index, value) in assigned {

@@ -272,6 +272,87 @@ async fn batch_assigns_versions_and_sequences(store: Db) {
     assert!(e3.seq > e2.seq);
 }
 
+async fn batched_updates_of_many_resources(store: Db) {
+    let s = stack("many", "t1");
+    store.create_stack(&s).await.unwrap();
+    let rows: Vec<ResourceRecord> = (0..20)
+        .map(|i| ResourceRecord::new(s.id, format!("r{i}"), "OS::Heat::None"))
+        .collect();
+    let mut inserts: Vec<Write> = rows
+        .iter()
+        .map(|r| Write::InsertResource(Box::new(r.clone())))
+        .collect();
+    store.apply(&mut inserts).await.unwrap();
+    let versions = |writes: &[Write]| -> Vec<i64> {
+        writes
+            .iter()
+            .filter_map(|w| {
+                if let Write::UpdateResource(r) = w {
+                    Some(r.version)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    };
+    // Every row in one batch (several multi-row statements), twice for r0.
+    let mut updates: Vec<Write> = rows
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.status = "COMPLETE".into();
+            r.physical_id = Some(format!("phys-{}", r.name));
+            Write::UpdateResource(Box::new(r))
+        })
+        .collect();
+    let Write::UpdateResource(first) = &updates[0] else {
+        unreachable!()
+    };
+    let mut again = (**first).clone();
+    again.version = 1;
+    again.status_reason = "second write".into();
+    updates.push(Write::UpdateResource(Box::new(again)));
+    store.apply(&mut updates).await.unwrap();
+    let mut expected = vec![1; 20];
+    expected.push(2);
+    assert_eq!(versions(&updates), expected);
+    let stored = store.resources(s.id).await.unwrap();
+    assert!(stored
+        .iter()
+        .all(|r| r.status == "COMPLETE" && r.physical_id == Some(format!("phys-{}", r.name))));
+    let r0 = stored.iter().find(|r| r.name == "r0").unwrap();
+    assert_eq!((r0.version, r0.status_reason.as_str()), (2, "second write"));
+    // One stale row in the middle of a run fails the batch, naming that row.
+    let mut stale_batch: Vec<Write> = stored
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.status = "FAILED".into();
+            if r.name == "r13" {
+                r.version = 0;
+            }
+            Write::UpdateResource(Box::new(r))
+        })
+        .collect();
+    match store.apply(&mut stale_batch).await {
+        Err(StoreError::Conflict(Conflict::VersionMismatch { id, .. })) => {
+            assert_eq!(id, stored.iter().find(|r| r.name == "r13").unwrap().id)
+        }
+        other => panic!("expected a version conflict, got {other:?}"),
+    }
+    assert!(store
+        .resources(s.id)
+        .await
+        .unwrap()
+        .iter()
+        .all(|r| r.status == "COMPLETE"));
+    assert_eq!(
+        versions(&stale_batch).iter().filter(|v| **v == 0).count(),
+        1,
+        "records left as they were"
+    );
+}
+
 async fn a_failed_batch_changes_nothing(store: Db) {
     let s = stack("atomic", "t1");
     store.create_stack(&s).await.unwrap();
@@ -1182,6 +1263,7 @@ on_both_backends!(
     resources_round_trip_and_lookups,
     batch_assigns_versions_and_sequences,
     a_failed_batch_changes_nothing,
+    batched_updates_of_many_resources,
     optimistic_versions_refuse_stale_writers,
     stack_list_filters,
     stack_list_sorting_and_paging,
