@@ -13,6 +13,7 @@ pub(crate) fn run(expr: &Expr, root: Value, limits: &Limits) -> Result<Value, Er
         limits,
         steps: 0,
         depth: 0,
+        regexes: Vec::new(),
     };
     let scope = Scope {
         vars: vec![(String::new(), root)],
@@ -45,6 +46,9 @@ pub(crate) struct Machine<'l> {
     pub limits: &'l Limits,
     steps: u64,
     depth: usize,
+    /// Compiled patterns by (pattern, flags), so a predicate such as
+    /// `where($ =~ 'x')` compiles its pattern once per evaluation.
+    pub regexes: Vec<((String, [bool; 3]), regex::Regex)>,
 }
 
 impl Machine<'_> {

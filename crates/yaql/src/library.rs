@@ -416,16 +416,26 @@ fn compile_regex(m: &mut Machine<'_>, value: &Value) -> Result<regex::Regex, Err
         }
         _ => return Err(no_match("regex")),
     };
+    let key = (pattern.to_string(), [ignore_case, multi_line, dot_all]);
+    if let Some((_, re)) = m.regexes.iter().find(|(k, _)| *k == key) {
+        return Ok(re.clone());
+    }
     m.tick(pattern.len() as u64)?;
     // Python's `\Z` is Rust's `\z`.
-    let pattern = pattern.replace("\\Z", "\\z");
-    regex::RegexBuilder::new(&pattern)
+    let translated = pattern.replace("\\Z", "\\z");
+    let re = regex::RegexBuilder::new(&translated)
         .case_insensitive(ignore_case)
         .multi_line(multi_line)
         .dot_matches_new_line(dot_all)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| Error::Runtime(format!("invalid regular expression {pattern:?}: {e}")))
+        .map_err(|e| Error::Runtime(format!("invalid regular expression {pattern:?}: {e}")))?;
+    // A handful of distinct patterns per expression is the norm; the cap
+    // keeps pathological ones from holding many compiled programs.
+    if m.regexes.len() < 32 {
+        m.regexes.push((key, re.clone()));
+    }
+    Ok(re)
 }
 
 /// `string =~ pattern`: does the pattern match anywhere in the string.
