@@ -226,6 +226,7 @@ pub fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Option<Value>, TemplateErr
             Value::Object(out)
         }
         Expr::Call(call) => return eval_call(call, scope),
+        Expr::Invalid(error) => return Err((**error).clone()),
     }))
 }
 
@@ -243,6 +244,7 @@ fn collect_references(
     out: &mut Vec<Reference>,
 ) -> Result<(), TemplateError> {
     match expr {
+        Expr::Invalid(error) => return Err((**error).clone()),
         Expr::List(items) => {
             for item in items {
                 collect_references(item, scope, out)?;

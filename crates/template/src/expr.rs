@@ -17,6 +17,9 @@ pub enum Expr {
     /// Keys as Heat sees them (strings), in document order.
     Map(Vec<(String, Expr)>),
     Call(Box<Call>),
+    /// A branch of `if` that failed to parse. Heat parses only the branch its condition picks, so
+    /// the error is raised only if this branch is picked.
+    Invalid(Box<TemplateError>),
 }
 
 /// A function call, located so that evaluation errors name where it is.
@@ -85,7 +88,7 @@ impl Expr {
                     .map(|(k, v)| Some((k.clone(), v.literal()?)))
                     .collect::<Option<serde_json::Map<_, _>>>()?,
             ),
-            Expr::Call(_) => return None,
+            Expr::Call(_) | Expr::Invalid(_) => return None,
         })
     }
 
@@ -259,12 +262,9 @@ fn parse_if_args(
     let base = Trail::Base(path);
     parsed.push(parse_node(&items[0], &base, cx, FnContext::Condition)?);
     for (i, item) in items.iter().enumerate().skip(1) {
-        parsed.push(parse_node(
-            item,
-            &Trail::Index(&base, i),
-            cx,
-            FnContext::Value,
-        )?);
+        let branch = parse_node(item, &Trail::Index(&base, i), cx, FnContext::Value)
+            .unwrap_or_else(|e| Expr::Invalid(Box::new(e)));
+        parsed.push(branch);
     }
     Ok(Expr::List(parsed))
 }

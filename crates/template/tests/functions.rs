@@ -550,3 +550,17 @@ fn cfn_functions() {
         json!({"Fn::Equals": [1, 1]})
     );
 }
+
+#[test]
+fn if_branches_are_checked_only_when_picked() {
+    // Heat parses only the branch the condition picks.
+    let extra = "conditions:\n  yes_c: true\n";
+    let r = FakeResolver::default();
+    let t = hot_template(NEWEST, "{if: [yes_c, a, {list_join: [',']}]}", &[], extra);
+    assert_eq!(run(&t, &r).unwrap(), json!("a"));
+    let t = hot_template(NEWEST, "{if: [yes_c, {list_join: [',']}, a]}", &[], extra);
+    assert!(run(&t, &r)
+        .unwrap_err()
+        .message
+        .starts_with("Incorrect arguments to \"list_join\""));
+}
