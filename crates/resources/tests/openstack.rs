@@ -1075,3 +1075,72 @@ async fn seed_webapp_stack_on_the_lab() {
         line(&calls)
     );
 }
+
+#[tokio::test]
+async fn custom_constraints_name_the_missing_thing() {
+    let Some(lab) = lab().await else { return };
+    use ember_resources::openstack::constraints::{check, check_properties};
+    for (constraint, value) in [
+        ("nova.flavor", "m1.small"),
+        ("glance.image", "cirros"),
+        ("neutron.network", "public"),
+        ("neutron.subnet", "private-subnet"),
+        ("neutron.router", "router1"),
+    ] {
+        assert_eq!(
+            check(&lab.demo, constraint, value).await,
+            Ok(true),
+            "{constraint}"
+        );
+    }
+    assert_eq!(
+        check(&lab.demo, "nova.flavor", "m9.nothing").await,
+        Err(
+            "Error validating value 'm9.nothing': The Flavor (m9.nothing) could not be found."
+                .into()
+        )
+    );
+    assert_eq!(
+        check(&lab.demo, "glance.image", "ubuntu-99.04").await,
+        Err(
+            "Error validating value 'ubuntu-99.04': The Image (ubuntu-99.04) could not be found."
+                .into()
+        )
+    );
+    assert_eq!(
+        check(&lab.demo, "neutron.network", "nowhere-net").await,
+        Err("Error validating value 'nowhere-net': Unable to find network with name or id 'nowhere-net'".into())
+    );
+    assert_eq!(
+        check(&lab.demo, "nova.keypair", "no-key").await,
+        Err("Error validating value 'no-key': The Key (no-key) could not be found.".into())
+    );
+    assert_eq!(
+        check(&lab.demo, "cinder.vtype", "no-type").await,
+        Err(
+            "Error validating value 'no-type': The VolumeType (no-type) could not be found.".into()
+        )
+    );
+    assert_eq!(
+        check(&lab.demo, "test_constr", "x").await,
+        Ok(false),
+        "not ours"
+    );
+    // A whole resource's properties: the first failing one, by name.
+    let server = Res::new(
+        &lab.types,
+        "OS::Nova::Server",
+        "srv",
+        json!({"image": "cirros", "flavor": "m9.nothing"}),
+    );
+    let failure = check_properties(&lab.demo, server.ty.schema(), &server.cx.properties)
+        .await
+        .unwrap_err();
+    assert_eq!(failure.0, "flavor");
+    // Keystone lookups need the admin role (the Keystone types are admin-only too).
+    assert_eq!(check(&lab.admin, "keystone.project", "demo").await, Ok(true));
+    assert_eq!(
+        check(&lab.admin, "keystone.role", "no-role").await,
+        Err("Error validating value 'no-role': The Role (no-role) could not be found.".into())
+    );
+}

@@ -11,6 +11,7 @@
 //! types share a [`Cloud`] that connects on first use from `OS_*` / `clouds.yaml` (local mode).
 
 mod cinder;
+pub mod constraints;
 mod neutron;
 mod nova;
 mod props;
