@@ -111,7 +111,11 @@ pub struct StackIdentity {
 /// Turns stored template sources into stack definitions. The template crate provides the
 /// real implementation; the engine calls it for every action, for outputs and for validation.
 pub trait Compiler: Send + Sync {
-    fn compile(&self, source: &TemplateSource, stack: &StackIdentity) -> Result<StackDefinition, EngineError>;
+    fn compile(
+        &self,
+        source: &TemplateSource,
+        stack: &StackIdentity,
+    ) -> Result<StackDefinition, EngineError>;
     /// `POST /validate`'s body for this template (Description, Parameters, ...).
     fn validate(&self, source: &TemplateSource) -> Result<Value, EngineError>;
 }

@@ -5,6 +5,7 @@
 //! of a create), then clean up rows that are no longer current in reverse dependency order.
 //! Delete, suspend, resume and check are plain traversals of the stored rows.
 
+use crate::definition::Compiler;
 use crate::definition::{Evaluate, Resolver, StackDefinition, StackIdentity};
 use crate::error::{EngineError, ResourceError};
 use crate::graph::{run_graph, GraphOutcome, StepFailure};
@@ -13,7 +14,6 @@ use crate::registry::Registry;
 use crate::resource::{Progress, ResourceContext, ResourceType, UpdateRequest};
 use crate::schema::{validate_properties, PropertyError};
 use crate::store::{GroupWriter, StateStore, Write};
-use crate::definition::Compiler;
 use chrono::Utc;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -100,7 +100,9 @@ pub(crate) enum Job {
     Converge(Action),
     /// Roll back to the stored previous definition (or nothing, after a failed create).
     Rollback,
-    Delete { abandon: bool },
+    Delete {
+        abandon: bool,
+    },
     Walk(Action),
 }
 
@@ -122,9 +124,11 @@ impl EngineInner {
             running: Mutex::new(HashMap::new()),
             changes,
         });
-        engine.registry.attach(Arc::new(crate::nested::EngineControl {
-            engine: Arc::downgrade(&engine),
-        }));
+        engine
+            .registry
+            .attach(Arc::new(crate::nested::EngineControl {
+                engine: Arc::downgrade(&engine),
+            }));
         engine
     }
 
@@ -135,7 +139,8 @@ impl EngineInner {
     pub async fn commit(&self, writes: Vec<Write>) -> Result<(), EngineError> {
         for w in &writes {
             if let Write::Event(e) = w {
-                let resource_name = (e.resource_type != STACK_TYPE).then(|| e.resource_name.clone());
+                let resource_name =
+                    (e.resource_type != STACK_TYPE).then(|| e.resource_name.clone());
                 // Nobody listening is fine: progress display is optional.
                 let _ = self.changes.send(StatusChange {
                     stack_id: e.stack_id.clone(),
@@ -167,8 +172,11 @@ impl EngineInner {
             stack.updated_at = Some(Utc::now());
         }
         let event = stack_event(stack, action, status, reason);
-        self.commit(vec![Write::Stack(Box::new(stack.clone())), Write::Event(Box::new(event))])
-            .await
+        self.commit(vec![
+            Write::Stack(Box::new(stack.clone())),
+            Write::Event(Box::new(event)),
+        ])
+        .await
     }
 
     pub fn identity(stack: &StackRecord) -> StackIdentity {
@@ -186,7 +194,13 @@ impl EngineInner {
     }
 
     /// What a handler sees of a stored resource.
-    pub fn context(&self, stack_id: &str, stack_name: &str, row: &ResourceRecord, action: Action) -> ResourceContext {
+    pub fn context(
+        &self,
+        stack_id: &str,
+        stack_name: &str,
+        row: &ResourceRecord,
+        action: Action,
+    ) -> ResourceContext {
         ResourceContext {
             stack_id: stack_id.to_string(),
             stack_name: stack_name.to_string(),
@@ -203,7 +217,10 @@ impl EngineInner {
 
     /// Is an action of this stack running in this process?
     pub fn is_running(&self, stack_id: &str) -> bool {
-        self.running.lock().map(|r| r.contains_key(stack_id)).unwrap_or(false)
+        self.running
+            .lock()
+            .map(|r| r.contains_key(stack_id))
+            .unwrap_or(false)
     }
 
     /// Asks the running action of a stack to stop; returns whether one was running here.
@@ -255,7 +272,11 @@ impl EngineInner {
                 tracing::error!(stack = %stack_id, error = %e, "stack action ended with a store error");
             }
             // Unlock before reporting idle, so that whoever waited can start the next action.
-            if let Err(e) = engine.store.unlock(&stack_id, &engine.config.engine_id).await {
+            if let Err(e) = engine
+                .store
+                .unlock(&stack_id, &engine.config.engine_id)
+                .await
+            {
                 tracing::error!(stack = %stack_id, error = %e, "could not release the stack lock");
             }
             if let Ok(mut running) = engine.running.lock() {
@@ -285,8 +306,11 @@ impl EngineInner {
         let deadline = tokio::time::Instant::now() + timeout;
         match job {
             Job::Converge(action) => {
-                let outcome = self.converge_stack(&stack, action, deadline, cancel.clone()).await?;
-                self.finish(&mut stack, action, outcome, deadline, cancel).await
+                let outcome = self
+                    .converge_stack(&stack, action, deadline, cancel.clone())
+                    .await?;
+                self.finish(&mut stack, action, outcome, deadline, cancel)
+                    .await
             }
             Job::Rollback => self.rollback(&mut stack, deadline, cancel).await,
             Job::Delete { abandon } => {
@@ -299,11 +323,13 @@ impl EngineInner {
                     GraphOutcome::Complete => {
                         stack.deleted_at = Some(Utc::now());
                         let reason = "Stack DELETE completed successfully".to_string();
-                        self.set_stack_state(&mut stack, Action::Delete, Status::Complete, reason).await
+                        self.set_stack_state(&mut stack, Action::Delete, Status::Complete, reason)
+                            .await
                     }
                     other => {
                         let reason = other.reason(Action::Delete);
-                        self.set_stack_state(&mut stack, Action::Delete, Status::Failed, reason).await
+                        self.set_stack_state(&mut stack, Action::Delete, Status::Failed, reason)
+                            .await
                     }
                 }
             }
@@ -313,10 +339,14 @@ impl EngineInner {
                 let run = Run::new(self.clone(), &stack, defn, rows, action, cancel);
                 let outcome = run.walk(action, deadline).await;
                 let (status, reason) = match outcome {
-                    GraphOutcome::Complete => (Status::Complete, format!("Stack {action} completed successfully")),
+                    GraphOutcome::Complete => (
+                        Status::Complete,
+                        format!("Stack {action} completed successfully"),
+                    ),
                     other => (Status::Failed, other.reason(action)),
                 };
-                self.set_stack_state(&mut stack, action, status, reason).await
+                self.set_stack_state(&mut stack, action, status, reason)
+                    .await
             }
         }
     }
@@ -355,16 +385,20 @@ impl EngineInner {
                 stack.previous = None;
                 stack.cancel = None;
                 let reason = format!("Stack {action} completed successfully");
-                self.set_stack_state(stack, action, Status::Complete, reason).await
+                self.set_stack_state(stack, action, Status::Complete, reason)
+                    .await
             }
             failed => {
                 let rollback = match &failed {
                     GraphOutcome::Cancelled(mode) => *mode == CancelMode::Rollback,
-                    _ => !stack.disable_rollback && matches!(action, Action::Create | Action::Update),
+                    _ => {
+                        !stack.disable_rollback && matches!(action, Action::Create | Action::Update)
+                    }
                 };
                 stack.cancel = None;
                 let reason = failed.reason(action);
-                self.set_stack_state(stack, action, Status::Failed, reason).await?;
+                self.set_stack_state(stack, action, Status::Failed, reason)
+                    .await?;
                 if rollback {
                     // A rollback cannot itself be cancelled (Heat cancels only updates); the
                     // cancel that led here must not stop it.
@@ -383,15 +417,21 @@ impl EngineInner {
         deadline: tokio::time::Instant,
         cancel: watch::Receiver<Option<CancelMode>>,
     ) -> Result<(), EngineError> {
-        self.set_stack_state(stack, Action::Rollback, Status::InProgress, "Stack ROLLBACK started".into())
-            .await?;
+        self.set_stack_state(
+            stack,
+            Action::Rollback,
+            Status::InProgress,
+            "Stack ROLLBACK started".into(),
+        )
+        .await?;
         let rows = self.rows(&stack.id).await?;
         // A failed create rolls back to nothing; a failed update to the previous definition.
         let defn = match stack.previous.clone() {
             Some(previous) => {
                 stack.source = previous.source;
                 stack.parameters = previous.parameters;
-                self.commit(vec![Write::Stack(Box::new(stack.clone()))]).await?;
+                self.commit(vec![Write::Stack(Box::new(stack.clone()))])
+                    .await?;
                 self.compile(stack)
             }
             None => Ok(StackDefinition::default()),
@@ -405,10 +445,14 @@ impl EngineInner {
         };
         stack.previous = None;
         let (status, reason) = match outcome {
-            GraphOutcome::Complete => (Status::Complete, "Stack ROLLBACK completed successfully".to_string()),
+            GraphOutcome::Complete => (
+                Status::Complete,
+                "Stack ROLLBACK completed successfully".to_string(),
+            ),
             other => (Status::Failed, other.reason(Action::Rollback)),
         };
-        self.set_stack_state(stack, Action::Rollback, status, reason).await
+        self.set_stack_state(stack, Action::Rollback, status, reason)
+            .await
     }
 
     pub async fn rows(&self, stack_id: &str) -> Result<Vec<ResourceRecord>, EngineError> {
@@ -419,7 +463,10 @@ impl EngineInner {
     }
 
     /// A read-only run over stored state, for attribute reads outside any action.
-    pub async fn snapshot_run(self: &Arc<Self>, stack: &StackRecord) -> Result<Arc<Run>, EngineError> {
+    pub async fn snapshot_run(
+        self: &Arc<Self>,
+        stack: &StackRecord,
+    ) -> Result<Arc<Run>, EngineError> {
         let rows = self.rows(&stack.id).await?;
         let defn = self.compile(stack).unwrap_or_default();
         let (_, rx) = watch::channel(None);
@@ -430,7 +477,12 @@ impl EngineInner {
 /// The resource type name stack events carry.
 pub const STACK_TYPE: &str = "OS::Heat::Stack";
 
-pub(crate) fn stack_event(stack: &StackRecord, action: Action, status: Status, reason: String) -> EventRecord {
+pub(crate) fn stack_event(
+    stack: &StackRecord,
+    action: Action,
+    status: Status,
+    reason: String,
+) -> EventRecord {
     EventRecord {
         id: uuid::Uuid::new_v4().to_string(),
         stack_id: stack.id.clone(),
@@ -536,7 +588,10 @@ impl Run {
 
     fn current_row(&self, name: &str) -> Option<ResourceRecord> {
         let rows = self.read_rows();
-        rows.current.get(name).and_then(|id| rows.by_id.get(id)).cloned()
+        rows.current
+            .get(name)
+            .and_then(|id| rows.by_id.get(id))
+            .cloned()
     }
 
     fn all_row_ids(&self) -> Vec<String> {
@@ -546,7 +601,10 @@ impl Run {
     /// The implementation of a stored row: the definition's when the resource is still defined
     /// with the same type, otherwise resolved from the row's own type name.
     fn type_of_row(&self, row: &ResourceRecord) -> Result<Arc<dyn ResourceType>, String> {
-        if let (Some(def), Some(t)) = (self.defn.resources.get(&row.name), self.types.get(&row.name)) {
+        if let (Some(def), Some(t)) = (
+            self.defn.resources.get(&row.name),
+            self.types.get(&row.name),
+        ) {
             if def.type_name == row.type_name {
                 return t.clone();
             }
@@ -558,7 +616,8 @@ impl Run {
     }
 
     fn context(&self, row: &ResourceRecord, action: Action) -> ResourceContext {
-        self.engine.context(&self.stack_id, &self.stack_name, row, action)
+        self.engine
+            .context(&self.stack_id, &self.stack_name, row, action)
     }
 
     /// Stores a row (and an event when the status changed) and waits until it is durable.
@@ -579,7 +638,10 @@ impl Run {
                 time: Utc::now(),
             })));
         }
-        self.engine.commit(writes).await.map_err(|e| e.to_string())?;
+        self.engine
+            .commit(writes)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut rows = self.write_rows();
         if row.current {
             rows.current.insert(row.name.clone(), row.id.clone());
@@ -588,7 +650,13 @@ impl Run {
         Ok(())
     }
 
-    async fn set_state(&self, row: &mut ResourceRecord, action: Action, status: Status, reason: &str) -> Result<(), String> {
+    async fn set_state(
+        &self,
+        row: &mut ResourceRecord,
+        action: Action,
+        status: Status,
+        reason: &str,
+    ) -> Result<(), String> {
         row.action = action;
         row.status = status;
         row.status_reason = reason.to_string();
@@ -600,7 +668,12 @@ impl Run {
     }
 
     /// Marks the row failed with Heat's located reason and returns the step failure.
-    async fn fail(&self, row: &mut ResourceRecord, action: Action, err: &ResourceError) -> StepFailure {
+    async fn fail(
+        &self,
+        row: &mut ResourceRecord,
+        action: Action,
+        err: &ResourceError,
+    ) -> StepFailure {
         let reason = err.located(&format!("resources.{}", row.name));
         if let Err(store) = self.set_state(row, action, Status::Failed, &reason).await {
             return StepFailure::resource(action, store);
@@ -636,7 +709,9 @@ impl Run {
         let Some(row) = self.current_row(name) else {
             return Ok(Value::Null);
         };
-        if row.action == Action::Init || (row.action == Action::Delete && row.status == Status::Complete) {
+        if row.action == Action::Init
+            || (row.action == Action::Delete && row.status == Status::Complete)
+        {
             return Ok(Value::Null);
         }
         let ty = self.type_of_row(&row)?;
@@ -659,7 +734,12 @@ impl Run {
     }
 
     /// Polls `check` until done, or until the action is stopped (timeout, cancel).
-    async fn poll(&self, cx: &ResourceContext, ty: &dyn ResourceType, step: Step) -> Result<(), ResourceError> {
+    async fn poll(
+        &self,
+        cx: &ResourceContext,
+        ty: &dyn ResourceType,
+        step: Step,
+    ) -> Result<(), ResourceError> {
         let mut stop = self.stop.subscribe();
         let mut cx = cx.clone();
         loop {
@@ -673,7 +753,10 @@ impl Run {
                 Progress::Done => return Ok(()),
                 Progress::Pending(after) => {
                     if self.stopped() {
-                        return Err(ResourceError::new("Error", format!("{} aborted", cx.action)));
+                        return Err(ResourceError::new(
+                            "Error",
+                            format!("{} aborted", cx.action),
+                        ));
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(after) => {}
@@ -769,10 +852,14 @@ impl Run {
 
         let Some(mut row) = current else {
             let mut row = self.new_row(name, &def.type_name, true);
-            return self.create_row(&ty, &mut row, properties, metadata, requires).await;
+            return self
+                .create_row(&ty, &mut row, properties, metadata, requires)
+                .await;
         };
         if row.action == Action::Init {
-            return self.create_row(&ty, &mut row, properties, metadata, requires).await;
+            return self
+                .create_row(&ty, &mut row, properties, metadata, requires)
+                .await;
         }
         if row.action == Action::Create && row.status == Status::InProgress {
             // Restart: a create was started; resume it on the same row.
@@ -801,7 +888,10 @@ impl Run {
             if row.requires != requires || row.deletion_policy != def.deletion_policy {
                 row.requires = requires;
                 row.deletion_policy = def.deletion_policy;
-                return self.save(&row, false).await.map_err(|e| StepFailure::resource(Action::Update, e));
+                return self
+                    .save(&row, false)
+                    .await
+                    .map_err(|e| StepFailure::resource(Action::Update, e));
             }
             return Ok(());
         }
@@ -826,7 +916,8 @@ impl Run {
         if !changed.is_empty() && ty.needs_replace(&changed, &row.properties, &properties) {
             return self.replace(&ty, row, properties, metadata, requires).await;
         }
-        self.update_row(&ty, row, properties, metadata, requires, changed).await
+        self.update_row(&ty, row, properties, metadata, requires, changed)
+            .await
     }
 
     fn new_row(&self, name: &str, type_name: &str, current: bool) -> ResourceRecord {
@@ -890,7 +981,11 @@ impl Run {
         self.resume_create(ty, row).await
     }
 
-    async fn resume_create(&self, ty: &Arc<dyn ResourceType>, row: &mut ResourceRecord) -> Result<(), StepFailure> {
+    async fn resume_create(
+        &self,
+        ty: &Arc<dyn ResourceType>,
+        row: &mut ResourceRecord,
+    ) -> Result<(), StepFailure> {
         let cx = self.context(row, Action::Create);
         match self.poll(&cx, ty.as_ref(), Step::Create).await {
             Ok(()) => self
@@ -912,9 +1007,14 @@ impl Run {
     ) -> Result<(), StepFailure> {
         let store_err = |e: String| StepFailure::resource(Action::Update, e);
         let old = row.properties.clone();
-        self.set_state(&mut row, Action::Update, Status::InProgress, "state changed")
-            .await
-            .map_err(store_err)?;
+        self.set_state(
+            &mut row,
+            Action::Update,
+            Status::InProgress,
+            "state changed",
+        )
+        .await
+        .map_err(store_err)?;
         let mut cx = self.context(&row, Action::Update);
         cx.properties = properties.clone();
         let req = UpdateRequest {
@@ -981,12 +1081,17 @@ impl Run {
             .map(|d| d.type_name.clone())
             .unwrap_or(old.type_name.clone());
         let mut row = self.new_row(&old.name, &type_name, true);
-        self.create_row(ty, &mut row, properties, metadata, requires).await
+        self.create_row(ty, &mut row, properties, metadata, requires)
+            .await
     }
 
     /// An earlier row of the same resource, replaced but not yet deleted, that already has
     /// the target properties.
-    fn restorable(&self, current: &ResourceRecord, properties: &Map<String, Value>) -> Option<ResourceRecord> {
+    fn restorable(
+        &self,
+        current: &ResourceRecord,
+        properties: &Map<String, Value>,
+    ) -> Option<ResourceRecord> {
         let rows = self.read_rows();
         rows.by_id
             .values()
@@ -1022,13 +1127,19 @@ impl Run {
                     by_name.entry(r.name.as_str()).or_default().push(id);
                 }
             }
-            let mut prereqs: HashMap<String, Vec<String>> = ids.iter().map(|i| (i.clone(), Vec::new())).collect();
+            let mut prereqs: HashMap<String, Vec<String>> =
+                ids.iter().map(|i| (i.clone(), Vec::new())).collect();
             for id in &ids {
-                let Some(r) = rows.by_id.get(id) else { continue };
+                let Some(r) = rows.by_id.get(id) else {
+                    continue;
+                };
                 for needed in &r.requires {
                     for target in by_name.get(needed.as_str()).into_iter().flatten() {
                         if targets.contains(target) && *target != id {
-                            prereqs.entry((*target).clone()).or_default().push(id.clone());
+                            prereqs
+                                .entry((*target).clone())
+                                .or_default()
+                                .push(id.clone());
                         }
                     }
                 }
@@ -1054,10 +1165,15 @@ impl Run {
         let store_err = |e: String| StepFailure::resource(Action::Delete, e);
         let untouched = row.action == Action::Init;
         let gone = row.action == Action::Delete && row.status == Status::Complete;
-        if !(untouched || gone) && !abandon {
-            self.set_state(&mut row, Action::Delete, Status::InProgress, "state changed")
-                .await
-                .map_err(store_err)?;
+        if !(untouched || gone || abandon) {
+            self.set_state(
+                &mut row,
+                Action::Delete,
+                Status::InProgress,
+                "state changed",
+            )
+            .await
+            .map_err(store_err)?;
             let keep = row.deletion_policy == crate::definition::DeletionPolicy::Retain;
             if !keep {
                 let ty = self.type_of_row(&row).map_err(store_err)?;
@@ -1096,20 +1212,31 @@ impl Run {
 
     // ---- suspend / resume / check ---------------------------------------------------------
 
-    async fn walk(self: &Arc<Self>, action: Action, deadline: tokio::time::Instant) -> GraphOutcome {
+    async fn walk(
+        self: &Arc<Self>,
+        action: Action,
+        deadline: tokio::time::Instant,
+    ) -> GraphOutcome {
         let (ids, prereqs) = {
             let rows = self.read_rows();
             let current: Vec<&ResourceRecord> = rows.by_id.values().filter(|r| r.current).collect();
             let ids: Vec<String> = current.iter().map(|r| r.name.clone()).collect();
-            let mut prereqs: HashMap<String, Vec<String>> = ids.iter().map(|n| (n.clone(), Vec::new())).collect();
+            let mut prereqs: HashMap<String, Vec<String>> =
+                ids.iter().map(|n| (n.clone(), Vec::new())).collect();
             let names: BTreeSet<&String> = ids.iter().collect();
             for r in &current {
                 for needed in r.requires.iter().filter(|n| names.contains(n)) {
                     // Suspend goes dependents first (like delete); resume and check go forward.
                     if action == Action::Suspend {
-                        prereqs.entry(needed.clone()).or_default().push(r.name.clone());
+                        prereqs
+                            .entry(needed.clone())
+                            .or_default()
+                            .push(r.name.clone());
                     } else {
-                        prereqs.entry(r.name.clone()).or_default().push(needed.clone());
+                        prereqs
+                            .entry(r.name.clone())
+                            .or_default()
+                            .push(needed.clone());
                     }
                 }
             }
@@ -1174,7 +1301,11 @@ impl Run {
     }
 }
 
-fn validate_resolved(ty: &dyn ResourceType, name: &str, value: &Value) -> Result<Map<String, Value>, String> {
+fn validate_resolved(
+    ty: &dyn ResourceType,
+    name: &str,
+    value: &Value,
+) -> Result<Map<String, Value>, String> {
     let empty = Map::new();
     let given = match value {
         Value::Object(m) => m,

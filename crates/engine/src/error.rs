@@ -88,9 +88,13 @@ impl ResourceError {
     pub fn located(&self, path: &str) -> String {
         match self {
             ResourceError::Failed { kind, message } => format!("{kind}: {path}: {message}"),
-            ResourceError::UpdateReplace => format!("UpdateReplace: {path}: The Resource {path} requires replacement."),
+            ResourceError::UpdateReplace => {
+                format!("UpdateReplace: {path}: The Resource {path} requires replacement.")
+            }
             ResourceError::NotSupported(action) => {
-                format!("ResourceActionNotSupported: {path}: {action} is not supported for resource.")
+                format!(
+                    "ResourceActionNotSupported: {path}: {action} is not supported for resource."
+                )
             }
         }
     }

@@ -26,7 +26,10 @@ impl StepFailure {
         }
     }
     pub fn stack(reason: String) -> Self {
-        StepFailure { action: None, reason }
+        StepFailure {
+            action: None,
+            reason,
+        }
     }
 }
 
@@ -48,7 +51,10 @@ impl GraphOutcome {
                 action: Some(a),
                 reason,
             }) => format!("Resource {a} failed: {reason}"),
-            GraphOutcome::Failed(StepFailure { action: None, reason }) => reason.clone(),
+            GraphOutcome::Failed(StepFailure {
+                action: None,
+                reason,
+            }) => reason.clone(),
             GraphOutcome::TimedOut => "Timed out".to_string(),
             GraphOutcome::Cancelled(_) => format!("Stack {action} cancelled"),
         }
@@ -81,7 +87,11 @@ where
     F: Fn(Arc<C>, String) -> Fut,
     Fut: Future<Output = Result<(), StepFailure>> + Send + 'static,
 {
-    let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
     let mut waiting = vec![0usize; nodes.len()];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
     for (i, node) in nodes.iter().enumerate() {

@@ -116,7 +116,9 @@ fn lookup(mapping: &Value, type_name: &str) -> Option<String> {
         .filter_map(|(k, v)| {
             let prefix = k.strip_suffix('*')?;
             let target = v.as_str()?;
-            type_name.starts_with(prefix).then(|| (prefix.len(), target.to_string()))
+            type_name
+                .starts_with(prefix)
+                .then(|| (prefix.len(), target.to_string()))
         })
         .max_by_key(|(len, _)| *len)
         .map(|(_, target)| {

@@ -56,13 +56,21 @@ impl std::fmt::Debug for CloudHandle {
 impl ResourceContext {
     /// Heat's `<stack>-<resource>-<short id>` physical resource name.
     pub fn physical_resource_name(&self) -> String {
-        format!("{}-{}-{}", self.stack_name.trim_end_matches('*'), self.name, self.short_id)
+        format!(
+            "{}-{}-{}",
+            self.stack_name.trim_end_matches('*'),
+            self.name,
+            self.short_id
+        )
     }
     pub fn prop_str(&self, key: &str) -> Option<&str> {
         self.properties.get(key).and_then(Value::as_str)
     }
     pub fn prop_bool(&self, key: &str) -> bool {
-        self.properties.get(key).and_then(Value::as_bool).unwrap_or(false)
+        self.properties
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
     pub fn prop_f64(&self, key: &str) -> Option<f64> {
         self.properties.get(key).and_then(Value::as_f64)
@@ -107,7 +115,10 @@ pub trait ResourceType: Send + Sync {
     /// Starts creating; returns as soon as the physical resource exists.
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError>;
 
-    async fn check_create_complete(&self, _cx: &ResourceContext) -> Result<Progress, ResourceError> {
+    async fn check_create_complete(
+        &self,
+        _cx: &ResourceContext,
+    ) -> Result<Progress, ResourceError> {
         Ok(Progress::Done)
     }
 
@@ -133,11 +144,18 @@ pub trait ResourceType: Send + Sync {
 
     /// Updates in place (`cx.properties` are the new values). May return
     /// `ResourceError::UpdateReplace` to ask for a replacement instead.
-    async fn update(&self, _cx: &ResourceContext, _req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
+    async fn update(
+        &self,
+        _cx: &ResourceContext,
+        _req: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
         Ok(Started::default())
     }
 
-    async fn check_update_complete(&self, _cx: &ResourceContext) -> Result<Progress, ResourceError> {
+    async fn check_update_complete(
+        &self,
+        _cx: &ResourceContext,
+    ) -> Result<Progress, ResourceError> {
         Ok(Progress::Done)
     }
 
@@ -147,7 +165,10 @@ pub trait ResourceType: Send + Sync {
         Ok(Started::default())
     }
 
-    async fn check_delete_complete(&self, _cx: &ResourceContext) -> Result<Progress, ResourceError> {
+    async fn check_delete_complete(
+        &self,
+        _cx: &ResourceContext,
+    ) -> Result<Progress, ResourceError> {
         Ok(Progress::Done)
     }
 
@@ -160,7 +181,10 @@ pub trait ResourceType: Send + Sync {
     }
 
     /// Polls a suspend or resume started by the methods above.
-    async fn check_action_complete(&self, _cx: &ResourceContext) -> Result<Progress, ResourceError> {
+    async fn check_action_complete(
+        &self,
+        _cx: &ResourceContext,
+    ) -> Result<Progress, ResourceError> {
         Ok(Progress::Done)
     }
 
@@ -170,12 +194,19 @@ pub trait ResourceType: Send + Sync {
     }
 
     /// Data to keep in a stack snapshot (merged into the resource's stored data on restore).
-    async fn snapshot(&self, cx: &ResourceContext) -> Result<BTreeMap<String, String>, ResourceError> {
+    async fn snapshot(
+        &self,
+        cx: &ResourceContext,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
         Ok(cx.data.clone())
     }
 
     /// An attribute value (`get_attr`). `None` when the type has no such attribute.
-    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError>;
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError>;
 
     /// The value of `get_resource` / `Ref`.
     fn reference_id(&self, cx: &ResourceContext) -> Value {

@@ -34,8 +34,14 @@ impl PropertyType {
 /// A constraint on a property value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Constraint {
-    Range { min: Option<f64>, max: Option<f64> },
-    Length { min: Option<usize>, max: Option<usize> },
+    Range {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    Length {
+        min: Option<usize>,
+        max: Option<usize>,
+    },
     AllowedValues(Vec<Value>),
     AllowedPattern(String),
     /// A named check (`nova.flavor`, `test_constr`); the type's `validate` performs it.
@@ -91,11 +97,7 @@ impl PropertySchema {
     }
     /// Known keys of a map property.
     pub fn with_keys(mut self, keys: Vec<(&str, PropertySchema)>) -> Self {
-        self.nested = Some(
-            keys.into_iter()
-                .map(|(k, s)| (k.to_string(), s))
-                .collect(),
-        );
+        self.nested = Some(keys.into_iter().map(|(k, s)| (k.to_string(), s)).collect());
         self
     }
     /// The schema of each item of a list property.
@@ -267,7 +269,11 @@ fn validate_map(
     Ok(out)
 }
 
-fn coerce(schema: &PropertySchema, value: &Value, path: &mut Vec<String>) -> Result<Value, PropertyError> {
+fn coerce(
+    schema: &PropertySchema,
+    value: &Value,
+    path: &mut Vec<String>,
+) -> Result<Value, PropertyError> {
     match schema.kind {
         PropertyType::Any => Ok(value.clone()),
         PropertyType::String => match value {
@@ -298,7 +304,10 @@ fn coerce(schema: &PropertySchema, value: &Value, path: &mut Vec<String>) -> Res
             Value::String(s) => match s.to_lowercase().as_str() {
                 "true" => Ok(json!(true)),
                 "false" => Ok(json!(false)),
-                other => Err(PropertyError::at(path, format!("\"{other}\" is not a valid boolean"))),
+                other => Err(PropertyError::at(
+                    path,
+                    format!("\"{other}\" is not a valid boolean"),
+                )),
             },
             other => Err(PropertyError::at(
                 path,
@@ -367,7 +376,11 @@ fn to_number(value: &Value) -> Option<Value> {
     }
 }
 
-fn check_constraints(schema: &PropertySchema, value: &Value, path: &[String]) -> Result<(), PropertyError> {
+fn check_constraints(
+    schema: &PropertySchema,
+    value: &Value,
+    path: &[String],
+) -> Result<(), PropertyError> {
     for c in &schema.constraints {
         match c {
             Constraint::Range { min, max } => {
@@ -489,10 +502,17 @@ mod tests {
             "length".into(),
             PropertySchema::new(PropertyType::Integer, "")
                 .default(json!(32))
-                .constraint(Constraint::Range { min: Some(1.0), max: Some(512.0) }),
+                .constraint(Constraint::Range {
+                    min: Some(1.0),
+                    max: Some(512.0),
+                }),
         );
-        s.properties.insert("flag".into(), PropertySchema::new(PropertyType::Boolean, ""));
-        s.properties.insert("name".into(), PropertySchema::new(PropertyType::String, ""));
+        s.properties.insert(
+            "flag".into(),
+            PropertySchema::new(PropertyType::Boolean, ""),
+        );
+        s.properties
+            .insert("name".into(), PropertySchema::new(PropertyType::String, ""));
         s.properties.insert(
             "classes".into(),
             PropertySchema::new(PropertyType::List, "").with_items(
@@ -500,7 +520,10 @@ mod tests {
                     "class",
                     PropertySchema::new(PropertyType::String, "")
                         .default(json!("digits"))
-                        .constraint(Constraint::AllowedValues(vec![json!("digits"), json!("letters")])),
+                        .constraint(Constraint::AllowedValues(vec![
+                            json!("digits"),
+                            json!("letters"),
+                        ])),
                 )]),
             ),
         );
@@ -513,7 +536,11 @@ mod tests {
 
     #[test]
     fn coerces_as_heat_does() {
-        let out = validate_properties(&schema(), &obj(json!({"length": "12", "flag": "TRUE", "name": 5}))).unwrap();
+        let out = validate_properties(
+            &schema(),
+            &obj(json!({"length": "12", "flag": "TRUE", "name": 5})),
+        )
+        .unwrap();
         assert_eq!(out["length"], json!(12));
         assert_eq!(out["flag"], json!(true));
         assert_eq!(out["name"], json!("5"));
@@ -523,10 +550,17 @@ mod tests {
     #[test]
     fn errors_name_the_path() {
         let e = validate_properties(&schema(), &obj(json!({"length": 600}))).unwrap_err();
-        assert_eq!(e.to_string(), "length: 600 is out of range (min: 1, max: 512)");
-        let e = validate_properties(&schema(), &obj(json!({"classes": [{"class": "x"}]}))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "length: 600 is out of range (min: 1, max: 512)"
+        );
+        let e =
+            validate_properties(&schema(), &obj(json!({"classes": [{"class": "x"}]}))).unwrap_err();
         assert_eq!(e.path, vec!["classes", "0", "class"]);
-        assert_eq!(e.message, "\"x\" is not an allowed value [\"digits\", \"letters\"]");
+        assert_eq!(
+            e.message,
+            "\"x\" is not an allowed value [\"digits\", \"letters\"]"
+        );
         let e = validate_properties(&schema(), &obj(json!({"bogus": 1}))).unwrap_err();
         assert_eq!(e.message, "Unknown Property bogus");
         let e = validate_properties(&schema(), &obj(json!({"flag": 1}))).unwrap_err();

@@ -9,8 +9,8 @@ use crate::definition::{Compiler, StackDefinition, TemplateSource};
 use crate::engine::{EngineConfig, EngineInner, Job, StatusChange};
 use crate::error::EngineError;
 use crate::model::{
-    heat_time, Action, CancelMode, EventRecord, PreviousDefinition, ResourceRecord, SnapshotRecord, StackRecord,
-    Status,
+    heat_time, Action, CancelMode, EventRecord, PreviousDefinition, ResourceRecord, SnapshotRecord,
+    StackRecord, Status,
 };
 use crate::registry::Registry;
 use crate::schema::validate_properties;
@@ -113,7 +113,11 @@ impl Service {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(interval).await;
-                if let Err(e) = beat.store.heartbeat(&beat.config.engine_id, Utc::now()).await {
+                if let Err(e) = beat
+                    .store
+                    .heartbeat(&beat.config.engine_id, Utc::now())
+                    .await
+                {
                     tracing::warn!(error = %e, "engine heartbeat failed");
                 }
             }
@@ -124,7 +128,8 @@ impl Service {
     /// Takes over stale locks and continues (or fails) their stacks' actions.
     pub async fn recover(&self) -> Result<Vec<String>, EngineError> {
         let engine = &self.engine;
-        let stale = chrono::Duration::from_std(engine.config.heartbeat_interval * 3).unwrap_or_default();
+        let stale =
+            chrono::Duration::from_std(engine.config.heartbeat_interval * 3).unwrap_or_default();
         let taken = engine
             .store
             .take_stale_locks(&engine.config.engine_id, Utc::now() - stale)
@@ -144,7 +149,9 @@ impl Service {
                 continue;
             }
             let job = match stack.action {
-                Action::Create | Action::Update | Action::Adopt | Action::Restore => Some(Job::Converge(stack.action)),
+                Action::Create | Action::Update | Action::Adopt | Action::Restore => {
+                    Some(Job::Converge(stack.action))
+                }
                 Action::Rollback => Some(Job::Rollback),
                 Action::Delete => Some(Job::Delete { abandon: false }),
                 Action::Suspend | Action::Resume | Action::Check => Some(Job::Walk(stack.action)),
@@ -158,7 +165,9 @@ impl Service {
                 None => {
                     let reason = format!("Engine went down during stack {}", stack.action);
                     let action = stack.action;
-                    engine.set_stack_state(&mut stack, action, Status::Failed, reason).await?;
+                    engine
+                        .set_stack_state(&mut stack, action, Status::Failed, reason)
+                        .await?;
                     engine
                         .store
                         .unlock(&stack_id, &engine.config.engine_id)
@@ -194,25 +203,41 @@ impl Service {
 
     // ---- stacks ----------------------------------------------------------------------------
 
-    pub async fn create_stack(&self, cx: &RequestContext, req: StackRequest) -> Result<Value, EngineError> {
+    pub async fn create_stack(
+        &self,
+        cx: &RequestContext,
+        req: StackRequest,
+    ) -> Result<Value, EngineError> {
         let name = req
             .stack_name
             .clone()
             .ok_or_else(|| EngineError::InvalidRequest("No stack name specified".into()))?;
         if let Some(adopt) = &req.adopt_stack_data {
             if !self.engine.config.enable_adopt {
-                return Err(EngineError::NotSupported("Stack Adopt is not supported.".into()));
+                return Err(EngineError::NotSupported(
+                    "Stack Adopt is not supported.".into(),
+                ));
             }
             return self.adopt(cx, name, &req, adopt.clone()).await;
         }
         let mut stack = self.new_record(cx, &name, &req)?;
         self.compile_checked(&stack)?;
-        self.insert_and_start(&mut stack, Action::Create, "Stack CREATE started", Job::Converge(Action::Create))
-            .await?;
+        self.insert_and_start(
+            &mut stack,
+            Action::Create,
+            "Stack CREATE started",
+            Job::Converge(Action::Create),
+        )
+        .await?;
         Ok(json!({"id": stack.id, "links": [self.link(&stack)]}))
     }
 
-    fn new_record(&self, cx: &RequestContext, name: &str, req: &StackRequest) -> Result<StackRecord, EngineError> {
+    fn new_record(
+        &self,
+        cx: &RequestContext,
+        name: &str,
+        req: &StackRequest,
+    ) -> Result<StackRecord, EngineError> {
         let template = req
             .template
             .clone()
@@ -250,10 +275,15 @@ impl Service {
         let defn = self.engine.compile(stack)?;
         let max = self.engine.config.max_resources_per_stack;
         if max >= 0 && defn.resources.len() as i64 > max {
-            return Err(EngineError::RequestLimitExceeded("Maximum resources per stack exceeded.".into()));
+            return Err(EngineError::RequestLimitExceeded(
+                "Maximum resources per stack exceeded.".into(),
+            ));
         }
         for (name, def) in &defn.resources {
-            let ty = self.engine.registry.resolve(&def.type_name, name, &defn.resource_registry)?;
+            let ty = self
+                .engine
+                .registry
+                .resolve(&def.type_name, name, &defn.resource_registry)?;
             let placeholder = PlaceholderState;
             let value = def
                 .properties
@@ -262,10 +292,12 @@ impl Service {
             let mut given = value.as_object().cloned().unwrap_or_default();
             // Values that depend on other resources are unknown until they exist.
             given.retain(|_, v| !v.is_null());
-            let props = validate_properties(ty.schema(), &given)
-                .map_err(|e| EngineError::StackValidationFailed(crate::engine::property_error(name, &e)))?;
-            ty.validate(&props)
-                .map_err(|m| EngineError::StackValidationFailed(format!("resources.{name}: {m}")))?;
+            let props = validate_properties(ty.schema(), &given).map_err(|e| {
+                EngineError::StackValidationFailed(crate::engine::property_error(name, &e))
+            })?;
+            ty.validate(&props).map_err(|m| {
+                EngineError::StackValidationFailed(format!("resources.{name}: {m}"))
+            })?;
         }
         Ok(defn)
     }
@@ -278,10 +310,14 @@ impl Service {
         job: Job,
     ) -> Result<(), EngineError> {
         let engine = &self.engine;
-        engine.store.insert_stack(stack).await.map_err(|e| match e {
-            StoreError::NameTaken(n) => EngineError::StackExists(n),
-            other => store_error(other),
-        })?;
+        engine
+            .store
+            .insert_stack(stack)
+            .await
+            .map_err(|e| match e {
+                StoreError::NameTaken(n) => EngineError::StackExists(n),
+                other => store_error(other),
+            })?;
         self.lock(stack).await?;
         engine
             .set_stack_state(stack, action, Status::InProgress, reason.to_string())
@@ -321,14 +357,22 @@ impl Service {
             .await
         {
             // Storing failed: nothing runs, so the lock must not stay held.
-            let _ = self.engine.store.unlock(&stack.id, &self.engine.config.engine_id).await;
+            let _ = self
+                .engine
+                .store
+                .unlock(&stack.id, &self.engine.config.engine_id)
+                .await;
             return Err(e);
         }
         self.engine.spawn(stack.id.clone(), job);
         Ok(())
     }
 
-    pub async fn preview_stack(&self, cx: &RequestContext, req: StackRequest) -> Result<Value, EngineError> {
+    pub async fn preview_stack(
+        &self,
+        cx: &RequestContext,
+        req: StackRequest,
+    ) -> Result<Value, EngineError> {
         let name = req
             .stack_name
             .clone()
@@ -344,8 +388,17 @@ impl Service {
             .collect();
         let mut resources = Vec::new();
         for (rname, def) in &defn.resources {
-            let props = def.properties.evaluate(&PlaceholderState).unwrap_or(Value::Null);
-            resources.push(self.preview_resource(&stack, rname, &def.type_name, &defn, Some(props)));
+            let props = def
+                .properties
+                .evaluate(&PlaceholderState)
+                .unwrap_or(Value::Null);
+            resources.push(self.preview_resource(
+                &stack,
+                rname,
+                &def.type_name,
+                &defn,
+                Some(props),
+            ));
         }
         if let Some(b) = body.as_object_mut() {
             b.insert("outputs".into(), Value::Array(outputs));
@@ -368,11 +421,15 @@ impl Service {
             .engine
             .registry
             .resolve(type_name, name, &defn.resource_registry)
-            .map(|t| t.schema().attributes.keys().map(|k| (k.clone(), Value::Null)).collect())
+            .map(|t| {
+                t.schema()
+                    .attributes
+                    .keys()
+                    .map(|k| (k.clone(), Value::Null))
+                    .collect()
+            })
             .unwrap_or_default();
-        let identity = |path: String| {
-            json!({"path": path, "stack_id": stack.id, "stack_name": stack.name, "tenant": stack.project_id})
-        };
+        let identity = |path: String| json!({"path": path, "stack_id": stack.id, "stack_name": stack.name, "tenant": stack.project_id});
         let mut out = json!({
             "attributes": attributes,
             "creation_time": null,
@@ -396,7 +453,11 @@ impl Service {
         out
     }
 
-    pub async fn list_stacks(&self, cx: &RequestContext, show_deleted: bool) -> Result<Vec<Value>, EngineError> {
+    pub async fn list_stacks(
+        &self,
+        cx: &RequestContext,
+        show_deleted: bool,
+    ) -> Result<Vec<Value>, EngineError> {
         let stacks = self
             .engine
             .store
@@ -413,12 +474,20 @@ impl Service {
 
     /// Finds a stack of the caller's project by name or id (another project's stack is
     /// "not found", never forbidden).
-    pub async fn lookup(&self, cx: &RequestContext, name_or_id: &str, show_deleted: bool) -> Result<StackRecord, EngineError> {
+    pub async fn lookup(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        show_deleted: bool,
+    ) -> Result<StackRecord, EngineError> {
         let store = &self.engine.store;
         let by_id = store.stack(name_or_id).await.map_err(store_error)?;
         let found = match by_id {
             Some(s) => Some(s),
-            None => store.stack_by_name(&cx.project_id, name_or_id).await.map_err(store_error)?,
+            None => store
+                .stack_by_name(&cx.project_id, name_or_id)
+                .await
+                .map_err(store_error)?,
         };
         found
             .filter(|s| s.project_id == cx.project_id || cx.is_admin)
@@ -427,17 +496,31 @@ impl Service {
     }
 
     /// `{stack_name, stack_id, tenant, path}` for redirects.
-    pub async fn identify_stack(&self, cx: &RequestContext, name_or_id: &str) -> Result<Value, EngineError> {
+    pub async fn identify_stack(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+    ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, false).await?;
         Ok(json!({"stack_name": s.name, "stack_id": s.id, "tenant": s.project_id, "path": ""}))
     }
 
-    pub async fn show_stack(&self, cx: &RequestContext, name_or_id: &str, resolve_outputs: bool) -> Result<Value, EngineError> {
+    pub async fn show_stack(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        resolve_outputs: bool,
+    ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         self.format_stack(&s, resolve_outputs).await
     }
 
-    pub async fn update_stack(&self, cx: &RequestContext, name_or_id: &str, req: StackRequest) -> Result<Value, EngineError> {
+    pub async fn update_stack(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        req: StackRequest,
+    ) -> Result<Value, EngineError> {
         let mut stack = self.lookup(cx, name_or_id, false).await?;
         let old = stack.clone();
         self.apply_update_request(&mut stack, &req)?;
@@ -453,14 +536,20 @@ impl Service {
 
     /// PUT replaces template and parameters; PATCH (`existing`) keeps what is not given and
     /// resets `clear_parameters`.
-    fn apply_update_request(&self, stack: &mut StackRecord, req: &StackRequest) -> Result<(), EngineError> {
+    fn apply_update_request(
+        &self,
+        stack: &mut StackRecord,
+        req: &StackRequest,
+    ) -> Result<(), EngineError> {
         if req.existing {
             if let Some(t) = &req.template {
                 stack.source.template = t.clone();
             }
             for p in &req.clear_parameters {
                 stack.parameters.remove(p);
-                if let Some(Value::Object(env_params)) = stack.source.environment.get_mut("parameters") {
+                if let Some(Value::Object(env_params)) =
+                    stack.source.environment.get_mut("parameters")
+                {
                     env_params.remove(p);
                 }
             }
@@ -495,26 +584,38 @@ impl Service {
     }
 
     /// `{added, deleted, replaced, updated, unchanged}` lists of Heat's update preview.
-    pub async fn preview_update(&self, cx: &RequestContext, name_or_id: &str, req: StackRequest) -> Result<Value, EngineError> {
+    pub async fn preview_update(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        req: StackRequest,
+    ) -> Result<Value, EngineError> {
         let stack = self.lookup(cx, name_or_id, false).await?;
         let mut target = stack.clone();
         self.apply_update_request(&mut target, &req)?;
         let new_defn = self.compile_checked(&target)?;
         let rows = self.engine.rows(&stack.id).await?;
-        let current: BTreeMap<&str, &ResourceRecord> =
-            rows.iter().filter(|r| r.current).map(|r| (r.name.as_str(), r)).collect();
-        let run = self.engine.snapshot_run(&stack).await?;
-        let mut lists: BTreeMap<&str, Vec<Value>> = ["added", "deleted", "replaced", "updated", "unchanged"]
-            .into_iter()
-            .map(|k| (k, Vec::new()))
+        let current: BTreeMap<&str, &ResourceRecord> = rows
+            .iter()
+            .filter(|r| r.current)
+            .map(|r| (r.name.as_str(), r))
             .collect();
+        let run = self.engine.snapshot_run(&stack).await?;
+        let mut lists: BTreeMap<&str, Vec<Value>> =
+            ["added", "deleted", "replaced", "updated", "unchanged"]
+                .into_iter()
+                .map(|k| (k, Vec::new()))
+                .collect();
         for (name, def) in &new_defn.resources {
             let entry = self.preview_resource(&stack, name, &def.type_name, &new_defn, None);
             let Some(row) = current.get(name.as_str()) else {
                 lists.entry("added").or_default().push(entry);
                 continue;
             };
-            let ty = self.engine.registry.resolve(&def.type_name, name, &new_defn.resource_registry)?;
+            let ty =
+                self.engine
+                    .registry
+                    .resolve(&def.type_name, name, &new_defn.resource_registry)?;
             let new_props = run
                 .evaluate(def.properties.as_ref())
                 .await
@@ -523,13 +624,16 @@ impl Service {
                 .and_then(|m| validate_properties(ty.schema(), &m).ok())
                 .unwrap_or_default();
             let changed: Vec<String> = {
-                let keys: std::collections::BTreeSet<&String> = row.properties.keys().chain(new_props.keys()).collect();
+                let keys: std::collections::BTreeSet<&String> =
+                    row.properties.keys().chain(new_props.keys()).collect();
                 keys.into_iter()
                     .filter(|k| row.properties.get(*k) != new_props.get(*k))
                     .cloned()
                     .collect()
             };
-            let kind = if row.type_name != def.type_name || row.status == Status::Failed && row.action == Action::Create {
+            let kind = if row.type_name != def.type_name
+                || row.status == Status::Failed && row.action == Action::Create
+            {
                 "replaced"
             } else if !ty.needs_update(&row.properties, &new_props) {
                 "unchanged"
@@ -540,17 +644,27 @@ impl Service {
             };
             lists.entry(kind).or_default().push(entry);
         }
-        for row in current.values().filter(|r| !new_defn.resources.contains_key(&r.name)) {
+        for row in current
+            .values()
+            .filter(|r| !new_defn.resources.contains_key(&r.name))
+        {
             let entry = self.preview_resource(&stack, &row.name, &row.type_name, &new_defn, None);
             lists.entry("deleted").or_default().push(entry);
         }
         Ok(json!({"resource_changes": lists}))
     }
 
-    pub async fn delete_stack(&self, cx: &RequestContext, name_or_id: &str) -> Result<(), EngineError> {
+    pub async fn delete_stack(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+    ) -> Result<(), EngineError> {
         let mut stack = self.lookup(cx, name_or_id, false).await?;
         // Heat lets a delete stop an action in progress: stop it here, then delete.
-        if self.engine.request_cancel(&stack.id, CancelMode::NoRollback) {
+        if self
+            .engine
+            .request_cancel(&stack.id, CancelMode::NoRollback)
+        {
             self.engine.wait_idle(&stack.id).await;
             stack = self.lookup(cx, name_or_id, false).await?;
         }
@@ -559,9 +673,15 @@ impl Service {
     }
 
     /// Abandon data, then the stack is deleted leaving every physical resource in place.
-    pub async fn abandon_stack(&self, cx: &RequestContext, name_or_id: &str) -> Result<Value, EngineError> {
+    pub async fn abandon_stack(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+    ) -> Result<Value, EngineError> {
         if !self.engine.config.enable_abandon {
-            return Err(EngineError::NotSupported("Stack Abandon is not supported.".into()));
+            return Err(EngineError::NotSupported(
+                "Stack Abandon is not supported.".into(),
+            ));
         }
         let mut stack = self.lookup(cx, name_or_id, false).await?;
         let data = self.export_data(&stack).await?;
@@ -570,9 +690,15 @@ impl Service {
         Ok(data)
     }
 
-    pub async fn export_stack(&self, cx: &RequestContext, name_or_id: &str) -> Result<Value, EngineError> {
+    pub async fn export_stack(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+    ) -> Result<Value, EngineError> {
         if !self.engine.config.enable_abandon {
-            return Err(EngineError::NotSupported("Stack Abandon is not supported.".into()));
+            return Err(EngineError::NotSupported(
+                "Stack Abandon is not supported.".into(),
+            ));
         }
         let stack = self.lookup(cx, name_or_id, false).await?;
         self.export_data(&stack).await
@@ -613,33 +739,66 @@ impl Service {
         }))
     }
 
-    async fn adopt(&self, cx: &RequestContext, name: String, req: &StackRequest, data: Value) -> Result<Value, EngineError> {
+    async fn adopt(
+        &self,
+        cx: &RequestContext,
+        name: String,
+        req: &StackRequest,
+        data: Value,
+    ) -> Result<Value, EngineError> {
         let mut req = req.clone();
         if req.template.is_none() {
             req.template = data.get("template").cloned();
         }
         let mut stack = self.new_record(cx, &name, &req)?;
         let defn = self.compile_checked(&stack)?;
-        let adopted = data.get("resources").and_then(Value::as_object).cloned().unwrap_or_default();
-        self.engine.store.insert_stack(&stack).await.map_err(|e| match e {
-            StoreError::NameTaken(n) => EngineError::StackExists(n),
-            other => store_error(other),
-        })?;
+        let adopted = data
+            .get("resources")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        self.engine
+            .store
+            .insert_stack(&stack)
+            .await
+            .map_err(|e| match e {
+                StoreError::NameTaken(n) => EngineError::StackExists(n),
+                other => store_error(other),
+            })?;
         self.lock(&stack).await?;
         self.engine
-            .set_stack_state(&mut stack, Action::Adopt, Status::InProgress, "Stack ADOPT started".into())
+            .set_stack_state(
+                &mut stack,
+                Action::Adopt,
+                Status::InProgress,
+                "Stack ADOPT started".into(),
+            )
             .await?;
         // Adopted resources are stored as they are; the converge that follows only checks
         // them against the template (and creates what the data lacks).
         let mut writes = Vec::new();
         for (rname, def) in &defn.resources {
-            let Some(r) = adopted.get(rname) else { continue };
+            let Some(r) = adopted.get(rname) else {
+                continue;
+            };
             let data: BTreeMap<String, String> = r
                 .get("resource_data")
                 .and_then(Value::as_object)
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                            )
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
-            let ty = self.engine.registry.resolve(&def.type_name, rname, &defn.resource_registry)?;
+            let ty =
+                self.engine
+                    .registry
+                    .resolve(&def.type_name, rname, &defn.resource_registry)?;
             let run = self.engine.snapshot_run(&stack).await?;
             let props = run
                 .evaluate(def.properties.as_ref())
@@ -654,7 +813,10 @@ impl Service {
                 stack_id: stack.id.clone(),
                 name: rname.clone(),
                 type_name: def.type_name.clone(),
-                physical_id: r.get("resource_id").and_then(Value::as_str).map(str::to_string),
+                physical_id: r
+                    .get("resource_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 action: Action::Adopt,
                 status: Status::Complete,
                 status_reason: "state changed".into(),
@@ -672,23 +834,41 @@ impl Service {
             writes.push(Write::Resource(Box::new(row)));
         }
         self.engine.commit(writes).await?;
-        self.engine.spawn(stack.id.clone(), Job::Converge(Action::Adopt));
+        self.engine
+            .spawn(stack.id.clone(), Job::Converge(Action::Adopt));
         Ok(json!({"id": stack.id, "links": [self.link(&stack)]}))
     }
 
-    pub async fn get_template(&self, cx: &RequestContext, name_or_id: &str) -> Result<Value, EngineError> {
+    pub async fn get_template(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+    ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         Ok(s.source.template)
     }
 
-    pub async fn get_environment(&self, cx: &RequestContext, name_or_id: &str) -> Result<Value, EngineError> {
+    pub async fn get_environment(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+    ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         Ok(self.environment_body(&s))
     }
 
     fn environment_body(&self, s: &StackRecord) -> Value {
-        let env = s.source.environment.as_object().cloned().unwrap_or_default();
-        let mut params = env.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default();
+        let env = s
+            .source
+            .environment
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let mut params = env
+            .get("parameters")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         params.extend(s.parameters.clone());
         let mut registry = env
             .get("resource_registry")
@@ -704,14 +884,22 @@ impl Service {
         })
     }
 
-    pub async fn get_files(&self, cx: &RequestContext, name_or_id: &str) -> Result<Value, EngineError> {
+    pub async fn get_files(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+    ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         Ok(Value::Object(s.source.files))
     }
 
     // ---- outputs ---------------------------------------------------------------------------
 
-    pub async fn list_outputs(&self, cx: &RequestContext, name_or_id: &str) -> Result<Vec<Value>, EngineError> {
+    pub async fn list_outputs(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+    ) -> Result<Vec<Value>, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let defn = self.engine.compile(&s)?;
         Ok(defn
@@ -721,7 +909,12 @@ impl Service {
             .collect())
     }
 
-    pub async fn show_output(&self, cx: &RequestContext, name_or_id: &str, key: &str) -> Result<Value, EngineError> {
+    pub async fn show_output(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        key: &str,
+    ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let defn = self.engine.compile(&s)?;
         if !defn.outputs.contains_key(key) {
@@ -734,8 +927,11 @@ impl Service {
     }
 
     async fn resolve_outputs(&self, s: &StackRecord, defn: StackDefinition) -> Vec<Value> {
-        let outputs: Vec<(String, crate::definition::OutputDefinition)> =
-            defn.outputs.iter().map(|(k, o)| (k.clone(), o.clone())).collect();
+        let outputs: Vec<(String, crate::definition::OutputDefinition)> = defn
+            .outputs
+            .iter()
+            .map(|(k, o)| (k.clone(), o.clone()))
+            .collect();
         let mut out = Vec::new();
         let run = match self.engine.snapshot_run(s).await {
             Ok(r) => r,
@@ -759,12 +955,26 @@ impl Service {
 
     // ---- actions ---------------------------------------------------------------------------
 
-    pub async fn stack_action(&self, cx: &RequestContext, name_or_id: &str, action: StackAction) -> Result<(), EngineError> {
+    pub async fn stack_action(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        action: StackAction,
+    ) -> Result<(), EngineError> {
         let mut stack = self.lookup(cx, name_or_id, false).await?;
         match action {
-            StackAction::Suspend => self.start_action(&mut stack, Action::Suspend, Job::Walk(Action::Suspend)).await,
-            StackAction::Resume => self.start_action(&mut stack, Action::Resume, Job::Walk(Action::Resume)).await,
-            StackAction::Check => self.start_action(&mut stack, Action::Check, Job::Walk(Action::Check)).await,
+            StackAction::Suspend => {
+                self.start_action(&mut stack, Action::Suspend, Job::Walk(Action::Suspend))
+                    .await
+            }
+            StackAction::Resume => {
+                self.start_action(&mut stack, Action::Resume, Job::Walk(Action::Resume))
+                    .await
+            }
+            StackAction::Check => {
+                self.start_action(&mut stack, Action::Check, Job::Walk(Action::Check))
+                    .await
+            }
             StackAction::CancelUpdate | StackAction::CancelWithoutRollback => {
                 if !(stack.action == Action::Update && stack.status == Status::InProgress) {
                     return Err(EngineError::NotSupported(format!(
@@ -778,7 +988,9 @@ impl Service {
                     CancelMode::NoRollback
                 };
                 stack.cancel = Some(mode);
-                self.engine.commit(vec![Write::Stack(Box::new(stack.clone()))]).await?;
+                self.engine
+                    .commit(vec![Write::Stack(Box::new(stack.clone()))])
+                    .await?;
                 self.engine.request_cancel(&stack.id, mode);
                 Ok(())
             }
@@ -797,7 +1009,12 @@ impl Service {
             .collect())
     }
 
-    pub async fn list_resources(&self, cx: &RequestContext, name_or_id: &str, with_detail: bool) -> Result<Vec<Value>, EngineError> {
+    pub async fn list_resources(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        with_detail: bool,
+    ) -> Result<Vec<Value>, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let rows = self.current_rows(&s).await?;
         Ok(rows
@@ -815,16 +1032,19 @@ impl Service {
     ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let rows = self.current_rows(&s).await?;
-        let row = rows
-            .iter()
-            .find(|r| r.name == resource)
-            .ok_or_else(|| EngineError::ResourceNotFound {
+        let row = rows.iter().find(|r| r.name == resource).ok_or_else(|| {
+            EngineError::ResourceNotFound {
                 resource: resource.to_string(),
                 stack: s.name.clone(),
-            })?;
+            }
+        })?;
         let mut body = self.format_resource(&s, row, &rows, true);
         let mut attributes = Map::new();
-        if let Ok(ty) = self.engine.registry.resolve(&row.type_name, &row.name, &run_registry(&self.engine, &s)) {
+        if let Ok(ty) =
+            self.engine
+                .registry
+                .resolve(&row.type_name, &row.name, &run_registry(&self.engine, &s))
+        {
             let names: Vec<String> = ty
                 .schema()
                 .attributes
@@ -832,9 +1052,14 @@ impl Service {
                 .cloned()
                 .chain(with_attr.iter().cloned())
                 .collect();
-            let cx = self.engine.context(&s.id, &s.name, &row, row.action);
+            let cx = self.engine.context(&s.id, &s.name, row, row.action);
             for attr in names {
-                let v = ty.attribute(&cx, &attr).await.ok().flatten().unwrap_or(Value::Null);
+                let v = ty
+                    .attribute(&cx, &attr)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or(Value::Null);
                 attributes.insert(attr, v);
             }
         }
@@ -844,13 +1069,22 @@ impl Service {
         Ok(body)
     }
 
-    pub async fn resource_metadata(&self, cx: &RequestContext, name_or_id: &str, resource: &str) -> Result<Value, EngineError> {
+    pub async fn resource_metadata(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        resource: &str,
+    ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let row = self.find_row(&s, resource).await?;
         Ok(row.metadata)
     }
 
-    async fn find_row(&self, s: &StackRecord, resource: &str) -> Result<ResourceRecord, EngineError> {
+    async fn find_row(
+        &self,
+        s: &StackRecord,
+        resource: &str,
+    ) -> Result<ResourceRecord, EngineError> {
         self.current_rows(s)
             .await?
             .into_iter()
@@ -861,23 +1095,34 @@ impl Service {
             })
     }
 
-    pub async fn signal_resource(&self, cx: &RequestContext, name_or_id: &str, resource: &str, details: Value) -> Result<(), EngineError> {
+    pub async fn signal_resource(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        resource: &str,
+        details: Value,
+    ) -> Result<(), EngineError> {
         let s = self.lookup(cx, name_or_id, false).await?;
         let mut row = self.find_row(&s, resource).await?;
-        let ty = self
-            .engine
-            .registry
-            .resolve(&row.type_name, &row.name, &run_registry(&self.engine, &s))?;
+        let ty = self.engine.registry.resolve(
+            &row.type_name,
+            &row.name,
+            &run_registry(&self.engine, &s),
+        )?;
         let rcx = self.engine.context(&s.id, &s.name, &row, row.action);
         match ty.handle_signal(&rcx, &details).await {
             Ok(data) => {
                 row.data.extend(data);
-                self.engine.commit(vec![Write::Resource(Box::new(row))]).await
+                self.engine
+                    .commit(vec![Write::Resource(Box::new(row))])
+                    .await
             }
             Err(crate::error::ResourceError::NotSupported(action)) => {
                 Err(EngineError::ResourceActionNotSupported { action })
             }
-            Err(e) => Err(EngineError::InvalidRequest(e.located(&format!("resources.{resource}")))),
+            Err(e) => Err(EngineError::InvalidRequest(
+                e.located(&format!("resources.{resource}")),
+            )),
         }
     }
 
@@ -893,7 +1138,8 @@ impl Service {
     ) -> Result<(), EngineError> {
         let s = self.lookup(cx, name_or_id, false).await?;
         let mut row = self.find_row(&s, resource).await?;
-        let reason = reason.unwrap_or_else(|| "state changed by resource_mark_unhealthy api".into());
+        let reason =
+            reason.unwrap_or_else(|| "state changed by resource_mark_unhealthy api".into());
         if unhealthy {
             row.action = Action::Check;
             row.status = Status::Failed;
@@ -906,13 +1152,21 @@ impl Service {
         row.updated_at = Some(Utc::now());
         let event = resource_event(&row);
         self.engine
-            .commit(vec![Write::Resource(Box::new(row)), Write::Event(Box::new(event))])
+            .commit(vec![
+                Write::Resource(Box::new(row)),
+                Write::Event(Box::new(event)),
+            ])
             .await
     }
 
     // ---- events ----------------------------------------------------------------------------
 
-    pub async fn list_events(&self, cx: &RequestContext, name_or_id: &str, query: &EventQuery) -> Result<Vec<Value>, EngineError> {
+    pub async fn list_events(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        query: &EventQuery,
+    ) -> Result<Vec<Value>, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let mut events = self.engine.store.events(&s.id).await.map_err(store_error)?;
         if let Some(r) = &query.resource_name {
@@ -932,10 +1186,19 @@ impl Service {
         if let Some(limit) = query.limit {
             events.truncate(limit);
         }
-        Ok(events.iter().map(|e| self.format_event(&s, e, false)).collect())
+        Ok(events
+            .iter()
+            .map(|e| self.format_event(&s, e, false))
+            .collect())
     }
 
-    pub async fn show_event(&self, cx: &RequestContext, name_or_id: &str, resource: &str, event_id: &str) -> Result<Value, EngineError> {
+    pub async fn show_event(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        resource: &str,
+        event_id: &str,
+    ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let events = self.engine.store.events(&s.id).await.map_err(store_error)?;
         events
@@ -947,7 +1210,12 @@ impl Service {
 
     // ---- snapshots -------------------------------------------------------------------------
 
-    pub async fn create_snapshot(&self, cx: &RequestContext, name_or_id: &str, name: Option<String>) -> Result<Value, EngineError> {
+    pub async fn create_snapshot(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        name: Option<String>,
+    ) -> Result<Value, EngineError> {
         let mut stack = self.lookup(cx, name_or_id, false).await?;
         self.lock(&stack).await?;
         let result = self.take_snapshot(&mut stack, name).await;
@@ -959,33 +1227,59 @@ impl Service {
         result
     }
 
-    async fn take_snapshot(&self, stack: &mut StackRecord, name: Option<String>) -> Result<Value, EngineError> {
+    async fn take_snapshot(
+        &self,
+        stack: &mut StackRecord,
+        name: Option<String>,
+    ) -> Result<Value, EngineError> {
         let engine = &self.engine;
         engine
-            .set_stack_state(stack, Action::Snapshot, Status::InProgress, "Stack SNAPSHOT started".into())
+            .set_stack_state(
+                stack,
+                Action::Snapshot,
+                Status::InProgress,
+                "Stack SNAPSHOT started".into(),
+            )
             .await?;
         let mut data = self.export_data(stack).await?;
         let rows = self.current_rows(stack).await?;
         let mut failure = None;
         for row in &rows {
-            let Ok(ty) = engine.registry.resolve(&row.type_name, &row.name, &run_registry(engine, stack)) else { continue };
-            let rcx = self.engine.context(&stack.id, &stack.name, &row, Action::Snapshot);
+            let Ok(ty) =
+                engine
+                    .registry
+                    .resolve(&row.type_name, &row.name, &run_registry(engine, stack))
+            else {
+                continue;
+            };
+            let rcx = self
+                .engine
+                .context(&stack.id, &stack.name, row, Action::Snapshot);
             match ty.snapshot(&rcx).await {
                 Ok(d) => {
-                    if let Some(r) = data.pointer_mut(&format!("/resources/{}", row.name.replace('~', "~0").replace('/', "~1"))) {
+                    if let Some(r) = data.pointer_mut(&format!(
+                        "/resources/{}",
+                        row.name.replace('~', "~0").replace('/', "~1")
+                    )) {
                         r["resource_data"] = json!(d);
                         r["action"] = json!("SNAPSHOT");
                         r["status"] = json!("COMPLETE");
                     }
                 }
                 Err(e) => {
-                    failure.get_or_insert(format!("Resource SNAPSHOT failed: {}", e.located(&format!("resources.{}", row.name))));
+                    failure.get_or_insert(format!(
+                        "Resource SNAPSHOT failed: {}",
+                        e.located(&format!("resources.{}", row.name))
+                    ));
                 }
             }
         }
         data["action"] = json!("SNAPSHOT");
         let (status, reason) = match &failure {
-            None => (Status::Complete, "Stack SNAPSHOT completed successfully".to_string()),
+            None => (
+                Status::Complete,
+                "Stack SNAPSHOT completed successfully".to_string(),
+            ),
             Some(r) => (Status::Failed, r.clone()),
         };
         data["status"] = json!(status.as_str());
@@ -998,18 +1292,35 @@ impl Service {
             data,
             created_at: Utc::now(),
         };
-        engine.commit(vec![Write::Snapshot(Box::new(snapshot.clone()))]).await?;
-        engine.set_stack_state(stack, Action::Snapshot, status, reason).await?;
+        engine
+            .commit(vec![Write::Snapshot(Box::new(snapshot.clone()))])
+            .await?;
+        engine
+            .set_stack_state(stack, Action::Snapshot, status, reason)
+            .await?;
         Ok(format_snapshot(&snapshot))
     }
 
-    pub async fn list_snapshots(&self, cx: &RequestContext, name_or_id: &str) -> Result<Vec<Value>, EngineError> {
+    pub async fn list_snapshots(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+    ) -> Result<Vec<Value>, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
-        let snaps = self.engine.store.snapshots(&s.id).await.map_err(store_error)?;
+        let snaps = self
+            .engine
+            .store
+            .snapshots(&s.id)
+            .await
+            .map_err(store_error)?;
         Ok(snaps.iter().map(format_snapshot).collect())
     }
 
-    async fn find_snapshot(&self, s: &StackRecord, id: &str) -> Result<SnapshotRecord, EngineError> {
+    async fn find_snapshot(
+        &self,
+        s: &StackRecord,
+        id: &str,
+    ) -> Result<SnapshotRecord, EngineError> {
         self.engine
             .store
             .snapshots(&s.id)
@@ -1020,19 +1331,36 @@ impl Service {
             .ok_or_else(|| EngineError::SnapshotNotFound(id.to_string()))
     }
 
-    pub async fn show_snapshot(&self, cx: &RequestContext, name_or_id: &str, id: &str) -> Result<Value, EngineError> {
+    pub async fn show_snapshot(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        id: &str,
+    ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         Ok(format_snapshot(&self.find_snapshot(&s, id).await?))
     }
 
-    pub async fn delete_snapshot(&self, cx: &RequestContext, name_or_id: &str, id: &str) -> Result<(), EngineError> {
+    pub async fn delete_snapshot(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        id: &str,
+    ) -> Result<(), EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let snap = self.find_snapshot(&s, id).await?;
-        self.engine.commit(vec![Write::RemoveSnapshot { id: snap.id }]).await
+        self.engine
+            .commit(vec![Write::RemoveSnapshot { id: snap.id }])
+            .await
     }
 
     /// Restores the snapshot's template, environment and resource data, then converges to it.
-    pub async fn restore_snapshot(&self, cx: &RequestContext, name_or_id: &str, id: &str) -> Result<(), EngineError> {
+    pub async fn restore_snapshot(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        id: &str,
+    ) -> Result<(), EngineError> {
         let mut stack = self.lookup(cx, name_or_id, false).await?;
         let snap = self.find_snapshot(&stack, id).await?;
         stack.previous = Some(PreviousDefinition {
@@ -1043,18 +1371,33 @@ impl Service {
             stack.source.template = t.clone();
         }
         if let Some(Value::Object(env)) = snap.data.get("environment") {
-            stack.parameters = env.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default();
+            stack.parameters = env
+                .get("parameters")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
         }
         let mut rows = self.current_rows(&stack).await?;
-        let snap_resources = snap.data.get("resources").and_then(Value::as_object).cloned().unwrap_or_default();
+        let snap_resources = snap
+            .data
+            .get("resources")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         let mut writes = Vec::new();
         for row in rows.iter_mut() {
             if let Some(saved) = snap_resources.get(&row.name) {
-                let same = saved.get("resource_id").and_then(Value::as_str) == row.physical_id.as_deref();
+                let same =
+                    saved.get("resource_id").and_then(Value::as_str) == row.physical_id.as_deref();
                 if let (true, Some(Value::Object(d))) = (same, saved.get("resource_data")) {
                     row.data = d
                         .iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                            )
+                        })
                         .collect();
                     writes.push(Write::Resource(Box::new(row.clone())));
                 }
@@ -1065,12 +1408,20 @@ impl Service {
         let stored = async {
             engine.commit(writes).await?;
             engine
-                .set_stack_state(&mut stack, Action::Restore, Status::InProgress, "Stack RESTORE started".into())
+                .set_stack_state(
+                    &mut stack,
+                    Action::Restore,
+                    Status::InProgress,
+                    "Stack RESTORE started".into(),
+                )
                 .await
         }
         .await;
         if let Err(e) = stored {
-            let _ = engine.store.unlock(&stack.id, &engine.config.engine_id).await;
+            let _ = engine
+                .store
+                .unlock(&stack.id, &engine.config.engine_id)
+                .await;
             return Err(e);
         }
         engine.spawn(stack.id.clone(), Job::Converge(Action::Restore));
@@ -1172,12 +1523,21 @@ impl Service {
         })
     }
 
-    async fn format_stack(&self, s: &StackRecord, resolve_outputs: bool) -> Result<Value, EngineError> {
+    async fn format_stack(
+        &self,
+        s: &StackRecord,
+        resolve_outputs: bool,
+    ) -> Result<Value, EngineError> {
         let defn = self.engine.compile(s).unwrap_or_default();
         self.format_stack_with(s, &defn, resolve_outputs).await
     }
 
-    async fn format_stack_with(&self, s: &StackRecord, defn: &StackDefinition, resolve_outputs: bool) -> Result<Value, EngineError> {
+    async fn format_stack_with(
+        &self,
+        s: &StackRecord,
+        defn: &StackDefinition,
+        resolve_outputs: bool,
+    ) -> Result<Value, EngineError> {
         let mut body = json!({
             "capabilities": [],
             "creation_time": heat_time(&s.created_at),
@@ -1206,7 +1566,13 @@ impl Service {
         Ok(body)
     }
 
-    fn format_resource(&self, s: &StackRecord, r: &ResourceRecord, all: &[ResourceRecord], detail: bool) -> Value {
+    fn format_resource(
+        &self,
+        s: &StackRecord,
+        r: &ResourceRecord,
+        all: &[ResourceRecord],
+        detail: bool,
+    ) -> Value {
         let required_by: Vec<&str> = all
             .iter()
             .filter(|o| o.requires.iter().any(|n| n == &r.name))
@@ -1322,8 +1688,14 @@ fn stack_path(s: &StackRecord) -> String {
 }
 
 fn parse_tags(tags: Option<&str>) -> Vec<String> {
-    tags.map(|t| t.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect())
-        .unwrap_or_default()
+    tags.map(|t| {
+        t.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 fn tags_value(tags: &[String]) -> Value {

@@ -26,11 +26,16 @@ pub enum StoreError {
 pub enum Write {
     Stack(Box<StackRecord>),
     Resource(Box<ResourceRecord>),
-    RemoveResource { stack_id: String, id: String },
+    RemoveResource {
+        stack_id: String,
+        id: String,
+    },
     /// The store assigns `seq`.
     Event(Box<EventRecord>),
     Snapshot(Box<SnapshotRecord>),
-    RemoveSnapshot { id: String },
+    RemoveSnapshot {
+        id: String,
+    },
 }
 
 #[async_trait]
@@ -41,28 +46,44 @@ pub trait StateStore: Send + Sync {
     async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError>;
     async fn stack(&self, id: &str) -> Result<Option<StackRecord>, StoreError>;
     /// A live (not deleted) stack by name.
-    async fn stack_by_name(&self, project_id: &str, name: &str) -> Result<Option<StackRecord>, StoreError>;
+    async fn stack_by_name(
+        &self,
+        project_id: &str,
+        name: &str,
+    ) -> Result<Option<StackRecord>, StoreError>;
     /// Stacks of a project (every project when `None`), oldest first.
-    async fn stacks(&self, project_id: Option<&str>, show_deleted: bool) -> Result<Vec<StackRecord>, StoreError>;
+    async fn stacks(
+        &self,
+        project_id: Option<&str>,
+        show_deleted: bool,
+    ) -> Result<Vec<StackRecord>, StoreError>;
     async fn resources(&self, stack_id: &str) -> Result<Vec<ResourceRecord>, StoreError>;
     /// Events of a stack, in `seq` order.
     async fn events(&self, stack_id: &str) -> Result<Vec<EventRecord>, StoreError>;
     async fn snapshots(&self, stack_id: &str) -> Result<Vec<SnapshotRecord>, StoreError>;
     /// Takes the stack's action lock for `engine_id`. `Ok(None)` when taken, `Ok(Some(holder))`
     /// when another engine holds it.
-    async fn try_lock(&self, stack_id: &str, engine_id: &str) -> Result<Option<String>, StoreError>;
+    async fn try_lock(&self, stack_id: &str, engine_id: &str)
+        -> Result<Option<String>, StoreError>;
     async fn unlock(&self, stack_id: &str, engine_id: &str) -> Result<(), StoreError>;
     /// Records that `engine_id` is alive now.
     async fn heartbeat(&self, engine_id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Moves to `engine_id` every lock whose holder's last heartbeat is before `stale_before`
     /// (or that has no heartbeat at all); returns the stacks whose locks were taken over.
-    async fn take_stale_locks(&self, engine_id: &str, stale_before: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+    async fn take_stale_locks(
+        &self,
+        engine_id: &str,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError>;
 }
+
+/// Writes and the channel on which their writer waits for the outcome.
+type WriteRequest = (Vec<Write>, oneshot::Sender<Result<(), StoreError>>);
 
 /// Batches concurrent writes into single transactions (group commit).
 #[derive(Clone)]
 pub struct GroupWriter {
-    tx: mpsc::UnboundedSender<(Vec<Write>, oneshot::Sender<Result<(), StoreError>>)>,
+    tx: mpsc::UnboundedSender<WriteRequest>,
 }
 
 /// Upper bound on writes merged into one transaction, so one batch never grows without bound.
@@ -71,7 +92,7 @@ const MAX_BATCH_WRITES: usize = 8_192;
 impl GroupWriter {
     /// Starts the writer task on the current tokio runtime.
     pub fn start(store: std::sync::Arc<dyn StateStore>) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Vec<Write>, oneshot::Sender<Result<(), StoreError>>)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<WriteRequest>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut writes = first.0;
@@ -205,7 +226,11 @@ impl StateStore for MemoryStore {
         Ok(self.tables()?.stacks.iter().find(|s| s.id == id).cloned())
     }
 
-    async fn stack_by_name(&self, project_id: &str, name: &str) -> Result<Option<StackRecord>, StoreError> {
+    async fn stack_by_name(
+        &self,
+        project_id: &str,
+        name: &str,
+    ) -> Result<Option<StackRecord>, StoreError> {
         Ok(self
             .tables()?
             .stacks
@@ -214,7 +239,11 @@ impl StateStore for MemoryStore {
             .cloned())
     }
 
-    async fn stacks(&self, project_id: Option<&str>, show_deleted: bool) -> Result<Vec<StackRecord>, StoreError> {
+    async fn stacks(
+        &self,
+        project_id: Option<&str>,
+        show_deleted: bool,
+    ) -> Result<Vec<StackRecord>, StoreError> {
         Ok(self
             .tables()?
             .stacks
@@ -226,11 +255,21 @@ impl StateStore for MemoryStore {
     }
 
     async fn resources(&self, stack_id: &str) -> Result<Vec<ResourceRecord>, StoreError> {
-        Ok(self.tables()?.resources.get(stack_id).cloned().unwrap_or_default())
+        Ok(self
+            .tables()?
+            .resources
+            .get(stack_id)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn events(&self, stack_id: &str) -> Result<Vec<EventRecord>, StoreError> {
-        Ok(self.tables()?.events.get(stack_id).cloned().unwrap_or_default())
+        Ok(self
+            .tables()?
+            .events
+            .get(stack_id)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn snapshots(&self, stack_id: &str) -> Result<Vec<SnapshotRecord>, StoreError> {
@@ -243,7 +282,11 @@ impl StateStore for MemoryStore {
             .collect())
     }
 
-    async fn try_lock(&self, stack_id: &str, engine_id: &str) -> Result<Option<String>, StoreError> {
+    async fn try_lock(
+        &self,
+        stack_id: &str,
+        engine_id: &str,
+    ) -> Result<Option<String>, StoreError> {
         let mut t = self.tables()?;
         match t.locks.get(stack_id) {
             Some(holder) => Ok(Some(holder.clone())),
@@ -267,14 +310,20 @@ impl StateStore for MemoryStore {
         Ok(())
     }
 
-    async fn take_stale_locks(&self, engine_id: &str, stale_before: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    async fn take_stale_locks(
+        &self,
+        engine_id: &str,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
         let mut t = self.tables()?;
         let stale: Vec<String> = t
             .locks
             .iter()
             .filter(|(_, holder)| {
                 holder.as_str() != engine_id
-                    && t.heartbeats.get(*holder).is_none_or(|beat| *beat < stale_before)
+                    && t.heartbeats
+                        .get(*holder)
+                        .is_none_or(|beat| *beat < stale_before)
             })
             .map(|(stack, _)| stack.clone())
             .collect();

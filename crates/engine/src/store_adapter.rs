@@ -7,7 +7,8 @@
 
 use crate::definition::{DeletionPolicy, TemplateSource};
 use crate::model::{
-    Action, CancelMode, EventRecord, PreviousDefinition, ResourceRecord, SnapshotRecord, StackRecord, Status,
+    Action, CancelMode, EventRecord, PreviousDefinition, ResourceRecord, SnapshotRecord,
+    StackRecord, Status,
 };
 use crate::store::{StateStore, StoreError, Write};
 use async_trait::async_trait;
@@ -36,7 +37,11 @@ impl SqlStore {
     }
 
     /// Opens the store at `url` (e.g. `sqlite:///path/ember.db`).
-    pub async fn open(url: &str, key: &db::EncryptionKey, lease: Duration) -> Result<Self, StoreError> {
+    pub async fn open(
+        url: &str,
+        key: &db::EncryptionKey,
+        lease: Duration,
+    ) -> Result<Self, StoreError> {
         let store = db::Store::open(url, key).await.map_err(backend)?;
         Ok(Self::new(store, lease))
     }
@@ -86,11 +91,19 @@ fn template_value(text: &str, kind: &str) -> Value {
 fn files_out(files: &Map<String, Value>) -> BTreeMap<String, String> {
     files
         .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+            )
+        })
         .collect()
 }
 
-fn definition_out(source: &TemplateSource, parameters: &Map<String, Value>) -> (db::StackDefinition, &'static str) {
+fn definition_out(
+    source: &TemplateSource,
+    parameters: &Map<String, Value>,
+) -> (db::StackDefinition, &'static str) {
     let (template, kind) = template_text(&source.template);
     (
         db::StackDefinition {
@@ -104,11 +117,19 @@ fn definition_out(source: &TemplateSource, parameters: &Map<String, Value>) -> (
     )
 }
 
-fn source_in(d: &db::StackDefinition, kind: &str, environment_files: Vec<String>) -> TemplateSource {
+fn source_in(
+    d: &db::StackDefinition,
+    kind: &str,
+    environment_files: Vec<String>,
+) -> TemplateSource {
     TemplateSource {
         template: template_value(&d.template, kind),
         environment: d.environment.clone(),
-        files: d.files.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect(),
+        files: d
+            .files
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
         environment_files,
     }
 }
@@ -157,14 +178,25 @@ fn stack_out(s: &StackRecord, version: i64) -> Result<db::StackRecord, StoreErro
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn stack_in(s: db::StackRecord) -> StackRecord {
     let e = &s.engine_data;
-    let kind = e.get("template_kind").and_then(Value::as_str).unwrap_or("text");
-    let previous_kind = e.get("previous_template_kind").and_then(Value::as_str).unwrap_or("text");
+    let kind = e
+        .get("template_kind")
+        .and_then(Value::as_str)
+        .unwrap_or("text");
+    let previous_kind = e
+        .get("previous_template_kind")
+        .and_then(Value::as_str)
+        .unwrap_or("text");
     StackRecord {
         id: s.id.to_string(),
         name: s.name,
@@ -176,7 +208,11 @@ fn stack_in(s: db::StackRecord) -> StackRecord {
         source: source_in(&s.definition, kind, strings(e.get("environment_files"))),
         parameters: s.definition.parameters.clone(),
         previous: s.previous.as_ref().map(|p| PreviousDefinition {
-            source: source_in(p, previous_kind, strings(e.get("previous_environment_files"))),
+            source: source_in(
+                p,
+                previous_kind,
+                strings(e.get("previous_environment_files")),
+            ),
             parameters: p.parameters.clone(),
         }),
         timeout_mins: s.timeout_mins.and_then(|m| u32::try_from(m).ok()),
@@ -240,7 +276,11 @@ fn resource_in(r: db::ResourceRecord) -> ResourceRecord {
         data: r.data,
         current: r.current,
         requires: r.requires,
-        short_id: e.get("short_id").and_then(Value::as_str).unwrap_or_default().to_string(),
+        short_id: e
+            .get("short_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
         deletion_policy: e
             .get("deletion_policy")
             .and_then(|v| serde_json::from_value::<DeletionPolicy>(v.clone()).ok())
@@ -322,7 +362,9 @@ impl StateStore for SqlStore {
                 }
                 Ok(())
             }
-            Err(db::StoreError::Conflict(db::Conflict::StackNameTaken(n))) => Err(StoreError::NameTaken(n)),
+            Err(db::StoreError::Conflict(db::Conflict::StackNameTaken(n))) => {
+                Err(StoreError::NameTaken(n))
+            }
             Err(e) => Err(backend(e)),
         }
     }
@@ -343,28 +385,42 @@ impl StateStore for SqlStore {
                 Write::Resource(r) => {
                     let id = uuid(&r.id)?;
                     match self.next_version(&mut pending, id) {
-                        Some(v) => out.push(db::Write::UpdateResource(Box::new(resource_out(&r, v)?))),
+                        Some(v) => {
+                            out.push(db::Write::UpdateResource(Box::new(resource_out(&r, v)?)))
+                        }
                         None => out.push(db::Write::InsertResource(Box::new(resource_out(&r, 0)?))),
                     }
                 }
-                Write::RemoveResource { id, .. } => out.push(db::Write::DeleteResource { id: uuid(&id)? }),
+                Write::RemoveResource { id, .. } => {
+                    out.push(db::Write::DeleteResource { id: uuid(&id)? })
+                }
                 Write::Event(e) => out.push(db::Write::InsertEvent(Box::new(event_out(&e)?))),
                 Write::Snapshot(s) => {
                     let id = uuid(&s.id)?;
                     match self.next_version(&mut pending, id) {
-                        Some(v) => out.push(db::Write::UpdateSnapshot(Box::new(snapshot_out(&s, v)?))),
+                        Some(v) => {
+                            out.push(db::Write::UpdateSnapshot(Box::new(snapshot_out(&s, v)?)))
+                        }
                         None => out.push(db::Write::InsertSnapshot(Box::new(snapshot_out(&s, 0)?))),
                     }
                 }
-                Write::RemoveSnapshot { id } => out.push(db::Write::DeleteSnapshot { id: uuid(&id)? }),
+                Write::RemoveSnapshot { id } => {
+                    out.push(db::Write::DeleteSnapshot { id: uuid(&id)? })
+                }
             }
         }
         self.store.apply(&mut out).await.map_err(backend)?;
         for w in &out {
             match w {
-                db::Write::InsertStack(r) | db::Write::UpdateStack(r) => self.remember(r.id, r.version),
-                db::Write::InsertResource(r) | db::Write::UpdateResource(r) => self.remember(r.id, r.version),
-                db::Write::InsertSnapshot(r) | db::Write::UpdateSnapshot(r) => self.remember(r.id, r.version),
+                db::Write::InsertStack(r) | db::Write::UpdateStack(r) => {
+                    self.remember(r.id, r.version)
+                }
+                db::Write::InsertResource(r) | db::Write::UpdateResource(r) => {
+                    self.remember(r.id, r.version)
+                }
+                db::Write::InsertSnapshot(r) | db::Write::UpdateSnapshot(r) => {
+                    self.remember(r.id, r.version)
+                }
                 _ => {}
             }
         }
@@ -385,7 +441,11 @@ impl StateStore for SqlStore {
         }
     }
 
-    async fn stack_by_name(&self, project_id: &str, name: &str) -> Result<Option<StackRecord>, StoreError> {
+    async fn stack_by_name(
+        &self,
+        project_id: &str,
+        name: &str,
+    ) -> Result<Option<StackRecord>, StoreError> {
         match self.store.find_stack(project_id, name).await {
             Ok(s) if s.name == name && s.deleted_at.is_none() => {
                 self.remember(s.id, s.version);
@@ -396,7 +456,11 @@ impl StateStore for SqlStore {
         }
     }
 
-    async fn stacks(&self, project_id: Option<&str>, show_deleted: bool) -> Result<Vec<StackRecord>, StoreError> {
+    async fn stacks(
+        &self,
+        project_id: Option<&str>,
+        show_deleted: bool,
+    ) -> Result<Vec<StackRecord>, StoreError> {
         let query = db::StackQuery {
             tenant: project_id.map(str::to_string),
             show_deleted,
@@ -413,7 +477,11 @@ impl StateStore for SqlStore {
     }
 
     async fn resources(&self, stack_id: &str) -> Result<Vec<ResourceRecord>, StoreError> {
-        let rows = self.store.resources(uuid(stack_id)?).await.map_err(backend)?;
+        let rows = self
+            .store
+            .resources(uuid(stack_id)?)
+            .await
+            .map_err(backend)?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -433,7 +501,11 @@ impl StateStore for SqlStore {
     }
 
     async fn snapshots(&self, stack_id: &str) -> Result<Vec<SnapshotRecord>, StoreError> {
-        let rows = self.store.snapshots(uuid(stack_id)?).await.map_err(backend)?;
+        let rows = self
+            .store
+            .snapshots(uuid(stack_id)?)
+            .await
+            .map_err(backend)?;
         Ok(rows
             .into_iter()
             .map(|s| {
@@ -443,10 +515,20 @@ impl StateStore for SqlStore {
             .collect())
     }
 
-    async fn try_lock(&self, stack_id: &str, engine_id: &str) -> Result<Option<String>, StoreError> {
-        match self.store.acquire_stack_lock(uuid(stack_id)?, engine_id, self.lease).await {
+    async fn try_lock(
+        &self,
+        stack_id: &str,
+        engine_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        match self
+            .store
+            .acquire_stack_lock(uuid(stack_id)?, engine_id, self.lease)
+            .await
+        {
             Ok(_) => Ok(None),
-            Err(db::StoreError::Conflict(db::Conflict::StackLocked { engine_id, .. })) => Ok(Some(engine_id)),
+            Err(db::StoreError::Conflict(db::Conflict::StackLocked { engine_id, .. })) => {
+                Ok(Some(engine_id))
+            }
             Err(e) => Err(backend(e)),
         }
     }
@@ -459,17 +541,30 @@ impl StateStore for SqlStore {
         };
         match self.store.release_stack_lock(&lock).await {
             // Already released or taken over: nothing of ours to release.
-            Ok(()) | Err(db::StoreError::Conflict(_)) | Err(db::StoreError::NotFound { .. }) => Ok(()),
+            Ok(()) | Err(db::StoreError::Conflict(_)) | Err(db::StoreError::NotFound { .. }) => {
+                Ok(())
+            }
             Err(e) => Err(backend(e)),
         }
     }
 
     async fn heartbeat(&self, engine_id: &str, _now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.store.heartbeat(engine_id, self.lease).await.map_err(backend)
+        self.store
+            .heartbeat(engine_id, self.lease)
+            .await
+            .map_err(backend)
     }
 
-    async fn take_stale_locks(&self, engine_id: &str, _stale_before: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-        let locks = self.store.take_expired_locks(engine_id, self.lease).await.map_err(backend)?;
+    async fn take_stale_locks(
+        &self,
+        engine_id: &str,
+        _stale_before: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let locks = self
+            .store
+            .take_expired_locks(engine_id, self.lease)
+            .await
+            .map_err(backend)?;
         Ok(locks.into_iter().map(|l| l.stack_id.to_string()).collect())
     }
 }

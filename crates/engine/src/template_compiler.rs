@@ -3,8 +3,8 @@
 //! through the template crate against the engine's live state.
 
 use crate::definition::{
-    Compiler, DeletionPolicy, Evaluate, Literal, OutputDefinition, ResourceDefinition, Resolver, StackDefinition,
-    StackIdentity, TemplateSource,
+    Compiler, DeletionPolicy, Evaluate, Literal, OutputDefinition, Resolver, ResourceDefinition,
+    StackDefinition, StackIdentity, TemplateSource,
 };
 use crate::error::EngineError;
 use crate::schema::python_str;
@@ -46,7 +46,9 @@ impl TemplateCompiler {
         let mut layers: Vec<Value> = Vec::new();
         for name in &source.environment_files {
             let text = source.files.get(name).ok_or_else(|| {
-                EngineError::InvalidRequest(format!("Environment file {name} is missing from files"))
+                EngineError::InvalidRequest(format!(
+                    "Environment file {name} is missing from files"
+                ))
             })?;
             let value = match text {
                 Value::String(s) => tpl::parse_document(s, name, &self.limits)
@@ -58,7 +60,9 @@ impl TemplateCompiler {
         }
         layers.push(source.environment.clone());
         for layer in layers {
-            let Some(map) = layer.as_object() else { continue };
+            let Some(map) = layer.as_object() else {
+                continue;
+            };
             for (section, target) in [
                 ("parameters", &mut env.parameters),
                 ("parameter_defaults", &mut env.parameter_defaults),
@@ -75,13 +79,17 @@ impl TemplateCompiler {
     fn template(&self, source: &TemplateSource) -> Result<tpl::Template, EngineError> {
         let text = match &source.template {
             Value::String(s) => s.clone(),
-            other => serde_json::to_string(other).map_err(|e| EngineError::InvalidRequest(e.to_string()))?,
+            other => serde_json::to_string(other)
+                .map_err(|e| EngineError::InvalidRequest(e.to_string()))?,
         };
         tpl::parse_template(&text, "template", &self.limits).map_err(template_error)
     }
 
     /// The template crate's view of the merged environment.
-    fn template_environment(&self, env: &Environment) -> Result<tpl::environment::Environment, EngineError> {
+    fn template_environment(
+        &self,
+        env: &Environment,
+    ) -> Result<tpl::environment::Environment, EngineError> {
         let json = serde_json::json!({
             "parameters": env.parameters,
             "parameter_defaults": env.parameter_defaults,
@@ -94,7 +102,12 @@ impl TemplateCompiler {
         source
             .files
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                )
+            })
             .collect()
     }
 
@@ -109,7 +122,11 @@ impl TemplateCompiler {
             id: identity.stack_id.clone(),
             project_id: identity.project_id.clone(),
         };
-        Ok(tpl::StackInput::new(&self.template_environment(env)?, Self::files(source), identity))
+        Ok(tpl::StackInput::new(
+            &self.template_environment(env)?,
+            Self::files(source),
+            identity,
+        ))
     }
 }
 
@@ -129,8 +146,14 @@ fn hidden_parameters(template: &tpl::Template) -> Vec<String> {
     map.iter()
         .filter(|(_, schema)| {
             schema.get("hidden").and_then(Value::as_bool) == Some(true)
-                || schema.get("hidden").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"))
-                || schema.get("NoEcho").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"))
+                || schema
+                    .get("hidden")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("true"))
+                || schema
+                    .get("NoEcho")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("true"))
         })
         .map(|(k, _)| k.clone())
         .collect()
@@ -139,7 +162,9 @@ fn hidden_parameters(template: &tpl::Template) -> Vec<String> {
 /// How `stack show` prints a parameter value.
 fn shown_parameter(value: &Value) -> Value {
     match value {
-        Value::Array(items) => Value::String(items.iter().map(python_str).collect::<Vec<_>>().join(",")),
+        Value::Array(items) => {
+            Value::String(items.iter().map(python_str).collect::<Vec<_>>().join(","))
+        }
         Value::Object(_) => Value::String(value.to_string()),
         other => Value::String(python_str(other)),
     }
@@ -168,7 +193,10 @@ impl std::fmt::Debug for TemplateExpr {
 impl Evaluate for TemplateExpr {
     fn evaluate(&self, resolver: &dyn Resolver) -> Result<Value, String> {
         let bridge = Bridge(resolver);
-        let definition = self.definition.lock().map_err(|_| "template state poisoned".to_string())?;
+        let definition = self
+            .definition
+            .lock()
+            .map_err(|_| "template state poisoned".to_string())?;
         let result = match &self.field {
             Field::Properties(name) => definition.resolve_properties(name, &bridge),
             Field::Metadata(name) => definition.resolve_metadata(name, &bridge),
@@ -190,7 +218,12 @@ impl tpl::Resolver for Bridge<'_> {
             )
         })
     }
-    fn resource_attr(&self, name: &str, attr: &str, path: &[Value]) -> Result<Value, tpl::EvalError> {
+    fn resource_attr(
+        &self,
+        name: &str,
+        attr: &str,
+        path: &[Value],
+    ) -> Result<Value, tpl::EvalError> {
         self.0
             .resource_attr(name, attr, path)
             .map_err(|m| tpl::EvalError::new(tpl::ErrorKind::Evaluation, m))
@@ -210,7 +243,11 @@ impl tpl::Resolver for Bridge<'_> {
 }
 
 impl Compiler for TemplateCompiler {
-    fn compile(&self, source: &TemplateSource, identity: &StackIdentity) -> Result<StackDefinition, EngineError> {
+    fn compile(
+        &self,
+        source: &TemplateSource,
+        identity: &StackIdentity,
+    ) -> Result<StackDefinition, EngineError> {
         let env = self.environment(source)?;
         let template = self.template(source)?;
         let hidden = hidden_parameters(&template);

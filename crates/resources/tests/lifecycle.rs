@@ -25,11 +25,19 @@ async fn independent_resources_are_created_in_parallel() {
     let elapsed = started.elapsed();
     assert_eq!(status(&stack), "CREATE_COMPLETE");
     assert_eq!(reason(&stack), "Stack CREATE completed successfully");
-    assert!(elapsed < Duration::from_millis(1900), "4 waits of 1 s took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(1900),
+        "4 waits of 1 s took {elapsed:?}"
+    );
     let rs = resources(&svc, stack["id"].as_str().unwrap()).await;
     assert_eq!(rs.len(), 4);
-    assert!(rs.values().all(|r| r["resource_status"] == "CREATE_COMPLETE"));
-    assert!(rs["a"]["physical_resource_id"].as_str().unwrap().starts_with("par-a-"));
+    assert!(rs
+        .values()
+        .all(|r| r["resource_status"] == "CREATE_COMPLETE"));
+    assert!(rs["a"]["physical_resource_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("par-a-"));
 }
 
 const CHAIN: &str = r#"
@@ -56,24 +64,45 @@ async fn dependents_wait_for_their_dependencies_and_see_their_values() {
     assert_eq!(status(&stack), "CREATE_COMPLETE");
     let id = stack["id"].as_str().unwrap().to_string();
     let evs = events(&svc, &id).await;
-    let at = |name: &str, st: &str| evs.iter().position(|(n, s, _)| n == name && s == st).unwrap();
+    let at = |name: &str, st: &str| {
+        evs.iter()
+            .position(|(n, s, _)| n == name && s == st)
+            .unwrap()
+    };
     assert!(at("first", "CREATE_COMPLETE") < at("second", "CREATE_IN_PROGRESS"));
     assert!(at("second", "CREATE_COMPLETE") < at("third", "CREATE_IN_PROGRESS"));
-    assert_eq!(evs[0], ("chain".into(), "CREATE_IN_PROGRESS".into(), "Stack CREATE started".into()));
+    assert_eq!(
+        evs[0],
+        (
+            "chain".into(),
+            "CREATE_IN_PROGRESS".into(),
+            "Stack CREATE started".into()
+        )
+    );
     assert_eq!(evs.last().unwrap().2, "Stack CREATE completed successfully");
     assert_eq!(output(&svc, &id, "copied").await["output_value"], "one");
     let rs = resources(&svc, &id).await;
-    assert_eq!(output(&svc, &id, "ref").await["output_value"], rs["third"]["physical_resource_id"]);
+    assert_eq!(
+        output(&svc, &id, "ref").await["output_value"],
+        rs["third"]["physical_resource_id"]
+    );
     assert_eq!(rs["first"]["required_by"], json!(["second"]));
     // Deletion goes in reverse order.
     svc.delete_stack(&cx(), &id).await.unwrap();
     let gone = wait(&svc, &id).await;
     assert_eq!(status(&gone), "DELETE_COMPLETE");
     let evs = events(&svc, &id).await;
-    let at = |name: &str, st: &str| evs.iter().rposition(|(n, s, _)| n == name && s == st).unwrap();
+    let at = |name: &str, st: &str| {
+        evs.iter()
+            .rposition(|(n, s, _)| n == name && s == st)
+            .unwrap()
+    };
     assert!(at("third", "DELETE_COMPLETE") < at("second", "DELETE_IN_PROGRESS"));
     assert!(at("second", "DELETE_COMPLETE") < at("first", "DELETE_IN_PROGRESS"));
-    assert!(matches!(svc.show_stack(&cx(), "chain", true).await, Err(EngineError::StackNotFound(_))));
+    assert!(matches!(
+        svc.show_stack(&cx(), "chain", true).await,
+        Err(EngineError::StackNotFound(_))
+    ));
 }
 
 const FAILING: &str = r#"
@@ -98,8 +127,14 @@ async fn a_failure_stops_new_work_and_lets_running_work_finish() {
     );
     let rs = resources(&svc, stack["id"].as_str().unwrap()).await;
     assert_eq!(rs["bad"]["resource_status"], "CREATE_FAILED");
-    assert_eq!(rs["slow"]["resource_status"], "CREATE_COMPLETE", "running work finishes");
-    assert!(!rs.contains_key("after"), "nothing new starts after a failure");
+    assert_eq!(
+        rs["slow"]["resource_status"], "CREATE_COMPLETE",
+        "running work finishes"
+    );
+    assert!(
+        !rs.contains_key("after"),
+        "nothing new starts after a failure"
+    );
 }
 
 #[tokio::test]
@@ -118,7 +153,9 @@ async fn a_failed_create_rolls_back_when_rollback_is_enabled() {
     assert!(evs.iter().any(|(n, s, r)| n == "rollsback"
         && s == "CREATE_FAILED"
         && r.starts_with("Resource CREATE failed: ValueError")));
-    assert!(evs.iter().any(|(n, s, _)| n == "ok" && s == "DELETE_COMPLETE"));
+    assert!(evs
+        .iter()
+        .any(|(n, s, _)| n == "ok" && s == "DELETE_COMPLETE"));
 }
 
 fn single(props: Value) -> String {
@@ -128,7 +165,9 @@ fn single(props: Value) -> String {
 }
 
 async fn update(svc: &ember_engine::Service, id: &str, req: StackRequest) -> Value {
-    svc.update_stack(&cx(), id, req).await.expect("update accepted");
+    svc.update_stack(&cx(), id, req)
+        .await
+        .expect("update accepted");
     wait(svc, id).await
 }
 
@@ -143,15 +182,32 @@ async fn update_in_place_keeps_the_physical_resource_and_replace_makes_a_new_one
     assert_eq!(status(&stack), "UPDATE_COMPLETE");
     assert_eq!(reason(&stack), "Stack UPDATE completed successfully");
     let after = resources(&svc, &id).await;
-    assert_eq!(after["r"]["physical_resource_id"], before["r"]["physical_resource_id"]);
+    assert_eq!(
+        after["r"]["physical_resource_id"],
+        before["r"]["physical_resource_id"]
+    );
     assert_eq!(after["r"]["resource_status"], "UPDATE_COMPLETE");
     assert_eq!(output(&svc, &id, "out").await["output_value"], "v2");
-    assert_eq!(after["dep"]["resource_status"], "CREATE_COMPLETE", "dependent unchanged");
+    assert_eq!(
+        after["dep"]["resource_status"], "CREATE_COMPLETE",
+        "dependent unchanged"
+    );
 
-    let stack = update(&svc, &id, request("upd", &single(json!({"value": "v3", "update_replace": true})))).await;
+    let stack = update(
+        &svc,
+        &id,
+        request(
+            "upd",
+            &single(json!({"value": "v3", "update_replace": true})),
+        ),
+    )
+    .await;
     assert_eq!(status(&stack), "UPDATE_COMPLETE");
     let replaced = resources(&svc, &id).await;
-    assert_ne!(replaced["r"]["physical_resource_id"], before["r"]["physical_resource_id"]);
+    assert_ne!(
+        replaced["r"]["physical_resource_id"],
+        before["r"]["physical_resource_id"]
+    );
     assert_eq!(replaced["r"]["resource_status"], "CREATE_COMPLETE");
     assert_eq!(output(&svc, &id, "out").await["output_value"], "v3");
     // The dependent was repointed: its value is the new reference id, updated in place.
@@ -193,7 +249,10 @@ async fn a_failed_update_rolls_back_to_the_previous_definition() {
         && r == "Resource UPDATE failed: ValueError: resources.r: Test Resource failed r"));
     assert_eq!(output(&svc, &id, "out").await["output_value"], "good");
     let tpl = svc.get_template(&cx(), &id).await.unwrap();
-    assert!(tpl.as_str().unwrap().contains("good"), "the previous template is current again");
+    assert!(
+        tpl.as_str().unwrap().contains("good"),
+        "the previous template is current again"
+    );
 }
 
 #[tokio::test]
@@ -229,7 +288,9 @@ async fn cancel_update_with_and_without_rollback() {
         let stack = create(&svc, request("cancel", &single(json!({"value": "a"})))).await;
         let id = stack["id"].as_str().unwrap().to_string();
         let slow = single(json!({"value": "b", "action_wait_secs": {"update": 30}}));
-        svc.update_stack(&cx(), &id, request("cancel", &slow)).await.unwrap();
+        svc.update_stack(&cx(), &id, request("cancel", &slow))
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         let started = Instant::now();
         svc.stack_action(&cx(), &id, action).await.unwrap();
@@ -237,15 +298,24 @@ async fn cancel_update_with_and_without_rollback() {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(status(&stack), expected);
         let evs = events(&svc, &id).await;
-        assert!(evs.iter().any(|(n, s, r)| n == "cancel" && s == "UPDATE_FAILED" && r == "Stack UPDATE cancelled"));
+        assert!(evs.iter().any(|(n, s, r)| n == "cancel"
+            && s == "UPDATE_FAILED"
+            && r == "Stack UPDATE cancelled"));
     }
     let svc = service();
     let stack = create(&svc, request("idle", &single(json!({})))).await;
     let err = svc
-        .stack_action(&cx(), stack["id"].as_str().unwrap(), StackAction::CancelUpdate)
+        .stack_action(
+            &cx(),
+            stack["id"].as_str().unwrap(),
+            StackAction::CancelUpdate,
+        )
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), "Cancelling update when stack is CREATE_COMPLETE is not supported.");
+    assert_eq!(
+        err.to_string(),
+        "Cancelling update when stack is CREATE_COMPLETE is not supported."
+    );
     assert_eq!(err.heat_type(), "NotSupported");
 }
 
@@ -263,7 +333,10 @@ async fn an_action_that_outlives_its_timeout_fails_with_a_clear_reason() {
     assert_eq!(reason(&stack), "Timed out");
     let rs = resources(&svc, stack["id"].as_str().unwrap()).await;
     assert_eq!(rs["r"]["resource_status"], "CREATE_FAILED");
-    assert_eq!(rs["r"]["resource_status_reason"], "Error: resources.r: CREATE aborted");
+    assert_eq!(
+        rs["r"]["resource_status_reason"],
+        "Error: resources.r: CREATE aborted"
+    );
 }
 
 #[tokio::test]
@@ -282,7 +355,11 @@ async fn retained_resources_are_not_deleted() {
         let stack = wait(&svc, &id).await;
         assert_eq!(status(&stack), "DELETE_COMPLETE");
         // Only a real delete runs the resource's delete handler (and its 1 s wait).
-        assert_eq!(started.elapsed() >= Duration::from_secs(1), slow, "{policy}");
+        assert_eq!(
+            started.elapsed() >= Duration::from_secs(1),
+            slow,
+            "{policy}"
+        );
     }
 }
 
@@ -300,14 +377,23 @@ async fn suspend_resume_and_check() {
         let stack = wait(&svc, &id).await;
         assert_eq!(status(&stack), expected);
         let rs = resources(&svc, &id).await;
-        assert!(rs.values().all(|r| r["resource_status"] == expected), "{rs:?}");
+        assert!(
+            rs.values().all(|r| r["resource_status"] == expected),
+            "{rs:?}"
+        );
     }
     let evs = events(&svc, &id).await;
-    let at = |name: &str, st: &str| evs.iter().position(|(n, s, _)| n == name && s == st).unwrap();
+    let at = |name: &str, st: &str| {
+        evs.iter()
+            .position(|(n, s, _)| n == name && s == st)
+            .unwrap()
+    };
     // Suspend goes dependents first, resume dependencies first.
     assert!(at("third", "SUSPEND_COMPLETE") < at("first", "SUSPEND_IN_PROGRESS"));
     assert!(at("first", "RESUME_COMPLETE") < at("third", "RESUME_IN_PROGRESS"));
-    svc.mark_unhealthy(&cx(), &id, "first", true, Some("broken".into())).await.unwrap();
+    svc.mark_unhealthy(&cx(), &id, "first", true, Some("broken".into()))
+        .await
+        .unwrap();
     let rs = resources(&svc, &id).await;
     assert_eq!(rs["first"]["resource_status"], "CHECK_FAILED");
     assert_eq!(rs["first"]["resource_status_reason"], "broken");
@@ -326,8 +412,14 @@ async fn one_action_at_a_time() {
         .await
         .unwrap_err();
     assert_eq!(err.heat_type(), "ActionInProgress");
-    assert_eq!(err.to_string(), "Stack busy already has an action (CREATE) in progress.");
-    let err = svc.create_stack(&cx(), request("busy", &single(json!({})))).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Stack busy already has an action (CREATE) in progress."
+    );
+    let err = svc
+        .create_stack(&cx(), request("busy", &single(json!({}))))
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "The Stack (busy) already exists.");
     assert_eq!(status(&wait(&svc, &id).await), "CREATE_COMPLETE");
 }
@@ -340,11 +432,18 @@ async fn abandon_then_adopt_keeps_the_physical_resources() {
     let before = resources(&svc, &id).await;
     let data = svc.abandon_stack(&cx(), &id).await.unwrap();
     assert_eq!(data["name"], "ab");
-    assert_eq!(data["resources"]["first"]["resource_id"], before["first"]["physical_resource_id"]);
+    assert_eq!(
+        data["resources"]["first"]["resource_id"],
+        before["first"]["physical_resource_id"]
+    );
     assert_eq!(data["resources"]["first"]["resource_data"]["value"], "one");
     wait(&svc, &id).await;
     let evs = events(&svc, &id).await;
-    assert!(!evs.iter().any(|(n, s, _)| n == "first" && s.starts_with("DELETE")), "abandon deletes nothing");
+    assert!(
+        !evs.iter()
+            .any(|(n, s, _)| n == "first" && s.starts_with("DELETE")),
+        "abandon deletes nothing"
+    );
 
     let req = StackRequest {
         stack_name: Some("adopted".into()),
@@ -357,7 +456,10 @@ async fn abandon_then_adopt_keeps_the_physical_resources() {
     let nid = stack["id"].as_str().unwrap().to_string();
     let after = resources(&svc, &nid).await;
     for name in ["first", "second", "third"] {
-        assert_eq!(after[name]["physical_resource_id"], before[name]["physical_resource_id"]);
+        assert_eq!(
+            after[name]["physical_resource_id"],
+            before[name]["physical_resource_id"]
+        );
     }
     assert_eq!(output(&svc, &nid, "copied").await["output_value"], "one");
 }
@@ -370,15 +472,23 @@ async fn snapshot_then_restore_brings_back_data() {
     let id = stack["id"].as_str().unwrap().to_string();
     let original = output(&svc, &id, "pw").await["output_value"].clone();
     assert_eq!(original.as_str().unwrap().len(), 12);
-    let snap = svc.create_snapshot(&cx(), &id, Some("s1".into())).await.unwrap();
+    let snap = svc
+        .create_snapshot(&cx(), &id, Some("s1".into()))
+        .await
+        .unwrap();
     assert_eq!(snap["status"], "COMPLETE");
-    assert_eq!(snap["data"]["resources"]["pw"]["resource_data"]["value"], original);
+    assert_eq!(
+        snap["data"]["resources"]["pw"]["resource_data"]["value"],
+        original
+    );
     // A salt change replaces the string.
     let salted = rs_tpl.replace("length: 12}", "length: 12, salt: x}");
     let stack = update(&svc, &id, request("snap", &salted)).await;
     assert_eq!(status(&stack), "UPDATE_COMPLETE");
     assert_ne!(output(&svc, &id, "pw").await["output_value"], original);
-    svc.restore_snapshot(&cx(), &id, snap["id"].as_str().unwrap()).await.unwrap();
+    svc.restore_snapshot(&cx(), &id, snap["id"].as_str().unwrap())
+        .await
+        .unwrap();
     let stack = wait(&svc, &id).await;
     assert_eq!(status(&stack), "RESTORE_COMPLETE");
     let listed = svc.list_snapshots(&cx(), &id).await.unwrap();
@@ -395,7 +505,10 @@ async fn outputs_report_errors_per_output() {
     let stack = create(&svc, request("outs", CHAIN)).await;
     let outputs = stack["outputs"].as_array().unwrap();
     assert_eq!(outputs.len(), 3);
-    let copied = outputs.iter().find(|o| o["output_key"] == "copied").unwrap();
+    let copied = outputs
+        .iter()
+        .find(|o| o["output_key"] == "copied")
+        .unwrap();
     assert_eq!(copied["output_value"], "one");
     let err = svc.show_output(&cx(), "outs", "nope").await.unwrap_err();
     assert_eq!(err.to_string(), "Specified output key nope not found.");
@@ -405,7 +518,10 @@ async fn outputs_report_errors_per_output() {
 async fn invalid_properties_are_refused_before_anything_is_stored() {
     let svc = service();
     let bad = "heat_template_version: 2018-08-31\nresources:\n  pw: {type: OS::Heat::RandomString, properties: {length: 600}}\n";
-    let err = svc.create_stack(&cx(), request("invalid", bad)).await.unwrap_err();
+    let err = svc
+        .create_stack(&cx(), request("invalid", bad))
+        .await
+        .unwrap_err();
     assert_eq!(err.heat_type(), "StackValidationFailed");
     assert_eq!(
         err.to_string(),
@@ -413,8 +529,14 @@ async fn invalid_properties_are_refused_before_anything_is_stored() {
     );
     assert!(svc.list_stacks(&cx(), true).await.unwrap().is_empty());
     let unknown = "heat_template_version: 2018-08-31\nresources:\n  x: {type: OS::Heat::TestResource, properties: {nope: 1}}\n";
-    let err = svc.create_stack(&cx(), request("invalid", unknown)).await.unwrap_err();
-    assert_eq!(err.to_string(), "Property error: resources.x.properties: Unknown Property nope");
+    let err = svc
+        .create_stack(&cx(), request("invalid", unknown))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Property error: resources.x.properties: Unknown Property nope"
+    );
 }
 
 #[tokio::test]
@@ -424,7 +546,10 @@ async fn preview_update_classifies_every_resource() {
     let stack = create(&svc, request("pv", tpl)).await;
     let id = stack["id"].as_str().unwrap().to_string();
     let new = "heat_template_version: 2018-08-31\nresources:\n  same: {type: OS::Heat::TestResource, properties: {value: s}}\n  upd: {type: OS::Heat::TestResource, properties: {value: u2}}\n  rep: {type: OS::Heat::TestResource, properties: {update_replace_value: b}}\n  added: {type: OS::Heat::None}\n";
-    let preview = svc.preview_update(&cx(), &id, request("pv", new)).await.unwrap();
+    let preview = svc
+        .preview_update(&cx(), &id, request("pv", new))
+        .await
+        .unwrap();
     let names = |k: &str| -> Vec<String> {
         preview["resource_changes"][k]
             .as_array()
@@ -439,7 +564,10 @@ async fn preview_update_classifies_every_resource() {
     assert_eq!(names("added"), vec!["added"]);
     assert_eq!(names("deleted"), vec!["gone"]);
     // Nothing changed.
-    assert_eq!(status(&svc.show_stack(&cx(), &id, false).await.unwrap()), "CREATE_COMPLETE");
+    assert_eq!(
+        status(&svc.show_stack(&cx(), &id, false).await.unwrap()),
+        "CREATE_COMPLETE"
+    );
 }
 
 #[tokio::test]
@@ -499,12 +627,17 @@ outputs:
     assert_eq!(output(&svc, &id, "num").await["output_value"], json!(42));
     let r = output(&svc, &id, "ref").await["output_value"].clone();
     assert_eq!(r, output(&svc, &id, "val").await["output_value"]);
-    assert!(r.as_str().unwrap().chars().all(|c| c.is_ascii_digit()) && r.as_str().unwrap().len() == 8);
+    assert!(
+        r.as_str().unwrap().chars().all(|c| c.is_ascii_digit()) && r.as_str().unwrap().len() == 8
+    );
     assert_eq!(output(&svc, &id, "stub").await["output_value"], Value::Null);
     // None never updates, whatever its properties.
     let changed = tpl.replace("anything: [1, 2]", "anything: [3]");
     update(&svc, &id, request("kinds", &changed)).await;
-    assert_eq!(resources(&svc, &id).await["stub"]["resource_status"], "CREATE_COMPLETE");
+    assert_eq!(
+        resources(&svc, &id).await["stub"]["resource_status"],
+        "CREATE_COMPLETE"
+    );
 }
 
 #[tokio::test]

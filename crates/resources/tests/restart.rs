@@ -47,10 +47,14 @@ fn engine_config(id: &str) -> EngineConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run by crash_mid_create_then_restart_completes_once in a child process"]
 async fn child_starts_a_create() {
-    let Ok(path) = std::env::var(DB_VAR) else { return };
+    let Ok(path) = std::env::var(DB_VAR) else {
+        return;
+    };
     let svc = service_on(open(&path).await, engine_config("child-engine"));
     svc.start().await.expect("engine starts");
-    svc.create_stack(&cx(), request("survivor", SLOW)).await.expect("create accepted");
+    svc.create_stack(&cx(), request("survivor", SLOW))
+        .await
+        .expect("create accepted");
     tokio::time::sleep(Duration::from_secs(120)).await;
 }
 
@@ -59,7 +63,12 @@ async fn crash_mid_create_then_restart_completes_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("ember.db").to_string_lossy().to_string();
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "child_starts_a_create", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "child_starts_a_create",
+            "--ignored",
+            "--nocapture",
+        ])
         .env(DB_VAR, &path)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -70,10 +79,17 @@ async fn crash_mid_create_then_restart_completes_once() {
     let store = open(&path).await;
     let started = Instant::now();
     let stack_id = loop {
-        assert!(started.elapsed() < Duration::from_secs(60), "child never started the create");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "child never started the create"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let Ok(stacks) = store.stacks(None, false).await else { continue };
-        let Some(stack) = stacks.first() else { continue };
+        let Ok(stacks) = store.stacks(None, false).await else {
+            continue;
+        };
+        let Some(stack) = stacks.first() else {
+            continue;
+        };
         let rows = store.resources(&stack.id).await.unwrap_or_default();
         let waiting = rows
             .iter()
@@ -119,7 +135,10 @@ async fn crash_mid_create_then_restart_completes_once() {
 }
 
 async fn output_value(svc: &Service, id: &str) -> String {
-    let rows = svc.list_resources(&cx(), id, false).await.expect("resources");
+    let rows = svc
+        .list_resources(&cx(), id, false)
+        .await
+        .expect("resources");
     let after = rows
         .iter()
         .find(|r| r["resource_name"] == "after_a")
@@ -129,5 +148,8 @@ async fn output_value(svc: &Service, id: &str) -> String {
         .await
         .expect("show");
     assert_eq!(after["resource_status"], "CREATE_COMPLETE");
-    shown["attributes"]["output"].as_str().unwrap_or_default().to_string()
+    shown["attributes"]["output"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }

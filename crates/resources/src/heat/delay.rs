@@ -16,14 +16,20 @@ pub struct Delay {
 
 impl Delay {
     pub fn new() -> Self {
-        let non_negative = || Constraint::Range { min: Some(0.0), max: None };
+        let non_negative = || Constraint::Range {
+            min: Some(0.0),
+            max: None,
+        };
         let mut properties = BTreeMap::new();
         properties.insert(
             "min_wait".into(),
-            PropertySchema::new(PropertyType::Number, "Minimum time in seconds to wait during the specified actions.")
-                .update_allowed()
-                .default(json!(0))
-                .constraint(non_negative()),
+            PropertySchema::new(
+                PropertyType::Number,
+                "Minimum time in seconds to wait during the specified actions.",
+            )
+            .update_allowed()
+            .default(json!(0))
+            .constraint(non_negative()),
         );
         properties.insert(
             "max_jitter".into(),
@@ -37,22 +43,28 @@ impl Delay {
         );
         properties.insert(
             "jitter_multiplier".into(),
-            PropertySchema::new(PropertyType::Number, "Number of seconds to multiply the maximum jitter value by.")
-                .update_allowed()
-                .default(json!(1.0))
-                .constraint(non_negative()),
+            PropertySchema::new(
+                PropertyType::Number,
+                "Number of seconds to multiply the maximum jitter value by.",
+            )
+            .update_allowed()
+            .default(json!(1.0))
+            .constraint(non_negative()),
         );
         properties.insert(
             "actions".into(),
-            PropertySchema::new(PropertyType::List, "Actions during which the delay will occur.")
-                .update_allowed()
-                .default(json!(["CREATE"]))
-                .constraint(Constraint::AllowedValues(vec![
-                    json!("CREATE"),
-                    json!("DELETE"),
-                    json!("SUSPEND"),
-                    json!("RESUME"),
-                ])),
+            PropertySchema::new(
+                PropertyType::List,
+                "Actions during which the delay will occur.",
+            )
+            .update_allowed()
+            .default(json!(["CREATE"]))
+            .constraint(Constraint::AllowedValues(vec![
+                json!("CREATE"),
+                json!("DELETE"),
+                json!("SUSPEND"),
+                json!("RESUME"),
+            ])),
         );
         Delay {
             schema: TypeSchema {
@@ -73,7 +85,8 @@ impl Delay {
             .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(cx.action.as_str())));
         let secs = if listed {
             let min = cx.prop_f64("min_wait").unwrap_or(0.0);
-            let jitter = cx.prop_f64("max_jitter").unwrap_or(0.0) * cx.prop_f64("jitter_multiplier").unwrap_or(1.0);
+            let jitter = cx.prop_f64("max_jitter").unwrap_or(0.0)
+                * cx.prop_f64("jitter_multiplier").unwrap_or(1.0);
             min + jitter * rand::thread_rng().gen::<f64>()
         } else {
             0.0
@@ -103,7 +116,11 @@ impl ResourceType for Delay {
     async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
         Ok(wait::progress(cx))
     }
-    async fn update(&self, _cx: &ResourceContext, _req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
+    async fn update(
+        &self,
+        _cx: &ResourceContext,
+        _req: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
         Ok(Started::default())
     }
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
@@ -121,8 +138,11 @@ impl ResourceType for Delay {
     async fn check_action_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
         Ok(wait::progress(cx))
     }
-    async fn attribute(&self, _cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        _cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         Ok((name == "show").then_some(Value::Null))
     }
 }
-

@@ -16,7 +16,8 @@ impl NoneResource {
         NoneResource {
             schema: TypeSchema {
                 accepts_any_property: true,
-                description: "Enables easily disabling certain resources via the resource_registry.".into(),
+                description:
+                    "Enables easily disabling certain resources via the resource_registry.".into(),
                 support_status: "SUPPORTED",
                 since_version: Some("5.0.0"),
                 ..TypeSchema::default()
@@ -48,11 +49,19 @@ impl ResourceType for NoneResource {
         true
     }
 
-    fn needs_update(&self, _old: &ember_engine::resource::Properties, _new: &ember_engine::resource::Properties) -> bool {
+    fn needs_update(
+        &self,
+        _old: &ember_engine::resource::Properties,
+        _new: &ember_engine::resource::Properties,
+    ) -> bool {
         false
     }
 
-    async fn attribute(&self, _cx: &ResourceContext, _name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        _cx: &ResourceContext,
+        _name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         Ok(Some(Value::Null))
     }
 }

@@ -43,19 +43,28 @@ impl RandomString {
         let min = || {
             PropertySchema::new(PropertyType::Integer, "")
                 .default(json!(1))
-                .constraint(Constraint::Range { min: Some(1.0), max: Some(512.0) })
+                .constraint(Constraint::Range {
+                    min: Some(1.0),
+                    max: Some(512.0),
+                })
         };
         let mut properties = BTreeMap::new();
         properties.insert(
             "length".into(),
             PropertySchema::new(PropertyType::Integer, "Length of the string to generate.")
                 .default(json!(32))
-                .constraint(Constraint::Range { min: Some(1.0), max: Some(512.0) }),
+                .constraint(Constraint::Range {
+                    min: Some(1.0),
+                    max: Some(512.0),
+                }),
         );
         properties.insert(
             "sequence".into(),
-            PropertySchema::new(PropertyType::String, "Sequence of characters to build the random string from.")
-                .constraint(Constraint::AllowedValues(class_values.clone())),
+            PropertySchema::new(
+                PropertyType::String,
+                "Sequence of characters to build the random string from.",
+            )
+            .constraint(Constraint::AllowedValues(class_values.clone())),
         );
         properties.insert(
             "character_classes".into(),
@@ -137,8 +146,16 @@ impl Default for RandomString {
 fn requirements(props: &Properties) -> Vec<(Vec<char>, usize)> {
     let min_of = |item: &Value| item.get("min").and_then(Value::as_u64).unwrap_or(1) as usize;
     let mut out: Vec<(Vec<char>, usize)> = Vec::new();
-    for item in props.get("character_sequences").and_then(Value::as_array).into_iter().flatten() {
-        let seq = item.get("sequence").and_then(Value::as_str).unwrap_or_default();
+    for item in props
+        .get("character_sequences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let seq = item
+            .get("sequence")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         out.push((seq.chars().collect(), min_of(item)));
     }
     let sequence = props.get("sequence").and_then(Value::as_str);
@@ -151,7 +168,10 @@ fn requirements(props: &Properties) -> Vec<(Vec<char>, usize)> {
             .into_iter()
             .flatten()
             .map(|c| {
-                let class = c.get("class").and_then(Value::as_str).unwrap_or("lettersdigits");
+                let class = c
+                    .get("class")
+                    .and_then(Value::as_str)
+                    .unwrap_or("lettersdigits");
                 (class.to_string(), min_of(c))
             })
             .collect(),
@@ -198,9 +218,11 @@ impl ResourceType for RandomString {
         let length = props.get("length").and_then(Value::as_u64).unwrap_or(32) as usize;
         let min_total: usize = requirements(props).iter().map(|(_, m)| m).sum();
         if min_total > length {
-            return Err("Length property cannot be smaller than combined character class and \
+            return Err(
+                "Length property cannot be smaller than combined character class and \
                         character sequence minimums"
-                .into());
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -216,7 +238,11 @@ impl ResourceType for RandomString {
         true
     }
 
-    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         Ok(match name {
             "value" => Some(cx.data.get("value").map_or(Value::Null, |v| json!(v))),
             "show" => Some(Value::Null),
@@ -243,8 +269,10 @@ mod tests {
 
     #[test]
     fn honours_lengths_and_minimums() {
-        let p = props(json!({"length": 12, "character_classes": [{"class": "digits", "min": 4}],
-                             "character_sequences": [{"sequence": "!@", "min": 3}]}));
+        let p = props(
+            json!({"length": 12, "character_classes": [{"class": "digits", "min": 4}],
+                             "character_sequences": [{"sequence": "!@", "min": 3}]}),
+        );
         for _ in 0..50 {
             let s = generate(&p);
             assert_eq!(s.chars().count(), 12);
@@ -258,6 +286,9 @@ mod tests {
     #[test]
     fn refuses_minimums_over_length() {
         let p = props(json!({"length": 2, "character_classes": [{"class": "digits", "min": 3}]}));
-        assert!(RandomString::new().validate(&p).unwrap_err().starts_with("Length property cannot"));
+        assert!(RandomString::new()
+            .validate(&p)
+            .unwrap_err()
+            .starts_with("Length property cannot"));
     }
 }

@@ -33,11 +33,20 @@ impl TestResource {
             number("Number value for delay during resolve constraint.")
                 .constraint(Constraint::Custom("test_constr".into())),
         );
-        properties.insert("attr_wait_secs".into(), number("Number value for timeout during resolving output value."));
-        properties.insert("value".into(), string("The input string to be stored.", "test_string"));
+        properties.insert(
+            "attr_wait_secs".into(),
+            number("Number value for timeout during resolving output value."),
+        );
+        properties.insert(
+            "value".into(),
+            string("The input string to be stored.", "test_string"),
+        );
         properties.insert(
             "update_replace_value".into(),
-            PropertySchema::new(PropertyType::String, "Some value that can be stored but can not be updated."),
+            PropertySchema::new(
+                PropertyType::String,
+                "Some value that can be stored but can not be updated.",
+            ),
         );
         properties.insert(
             "fail".into(),
@@ -57,16 +66,34 @@ impl TestResource {
             .update_allowed()
             .default(json!(false)),
         );
-        properties.insert("wait_secs".into(), number("Seconds to wait after an action (-1 is infinite)."));
+        properties.insert(
+            "wait_secs".into(),
+            number("Seconds to wait after an action (-1 is infinite)."),
+        );
         let action_secs = |d: &str| PropertySchema::new(PropertyType::Number, d).update_allowed();
         properties.insert(
             "action_wait_secs".into(),
             PropertySchema::new(PropertyType::Map, "Options for simulating waiting.")
                 .update_allowed()
                 .with_keys(vec![
-                    ("create", action_secs("Seconds to wait after a create. Defaults to the global wait_secs.")),
-                    ("update", action_secs("Seconds to wait after an update. Defaults to the global wait_secs.")),
-                    ("delete", action_secs("Seconds to wait after a delete. Defaults to the global wait_secs.")),
+                    (
+                        "create",
+                        action_secs(
+                            "Seconds to wait after a create. Defaults to the global wait_secs.",
+                        ),
+                    ),
+                    (
+                        "update",
+                        action_secs(
+                            "Seconds to wait after an update. Defaults to the global wait_secs.",
+                        ),
+                    ),
+                    (
+                        "delete",
+                        action_secs(
+                            "Seconds to wait after a delete. Defaults to the global wait_secs.",
+                        ),
+                    ),
                 ]),
         );
         properties.insert("client_name".into(), string("Client to poll.", ""));
@@ -104,10 +131,9 @@ impl TestResource {
     /// After the wait: Heat raises `ValueError` when `fail` is set (except while deleting).
     fn progress(cx: &ResourceContext) -> Result<Progress, ResourceError> {
         match wait::progress(cx) {
-            Progress::Done if cx.prop_bool("fail") && cx.action != Action::Delete => Err(ResourceError::new(
-                "ValueError",
-                format!("Test Resource failed {}", cx.name),
-            )),
+            Progress::Done if cx.prop_bool("fail") && cx.action != Action::Delete => Err(
+                ResourceError::new("ValueError", format!("Test Resource failed {}", cx.name)),
+            ),
             p => Ok(p),
         }
     }
@@ -129,7 +155,10 @@ impl ResourceType for TestResource {
         let mut data = wait::start(Self::wait_secs(&cx.properties, Action::Create));
         let mut physical_id = None;
         if !cx.prop_bool("fail") {
-            data.insert("value".into(), cx.prop_str("value").unwrap_or_default().to_string());
+            data.insert(
+                "value".into(),
+                cx.prop_str("value").unwrap_or_default().to_string(),
+            );
             physical_id = Some(cx.physical_resource_name());
         }
         Ok(Started { physical_id, data })
@@ -141,11 +170,18 @@ impl ResourceType for TestResource {
 
     fn needs_replace(&self, changed: &[String], _old: &Properties, new: &Properties) -> bool {
         let value_forces = changed.iter().any(|c| c == "value")
-            && new.get("update_replace").and_then(Value::as_bool).unwrap_or(false);
+            && new
+                .get("update_replace")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
         value_forces || changed.iter().any(|c| c == "update_replace_value")
     }
 
-    async fn update(&self, cx: &ResourceContext, req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
+    async fn update(
+        &self,
+        cx: &ResourceContext,
+        req: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
         let new_value = cx.prop_str("value").filter(|v| !v.is_empty());
         let value_changed = req.changed.iter().any(|c| c == "value");
         match new_value {
@@ -154,7 +190,10 @@ impl ResourceType for TestResource {
                 if !cx.prop_bool("fail") {
                     data.insert("value".into(), value.to_string());
                 }
-                Ok(Started { physical_id: None, data })
+                Ok(Started {
+                    physical_id: None,
+                    data,
+                })
             }
             _ => Ok(Started {
                 physical_id: None,
@@ -185,7 +224,11 @@ impl ResourceType for TestResource {
         }
     }
 
-    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         match name {
             "output" => {
                 let secs = cx.prop_f64("attr_wait_secs").unwrap_or(0.0);

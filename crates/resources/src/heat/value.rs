@@ -19,24 +19,24 @@ impl ValueResource {
         let mut properties = BTreeMap::new();
         properties.insert(
             "value".into(),
-            PropertySchema::new(PropertyType::Any, "The expression to generate the \"value\" attribute.")
-                .required()
-                .update_allowed(),
+            PropertySchema::new(
+                PropertyType::Any,
+                "The expression to generate the \"value\" attribute.",
+            )
+            .required()
+            .update_allowed(),
         );
         properties.insert(
             "type".into(),
-            PropertySchema::new(
-                PropertyType::String,
-                "The type of the \"value\" property.",
-            )
-            .update_allowed()
-            .constraint(Constraint::AllowedValues(vec![
-                json!("string"),
-                json!("number"),
-                json!("comma_delimited_list"),
-                json!("json"),
-                json!("boolean"),
-            ])),
+            PropertySchema::new(PropertyType::String, "The type of the \"value\" property.")
+                .update_allowed()
+                .constraint(Constraint::AllowedValues(vec![
+                    json!("string"),
+                    json!("number"),
+                    json!("comma_delimited_list"),
+                    json!("json"),
+                    json!("boolean"),
+                ])),
         );
         let mut attributes = BTreeMap::new();
         attributes.insert(
@@ -77,7 +77,10 @@ fn typed_value(props: &Properties) -> Result<Value, String> {
         _ => return Ok(value),
     };
     let schema = TypeSchema {
-        properties: BTreeMap::from([("value".to_string(), PropertySchema::new(kind, "").required())]),
+        properties: BTreeMap::from([(
+            "value".to_string(),
+            PropertySchema::new(kind, "").required(),
+        )]),
         ..TypeSchema::default()
     };
     let mut given = Map::new();
@@ -107,11 +110,19 @@ impl ResourceType for ValueResource {
         true
     }
 
-    async fn update(&self, _cx: &ResourceContext, _req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
+    async fn update(
+        &self,
+        _cx: &ResourceContext,
+        _req: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
         Ok(Started::default())
     }
 
-    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         match name {
             "value" => typed_value(&cx.properties)
                 .map(Some)

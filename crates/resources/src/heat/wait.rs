@@ -25,14 +25,21 @@ pub fn progress(cx: &ResourceContext) -> Progress {
         .get(STARTED_AT)
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc));
-    let secs: f64 = cx.data.get(WAIT_SECS).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    let secs: f64 = cx
+        .data
+        .get(WAIT_SECS)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0);
     let Some(started) = started else {
         return Progress::Done;
     };
     if secs < 0.0 {
         return Progress::Pending(Duration::from_secs(1));
     }
-    let elapsed = (Utc::now() - started).to_std().unwrap_or_default().as_secs_f64();
+    let elapsed = (Utc::now() - started)
+        .to_std()
+        .unwrap_or_default()
+        .as_secs_f64();
     if elapsed > secs {
         Progress::Done
     } else {

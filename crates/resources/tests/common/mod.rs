@@ -24,7 +24,12 @@ pub fn config() -> EngineConfig {
 }
 
 pub fn service_on(store: Arc<dyn StateStore>, config: EngineConfig) -> Service {
-    Service::new(store, ember_resources::registry(), Arc::new(TemplateCompiler::default()), config)
+    Service::new(
+        store,
+        ember_resources::registry(),
+        Arc::new(TemplateCompiler::default()),
+        config,
+    )
 }
 
 pub fn service() -> Service {
@@ -67,7 +72,12 @@ pub async fn resources(svc: &Service, id: &str) -> serde_json::Map<String, Value
         .await
         .expect("resources")
         .into_iter()
-        .map(|r| (r["resource_name"].as_str().unwrap_or_default().to_string(), r))
+        .map(|r| {
+            (
+                r["resource_name"].as_str().unwrap_or_default().to_string(),
+                r,
+            )
+        })
         .collect()
 }
 
@@ -84,8 +94,14 @@ pub async fn events(svc: &Service, id: &str) -> Vec<(String, String, String)> {
         .map(|e| {
             (
                 e["resource_name"].as_str().unwrap_or_default().to_string(),
-                e["resource_status"].as_str().unwrap_or_default().to_string(),
-                e["resource_status_reason"].as_str().unwrap_or_default().to_string(),
+                e["resource_status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                e["resource_status_reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect()
