@@ -3,6 +3,7 @@
 mod delay;
 mod none;
 mod random_string;
+pub mod resource_group;
 pub mod stack;
 mod test_resource;
 mod value;
@@ -27,5 +28,12 @@ pub fn register(registry: &mut Registry) {
     let handle = ember_engine::nested::StackHandle::new();
     registry.add_stack_handle(handle.clone());
     registry.set_provider_factory(Arc::new(stack::Providers::new(handle.clone())));
-    registry.register("OS::Heat::Stack", Arc::new(stack::NestedStack::new(handle.clone())));
+    registry.register(
+        "OS::Heat::Stack",
+        Arc::new(stack::NestedStack::new(handle.clone())),
+    );
+    registry.register(
+        "OS::Heat::ResourceGroup",
+        Arc::new(resource_group::ResourceGroup::new(handle.clone())),
+    );
 }
