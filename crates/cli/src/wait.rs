@@ -120,6 +120,20 @@ pub async fn wait(
             quiet_polls = 0;
             marker = events.last().map(|e| text(e, "id"));
         }
+        // A create stores its resources after it starts: count them again when events name
+        // more resources than the bar knows.
+        if let Some(bar) = &bar {
+            let named = events
+                .iter()
+                .map(|e| text(e, "resource_name"))
+                .filter(|n| *n != stack.name && !resource_status.contains_key(n))
+                .count();
+            if named > 0 && (resource_status.len() + named) as u64 > bar.length().unwrap_or(0) {
+                if let Ok(resources) = heat.resource_list(stack, Vec::new()).await {
+                    bar.set_length(bar.length().unwrap_or(0).max(resources.len() as u64));
+                }
+            }
+        }
         for event in &events {
             let status = text(event, "resource_status");
             let resource = text(event, "resource_name");
@@ -164,14 +178,10 @@ pub async fn wait(
     }
 }
 
+/// The event lines already tell the outcome; the bar leaves the terminal as it found it.
 fn finish(bar: Option<ProgressBar>, status: String, reason: String) -> Result<Outcome, CliError> {
     if let Some(bar) = bar {
-        if !status.ends_with("_FAILED") {
-            if let Some(len) = bar.length() {
-                bar.set_position(len);
-            }
-        }
-        bar.finish_with_message(status.clone());
+        bar.finish_and_clear();
     }
     Ok(Outcome { status, reason })
 }

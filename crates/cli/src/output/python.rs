@@ -482,7 +482,42 @@ fn resolves_to_other_type(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(".{0,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn json_dumps_reads_back_as_the_same_value(value in any_json()) {
+            for style in [JsonStyle::cliff(false), JsonStyle::cliff(true), JsonStyle::heatclient()] {
+                let text = json_dumps(&value, style);
+                let back: Value = serde_json::from_str(&text).unwrap();
+                prop_assert_eq!(&back, &value);
+            }
+        }
+
+        #[test]
+        fn yaml_and_repr_never_panic(value in any_json()) {
+            let _ = yaml_dump(&value);
+            let _ = repr(&value);
+        }
+    }
 
     #[test]
     fn repr_matches_python() {

@@ -277,6 +277,22 @@ fn split_long_chunk(chunks: &mut [Vec<char>], current: &mut Vec<Vec<char>>, room
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn wrapped_lines_fit_and_keep_every_word_character(line in "[a-z0-9 -]{0,80}", limit in 1usize..30) {
+            let lines = wrap(&line, limit);
+            if line.chars().count() > limit {
+                for l in &lines {
+                    prop_assert!(l.chars().count() <= limit, "{:?} -> {:?}", line, lines);
+                }
+            }
+            let kept: String = lines.concat().chars().filter(|c| *c != ' ').collect();
+            let original: String = line.chars().filter(|c| *c != ' ').collect();
+            prop_assert_eq!(kept, original);
+        }
+    }
 
     #[test]
     fn renders_prettytable_layout() {
