@@ -1,8 +1,8 @@
 //! The conditions section: named condition definitions, evaluated lazily (they may refer to each
 //! other by name), with circular references detected as Heat detects them.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -27,11 +27,13 @@ enum State {
     Done(bool),
 }
 
-/// The condition definitions of a template, with their values cached once computed.
+/// The condition definitions of a template, with their values cached once computed. The cache
+/// is behind a mutex so that a stack definition can be evaluated from many threads; it is never
+/// held across an evaluation.
 #[derive(Debug, Default)]
 pub struct Conditions {
     definitions: IndexMap<String, ConditionDefinition>,
-    states: RefCell<HashMap<String, State>>,
+    states: Mutex<HashMap<String, State>>,
 }
 
 impl Conditions {
@@ -41,8 +43,15 @@ impl Conditions {
                 .iter()
                 .map(|d| (d.name.clone(), d.clone()))
                 .collect(),
-            states: RefCell::new(HashMap::new()),
+            states: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn states(&self) -> MutexGuard<'_, HashMap<String, State>> {
+        // The map holds plain values, so a panic elsewhere cannot leave it inconsistent.
+        self.states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -63,7 +72,7 @@ impl Conditions {
                 format!("Invalid condition \"{name}\""),
             ));
         };
-        let state = self.states.borrow().get(name).copied();
+        let state = self.states().get(name).copied();
         match state {
             Some(State::Done(b)) => return Ok(b),
             Some(State::InProgress) => {
@@ -75,19 +84,15 @@ impl Conditions {
             }
             None => {}
         }
-        self.states
-            .borrow_mut()
-            .insert(name.to_string(), State::InProgress);
+        self.states().insert(name.to_string(), State::InProgress);
         let result = self.compute(definition, scope);
         match result {
             Ok(b) => {
-                self.states
-                    .borrow_mut()
-                    .insert(name.to_string(), State::Done(b));
+                self.states().insert(name.to_string(), State::Done(b));
                 Ok(b)
             }
             Err(e) => {
-                self.states.borrow_mut().remove(name);
+                self.states().remove(name);
                 Err(e)
             }
         }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::conditions::ConditionDefinition;
@@ -10,6 +11,7 @@ use crate::error::{ErrorKind, TemplateError};
 use crate::expr::{Expr, ParseContext};
 use crate::load::{parse_document, Limits};
 use crate::node::{Location, Node, NodeValue, Path};
+use crate::parameters::{ParamType, ParameterSchemas, ParameterSyntax};
 use crate::version::{FnContext, Version, AWS_KEY, HEAT_CFN_KEY, HOT_KEY};
 
 /// A template, parsed and structurally checked.
@@ -228,6 +230,16 @@ impl Template {
             mappings,
             root,
         })
+    }
+
+    /// Each declared parameter's type, as environment merging needs it.
+    pub fn parameter_types(&self) -> Result<IndexMap<String, ParamType>, TemplateError> {
+        let schemas = ParameterSchemas::parse(
+            Some(&self.parameters),
+            &self.file,
+            ParameterSyntax::for_version(self.version),
+        )?;
+        Ok(schemas.types())
     }
 
     pub fn resource(&self, name: &str) -> Option<&ResourceDefinition> {

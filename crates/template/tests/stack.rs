@@ -183,3 +183,12 @@ fn validate_answers_like_heats_validate_api() {
     assert_eq!(answer["Environment"]["parameters"], json!({"len": 12}));
     assert!(answer.get("ParameterGroups").is_none());
 }
+
+#[test]
+fn stack_definition_is_shareable_across_threads() {
+    fn assert_sync<T: Send + Sync>() {}
+    assert_sync::<StackDefinition>();
+    let template = parse_template(WEB, "web.yaml", &Limits::default()).unwrap();
+    let types = template.parameter_types().unwrap();
+    assert_eq!(types.len(), 3);
+}
