@@ -40,6 +40,7 @@ string_enum!(Action {
     Check = "CHECK",
     Restore = "RESTORE",
     Abandon = "ABANDON",
+    Signal = "SIGNAL",
 });
 
 string_enum!(Status {

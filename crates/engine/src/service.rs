@@ -1113,8 +1113,12 @@ impl Service {
         match ty.handle_signal(&rcx, &details).await {
             Ok(data) => {
                 row.data.extend(data);
+                // Heat records every signal as a SIGNAL event with the signal's summary.
+                let mut event = resource_event(&row);
+                event.action = Action::Signal;
+                event.reason = signal_summary(&details);
                 self.engine
-                    .commit(vec![Write::Resource(Box::new(row))])
+                    .commit(vec![Write::Resource(Box::new(row)), Write::Event(Box::new(event))])
                     .await
             }
             Err(crate::error::ResourceError::NotSupported(action)) => {
@@ -1652,6 +1656,25 @@ fn required_by(defn: &StackDefinition, name: &str) -> Vec<String> {
         .filter(|(_, d)| d.requires.contains(name))
         .map(|(n, _)| n.clone())
         .collect()
+}
+
+/// The reason of a signal's event, as Heat words it: an alarm transition for Aodh's bodies,
+/// the text of a string signal, otherwise `Unknown`.
+fn signal_summary(details: &Value) -> String {
+    match details {
+        Value::Null => "No signal details provided".into(),
+        Value::String(s) => s.clone(),
+        Value::Object(m) if ["previous", "current", "reason"].iter().all(|k| m.contains_key(*k)) => {
+            let text = |k: &str| crate::schema::python_str(&m[k]);
+            format!(
+                "alarm state changed from {} to {} ({})",
+                text("previous"),
+                text("current"),
+                text("reason")
+            )
+        }
+        _ => "Unknown".into(),
+    }
 }
 
 fn resource_event(row: &ResourceRecord) -> EventRecord {
