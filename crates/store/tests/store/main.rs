@@ -1312,3 +1312,127 @@ async fn sqlite_existing_file_and_memory() {
         Err(StoreError::Config(_))
     ));
 }
+
+/// The in-memory store has a single connection: no call may wait for a second one while
+/// holding the first (that would hang), including the error paths that look rows up again.
+#[tokio::test]
+async fn sqlite_memory_store_never_waits_on_itself() {
+    let store = Store::open("sqlite::memory:", &backends::key())
+        .await
+        .unwrap();
+    let body = async {
+        let mut s = stack("solo", "t");
+        store.create_stack(&s).await.unwrap();
+        let mut stale = s.clone();
+        store.update_stack(&mut s).await.unwrap();
+        assert!(matches!(
+            store.update_stack(&mut stale).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let mut r = ResourceRecord::new(s.id, "r", "T");
+        store.create_resource(&r).await.unwrap();
+        let mut stale = r.clone();
+        store.update_resource(&mut r).await.unwrap();
+        assert!(matches!(
+            store.update_resource(&mut stale).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let mut lock = store
+            .acquire_stack_lock(s.id, "a", Duration::from_millis(1))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        store
+            .acquire_stack_lock(s.id, "b", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .acquire_stack_lock(s.id, "c", Duration::from_secs(60))
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store
+                .renew_stack_lock(&mut lock, Duration::from_secs(1))
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.release_stack_lock(&lock).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let page = StackQuery {
+            marker: Some(s.id),
+            ..Default::default()
+        };
+        store.list_stacks(&page).await.unwrap();
+        let mut events = [Write::InsertEvent(Box::new(EventRecord::new(
+            s.id, "r", "CREATE", "COMPLETE",
+        )))];
+        store.apply(&mut events).await.unwrap();
+        let Write::InsertEvent(e) = &events[0] else {
+            unreachable!()
+        };
+        store
+            .events(&EventQuery {
+                stack_id: s.id,
+                marker: Some(e.id),
+                nested_depth: 2,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let config = SoftwareConfigRecord {
+            id: Uuid::new_v4(),
+            name: "c".into(),
+            group: "script".into(),
+            config: String::new(),
+            inputs: json!([]),
+            outputs: json!([]),
+            options: json!({}),
+            tenant: "t".into(),
+            created_at: now(),
+        };
+        store.create_software_config(&config).await.unwrap();
+        store
+            .list_software_configs(None, Some(1), Some(config.id))
+            .await
+            .unwrap();
+        let mut d = SoftwareDeploymentRecord {
+            id: Uuid::new_v4(),
+            config_id: config.id,
+            server_id: "s".into(),
+            input_values: json!({}),
+            action: "CREATE".into(),
+            status: "COMPLETE".into(),
+            status_reason: String::new(),
+            output_values: json!({}),
+            tenant: "t".into(),
+            created_at: now(),
+            updated_at: None,
+            version: 0,
+        };
+        store.create_software_deployment(&d).await.unwrap();
+        let mut stale = d.clone();
+        store.update_software_deployment(&mut d).await.unwrap();
+        assert!(matches!(
+            store.update_software_deployment(&mut stale).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let item = store
+            .enqueue_work(Some(s.id), "k", &json!(null))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.complete_work(item.id, "nobody").await,
+            Err(StoreError::Conflict(_))
+        ));
+        store.heartbeat("a", Duration::from_secs(1)).await.unwrap();
+        store.retire_engine("a").await.unwrap();
+        store.purge_stack(s.id).await.unwrap();
+    };
+    tokio::time::timeout(Duration::from_secs(30), body)
+        .await
+        .expect("the in-memory store hung");
+}
