@@ -726,10 +726,8 @@ fn check_resource(name: &str, call: &Call, scope: &Scope<'_>) -> Result<(), Temp
         Err(fail(
             call,
             ErrorKind::Reference,
-            format!(
-                "The specified reference \"{name}\" (in {}) is incorrect.",
-                call.location.path
-            ),
+            // Heat resolves without a path here and says "unknown".
+            format!("The specified reference \"{name}\" (in unknown) is incorrect."),
         ))
     }
 }

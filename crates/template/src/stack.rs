@@ -333,8 +333,12 @@ impl StackDefinition {
                 refs.extend(references(expr, &scope)?);
             }
             let mut dependencies: IndexSet<String> = IndexSet::new();
+            // A reference to a resource whose condition is false is allowed in `depends_on`
+            // (the dependency is dropped), as in Heat; a name no resource has is an error.
             for (dep, location) in &r.depends_on {
-                if !active_names.contains(dep) {
+                if active_names.contains(dep) {
+                    dependencies.insert(dep.clone());
+                } else if self.template.resource(dep).is_none() {
                     return Err(TemplateError::new(
                         ErrorKind::Dependency,
                         location.clone(),
@@ -344,7 +348,6 @@ impl StackDefinition {
                         ),
                     ));
                 }
-                dependencies.insert(dep.clone());
             }
             for reference in &refs {
                 if !active_names.contains(&reference.resource) {
@@ -353,7 +356,8 @@ impl StackDefinition {
                         reference.location.clone(),
                         format!(
                             "The specified reference \"{}\" (in {}) is incorrect.",
-                            reference.resource, reference.location.path
+                            reference.resource,
+                            heat_reference_path(&reference.location.path, self.template.version)
                         ),
                     ));
                 }
@@ -498,6 +502,34 @@ pub(crate) fn resolve_parameters(
         identity: Some(input.identity.clone()),
     };
     schemas.resolve(&parameter_input, check_values, None)
+}
+
+/// The path Heat names in a reference error from a resource's properties or metadata:
+/// `server.Properties.networks[0].port` (the resource, its CFN-style section, then the keys and
+/// indexes, without function names).
+fn heat_reference_path(path: &crate::node::Path, version: crate::version::Version) -> String {
+    let segments = path.segments();
+    let mut out = String::new();
+    for (i, segment) in segments.iter().enumerate().skip(1) {
+        let shown = match (i, segment.as_str()) {
+            (2, "properties" | "Properties") => "Properties",
+            (2, "metadata" | "Metadata") => "Metadata",
+            (2, "update_policy" | "UpdatePolicy") => "UpdatePolicy",
+            _ if i > 2
+                && version
+                    .lookup(segment, crate::version::FnContext::Value)
+                    .is_some() =>
+            {
+                continue
+            }
+            _ => segment.as_str(),
+        };
+        if !out.is_empty() && !shown.starts_with('[') {
+            out.push('.');
+        }
+        out.push_str(shown);
+    }
+    out
 }
 
 fn condition_key(template: &Template) -> &'static str {

@@ -123,7 +123,7 @@ fn get_resource_and_unknown_references() {
     let e = eval(NEWEST, "{get_resource: ghost}", &[]).unwrap_err();
     assert_eq!(
         e.message,
-        "The specified reference \"ghost\" (in outputs.o.value.get_resource) is incorrect."
+        "The specified reference \"ghost\" (in unknown) is incorrect."
     );
     assert_eq!(e.location.span.line, 8);
 }

@@ -121,22 +121,43 @@ fn undeclared_parameter_is_refused() {
 }
 
 #[test]
-fn reference_to_disabled_resource_is_refused() {
-    let text = WEB.replace(
-        "value: {get_resource: backup}\n    condition: is_prod",
-        "value: 1",
-    );
-    let text = text.replace("depends_on: [net]", "depends_on: [backup]");
+fn references_to_disabled_and_unknown_resources() {
+    // depends_on a resource whose condition is false: the dependency is dropped, as in Heat.
+    let text = WEB.replace("depends_on: [net]", "depends_on: [backup]");
+    let template = parse_template(&text, "web.yaml", &Limits::default()).unwrap();
+    let stack = StackDefinition::new(template, input(&[])).unwrap();
+    let deps: Vec<&str> = stack
+        .resource("server")
+        .unwrap()
+        .dependencies
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(deps, ["port"]);
+    // depends_on a name no resource has.
+    let text = WEB.replace("depends_on: [net]", "depends_on: [ghost]");
     let template = parse_template(&text, "web.yaml", &Limits::default()).unwrap();
     let err = StackDefinition::new(template, input(&[])).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Dependency);
     assert_eq!(
         err.message,
-        "The specified reference \"backup\" (in server) is incorrect."
+        "The specified reference \"ghost\" (in server) is incorrect."
     );
     assert_eq!(
         err.location.path.to_string(),
         "resources.server.depends_on[0]"
+    );
+    // get_resource of a disabled resource in properties names Heat's path.
+    let text = WEB.replace("port: {get_resource: port}", "port: {get_resource: backup}");
+    let template = parse_template(&text, "web.yaml", &Limits::default()).unwrap();
+    let err = StackDefinition::new(template, input(&[])).unwrap_err();
+    assert_eq!(
+        err.message,
+        "The specified reference \"backup\" (in server.Properties.networks[0].port) is incorrect."
+    );
+    assert_eq!(
+        err.location.path.to_string(),
+        "resources.server.properties.networks[0].port.get_resource"
     );
 }
 
