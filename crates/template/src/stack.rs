@@ -394,6 +394,20 @@ impl StackDefinition {
                     }
                 },
             };
+            // An external resource depends on nothing, and may not declare dependencies.
+            if let Some(id) = external_id.as_deref().filter(|id| !id.is_empty()) {
+                if !r.depends_on.is_empty() {
+                    return Err(TemplateError::new(
+                        ErrorKind::Dependency,
+                        r.location.clone(),
+                        format!(
+                            "Invalid dependency with external {} resource: {id}",
+                            r.resource_type
+                        ),
+                    ));
+                }
+                dependencies.clear();
+            }
             resources.push(StackResource {
                 name: r.name.clone(),
                 resource_type: r.resource_type.clone(),

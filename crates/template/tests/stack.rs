@@ -213,3 +213,30 @@ fn stack_definition_is_shareable_across_threads() {
     let types = template.parameter_types().unwrap();
     assert_eq!(types.len(), 3);
 }
+
+#[test]
+fn external_resources_have_no_dependencies() {
+    let text = r#"
+heat_template_version: 2016-10-14
+resources:
+  net:
+    type: OS::Neutron::Net
+  server:
+    type: OS::Nova::Server
+    external_id: abc
+    properties: {network: {get_resource: net}}
+"#;
+    let template = parse_template(text, "e.yaml", &Limits::default()).unwrap();
+    let stack = StackDefinition::new(template, input(&[])).unwrap();
+    let server = stack.resource("server").unwrap();
+    assert_eq!(server.external_id.as_deref(), Some("abc"));
+    assert!(server.dependencies.is_empty());
+    let text = text.replace("external_id: abc", "external_id: abc\n    depends_on: net");
+    let template = parse_template(&text, "e.yaml", &Limits::default()).unwrap();
+    assert_eq!(
+        StackDefinition::new(template, input(&[]))
+            .unwrap_err()
+            .message,
+        "Invalid dependency with external OS::Nova::Server resource: abc"
+    );
+}
