@@ -1157,7 +1157,7 @@ async fn work_queue_survives_a_dead_engine(store: Db) {
         .unwrap();
     assert_eq!(store.work_items(Some(s.id)).await.unwrap().len(), 2);
     let claimed = store
-        .claim_work("engine-a", Duration::from_millis(300), 2)
+        .claim_work("engine-a", Duration::from_millis(1000), 2)
         .await
         .unwrap();
     assert_eq!(
@@ -1178,7 +1178,7 @@ async fn work_queue_survives_a_dead_engine(store: Db) {
         .unwrap()
         .is_empty());
     // engine-a dies: its claims expire and engine-b takes them over.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let retried = store
         .claim_work("engine-b", Duration::from_secs(60), 10)
         .await
