@@ -490,7 +490,8 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::from),
-            (-1e6f64..1e6).prop_map(Value::from),
+            // Short decimals: serde_json's default float parsing is not exact for long ones.
+            (-1_000_000_000i64..1_000_000_000).prop_map(|m| Value::from(m as f64 / 1000.0)),
             ".{0,12}".prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 32, 4, |inner| {

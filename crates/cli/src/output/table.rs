@@ -200,7 +200,7 @@ pub fn wrap(line: &str, limit: usize) -> Vec<String> {
             }
         }
         if chunks.last().is_some_and(|c| c.len() > limit) {
-            split_long_chunk(&mut chunks, &mut current, limit.saturating_sub(used).max(1));
+            split_long_chunk(&mut chunks, &mut current, limit.saturating_sub(used));
         }
         if current.last().is_some_and(|c| is_space(c)) {
             current.pop();
