@@ -1138,9 +1138,75 @@ async fn custom_constraints_name_the_missing_thing() {
         .unwrap_err();
     assert_eq!(failure.0, "flavor");
     // Keystone lookups need the admin role (the Keystone types are admin-only too).
-    assert_eq!(check(&lab.admin, "keystone.project", "demo").await, Ok(true));
+    assert_eq!(
+        check(&lab.admin, "keystone.project", "demo").await,
+        Ok(true)
+    );
     assert_eq!(
         check(&lab.admin, "keystone.role", "no-role").await,
         Err("Error validating value 'no-role': The Role (no-role) could not be found.".into())
     );
+}
+
+/// Serve `body` over HTTP on 127.0.0.1 (Glance's web-download is allowed from loopback in the
+/// lab); returns the URL.
+async fn serve_once(body: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/image.raw", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glance_web_image() {
+    let Some(lab) = lab().await else { return };
+    let url = serve_once(vec![5u8; 8192]).await;
+    let mut image = Res::new(
+        &lab.types,
+        "OS::Glance::WebImage",
+        "img",
+        json!({
+        "location": url, "disk_format": "raw", "container_format": "bare",
+        "os_distro": "cirros", "extra_properties": {"purpose": "test"}}),
+    );
+    image.create().await.unwrap();
+    let shown = image.attr("show").await;
+    assert_eq!(shown["status"], "active");
+    assert_eq!(shown["size"], 8192);
+    assert_eq!(shown["purpose"], "test");
+    assert!(image
+        .update(json!({
+        "location": url, "disk_format": "raw", "container_format": "bare",
+        "os_distro": "ubuntu", "extra_properties": {"stage": "2"}}))
+        .await
+        .unwrap());
+    let shown = image.attr("show").await;
+    assert_eq!(shown["os_distro"], "ubuntu");
+    assert_eq!(shown["stage"], "2");
+    assert!(shown.get("purpose").is_none());
+    image.delete().await.unwrap();
+    image.delete().await.unwrap();
+    // A location Glance cannot fetch fails the import with Glance's reason, not a hang.
+    let mut broken = Res::new(
+        &lab.types,
+        "OS::Glance::WebImage",
+        "broken",
+        json!({
+        "location": "http://127.0.0.1:9/nothing", "disk_format": "raw", "container_format": "bare"}),
+    );
+    let error = broken.create().await.unwrap_err();
+    assert!(error.to_string().contains("import failed"), "{error}");
+    broken.delete().await.unwrap();
 }

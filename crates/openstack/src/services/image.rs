@@ -88,6 +88,43 @@ impl Image {
         url: &str,
         policy: &PollPolicy,
     ) -> Result<Value, Error> {
+        self.start_import_from_url(id, url).await?;
+        self.wait_active(id, policy).await
+    }
+
+    /// Wait for `active`; `killed`, `deleted` or a failed import end the wait with the reason.
+    pub async fn wait_active(&self, id: &str, policy: &PollPolicy) -> Result<Value, Error> {
+        poll(policy, "Image", id, || self.check_active(id)).await
+    }
+
+    /// One look at an image being uploaded or imported.
+    pub async fn check_active(&self, id: &str) -> Result<Poll<Value>, Error> {
+        let image = self.image(id).await?;
+        let status = image["status"].as_str().unwrap_or("unknown").to_string();
+        let failed_import = image["os_glance_failed_import"]
+            .as_str()
+            .filter(|stores| !stores.is_empty())
+            .map(str::to_string);
+        match (status.as_str(), failed_import) {
+            ("active", _) => Ok(Poll::Ready(image)),
+            ("killed" | "deleted" | "deactivated", _) => Err(Error::Failed {
+                kind: "Image",
+                id: id.to_string(),
+                message: format!("Image went to status {status}"),
+                status,
+            }),
+            (_, Some(stores)) => Err(Error::Failed {
+                kind: "Image",
+                id: id.to_string(),
+                message: format!("import failed for store(s) {stores}"),
+                status,
+            }),
+            _ => Ok(Poll::Pending(status)),
+        }
+    }
+
+    /// Start a `web-download` import of `url` into the image (see [`Image::import_from_url`]).
+    pub async fn start_import_from_url(&self, id: &str, url: &str) -> Result<(), Error> {
         self.client
             .post(
                 format!("/images/{id}/import"),
@@ -95,39 +132,7 @@ impl Image {
             )
             .send()
             .await?;
-        self.wait_active(id, policy).await
-    }
-
-    /// Wait for `active`; `killed`, `deleted` or a failed import end the wait with the reason.
-    pub async fn wait_active(&self, id: &str, policy: &PollPolicy) -> Result<Value, Error> {
-        poll(policy, "Image", id, || async {
-            let image = self.image(id).await?;
-            let status = image["status"].as_str().unwrap_or("unknown").to_string();
-            let failed_import = image["os_glance_failed_import"]
-                .as_str()
-                .filter(|stores| !stores.is_empty());
-            match status.as_str() {
-                "active" => Ok(Poll::Ready(image)),
-                "killed" | "deleted" | "deactivated" => Err(Error::Failed {
-                    kind: "Image",
-                    id: id.to_string(),
-                    message: format!("Image went to status {status}"),
-                    status,
-                }),
-                _ if failed_import.is_some() => Err(Error::Failed {
-                    kind: "Image",
-                    id: id.to_string(),
-                    message: format!(
-                        "import failed for store(s) {}",
-                        failed_import.unwrap_or_default()
-                    ),
-                    status,
-                }),
-                // An import that gave up leaves the image queued with no task running.
-                _ => Ok(Poll::Pending(status)),
-            }
-        })
-        .await
+        Ok(())
     }
 
     /// Delete; already gone counts as deleted.

@@ -10,8 +10,11 @@
 //! context's `CloudHandle` (server mode: the stack's trust-scoped session); without one, the
 //! types share a [`Cloud`] that connects on first use from `OS_*` / `clouds.yaml` (local mode).
 
+mod aodh;
 mod cinder;
 pub mod constraints;
+mod glance;
+mod keystone;
 mod neutron;
 mod nova;
 mod props;
@@ -88,6 +91,9 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
     neutron::register(registry, &cloud);
     nova::register(registry, &cloud);
     cinder::register(registry, &cloud);
+    glance::register(registry, &cloud);
+    keystone::register(registry, &cloud);
+    aodh::register(registry, &cloud);
 }
 
 /// Register every OpenStack type with credentials from the environment.
