@@ -55,15 +55,28 @@ pub trait StackControl: Send + Sync {
     /// Creates the child stack of the resource `cx` and starts its create; returns the child's id.
     /// The child inherits the parent's files and environment (the `resource_registry` entries
     /// scoped to this resource become the child's own).
-    async fn create_child(&self, cx: &ResourceContext, child: ChildTemplate) -> Result<String, ResourceError>;
+    async fn create_child(
+        &self,
+        cx: &ResourceContext,
+        child: ChildTemplate,
+    ) -> Result<String, ResourceError>;
     /// Starts an update of the child to a new template and parameters.
-    async fn update_child(&self, child_id: &str, child: ChildTemplate) -> Result<(), ResourceError>;
+    async fn update_child(&self, child_id: &str, child: ChildTemplate)
+        -> Result<(), ResourceError>;
     /// Starts deleting the child (nothing to do when it is gone).
     async fn delete_child(&self, child_id: &str) -> Result<(), ResourceError>;
     /// Whether the child's `action` has finished; its failure reason fails the resource.
-    async fn child_progress(&self, child_id: &str, action: Action) -> Result<Progress, ResourceError>;
+    async fn child_progress(
+        &self,
+        child_id: &str,
+        action: Action,
+    ) -> Result<Progress, ResourceError>;
     /// Values read from the child's live state, in the order asked.
-    async fn child_values(&self, child_id: &str, lookups: &[ChildLookup]) -> Result<Vec<Value>, ResourceError>;
+    async fn child_values(
+        &self,
+        child_id: &str,
+        lookups: &[ChildLookup],
+    ) -> Result<Vec<Value>, ResourceError>;
     /// Every output of the child by name.
     async fn child_outputs(&self, child_id: &str) -> Result<Map<String, Value>, ResourceError>;
     /// The current resource names of the child, oldest first.
@@ -72,9 +85,27 @@ pub trait StackControl: Send + Sync {
     async fn stack_file(&self, stack_id: &str, name: &str) -> Result<Option<Value>, ResourceError>;
     /// Sends a signal to another resource of a stack through the engine's signal path
     /// (a scaling policy signals its group).
-    async fn signal(&self, stack_id: &str, resource: &str, details: &Value) -> Result<(), ResourceError>;
+    async fn signal(
+        &self,
+        stack_id: &str,
+        resource: &str,
+        details: &Value,
+    ) -> Result<(), ResourceError>;
+    /// The native signal URL path of a resource (`/v1/{project}/stacks/{name}/{id}/resources/{res}/signal`);
+    /// the API server puts its own endpoint in front.
+    async fn signal_url(&self, stack_id: &str, resource: &str) -> Result<String, ResourceError>;
+    /// The stored data of a current resource (a wait condition reads its handle's signals).
+    async fn resource_data(
+        &self,
+        stack_id: &str,
+        resource: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>, ResourceError>;
     /// The name of the current resource of `stack_id` whose reference id is `reference`.
-    async fn resource_by_reference(&self, stack_id: &str, reference: &str) -> Result<Option<String>, ResourceError>;
+    async fn resource_by_reference(
+        &self,
+        stack_id: &str,
+        reference: &str,
+    ) -> Result<Option<String>, ResourceError>;
 }
 
 /// The engine as resource types reach it; empty until a service is built over the registry.
@@ -137,7 +168,11 @@ impl EngineInner {
     /// resource as the child's own `resources` section) and the parent's parameter defaults.
     fn child_environment(&self, parent: &StackRecord, resource: &str) -> Value {
         let defn = self.compile(parent).unwrap_or_default();
-        let mut registry = defn.resource_registry.as_object().cloned().unwrap_or_default();
+        let mut registry = defn
+            .resource_registry
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let scoped = registry
             .get("resources")
             .and_then(|r| r.get(resource))
@@ -149,7 +184,8 @@ impl EngineInner {
             .unwrap_or_default();
         registry.remove("resources");
         // Entries of the scoped map that are themselves maps address the child's resources.
-        let child_resources: Map<String, Value> = scoped.into_iter().filter(|(_, v)| v.is_object()).collect();
+        let child_resources: Map<String, Value> =
+            scoped.into_iter().filter(|(_, v)| v.is_object()).collect();
         if !child_resources.is_empty() {
             registry.insert("resources".into(), Value::Object(child_resources));
         }
@@ -179,14 +215,19 @@ impl EngineControl {
     }
 
     async fn record(&self, engine: &EngineInner, id: &str) -> Result<StackRecord, ResourceError> {
-        engine
-            .stack_record(id)
-            .await?
-            .ok_or_else(|| ResourceError::new("NotFound", format!("The Stack ({id}) could not be found.")))
+        engine.stack_record(id).await?.ok_or_else(|| {
+            ResourceError::new("NotFound", format!("The Stack ({id}) could not be found."))
+        })
     }
 
     /// Locks the child, stores its in-progress state and runs `job` in the background.
-    async fn start(&self, engine: &Arc<EngineInner>, child: &mut StackRecord, action: Action, job: Job) -> Result<(), ResourceError> {
+    async fn start(
+        &self,
+        engine: &Arc<EngineInner>,
+        child: &mut StackRecord,
+        action: Action,
+        job: Job,
+    ) -> Result<(), ResourceError> {
         // A child action that just finished may still hold its lock for a moment.
         engine.wait_idle(&child.id).await;
         if let Some(holder) = engine
@@ -197,13 +238,22 @@ impl EngineControl {
         {
             return Err(ResourceError::new(
                 "ActionInProgress",
-                format!("Stack {} already has an action ({holder}) in progress.", child.name),
+                format!(
+                    "Stack {} already has an action ({holder}) in progress.",
+                    child.name
+                ),
             ));
         }
         let reason = format!("Stack {action} started");
-        if let Err(e) = engine.set_stack_state(child, action, Status::InProgress, reason).await {
+        if let Err(e) = engine
+            .set_stack_state(child, action, Status::InProgress, reason)
+            .await
+        {
             // Nothing runs, so the lock must not stay held.
-            let _ = engine.store.unlock(&child.id, &engine.config.engine_id).await;
+            let _ = engine
+                .store
+                .unlock(&child.id, &engine.config.engine_id)
+                .await;
             return Err(store_failure(e));
         }
         engine.spawn(child.id.clone(), job);
@@ -239,13 +289,19 @@ impl Evaluate for Lookups {
 
 #[async_trait]
 impl StackControl for EngineControl {
-    async fn create_child(&self, cx: &ResourceContext, child: ChildTemplate) -> Result<String, ResourceError> {
+    async fn create_child(
+        &self,
+        cx: &ResourceContext,
+        child: ChildTemplate,
+    ) -> Result<String, ResourceError> {
         let engine = self.engine()?;
         let parent = self.record(&engine, &cx.stack_id).await?;
         if engine.depth(&parent.id).await? + 1 > MAX_NESTED_STACK_DEPTH {
             return Err(ResourceError::new(
                 "RequestLimitExceeded",
-                format!("Request limit exceeded: Recursion depth exceeds {MAX_NESTED_STACK_DEPTH}."),
+                format!(
+                    "Request limit exceeded: Recursion depth exceeds {MAX_NESTED_STACK_DEPTH}."
+                ),
             ));
         }
         let mut record = StackRecord {
@@ -277,13 +333,26 @@ impl StackControl for EngineControl {
         engine
             .compile(&record)
             .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))?;
-        engine.store.insert_stack(&record).await.map_err(store_failure)?;
-        self.start(&engine, &mut record, Action::Create, Job::Converge(Action::Create))
-            .await?;
+        engine
+            .store
+            .insert_stack(&record)
+            .await
+            .map_err(store_failure)?;
+        self.start(
+            &engine,
+            &mut record,
+            Action::Create,
+            Job::Converge(Action::Create),
+        )
+        .await?;
         Ok(record.id)
     }
 
-    async fn update_child(&self, child_id: &str, child: ChildTemplate) -> Result<(), ResourceError> {
+    async fn update_child(
+        &self,
+        child_id: &str,
+        child: ChildTemplate,
+    ) -> Result<(), ResourceError> {
         let engine = self.engine()?;
         let mut record = self.record(&engine, child_id).await?;
         let previous = PreviousDefinition {
@@ -303,8 +372,13 @@ impl StackControl for EngineControl {
             .compile(&record)
             .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))?;
         record.previous = Some(previous);
-        self.start(&engine, &mut record, Action::Update, Job::Converge(Action::Update))
-            .await
+        self.start(
+            &engine,
+            &mut record,
+            Action::Update,
+            Job::Converge(Action::Update),
+        )
+        .await
     }
 
     async fn delete_child(&self, child_id: &str) -> Result<(), ResourceError> {
@@ -320,16 +394,28 @@ impl StackControl for EngineControl {
             engine.wait_idle(child_id).await;
             record = self.record(&engine, child_id).await?;
         }
-        self.start(&engine, &mut record, Action::Delete, Job::Delete { abandon: false })
-            .await
+        self.start(
+            &engine,
+            &mut record,
+            Action::Delete,
+            Job::Delete { abandon: false },
+        )
+        .await
     }
 
-    async fn child_progress(&self, child_id: &str, action: Action) -> Result<Progress, ResourceError> {
+    async fn child_progress(
+        &self,
+        child_id: &str,
+        action: Action,
+    ) -> Result<Progress, ResourceError> {
         let engine = self.engine()?;
         let Some(record) = engine.stack_record(child_id).await? else {
             return match action {
                 Action::Delete => Ok(Progress::Done),
-                _ => Err(ResourceError::new("NotFound", format!("The Stack ({child_id}) could not be found."))),
+                _ => Err(ResourceError::new(
+                    "NotFound",
+                    format!("The Stack ({child_id}) could not be found."),
+                )),
             };
         };
         if record.deleted_at.is_some() {
@@ -344,7 +430,11 @@ impl StackControl for EngineControl {
         }
     }
 
-    async fn child_values(&self, child_id: &str, lookups: &[ChildLookup]) -> Result<Vec<Value>, ResourceError> {
+    async fn child_values(
+        &self,
+        child_id: &str,
+        lookups: &[ChildLookup],
+    ) -> Result<Vec<Value>, ResourceError> {
         let engine = self.engine()?;
         let record = self.record(&engine, child_id).await?;
         let defn = engine.compile(&record).unwrap_or_default();
@@ -360,7 +450,11 @@ impl StackControl for EngineControl {
             outputs,
         };
         let run = engine.snapshot_run(&record).await.map_err(store_failure)?;
-        match run.evaluate(&expr).await.map_err(|m| ResourceError::new("Error", m))? {
+        match run
+            .evaluate(&expr)
+            .await
+            .map_err(|m| ResourceError::new("Error", m))?
+        {
             Value::Array(values) => Ok(values),
             _ => Ok(Vec::new()),
         }
@@ -382,7 +476,11 @@ impl StackControl for EngineControl {
         let engine = self.engine()?;
         let mut rows = engine.rows(child_id).await.map_err(store_failure)?;
         rows.retain(|r| r.current);
-        rows.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.name.cmp(&b.name)));
+        rows.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         Ok(rows.into_iter().map(|r| r.name).collect())
     }
 
@@ -392,7 +490,12 @@ impl StackControl for EngineControl {
         Ok(record.source.files.get(name).cloned())
     }
 
-    async fn signal(&self, stack_id: &str, resource: &str, details: &Value) -> Result<(), ResourceError> {
+    async fn signal(
+        &self,
+        stack_id: &str,
+        resource: &str,
+        details: &Value,
+    ) -> Result<(), ResourceError> {
         let engine = self.engine()?;
         let record = self.record(&engine, stack_id).await?;
         let cx = crate::service::RequestContext {
@@ -406,7 +509,35 @@ impl StackControl for EngineControl {
             .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))
     }
 
-    async fn resource_by_reference(&self, stack_id: &str, reference: &str) -> Result<Option<String>, ResourceError> {
+    async fn signal_url(&self, stack_id: &str, resource: &str) -> Result<String, ResourceError> {
+        let engine = self.engine()?;
+        let record = self.record(&engine, stack_id).await?;
+        Ok(format!(
+            "/v1/{}/stacks/{}/{}/resources/{resource}/signal",
+            record.project_id, record.name, record.id
+        ))
+    }
+
+    async fn resource_data(
+        &self,
+        stack_id: &str,
+        resource: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>, ResourceError> {
+        let engine = self.engine()?;
+        Ok(engine
+            .rows(stack_id)
+            .await
+            .map_err(store_failure)?
+            .into_iter()
+            .find(|r| r.current && r.name == resource)
+            .map(|r| r.data))
+    }
+
+    async fn resource_by_reference(
+        &self,
+        stack_id: &str,
+        reference: &str,
+    ) -> Result<Option<String>, ResourceError> {
         let engine = self.engine()?;
         let names: Vec<String> = engine
             .rows(stack_id)

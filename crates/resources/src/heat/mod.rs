@@ -1,9 +1,11 @@
 //! The cloud-free `OS::Heat::*` types.
 
+pub mod autoscaling_group;
 mod delay;
 mod none;
 mod random_string;
 pub mod resource_group;
+pub mod scaling_policy;
 pub mod stack;
 mod test_resource;
 mod value;
@@ -35,5 +37,13 @@ pub fn register(registry: &mut Registry) {
     registry.register(
         "OS::Heat::ResourceGroup",
         Arc::new(resource_group::ResourceGroup::new(handle.clone())),
+    );
+    registry.register(
+        "OS::Heat::AutoScalingGroup",
+        Arc::new(autoscaling_group::AutoScalingGroup::new(handle.clone())),
+    );
+    registry.register(
+        "OS::Heat::ScalingPolicy",
+        Arc::new(scaling_policy::ScalingPolicy::new(handle.clone())),
     );
 }
