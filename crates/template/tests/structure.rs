@@ -164,3 +164,43 @@ fn json_templates_keep_locations() {
     );
     assert_eq!(e.location.span.line, 3);
 }
+
+#[test]
+fn heat_cfn_format_has_no_conditions() {
+    let e = parse_err("HeatTemplateFormatVersion: '2012-12-12'\nConditions: {}\n");
+    assert_eq!(e.message, "The template section is invalid: Conditions");
+    let t = parse(
+        "HeatTemplateFormatVersion: '2012-12-12'\nResources:\n  R:\n    Type: T\n    Properties:\n      a: {'Fn::If': [c, 1, 2]}\n",
+    )
+    .unwrap();
+    // Fn::If is no function in this format: the map is data.
+    assert!(matches!(
+        t.resources[0].properties.as_deref(),
+        Some(ember_template::Expr::Map(_))
+    ));
+    assert_eq!(
+        parse_err("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  R:\n    Properties: {}\n")
+            .message,
+        "Each Resource must contain a Type key."
+    );
+}
+
+#[test]
+fn function_lists_per_version() {
+    let names = |v: &str| -> Vec<String> {
+        ember_template::template_functions(v, false)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.functions)
+            .collect()
+    };
+    let old = names("heat_template_version.2013-05-23");
+    assert!(old.contains(&"Fn::Join".to_string()));
+    assert!(!old.contains(&"repeat".to_string()));
+    let newest = names("heat_template_version.wallaby");
+    assert!(newest.contains(&"list_concat_unique".to_string()));
+    assert!(!newest.contains(&"Fn::Join".to_string()));
+    let with_conditions =
+        ember_template::template_functions("heat_template_version.2017-09-01", true).unwrap();
+    assert!(with_conditions.iter().any(|f| f.functions == "equals"));
+}
