@@ -38,10 +38,9 @@ def keystone_token(username, password, project):
 class Api:
     """One caller of the API: its project, token and helpers for each client."""
 
-    def __init__(self, tenant, token=None, os_env=None):
+    def __init__(self, tenant, token=None):
         self.tenant = tenant
         self.token = token
-        self.os_env = os_env or {}
         self.v1 = f"{URL}/v1/{tenant}"
 
     # --- raw HTTP -------------------------------------------------------------------------
@@ -64,10 +63,13 @@ class Api:
 
     # --- openstack CLI --------------------------------------------------------------------
     def osc(self, *args, check=True, fmt_json=True):
+        # The server under test is named explicitly: with a Keystone session the CLI would
+        # otherwise take the catalog's orchestration endpoint. The token is the caller's own.
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-        env.update(self.os_env)
         cmd = ["openstack", "--os-endpoint", self.v1]
-        if AUTH == "none":
+        if self.token:
+            cmd += ["--os-auth-type", "admin_token", "--os-token", self.token]
+        else:
             cmd += ["--os-auth-type", "none"]
         cmd += list(args)
         if fmt_json:
@@ -119,8 +121,7 @@ def api():
     if AUTH == "keystone":
         token, project = keystone_token(os.environ["OS_USERNAME"], os.environ["OS_PASSWORD"],
                                         os.environ["OS_PROJECT_NAME"])
-        os_env = {k: v for k, v in os.environ.items() if k.startswith("OS_")}
-        return Api(project, token, os_env)
+        return Api(project, token)
     return Api(os.environ.get("EMBER_TENANT") or uuid.uuid4().hex)
 
 

@@ -524,8 +524,18 @@ impl Orchestrator for Service {
                     .collect();
                 Ok(Value::Array(types))
             }
-            EngineCall::ResourceSchema { type_name, .. } => {
-                value(self.resource_type_schema(&type_name))
+            EngineCall::ResourceSchema {
+                type_name,
+                with_description,
+            } => {
+                let mut schema = self
+                    .resource_type_schema(&type_name)
+                    .map_err(engine_error)?;
+                // Heat shows the type's description only when asked (`with_description=true`).
+                if let (false, Some(map)) = (with_description, schema.as_object_mut()) {
+                    map.remove("description");
+                }
+                Ok(schema)
             }
             EngineCall::ListTemplateVersions => {
                 serde_json::to_value(ember_template::template_versions())

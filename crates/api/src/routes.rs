@@ -393,8 +393,12 @@ fn next_link(base: &BaseUrl, path: &str, query: &Query, items: &[Value]) -> Opti
     Some(link(format!("{}{}?{}", base.0, path, qs.join("&")), "next"))
 }
 
+/// Heat's envelope `{key: value}`; a value the engine already wrapped is not wrapped twice.
 fn wrap(key: &str, value: Value) -> Response {
-    ok(json!({ key: value }))
+    match value {
+        Value::Object(map) if map.len() == 1 && map.contains_key(key) => ok(Value::Object(map)),
+        value => ok(json!({ key: value })),
+    }
 }
 
 /// The body fields Heat checks before calling the engine for create, update and preview.
