@@ -257,7 +257,7 @@ fn collect_references(
         }
         Expr::Call(call) => {
             if let Func::If { .. } = call.func {
-                let items = call.args.items().unwrap_or_default();
+                let items = list_args(call, 2)?;
                 let branch = if condition_value(&items[0], call, scope)? {
                     1
                 } else {
@@ -324,6 +324,19 @@ fn text_arg(expr: &Expr, call: &Call, scope: &Scope<'_>) -> Result<String, Templ
                 call.name,
                 pycompat::repr(&other)
             ),
+        )),
+    }
+}
+
+/// The call's arguments as a list of at least `n` items. Parsing already checked the shape;
+/// this keeps evaluation total should a shape ever slip through.
+fn list_args(call: &Call, n: usize) -> Result<&[Expr], TemplateError> {
+    match call.args.items() {
+        Some(items) if items.len() >= n => Ok(items),
+        _ => Err(fail(
+            call,
+            ErrorKind::Function,
+            format!("Incorrect arguments to \"{}\"", call.name),
         )),
     }
 }
@@ -430,7 +443,7 @@ fn dispatch(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateErr
 /// `if`: the branch the condition picks; `None` when a two-argument `if` is false.
 fn eval_if(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateError> {
     let args = &call.args;
-    let items = args.items().unwrap_or_default();
+    let items = list_args(call, 2)?;
     let chosen = if condition_value(&items[0], call, scope)? {
         1
     } else {
@@ -544,7 +557,7 @@ fn eval_str_replace(
 fn eval_cfn_replace(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
     let args = &call.args;
     Ok({
-        let items = args.items().unwrap_or_default();
+        let items = list_args(call, 2)?;
         let params = evaluate(&items[0], scope)?;
         let template = evaluate(&items[1], scope)?;
         Value::String(str_replace(
@@ -580,7 +593,7 @@ fn eval_contains(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError>
     let args = &call.args;
     let name = call.name.as_str();
     Ok({
-        let items = args.items().unwrap_or_default();
+        let items = list_args(call, 2)?;
         let needle = evaluate(&items[0], scope)?;
         let haystack = evaluate(&items[1], scope)?;
         match pycompat::contains(&haystack, &needle) {
@@ -600,7 +613,7 @@ fn eval_contains(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError>
 fn eval_equals(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
     let args = &call.args;
     Ok({
-        let items = args.items().unwrap_or_default();
+        let items = list_args(call, 2)?;
         let a = evaluate(&items[0], scope)?;
         let b = evaluate(&items[1], scope)?;
         Value::Bool(pycompat::equal(&a, &b))
@@ -611,11 +624,7 @@ fn eval_equals(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
 fn eval_not(call: &Call, cfn: bool, scope: &Scope<'_>) -> Result<Value, TemplateError> {
     let args = &call.args;
     Ok({
-        let operand = if cfn {
-            &args.items().unwrap_or_default()[0]
-        } else {
-            args
-        };
+        let operand = if cfn { &list_args(call, 1)?[0] } else { args };
         Value::Bool(!condition_value(operand, call, scope)?)
     })
 }
@@ -624,7 +633,7 @@ fn eval_not(call: &Call, cfn: bool, scope: &Scope<'_>) -> Result<Value, Template
 fn eval_and_or(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
     let args = &call.args;
     Ok({
-        let items = args.items().unwrap_or_default();
+        let items = list_args(call, 0)?;
         let want_all = call.func == Func::And;
         let mut result = want_all;
         for item in items {
@@ -643,7 +652,7 @@ fn eval_split(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
     let args = &call.args;
     let name = call.name.as_str();
     Ok({
-        let items = args.items().unwrap_or_default();
+        let items = list_args(call, 2)?;
         let Some(delim) = items[0].as_str() else {
             return Err(fail(
                 call,
@@ -672,7 +681,7 @@ fn eval_find_in_map(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateErr
     let args = &call.args;
     let name = call.name.as_str();
     Ok({
-        let items = args.items().unwrap_or_default();
+        let items = list_args(call, 3)?;
         let map_name = evaluate(&items[0], scope)?;
         let key = evaluate(&items[1], scope)?;
         let value = evaluate(&items[2], scope)?;
@@ -994,7 +1003,7 @@ fn replace_all<'k>(
 
 fn list_join(call: &Call, form: JoinForm, scope: &Scope<'_>) -> Result<String, TemplateError> {
     let name = call.name.as_str();
-    let items = call.args.items().unwrap_or_default();
+    let items = list_args(call, 1)?;
     let delim = evaluate(&items[0], scope)?;
     let mut strings: Vec<Value> = Vec::new();
     for list_expr in &items[1..] {
@@ -1455,7 +1464,7 @@ fn yaql(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
 
 fn filter(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
     let name = call.name.as_str();
-    let items = call.args.items().unwrap_or_default();
+    let items = list_args(call, 2)?;
     let sequence = evaluate(&items[1], scope)?;
     if is_falsy(&sequence) {
         return Ok(sequence);
@@ -1527,7 +1536,7 @@ fn list_concat(call: &Call, unique: bool, scope: &Scope<'_>) -> Result<Value, Te
 
 fn select(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
     let name = call.name.as_str();
-    let items = call.args.items().unwrap_or_default();
+    let items = list_args(call, 2)?;
     let index = evaluate(&items[0], scope)?;
     let mut collection = evaluate(&items[1], scope)?;
     if collection == Value::String(String::new()) {
@@ -1573,7 +1582,7 @@ fn select(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
 }
 
 fn member_list_to_map(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
-    let items = call.args.items().unwrap_or_default();
+    let items = list_args(call, 3)?;
     let key_name = items[0].as_str().unwrap_or_default();
     let value_name = items[1].as_str().unwrap_or_default();
     let Value::Array(members) = evaluate(&items[2], scope)? else {

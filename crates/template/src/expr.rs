@@ -416,7 +416,7 @@ fn check_args(func: Func, name: &str, args: &Expr) -> Result<(), ArgError> {
                     "Incorrect arguments to \"{name}\" should be: {example}"
                 ));
             }
-            if func == Func::Split && list.is_none_or(|l| l.len() != 2) && !is_call {
+            if func == Func::Split && list.is_none_or(|l| l.len() != 2) {
                 return bad(format!(
                     "Incorrect arguments to \"{name}\" should be: \"{name}\" : [ \",\", \
                      \"str1,str2\"]]"

@@ -113,3 +113,30 @@ fn deep_nesting_is_refused_or_evaluated_without_overflowing_the_stack() {
     let template = parse_template(&text, "deep.yaml", &Limits::default()).unwrap();
     let _ = validate(template, &Environment::default(), BTreeMap::new());
 }
+
+#[test]
+fn call_shaped_arguments_never_panic() {
+    // Functions whose arguments are themselves calls, in every version that has them.
+    for (version, snippet) in [
+        ("2013-05-23", "{'Fn::Split': {get_param: p}}"),
+        ("2013-05-23", "{'Fn::Select': {get_param: p}}"),
+        ("2013-05-23", "{'Fn::Join': {get_param: p}}"),
+        ("2013-05-23", "{'Fn::Replace': {get_param: p}}"),
+        ("2013-05-23", "{'Fn::MemberListToMap': {get_param: p}}"),
+        ("2021-04-16", "{get_attr: {get_param: p}}"),
+        ("2021-04-16", "{list_join: {get_param: p}}"),
+        ("2021-04-16", "{str_split: {get_param: p}}"),
+        ("2021-04-16", "{map_replace: {get_param: p}}"),
+        ("2021-04-16", "{contains: {get_param: p}}"),
+        ("2021-04-16", "{filter: {get_param: p}}"),
+        ("2021-04-16", "{if: {get_param: p}}"),
+        ("2021-04-16", "{make_url: {get_param: p}}"),
+    ] {
+        let text = format!(
+            "heat_template_version: {version}\nparameters:\n  p:\n    type: json\n    default: [1]\noutputs:\n  o:\n    value: {snippet}\n"
+        );
+        if let Ok(template) = parse_template(&text, "t.yaml", &Limits::default()) {
+            let _ = validate(template, &Environment::default(), BTreeMap::new());
+        }
+    }
+}
