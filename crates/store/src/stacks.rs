@@ -875,21 +875,26 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a stack row for good, with its resources, events, snapshots, tags and lock.
-    /// (Soft delete is an update setting `deleted_at`.)
+    /// Removes a stack and every stack nested under it (deleted or not) for good, with their
+    /// resources, events, snapshots, tags and locks. (Soft delete is an update setting
+    /// `deleted_at`.)
     pub async fn purge_stack(&self, id: Uuid) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query("DELETE FROM stacks WHERE id = $1")
-            .bind(id.to_string())
+        let mut locks = Sql::default();
+        push_whole_stack_tree(&mut locks, id)?;
+        locks.push("DELETE FROM stack_locks WHERE stack_id IN (SELECT id FROM tree)");
+        sqlx::query_with(&locks.text, locks.args)
+            .execute(&mut *tx)
+            .await?;
+        let mut stacks = Sql::default();
+        push_whole_stack_tree(&mut stacks, id)?;
+        stacks.push("DELETE FROM stacks WHERE id IN (SELECT id FROM tree)");
+        let done = sqlx::query_with(&stacks.text, stacks.args)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::not_found("stack", id));
         }
-        sqlx::query("DELETE FROM stack_locks WHERE stack_id = $1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
         Ok(tx.commit().await?)
     }
 
@@ -1188,11 +1193,20 @@ fn stack_sort_value(stack: &StackRecord, key: StackSortKey) -> SqlValue {
 
 /// `WITH RECURSIVE tree (id, depth)`: `root` and its live nested stacks down to `depth` levels.
 fn push_stack_tree(sql: &mut Sql, root: Uuid, depth: u32) -> Result<()> {
+    push_tree(sql, root, depth, " AND s.deleted_at IS NULL")
+}
+
+/// The same tree with soft-deleted nested stacks included, all levels.
+fn push_whole_stack_tree(sql: &mut Sql, root: Uuid) -> Result<()> {
+    push_tree(sql, root, u32::MAX, "")
+}
+
+fn push_tree(sql: &mut Sql, root: Uuid, depth: u32, condition: &str) -> Result<()> {
     sql.push("WITH RECURSIVE tree (id, depth) AS (SELECT id, 0 FROM stacks WHERE id = ");
     sql.bind(root.to_string())?;
     sql.push(" UNION ALL SELECT s.id, tree.depth + 1 FROM stacks s JOIN tree ON s.owner_id = tree.id WHERE tree.depth < ");
     sql.bind(i64::from(depth))?;
-    sql.push(" AND s.deleted_at IS NULL) ");
+    sql.push(condition).push(") ");
     Ok(())
 }
 

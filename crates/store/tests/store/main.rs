@@ -117,7 +117,25 @@ async fn purge_removes_everything_of_a_stack(store: Db) {
         .acquire_stack_lock(s.id, "e", Duration::from_secs(60))
         .await
         .unwrap();
+    // Nested stacks, a soft-deleted one included, go with their owner.
+    let mut child = stack("gone-child", "t1");
+    child.owner_id = Some(s.id);
+    child.deleted_at = Some(now());
+    store.create_stack(&child).await.unwrap();
+    let mut grandchild = stack("gone-grandchild", "t1");
+    grandchild.owner_id = Some(child.id);
+    store.create_stack(&grandchild).await.unwrap();
+    store
+        .acquire_stack_lock(grandchild.id, "e", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let survivor = stack("stays", "t1");
+    store.create_stack(&survivor).await.unwrap();
     store.purge_stack(s.id).await.unwrap();
+    assert!(is_not_found(store.stack(child.id).await));
+    assert!(is_not_found(store.stack(grandchild.id).await));
+    assert!(store.stack_lock(grandchild.id).await.unwrap().is_none());
+    assert_eq!(store.stack(survivor.id).await.unwrap(), survivor);
     assert!(is_not_found(store.stack(s.id).await));
     assert!(is_not_found(store.resource(r.id).await));
     assert!(store.stack_lock(s.id).await.unwrap().is_none());
