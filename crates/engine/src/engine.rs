@@ -267,10 +267,28 @@ impl EngineInner {
             );
         }
         let engine = self.clone();
+        // A cancel may be requested through another process: it is stored on the stack, and
+        // this watcher forwards it to the running action.
+        let watcher = {
+            let engine = self.clone();
+            let stack_id = stack_id.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(CANCEL_POLL).await;
+                    if let Ok(Some(stack)) = engine.store.stack(&stack_id).await {
+                        if let Some(mode) = stack.cancel {
+                            engine.request_cancel(&stack_id, mode);
+                            return;
+                        }
+                    }
+                }
+            })
+        };
         tokio::spawn(async move {
             if let Err(e) = engine.clone().run_job(&stack_id, job, cancel_rx).await {
                 tracing::error!(stack = %stack_id, error = %e, "stack action ended with a store error");
             }
+            watcher.abort();
             // Unlock before reporting idle, so that whoever waited can start the next action.
             if let Err(e) = engine
                 .store
@@ -467,12 +485,24 @@ impl EngineInner {
         self: &Arc<Self>,
         stack: &StackRecord,
     ) -> Result<Arc<Run>, EngineError> {
-        let rows = self.rows(&stack.id).await?;
         let defn = self.compile(stack).unwrap_or_default();
+        self.snapshot_run_with(stack, defn).await
+    }
+
+    /// The same over an already compiled definition.
+    pub async fn snapshot_run_with(
+        self: &Arc<Self>,
+        stack: &StackRecord,
+        defn: StackDefinition,
+    ) -> Result<Arc<Run>, EngineError> {
+        let rows = self.rows(&stack.id).await?;
         let (_, rx) = watch::channel(None);
         Ok(Run::new(self.clone(), stack, defn, rows, stack.action, rx))
     }
 }
+
+/// How often a running action looks for a cancel stored by another process.
+const CANCEL_POLL: Duration = Duration::from_secs(1);
 
 /// The resource type name stack events carry.
 pub const STACK_TYPE: &str = "OS::Heat::Stack";

@@ -23,6 +23,6 @@ pub use definition::{Compiler, Evaluate, Resolver, StackDefinition};
 pub use engine::{EngineConfig, StatusChange};
 pub use error::{EngineError, ResourceError};
 pub use registry::Registry;
-pub use resource::{Progress, ResourceContext, ResourceType, Started};
+pub use resource::{CloudHandle, Progress, Properties, ResourceContext, ResourceType, Started};
 pub use service::{EventQuery, RequestContext, Service, StackAction, StackRequest};
 pub use template_compiler::TemplateCompiler;

@@ -777,6 +777,7 @@ impl Service {
         // Adopted resources are stored as they are; the converge that follows only checks
         // them against the template (and creates what the data lacks).
         let mut writes = Vec::new();
+        let run = self.engine.snapshot_run_with(&stack, defn.clone()).await?;
         for (rname, def) in &defn.resources {
             let Some(r) = adopted.get(rname) else {
                 continue;
@@ -799,7 +800,6 @@ impl Service {
                 self.engine
                     .registry
                     .resolve(&def.type_name, rname, &defn.resource_registry)?;
-            let run = self.engine.snapshot_run(&stack).await?;
             let props = run
                 .evaluate(def.properties.as_ref())
                 .await
@@ -933,7 +933,7 @@ impl Service {
             .map(|(k, o)| (k.clone(), o.clone()))
             .collect();
         let mut out = Vec::new();
-        let run = match self.engine.snapshot_run(s).await {
+        let run = match self.engine.snapshot_run_with(s, defn).await {
             Ok(r) => r,
             Err(_) => return out,
         };
@@ -1118,7 +1118,10 @@ impl Service {
                 event.action = Action::Signal;
                 event.reason = signal_summary(&details);
                 self.engine
-                    .commit(vec![Write::Resource(Box::new(row)), Write::Event(Box::new(event))])
+                    .commit(vec![
+                        Write::Resource(Box::new(row)),
+                        Write::Event(Box::new(event)),
+                    ])
                     .await
             }
             Err(crate::error::ResourceError::NotSupported(action)) => {
@@ -1664,7 +1667,11 @@ fn signal_summary(details: &Value) -> String {
     match details {
         Value::Null => "No signal details provided".into(),
         Value::String(s) => s.clone(),
-        Value::Object(m) if ["previous", "current", "reason"].iter().all(|k| m.contains_key(*k)) => {
+        Value::Object(m)
+            if ["previous", "current", "reason"]
+                .iter()
+                .all(|k| m.contains_key(*k)) =>
+        {
             let text = |k: &str| crate::schema::python_str(&m[k]);
             format!(
                 "alarm state changed from {} to {} ({})",
