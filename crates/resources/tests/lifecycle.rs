@@ -653,3 +653,28 @@ async fn environment_registry_maps_types_to_none() {
     let rs = resources(&svc, stack["id"].as_str().unwrap()).await;
     assert_eq!(rs["server"]["resource_type"], "OS::Nova::Server");
 }
+
+#[tokio::test]
+async fn a_cancel_requested_through_another_engine_stops_the_update() {
+    let store: std::sync::Arc<dyn ember_engine::store::StateStore> =
+        std::sync::Arc::new(ember_engine::store::MemoryStore::new());
+    let running = service_on(store.clone(), config());
+    let other = service_on(store, config());
+    let stack = create(&running, request("remote", &single(json!({"value": "a"})))).await;
+    let id = stack["id"].as_str().unwrap().to_string();
+    let slow = single(json!({"value": "b", "action_wait_secs": {"update": 30}}));
+    running
+        .update_stack(&cx(), &id, request("remote", &slow))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    other
+        .stack_action(&cx(), &id, StackAction::CancelWithoutRollback)
+        .await
+        .unwrap();
+    let stack = wait(&running, &id).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(status(&stack), "UPDATE_FAILED");
+    assert_eq!(reason(&stack), "Stack UPDATE cancelled");
+}
