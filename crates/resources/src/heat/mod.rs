@@ -10,6 +10,7 @@ pub mod stack;
 mod test_resource;
 mod value;
 pub(crate) mod wait;
+pub mod wait_condition;
 
 pub use delay::Delay;
 pub use none::NoneResource;
@@ -45,5 +46,20 @@ pub fn register(registry: &mut Registry) {
     registry.register(
         "OS::Heat::ScalingPolicy",
         Arc::new(scaling_policy::ScalingPolicy::new(handle.clone())),
+    );
+    for (name, kind) in [
+        ("OS::Heat::WaitConditionHandle", wait_condition::HandleKind::Native),
+        ("OS::Heat::UpdateWaitConditionHandle", wait_condition::HandleKind::ReplacedOnUpdate),
+        ("AWS::CloudFormation::WaitConditionHandle", wait_condition::HandleKind::Cfn),
+    ] {
+        registry.register(name, Arc::new(wait_condition::WaitConditionHandle::new(kind, handle.clone())));
+    }
+    registry.register(
+        "OS::Heat::WaitCondition",
+        Arc::new(wait_condition::WaitCondition::new(false, handle.clone())),
+    );
+    registry.register(
+        "AWS::CloudFormation::WaitCondition",
+        Arc::new(wait_condition::WaitCondition::new(true, handle.clone())),
     );
 }
