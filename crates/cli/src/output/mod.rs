@@ -279,55 +279,54 @@ impl FormatArgs {
                     .collect(),
             )
         };
-        let text = match self.format_or(default) {
-            Format::Table | Format::Log => {
-                let mut t = Table::new(columns.clone());
-                if let Some(first) = rows.first() {
-                    t.align = first.iter().map(Cell::alignment).collect();
+        let text =
+            match self.format_or(default) {
+                Format::Table | Format::Log => {
+                    let mut t = Table::new(columns.clone());
+                    if let Some(first) = rows.first() {
+                        t.align = first.iter().map(Cell::alignment).collect();
+                    }
+                    t.rows = rows
+                        .iter()
+                        .map(|r| r.iter().map(Cell::human).collect())
+                        .collect();
+                    if let Some(w) = self.table_width() {
+                        t.fit(w, 8);
+                    }
+                    format!("{}\n", t.render(self.print_empty))
                 }
-                t.rows = rows
+                Format::Json => {
+                    let items = Value::Array(rows.iter().map(|r| object(r)).collect());
+                    format!("{}\n", json_dumps(&items, JsonStyle::cliff(self.noindent)))
+                }
+                Format::Yaml => {
+                    let items = Value::Array(rows.iter().map(|r| object(r)).collect());
+                    if rows.is_empty() {
+                        "[]\n".to_owned()
+                    } else {
+                        yaml_dump(&items)
+                    }
+                }
+                Format::Value => rows
                     .iter()
-                    .map(|r| r.iter().map(Cell::human).collect())
-                    .collect();
-                if let Some(w) = self.table_width() {
-                    t.fit(w, 8);
+                    .map(|r| {
+                        let line: Vec<String> = r.iter().map(|c| str_of(c.machine())).collect();
+                        format!("{}\n", line.join(" "))
+                    })
+                    .collect(),
+                Format::Csv => {
+                    let mut text = csv_line(columns.iter().map(|c| Value::String(c.clone())));
+                    for r in &rows {
+                        text.push_str(&csv_line(r.iter().map(|c| c.machine().clone())));
+                    }
+                    text
                 }
-                format!("{}\n", t.render(self.print_empty))
-            }
-            Format::Json => {
-                let items = Value::Array(rows.iter().map(|r| object(r)).collect());
-                format!("{}\n", json_dumps(&items, JsonStyle::cliff(self.noindent)))
-            }
-            Format::Yaml => {
-                let items = Value::Array(rows.iter().map(|r| object(r)).collect());
-                if rows.is_empty() {
-                    "[]\n".to_owned()
-                } else {
-                    yaml_dump(&items)
-                }
-            }
-            Format::Value => rows
-                .iter()
-                .map(|r| {
-                    let line: Vec<String> = r.iter().map(|c| str_of(c.machine())).collect();
-                    format!("{}\n", line.join(" "))
-                })
-                .collect(),
-            Format::Csv => {
-                let mut text = csv_line(columns.iter().map(|c| (Value::String(c.clone()), true)));
-                for r in &rows {
-                    text.push_str(&csv_line(r.iter().map(|c| (c.machine().clone(), false))));
-                }
-                text
-            }
-            Format::Shell => {
-                return Err(CliError::Command(
+                Format::Shell => return Err(CliError::Command(
                     "argument -f/--format: invalid choice: 'shell' (choose from 'csv', 'json', \
                      'table', 'value', 'yaml')"
                         .into(),
-                ))
-            }
-        };
+                )),
+            };
         out.write_all(text.as_bytes())?;
         Ok(())
     }
@@ -423,13 +422,15 @@ fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
     }
 }
 
-/// One CSV line in Python's `csv` QUOTE_NONNUMERIC style (cliff's default `--quote`).
-fn csv_line(cells: impl Iterator<Item = (Value, bool)>) -> String {
+/// One CSV line in Python's `csv` QUOTE_NONNUMERIC style (cliff's default `--quote`): strings
+/// quoted with inner quotes doubled, numbers and booleans (Python ints) bare, `None` as `""`.
+fn csv_line(cells: impl Iterator<Item = Value>) -> String {
     let fields: Vec<String> = cells
-        .map(|(v, _)| match &v {
+        .map(|v| match &v {
             Value::Number(n) => python::number(n),
-            Value::Null => String::new(),
-            other => format!("\"{}\"", str_of(other).replace('"', "\\\"")),
+            Value::Bool(_) => str_of(&v),
+            Value::Null => "\"\"".to_owned(),
+            other => format!("\"{}\"", str_of(other).replace('"', "\"\"")),
         })
         .collect();
     format!("{}\n", fields.join(","))
@@ -492,6 +493,22 @@ mod tests {
         assert_eq!(
             render_list(&FormatArgs::default(), listing),
             "+----+--------------+\n| ID | Updated Time |\n+----+--------------+\n| x  | None         |\n+----+--------------+\n"
+        );
+    }
+
+    #[test]
+    fn csv_quotes_like_pythons_csv_module() {
+        let listing = Listing::from_objects(
+            &["a", "b", "c", "d"],
+            &[json!({"a": "say \"hi\"", "b": 3, "c": null, "d": true})],
+        );
+        let args = FormatArgs {
+            format: Some(Format::Csv),
+            ..Default::default()
+        };
+        assert_eq!(
+            render_list(&args, listing),
+            "\"a\",\"b\",\"c\",\"d\"\n\"say \"\"hi\"\"\",3,\"\",True\n"
         );
     }
 
