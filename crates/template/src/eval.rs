@@ -442,7 +442,6 @@ fn dispatch(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateErr
 
 /// `if`: the branch the condition picks; `None` when a two-argument `if` is false.
 fn eval_if(call: &Call, scope: &Scope<'_>) -> Result<Option<Value>, TemplateError> {
-    let args = &call.args;
     let items = list_args(call, 2)?;
     let chosen = if condition_value(&items[0], call, scope)? {
         1
@@ -555,7 +554,6 @@ fn eval_str_replace(
 
 #[inline(never)]
 fn eval_cfn_replace(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
-    let args = &call.args;
     Ok({
         let items = list_args(call, 2)?;
         let params = evaluate(&items[0], scope)?;
@@ -590,7 +588,6 @@ fn eval_resource_facade(call: &Call, scope: &Scope<'_>) -> Result<Value, Templat
 
 #[inline(never)]
 fn eval_contains(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
-    let args = &call.args;
     let name = call.name.as_str();
     Ok({
         let items = list_args(call, 2)?;
@@ -611,7 +608,6 @@ fn eval_contains(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError>
 
 #[inline(never)]
 fn eval_equals(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
-    let args = &call.args;
     Ok({
         let items = list_args(call, 2)?;
         let a = evaluate(&items[0], scope)?;
@@ -631,7 +627,6 @@ fn eval_not(call: &Call, cfn: bool, scope: &Scope<'_>) -> Result<Value, Template
 
 #[inline(never)]
 fn eval_and_or(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
-    let args = &call.args;
     Ok({
         let items = list_args(call, 0)?;
         let want_all = call.func == Func::And;
@@ -649,7 +644,6 @@ fn eval_and_or(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
 
 #[inline(never)]
 fn eval_split(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
-    let args = &call.args;
     let name = call.name.as_str();
     Ok({
         let items = list_args(call, 2)?;
@@ -678,7 +672,6 @@ fn eval_split(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
 
 #[inline(never)]
 fn eval_find_in_map(call: &Call, scope: &Scope<'_>) -> Result<Value, TemplateError> {
-    let args = &call.args;
     let name = call.name.as_str();
     Ok({
         let items = list_args(call, 3)?;
