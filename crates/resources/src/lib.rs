@@ -4,6 +4,7 @@
 //! registry from all of them. To add a namespace (e.g. `openstack/`), add its module here and
 //! one line in [`registry`].
 
+pub mod aws;
 pub mod heat;
 pub mod openstack;
 
@@ -14,5 +15,6 @@ pub fn registry() -> Registry {
     let mut registry = Registry::new();
     heat::register(&mut registry);
     openstack::register(&mut registry);
+    aws::register(&mut registry);
     registry
 }

@@ -77,9 +77,15 @@ impl AlarmKind {
     fn description(self) -> &'static str {
         match self {
             AlarmKind::Threshold => "A resource that implements alarming service of Aodh.",
-            AlarmKind::GnocchiResources => "A resource allowing for the watch of some specified resource.",
-            AlarmKind::GnocchiAggregationByMetrics => "A resource that implements alarm with specified metrics.",
-            AlarmKind::GnocchiAggregationByResources => "A resource that implements alarm as an aggregation of resources alarms.",
+            AlarmKind::GnocchiResources => {
+                "A resource allowing for the watch of some specified resource."
+            }
+            AlarmKind::GnocchiAggregationByMetrics => {
+                "A resource that implements alarm with specified metrics."
+            }
+            AlarmKind::GnocchiAggregationByResources => {
+                "A resource that implements alarm as an aggregation of resources alarms."
+            }
             AlarmKind::Composite => "A resource that implements Aodh composite alarm.",
             AlarmKind::Event => "A resource that implements event alarms.",
         }
@@ -92,22 +98,67 @@ impl AlarmKind {
                 .update_allowed()
                 .with_items(map("").with_keys(vec![
                     ("field", string(field_help)),
-                    ("type", allowed(string("The type of the attribute.").default(json!("string")), QUERY_TYPES)),
+                    (
+                        "type",
+                        allowed(
+                            string("The type of the attribute.").default(json!("string")),
+                            QUERY_TYPES,
+                        ),
+                    ),
                     ("op", allowed(string("Comparison operator."), OPERATORS)),
                     ("value", string("String value with which to compare.")),
                 ]))
         };
         let gnocchi_common = || {
             vec![
-                ("comparison_operator", allowed(string("Operator used to compare specified statistic with threshold.").update_allowed(), OPERATORS)),
-                ("evaluation_periods", integer("Number of periods to evaluate over.").update_allowed()),
-                ("aggregation_method", allowed(string("The aggregation method to compare to the threshold.").update_allowed(), &["mean", "sum", "last", "max", "min", "std", "median", "first", "count"])),
-                ("granularity", integer("The time range in seconds.").update_allowed()),
-                ("threshold", number("Threshold to evaluate against.").required().update_allowed()),
+                (
+                    "comparison_operator",
+                    allowed(
+                        string("Operator used to compare specified statistic with threshold.")
+                            .update_allowed(),
+                        OPERATORS,
+                    ),
+                ),
+                (
+                    "evaluation_periods",
+                    integer("Number of periods to evaluate over.").update_allowed(),
+                ),
+                (
+                    "aggregation_method",
+                    allowed(
+                        string("The aggregation method to compare to the threshold.")
+                            .update_allowed(),
+                        &[
+                            "mean", "sum", "last", "max", "min", "std", "median", "first", "count",
+                        ],
+                    ),
+                ),
+                (
+                    "granularity",
+                    integer("The time range in seconds.").update_allowed(),
+                ),
+                (
+                    "threshold",
+                    number("Threshold to evaluate against.")
+                        .required()
+                        .update_allowed(),
+                ),
             ]
         };
-        let metric = || ("metric", string("Metric name watched by the alarm.").required().update_allowed());
-        let resource_type = || ("resource_type", string("Resource type.").required().update_allowed());
+        let metric = || {
+            (
+                "metric",
+                string("Metric name watched by the alarm.")
+                    .required()
+                    .update_allowed(),
+            )
+        };
+        let resource_type = || {
+            (
+                "resource_type",
+                string("Resource type.").required().update_allowed(),
+            )
+        };
         let mut props = match self {
             AlarmKind::Threshold => vec![
                 ("comparison_operator", allowed(string("Operator used to compare specified statistic with threshold.").update_allowed(), OPERATORS)),
@@ -163,7 +214,12 @@ impl AlarmKind {
         let names: Vec<&str> = self.rule_properties().iter().map(|(n, _)| *n).collect();
         let mut rule: Map<String, Value> = names
             .iter()
-            .filter_map(|n| Some((n.to_string(), props.get(*n).filter(|v| !v.is_null())?.clone())))
+            .filter_map(|n| {
+                Some((
+                    n.to_string(),
+                    props.get(*n).filter(|v| !v.is_null())?.clone(),
+                ))
+            })
             .collect();
         match self {
             AlarmKind::Threshold => {
@@ -194,7 +250,10 @@ impl AlarmKind {
                         .iter()
                         .find_map(|p| key.strip_prefix(p))
                         .unwrap_or(key);
-                    let value = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+                    let value = value
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| value.to_string());
                     query.push(json!({"field": format!("metadata.{prefix}{key}"), "op": "eq", "value": value}));
                 }
                 if query.is_empty() {
@@ -217,15 +276,39 @@ impl AlarmKind {
 
 /// Meters Ceilometer takes from Nova, whose metadata lives under `user_metadata`.
 const NOVA_METERS: &[&str] = &[
-    "instance", "memory", "memory.usage", "memory.resident", "cpu", "cpu_util", "vcpus",
-    "disk.read.requests", "disk.read.requests.rate", "disk.write.requests", "disk.write.requests.rate",
-    "disk.read.bytes", "disk.read.bytes.rate", "disk.write.bytes", "disk.write.bytes.rate",
-    "disk.device.read.requests", "disk.device.read.requests.rate", "disk.device.write.requests",
-    "disk.device.write.requests.rate", "disk.device.read.bytes", "disk.device.read.bytes.rate",
-    "disk.device.write.bytes", "disk.device.write.bytes.rate", "disk.root.size", "disk.ephemeral.size",
-    "network.incoming.bytes", "network.incoming.bytes.rate", "network.outgoing.bytes",
-    "network.outgoing.bytes.rate", "network.incoming.packets", "network.incoming.packets.rate",
-    "network.outgoing.packets", "network.outgoing.packets.rate",
+    "instance",
+    "memory",
+    "memory.usage",
+    "memory.resident",
+    "cpu",
+    "cpu_util",
+    "vcpus",
+    "disk.read.requests",
+    "disk.read.requests.rate",
+    "disk.write.requests",
+    "disk.write.requests.rate",
+    "disk.read.bytes",
+    "disk.read.bytes.rate",
+    "disk.write.bytes",
+    "disk.write.bytes.rate",
+    "disk.device.read.requests",
+    "disk.device.read.requests.rate",
+    "disk.device.write.requests",
+    "disk.device.write.requests.rate",
+    "disk.device.read.bytes",
+    "disk.device.read.bytes.rate",
+    "disk.device.write.bytes",
+    "disk.device.write.bytes.rate",
+    "disk.root.size",
+    "disk.ephemeral.size",
+    "network.incoming.bytes",
+    "network.incoming.bytes.rate",
+    "network.outgoing.bytes",
+    "network.outgoing.bytes.rate",
+    "network.incoming.packets",
+    "network.incoming.packets.rate",
+    "network.outgoing.packets",
+    "network.outgoing.packets.rate",
 ];
 
 /// Action properties, each with the Zaqar queue property Heat folds into it.
@@ -237,9 +320,11 @@ const ACTIONS: [(&str, &str); 3] = [
 
 fn common_properties() -> Vec<(&'static str, PropertySchema)> {
     let queues = |state: &str| {
-        list(&format!("A list of Zaqar queues to post to when state transitions to {state}."))
-            .default(json!([]))
-            .update_allowed()
+        list(&format!(
+            "A list of Zaqar queues to post to when state transitions to {state}."
+        ))
+        .default(json!([]))
+        .update_allowed()
     };
     vec![
         ("description", string("Description for the alarm.").update_allowed()),
@@ -318,19 +403,34 @@ fn aodh_action(action: &str) -> String {
 fn alarm_body(kind: AlarmKind, props: &Properties) -> Value {
     let mut body = Map::new();
     body.insert("type".into(), json!(kind.aodh_type()));
-    for key in ["description", "enabled", "repeat_actions", "severity", "time_constraints"] {
+    for key in [
+        "description",
+        "enabled",
+        "repeat_actions",
+        "severity",
+        "time_constraints",
+    ] {
         if let Some(value) = props.get(key).filter(|v| !v.is_null()) {
             body.insert(key.into(), value.clone());
         }
     }
     for (actions, queues) in ACTIONS {
-        let urls = props.get(actions).and_then(Value::as_array).into_iter().flatten();
+        let urls = props
+            .get(actions)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
         let mut list: Vec<Value> = urls
             .filter_map(Value::as_str)
             .filter(|a| !a.is_empty())
             .map(|a| json!(aodh_action(a)))
             .collect();
-        for queue in props.get(queues).and_then(Value::as_array).into_iter().flatten() {
+        for queue in props
+            .get(queues)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(queue) = queue.as_str() {
                 let encoded: String = form_urlencoded(queue);
                 list.push(json!(format!("trust+zaqar://?queue_name={encoded}")));
@@ -346,7 +446,9 @@ fn alarm_body(kind: AlarmKind, props: &Properties) -> Value {
 fn form_urlencoded(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             b' ' => "+".to_string(),
             other => format!("%{other:02X}"),
         })
@@ -368,14 +470,25 @@ impl Alarm {
             .map_err(cloud_error)
     }
 
-    async fn set_enabled(&self, cx: &ResourceContext, enabled: bool) -> Result<Started, ResourceError> {
+    async fn set_enabled(
+        &self,
+        cx: &ResourceContext,
+        enabled: bool,
+    ) -> Result<Started, ResourceError> {
         let Some(id) = cx.physical_id.as_deref() else {
             return Ok(Started::default());
         };
         let aodh = self.aodh(cx).await?;
-        let mut alarm = aodh.get(format!("/alarms/{id}")).send_json().await.map_err(cloud_error)?;
+        let mut alarm = aodh
+            .get(format!("/alarms/{id}"))
+            .send_json()
+            .await
+            .map_err(cloud_error)?;
         alarm["enabled"] = json!(enabled);
-        aodh.put(format!("/alarms/{id}"), alarm).send().await.map_err(cloud_error)?;
+        aodh.put(format!("/alarms/{id}"), alarm)
+            .send()
+            .await
+            .map_err(cloud_error)?;
         Ok(Started::default())
     }
 }
@@ -394,7 +507,11 @@ impl ResourceType for Alarm {
         let aodh = self.aodh(cx).await?;
         let mut body = alarm_body(self.kind, &cx.properties);
         body["name"] = json!(cx.physical_resource_name());
-        let created = aodh.post("/alarms", body).send_json().await.map_err(cloud_error)?;
+        let created = aodh
+            .post("/alarms", body)
+            .send_json()
+            .await
+            .map_err(cloud_error)?;
         Ok(Started {
             physical_id: created["alarm_id"].as_str().map(str::to_string),
             data: BTreeMap::new(),
@@ -409,7 +526,11 @@ impl ResourceType for Alarm {
         let id = physical_id(cx)?;
         let aodh = self.aodh(cx).await?;
         // Aodh replaces the whole alarm on PUT: start from what it holds (name, project, state).
-        let mut alarm = aodh.get(format!("/alarms/{id}")).send_json().await.map_err(cloud_error)?;
+        let mut alarm = aodh
+            .get(format!("/alarms/{id}"))
+            .send_json()
+            .await
+            .map_err(cloud_error)?;
         let changes = alarm_body(self.kind, &cx.properties);
         if let (Some(alarm), Some(changes)) = (alarm.as_object_mut(), changes.as_object()) {
             for (key, value) in changes {
@@ -420,14 +541,18 @@ impl ResourceType for Alarm {
                 alarm.remove(key);
             }
         }
-        aodh.put(format!("/alarms/{id}"), alarm).send().await.map_err(cloud_error)?;
+        aodh.put(format!("/alarms/{id}"), alarm)
+            .send()
+            .await
+            .map_err(cloud_error)?;
         Ok(Started::default())
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         if let Some(id) = cx.physical_id.as_deref() {
             let aodh = self.aodh(cx).await?;
-            ignore_not_found(aodh.delete(format!("/alarms/{id}")).send().await).map_err(cloud_error)?;
+            ignore_not_found(aodh.delete(format!("/alarms/{id}")).send().await)
+                .map_err(cloud_error)?;
         }
         Ok(Started::default())
     }
@@ -442,7 +567,10 @@ impl ResourceType for Alarm {
 
     async fn check(&self, cx: &ResourceContext) -> Result<(), ResourceError> {
         let aodh = self.aodh(cx).await?;
-        aodh.get(format!("/alarms/{}", physical_id(cx)?)).send().await.map_err(cloud_error)?;
+        aodh.get(format!("/alarms/{}", physical_id(cx)?))
+            .send()
+            .await
+            .map_err(cloud_error)?;
         Ok(())
     }
 
@@ -458,7 +586,12 @@ impl ResourceType for Alarm {
             return Ok(Some(Value::Null));
         };
         let aodh = self.aodh(cx).await?;
-        Ok(Some(aodh.get(format!("/alarms/{id}")).send_json().await.map_err(cloud_error)?))
+        Ok(Some(
+            aodh.get(format!("/alarms/{id}"))
+                .send_json()
+                .await
+                .map_err(cloud_error)?,
+        ))
     }
 }
 

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use ember_engine::resource::Properties;
 use ember_engine::resource::UpdateRequest;
 use ember_engine::schema::{Constraint, TypeSchema};
-use ember_engine::resource::Properties;
 use ember_engine::{Progress, Registry, ResourceContext, ResourceError, ResourceType, Started};
 use ember_openstack::services::image::Image;
 use serde_json::{json, Value};
@@ -20,7 +20,16 @@ use super::{cloud_error, name_or_generated, physical_id, progress, started_now, 
 const DISK_FORMATS: &[&str] = &[
     "ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop",
 ];
-const CONTAINER_FORMATS: &[&str] = &["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"];
+const CONTAINER_FORMATS: &[&str] = &[
+    "ami",
+    "ari",
+    "aki",
+    "bare",
+    "ovf",
+    "ova",
+    "docker",
+    "compressed",
+];
 
 /// Image properties Glance stores as plain top-level string fields, updatable with a JSON patch.
 const STRING_FIELDS: &[&str] = &[
@@ -70,7 +79,11 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
     registry.register(
         "OS::Glance::WebImage",
         Arc::new(WebImage {
-            schema: type_schema("A resource managing images in Glance using web-download import.", web, &[]),
+            schema: type_schema(
+                "A resource managing images in Glance using web-download import.",
+                web,
+                &[],
+            ),
             cloud: cloud.clone(),
             translate_is_public: false,
         }),
@@ -129,7 +142,10 @@ fn extra_properties(props: &Properties) -> impl Iterator<Item = (String, Value)>
         .into_iter()
         .flatten()
         .map(|(k, v)| {
-            let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            let text = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
             (k.clone(), Value::String(text))
         })
 }
@@ -234,7 +250,8 @@ impl ResourceType for WebImage {
             }
         }
         if !patch.is_empty() {
-            let body = serde_json::to_vec(&patch).map_err(|e| ResourceError::new("Error", e.to_string()))?;
+            let body = serde_json::to_vec(&patch)
+                .map_err(|e| ResourceError::new("Error", e.to_string()))?;
             glance
                 .client()
                 .patch(format!("/images/{id}"))

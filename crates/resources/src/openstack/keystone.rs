@@ -25,9 +25,18 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
                 .update_allowed()
                 .with_items(
                     map("Map between role with either project or domain.").with_keys(vec![
-                        ("role", custom(string("Keystone role.").required(), "keystone.role")),
-                        ("project", custom(string("Keystone project."), "keystone.project")),
-                        ("domain", custom(string("Keystone domain."), "keystone.domain")),
+                        (
+                            "role",
+                            custom(string("Keystone role.").required(), "keystone.role"),
+                        ),
+                        (
+                            "project",
+                            custom(string("Keystone project."), "keystone.project"),
+                        ),
+                        (
+                            "domain",
+                            custom(string("Keystone domain."), "keystone.domain"),
+                        ),
                     ]),
                 ),
         )
@@ -48,12 +57,42 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
                 vec![
                     ("name", string("Name of keystone project.").update_allowed()),
                     ("domain", domain("")),
-                    ("description", string("Description of keystone project.").default(json!("")).update_allowed()),
-                    ("enabled", boolean("This project is enabled or disabled.").default(json!(true)).update_allowed()),
-                    ("parent", custom(string("The name or ID of parent of this keystone project in hierarchy."), "keystone.project")),
-                    ("tags", list("A list of tags for labeling and sorting projects.").default(json!([])).update_allowed()),
+                    (
+                        "description",
+                        string("Description of keystone project.")
+                            .default(json!(""))
+                            .update_allowed(),
+                    ),
+                    (
+                        "enabled",
+                        boolean("This project is enabled or disabled.")
+                            .default(json!(true))
+                            .update_allowed(),
+                    ),
+                    (
+                        "parent",
+                        custom(
+                            string(
+                                "The name or ID of parent of this keystone project in hierarchy.",
+                            ),
+                            "keystone.project",
+                        ),
+                    ),
+                    (
+                        "tags",
+                        list("A list of tags for labeling and sorting projects.")
+                            .default(json!([]))
+                            .update_allowed(),
+                    ),
                 ],
-                &["name", "parent_id", "domain_id", "enabled", "description", "is_domain"],
+                &[
+                    "name",
+                    "parent_id",
+                    "domain_id",
+                    "enabled",
+                    "description",
+                    "is_domain",
+                ],
             ),
             cloud: cloud.clone(),
         }),
@@ -66,15 +105,48 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
                 vec![
                     ("name", string("Name of keystone user.").update_allowed()),
                     ("domain", domain("")),
-                    ("description", string("Description of keystone user.").default(json!("")).update_allowed()),
-                    ("enabled", boolean("Keystone user is enabled or disabled").default(json!(true)).update_allowed()),
-                    ("email", string("Email address of keystone user.").update_allowed()),
-                    ("password", string("Password of keystone user.").update_allowed()),
-                    ("default_project", custom(string("Default project of keystone user.").update_allowed(), "keystone.project")),
-                    ("groups", list("keystone user groups.").update_allowed().with_items(custom(string("keystone user group."), "keystone.group"))),
+                    (
+                        "description",
+                        string("Description of keystone user.")
+                            .default(json!(""))
+                            .update_allowed(),
+                    ),
+                    (
+                        "enabled",
+                        boolean("Keystone user is enabled or disabled")
+                            .default(json!(true))
+                            .update_allowed(),
+                    ),
+                    (
+                        "email",
+                        string("Email address of keystone user.").update_allowed(),
+                    ),
+                    (
+                        "password",
+                        string("Password of keystone user.").update_allowed(),
+                    ),
+                    (
+                        "default_project",
+                        custom(
+                            string("Default project of keystone user.").update_allowed(),
+                            "keystone.project",
+                        ),
+                    ),
+                    (
+                        "groups",
+                        list("keystone user groups.")
+                            .update_allowed()
+                            .with_items(custom(string("keystone user group."), "keystone.group")),
+                    ),
                     roles(),
                 ],
-                &["name", "default_project_id", "domain_id", "enabled", "password_expires_at"],
+                &[
+                    "name",
+                    "default_project_id",
+                    "domain_id",
+                    "enabled",
+                    "password_expires_at",
+                ],
             ),
             cloud: cloud.clone(),
         }),
@@ -86,7 +158,10 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
                 "Heat Template Resource for Keystone Role.",
                 vec![
                     ("name", string("Name of keystone role.").update_allowed()),
-                    ("domain", custom(string("Name or id of keystone domain."), "keystone.domain")),
+                    (
+                        "domain",
+                        custom(string("Name or id of keystone domain."), "keystone.domain"),
+                    ),
                 ],
                 &[],
             ),
@@ -94,8 +169,16 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
         }),
     );
     for (type_name, actor, description) in [
-        ("OS::Keystone::UserRoleAssignment", Actor::User, "Resource for granting roles to a user."),
-        ("OS::Keystone::GroupRoleAssignment", Actor::Group, "Resource for granting roles to a group."),
+        (
+            "OS::Keystone::UserRoleAssignment",
+            Actor::User,
+            "Resource for granting roles to a user.",
+        ),
+        (
+            "OS::Keystone::GroupRoleAssignment",
+            Actor::Group,
+            "Resource for granting roles to a group.",
+        ),
     ] {
         let key = actor.property();
         registry.register(
@@ -145,21 +228,34 @@ async fn id_of(
     kind: IdentityKind,
     name_or_id: &str,
 ) -> Result<String, ResourceError> {
-    find_id(keystone, kind, name_or_id).await.map_err(cloud_error)
+    find_id(keystone, kind, name_or_id)
+        .await
+        .map_err(cloud_error)
 }
 
 /// Heat's checks on `roles`: each entry names exactly one of project and domain.
 fn validate_roles(props: &Properties) -> Result<(), String> {
-    for entry in props.get("roles").and_then(Value::as_array).into_iter().flatten() {
+    for entry in props
+        .get("roles")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let has = |k: &str| entry.get(k).is_some_and(|v| !v.is_null());
         match (has("project"), has("domain")) {
             (true, true) => {
-                return Err("Cannot define the following properties at the same time: project, domain".into())
+                return Err(
+                    "Cannot define the following properties at the same time: project, domain"
+                        .into(),
+                )
             }
             (false, false) => {
                 return Err(format!(
                     "Either project or domain must be specified for role {}",
-                    entry.get("role").and_then(Value::as_str).unwrap_or_default()
+                    entry
+                        .get("role")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
                 ))
             }
             _ => {}
@@ -312,12 +408,23 @@ struct Project {
 }
 
 impl Project {
-    async fn body(&self, keystone: &Identity, cx: &ResourceContext) -> Result<Value, ResourceError> {
+    async fn body(
+        &self,
+        keystone: &Identity,
+        cx: &ResourceContext,
+    ) -> Result<Value, ResourceError> {
         let mut body = Map::new();
         body.insert("name".into(), json!(name_or_generated(cx)));
-        copy_fields(&cx.properties, &["description", "enabled", "tags"], &mut body);
+        copy_fields(
+            &cx.properties,
+            &["description", "enabled", "tags"],
+            &mut body,
+        );
         let domain = cx.prop_str("domain").unwrap_or("default");
-        body.insert("domain_id".into(), json!(id_of(keystone, IdentityKind::Domain, domain).await?));
+        body.insert(
+            "domain_id".into(),
+            json!(id_of(keystone, IdentityKind::Domain, domain).await?),
+        );
         Ok(Value::Object(body))
     }
 }
@@ -381,12 +488,23 @@ struct User {
 }
 
 impl User {
-    async fn body(&self, keystone: &Identity, cx: &ResourceContext) -> Result<Value, ResourceError> {
+    async fn body(
+        &self,
+        keystone: &Identity,
+        cx: &ResourceContext,
+    ) -> Result<Value, ResourceError> {
         let mut body = Map::new();
         body.insert("name".into(), json!(name_or_generated(cx)));
-        copy_fields(&cx.properties, &["description", "enabled", "email", "password"], &mut body);
+        copy_fields(
+            &cx.properties,
+            &["description", "enabled", "email", "password"],
+            &mut body,
+        );
         let domain = cx.prop_str("domain").unwrap_or("default");
-        body.insert("domain_id".into(), json!(id_of(keystone, IdentityKind::Domain, domain).await?));
+        body.insert(
+            "domain_id".into(),
+            json!(id_of(keystone, IdentityKind::Domain, domain).await?),
+        );
         if let Some(project) = cx.prop_str("default_project") {
             body.insert(
                 "default_project_id".into(),
@@ -458,12 +576,19 @@ impl ResourceType for User {
         // the user behind, so it is removed before the failure is reported.
         let finish = async {
             User::membership(&keystone, &id, &groups(&cx.properties), false).await?;
-            RoleGrants { keystone: &keystone, actor: Actor::User, actor_id: &id }
-                .apply(&grants(&cx.properties), false)
-                .await
+            RoleGrants {
+                keystone: &keystone,
+                actor: Actor::User,
+                actor_id: &id,
+            }
+            .apply(&grants(&cx.properties), false)
+            .await
         };
         if let Err(error) = finish.await {
-            keystone.delete(IdentityKind::User, &id).await.map_err(cloud_error)?;
+            keystone
+                .delete(IdentityKind::User, &id)
+                .await
+                .map_err(cloud_error)?;
             return Err(error);
         }
         Ok(Started {
@@ -491,11 +616,27 @@ impl ResourceType for User {
             .await
             .map_err(cloud_error)?;
         let (old, new) = (groups(request.old_properties), groups(&cx.properties));
-        User::membership(&keystone, id, &new.difference(&old).cloned().collect(), false).await?;
-        User::membership(&keystone, id, &old.difference(&new).cloned().collect(), true).await?;
-        RoleGrants { keystone: &keystone, actor: Actor::User, actor_id: id }
-            .update(request.old_properties, &cx.properties)
-            .await?;
+        User::membership(
+            &keystone,
+            id,
+            &new.difference(&old).cloned().collect(),
+            false,
+        )
+        .await?;
+        User::membership(
+            &keystone,
+            id,
+            &old.difference(&new).cloned().collect(),
+            true,
+        )
+        .await?;
+        RoleGrants {
+            keystone: &keystone,
+            actor: Actor::User,
+            actor_id: id,
+        }
+        .update(request.old_properties, &cx.properties)
+        .await?;
         Ok(Started::default())
     }
 
@@ -551,7 +692,11 @@ impl ResourceType for Role {
     ) -> Result<Started, ResourceError> {
         identity(&self.cloud, cx)
             .await?
-            .update(IdentityKind::Role, physical_id(cx)?, json!({ "name": name_or_generated(cx) }))
+            .update(
+                IdentityKind::Role,
+                physical_id(cx)?,
+                json!({ "name": name_or_generated(cx) }),
+            )
             .await
             .map_err(cloud_error)?;
         Ok(Started::default())
@@ -615,9 +760,13 @@ impl ResourceType for RoleAssignment {
         let keystone = identity(&self.cloud, cx).await?;
         let name = cx.prop_str(self.actor.property()).unwrap_or_default();
         let actor_id = id_of(&keystone, self.actor.kind(), name).await?;
-        RoleGrants { keystone: &keystone, actor: self.actor, actor_id: &actor_id }
-            .apply(&grants(&cx.properties), false)
-            .await?;
+        RoleGrants {
+            keystone: &keystone,
+            actor: self.actor,
+            actor_id: &actor_id,
+        }
+        .apply(&grants(&cx.properties), false)
+        .await?;
         Ok(Started::default())
     }
 
@@ -631,17 +780,25 @@ impl ResourceType for RoleAssignment {
         let new_actor = self.actor_id(&keystone, &cx.properties).await?;
         if old_actor == new_actor {
             if let Some(id) = &new_actor {
-                RoleGrants { keystone: &keystone, actor: self.actor, actor_id: id }
-                    .update(request.old_properties, &cx.properties)
-                    .await?;
+                RoleGrants {
+                    keystone: &keystone,
+                    actor: self.actor,
+                    actor_id: id,
+                }
+                .update(request.old_properties, &cx.properties)
+                .await?;
             }
             return Ok(Started::default());
         }
         // Another user or group: move every grant.
         if let Some(old) = &old_actor {
-            RoleGrants { keystone: &keystone, actor: self.actor, actor_id: old }
-                .apply(&grants(request.old_properties), true)
-                .await?;
+            RoleGrants {
+                keystone: &keystone,
+                actor: self.actor,
+                actor_id: old,
+            }
+            .apply(&grants(request.old_properties), true)
+            .await?;
         }
         let new = match new_actor {
             Some(id) => id,
@@ -650,18 +807,26 @@ impl ResourceType for RoleAssignment {
                 id_of(&keystone, self.actor.kind(), name).await?
             }
         };
-        RoleGrants { keystone: &keystone, actor: self.actor, actor_id: &new }
-            .apply(&grants(&cx.properties), false)
-            .await?;
+        RoleGrants {
+            keystone: &keystone,
+            actor: self.actor,
+            actor_id: &new,
+        }
+        .apply(&grants(&cx.properties), false)
+        .await?;
         Ok(Started::default())
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         let keystone = identity(&self.cloud, cx).await?;
         if let Some(id) = self.actor_id(&keystone, &cx.properties).await? {
-            RoleGrants { keystone: &keystone, actor: self.actor, actor_id: &id }
-                .apply(&grants(&cx.properties), true)
-                .await?;
+            RoleGrants {
+                keystone: &keystone,
+                actor: self.actor,
+                actor_id: &id,
+            }
+            .apply(&grants(&cx.properties), true)
+            .await?;
         }
         Ok(Started::default())
     }
