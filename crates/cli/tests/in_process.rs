@@ -519,7 +519,6 @@ fn template_show_prints_the_stored_template() {
 }
 
 #[test]
-#[ignore = "the update preview answer is wrapped in resource_changes twice (crates/cli/NEEDS.md)"]
 fn update_dry_run_lists_changes_by_kind() {
     let store = tempfile::tempdir().unwrap();
     let hello = example("hello.yaml");
