@@ -196,3 +196,56 @@ resources:
     assert_eq!(status(&stack), "CREATE_FAILED");
     assert!(reason(&stack).contains("bogus"), "{}", reason(&stack));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_descend_to_the_nested_depth_asked() {
+    let svc = service();
+    let middle = r#"
+heat_template_version: 2016-10-14
+resources:
+  leaf: {type: provider.yaml}
+"#;
+    let parent = r#"
+heat_template_version: 2016-10-14
+resources:
+  mid: {type: middle.yaml}
+  plain: {type: OS::Heat::None}
+"#;
+    let req = with_files("depths", parent, &[("middle.yaml", middle), ("provider.yaml", PROVIDER)]);
+    let stack = create(&svc, req).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap();
+    let names = |rows: &[Value]| -> Vec<(String, String)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r["resource_name"].as_str().unwrap().to_string(),
+                    r["parent_resource"].as_str().unwrap_or("-").to_string(),
+                )
+            })
+            .collect()
+    };
+    let top = svc.list_resources_nested(&cx(), id, false, 0).await.unwrap();
+    assert_eq!(top.len(), 2);
+    let one = svc.list_resources_nested(&cx(), id, false, 1).await.unwrap();
+    assert!(names(&one).contains(&("leaf".into(), "mid".into())), "{:?}", names(&one));
+    assert_eq!(one.len(), 3);
+    let two = svc.list_resources_nested(&cx(), id, false, 2).await.unwrap();
+    assert_eq!(two.len(), 5);
+    assert!(names(&two).contains(&("echo".into(), "leaf".into())));
+
+    let q = ember_engine::EventQuery {
+        ascending: true,
+        ..Default::default()
+    };
+    let flat = svc.list_events(&cx(), id, &q).await.unwrap();
+    let deep = svc.list_events_nested(&cx(), id, &q, 2).await.unwrap();
+    // Each nested stack adds its two stack events and two per resource: 2 + 2 for the middle
+    // stack (one resource), 2 + 4 for the leaf (two resources).
+    assert_eq!(deep.len(), flat.len() + 4 + 6);
+    let limited = svc
+        .list_events_nested(&cx(), id, &ember_engine::EventQuery { limit: Some(3), ..q.clone() }, 2)
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 3);
+}
