@@ -882,10 +882,29 @@ impl Run {
 
         let Some(mut row) = current else {
             let mut row = self.new_row(name, &def.type_name, true);
+            if let Some(external) = &def.external_id {
+                return self
+                    .take_external(&ty, &mut row, external, properties, metadata, requires)
+                    .await;
+            }
             return self
                 .create_row(&ty, &mut row, properties, metadata, requires)
                 .await;
         };
+        if row.external_id != def.external_id && row.action != Action::Init {
+            let err = ResourceError::new(
+                "NotSupported",
+                format!(
+                    "Update to property external_id of {name} ({}) is not supported.",
+                    def.type_name
+                ),
+            );
+            return Err(self.fail(&mut row, Action::Update, &err).await);
+        }
+        if def.external_id.is_some() && row.status == Status::Complete {
+            // Heat skips updates of external resources.
+            return Ok(());
+        }
         if row.action == Action::Init {
             return self
                 .create_row(&ty, &mut row, properties, metadata, requires)
@@ -972,8 +991,44 @@ impl Run {
                 .get(name)
                 .map(|d| d.deletion_policy)
                 .unwrap_or_default(),
+            external_id: None,
             created_at: None,
             updated_at: None,
+        }
+    }
+
+    /// A resource with `external_id` is not created: the engine records the existing physical
+    /// resource (ADOPT) and checks it (CHECK), as Heat does.
+    async fn take_external(
+        &self,
+        ty: &Arc<dyn ResourceType>,
+        row: &mut ResourceRecord,
+        external_id: &str,
+        properties: Map<String, Value>,
+        metadata: Value,
+        requires: Vec<String>,
+    ) -> Result<(), StepFailure> {
+        let store_err = |e: String| StepFailure::resource(Action::Adopt, e);
+        row.physical_id = Some(external_id.to_string());
+        row.external_id = Some(external_id.to_string());
+        row.properties = properties;
+        row.metadata = metadata;
+        row.requires = requires;
+        self.set_state(row, Action::Adopt, Status::InProgress, "state changed")
+            .await
+            .map_err(store_err)?;
+        self.set_state(row, Action::Adopt, Status::Complete, "state changed")
+            .await
+            .map_err(store_err)?;
+        self.set_state(row, Action::Check, Status::InProgress, "state changed")
+            .await
+            .map_err(store_err)?;
+        match ty.check(&self.context(row, Action::Check)).await {
+            Ok(()) => self
+                .set_state(row, Action::Check, Status::Complete, "state changed")
+                .await
+                .map_err(store_err),
+            Err(e) => Err(self.fail(row, Action::Check, &e).await),
         }
     }
 

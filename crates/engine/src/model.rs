@@ -113,6 +113,10 @@ pub struct ResourceRecord {
     /// The policy of the definition the resource was last acted on with: a resource removed
     /// from the template is deleted (or kept) as its old definition said.
     pub deletion_policy: DeletionPolicy,
+    /// The template's `external_id`: an existing physical resource the stack manages but did
+    /// not create.
+    #[serde(default)]
+    pub external_id: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
 }

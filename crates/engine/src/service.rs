@@ -827,6 +827,7 @@ impl Service {
                 requires: def.requires.iter().cloned().collect(),
                 short_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
                 deletion_policy: def.deletion_policy,
+                external_id: def.external_id.clone(),
                 created_at: Some(now),
                 updated_at: Some(now),
             };

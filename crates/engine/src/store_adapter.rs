@@ -252,6 +252,7 @@ fn resource_out(r: &ResourceRecord, version: i64) -> Result<db::ResourceRecord, 
         engine_data: json!({
             "short_id": r.short_id,
             "deletion_policy": r.deletion_policy,
+            "external_id": r.external_id,
             "created": r.created_at,
         }),
         created_at: r.created_at.unwrap_or_else(Utc::now),
@@ -285,6 +286,10 @@ fn resource_in(r: db::ResourceRecord) -> ResourceRecord {
             .get("deletion_policy")
             .and_then(|v| serde_json::from_value::<DeletionPolicy>(v.clone()).ok())
             .unwrap_or_default(),
+        external_id: e
+            .get("external_id")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         created_at: e
             .get("created")
             .and_then(|v| serde_json::from_value::<Option<DateTime<Utc>>>(v.clone()).ok())

@@ -678,3 +678,29 @@ async fn a_cancel_requested_through_another_engine_stops_the_update() {
     assert_eq!(status(&stack), "UPDATE_FAILED");
     assert_eq!(reason(&stack), "Stack UPDATE cancelled");
 }
+
+#[tokio::test]
+async fn external_resources_are_adopted_and_checked_not_created() {
+    let svc = service();
+    let tpl = |ext: &str| {
+        format!(
+            "heat_template_version: 2016-10-14\nresources:\n  ext:\n    type: OS::Heat::TestResource\n    external_id: {ext}\n"
+        )
+    };
+    let stack = create(&svc, request("outer", &tpl("existing-1"))).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{stack}");
+    let id = stack["id"].as_str().unwrap().to_string();
+    let rs = resources(&svc, &id).await;
+    assert_eq!(rs["ext"]["physical_resource_id"], "existing-1");
+    assert_eq!(rs["ext"]["resource_status"], "CHECK_COMPLETE");
+    let evs = events(&svc, &id).await;
+    assert!(!evs
+        .iter()
+        .any(|(n, s, _)| n == "ext" && s.starts_with("CREATE")));
+    let stack = update(&svc, &id, request("outer", &tpl("existing-2"))).await;
+    assert_eq!(status(&stack), "UPDATE_FAILED");
+    assert_eq!(
+        reason(&stack),
+        "Resource UPDATE failed: NotSupported: resources.ext: Update to property external_id of ext (OS::Heat::TestResource) is not supported."
+    );
+}
