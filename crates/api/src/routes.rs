@@ -524,16 +524,18 @@ async fn list_stacks_inner(
         .into_iter()
         .map(|s| {
             let s = with_stack_links(s, &base, &ctx);
-            match (detail, s) {
-                (false, Value::Object(map)) => Value::Object(
+            // The list keeps Heat's basic keys (detail keeps all); the owning project is
+            // shown to admins only, as in Heat.
+            match s {
+                Value::Object(map) => Value::Object(
                     map.into_iter()
                         .filter(|(k, _)| {
-                            STACK_LIST_KEYS.contains(&k.as_str())
+                            (detail || STACK_LIST_KEYS.contains(&k.as_str()))
                                 && (k != "project" || ctx.is_admin)
                         })
                         .collect(),
                 ),
-                (_, other) => other,
+                other => other,
             }
         })
         .collect();
