@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
+pub mod hooks;
+
 /// Which completion check a poll runs.
 #[derive(Debug, Clone, Copy)]
 enum Step {
@@ -1044,6 +1046,7 @@ impl Run {
         row.properties = properties;
         row.metadata = metadata;
         row.requires = requires;
+        self.pause_for_hook(row, Action::Create, "pre-create").await?;
         self.set_state(row, Action::Create, Status::InProgress, "state changed")
             .await
             .map_err(store_err)?;
@@ -1092,6 +1095,7 @@ impl Run {
     ) -> Result<(), StepFailure> {
         let store_err = |e: String| StepFailure::resource(Action::Update, e);
         let old = row.properties.clone();
+        self.pause_for_hook(&mut row, Action::Update, "pre-update").await?;
         self.set_state(
             &mut row,
             Action::Update,
@@ -1251,6 +1255,7 @@ impl Run {
         let untouched = row.action == Action::Init;
         let gone = row.action == Action::Delete && row.status == Status::Complete;
         if !(untouched || gone || abandon) {
+            self.pause_for_hook(&mut row, Action::Delete, "pre-delete").await?;
             self.set_state(
                 &mut row,
                 Action::Delete,

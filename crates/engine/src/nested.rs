@@ -562,7 +562,7 @@ impl StackControl for EngineControl {
 impl crate::service::Service {
     /// The stacks nested in `stack_id` down to `depth` levels: `(stack id, parent resource name)`
     /// in breadth-first order, the stack itself first (with no parent resource).
-    async fn nested_stacks(
+    pub(crate) async fn nested_stacks(
         &self,
         cx: &crate::service::RequestContext,
         stack_id: &str,

@@ -1110,6 +1110,9 @@ impl Service {
             &row.name,
             &run_registry(&self.engine, &s),
         )?;
+        if let Some(hook) = details.get("unset_hook") {
+            return self.clear_hook(row, resource, hook).await;
+        }
         let rcx = self.engine.context(&s.id, &s.name, &row, row.action);
         match ty.handle_signal(&rcx, &details).await {
             Ok(data) => {
@@ -1132,6 +1135,50 @@ impl Service {
                 e.located(&format!("resources.{resource}")),
             )),
         }
+    }
+
+    /// `hook poll`: the resources of the stack (and of its nested stacks down to
+    /// `nested_depth`) paused on a hook, one row per pending hook.
+    pub async fn hook_poll(&self, cx: &RequestContext, name_or_id: &str, nested_depth: u32) -> Result<Vec<Value>, EngineError> {
+        let root = self.lookup(cx, name_or_id, true).await?;
+        let mut pending = Vec::new();
+        for (stack_id, _) in self.nested_stacks(cx, &root.id, nested_depth).await? {
+            let stack = self.lookup(cx, &stack_id, true).await?;
+            for row in self.engine.rows(&stack_id).await?.into_iter().filter(|r| r.current) {
+                for hook in row.data.keys().filter_map(|k| k.strip_prefix("hook:")) {
+                    pending.push(json!({
+                        "resource_name": row.name,
+                        "stack_name": stack.name,
+                        "stack_id": stack.id,
+                        "hook_type": hook,
+                        "resource_status": row.status_string(),
+                        "resource_status_reason": row.status_reason,
+                    }));
+                }
+            }
+        }
+        Ok(pending)
+    }
+
+    /// The signal `{"unset_hook": "<hook>"}`: releases a resource paused on that hook.
+    async fn clear_hook(&self, mut row: ResourceRecord, resource: &str, hook: &Value) -> Result<(), EngineError> {
+        let hook = hook.as_str().unwrap_or_default();
+        let described = format!("{} \"{resource}\"", row.type_name);
+        if !crate::engine::hooks::HOOK_TYPES.contains(&hook) {
+            return Err(EngineError::InvalidRequest(format!(
+                "Invalid hook type \"{hook}\" for {described}"
+            )));
+        }
+        if row.data.remove(&crate::engine::hooks::hook_key(hook)).is_none() {
+            return Err(EngineError::InvalidRequest(format!(
+                "The \"{hook}\" hook is not defined on {described}"
+            )));
+        }
+        let mut event = resource_event(&row);
+        event.reason = format!("Hook {hook} is cleared");
+        self.engine
+            .commit(vec![Write::Resource(Box::new(row)), Write::Event(Box::new(event))])
+            .await
     }
 
     /// `PATCH .../resources/{res}`: `mark_unhealthy` true sets CHECK_FAILED; false resets a
