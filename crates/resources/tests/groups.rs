@@ -210,3 +210,45 @@ async fn thousand_member_group_scales_up_and_down() {
     assert_eq!(members(&svc, &id).await.len(), 500);
     eprintln!("ResourceGroup bench: create 1000 {created:?}, +500 at {grown:?}, -1000 at {total:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_chain_creates_members_in_order() {
+    let svc = service();
+    let template = r#"
+heat_template_version: 2016-10-14
+resources:
+  chain:
+    type: OS::Heat::ResourceChain
+    properties:
+      resources: [OS::Heat::Value, OS::Heat::Value, OS::Heat::RandomString]
+      resource_properties: {value: shared, length: 4}
+outputs:
+  values: {value: {get_attr: [chain, resource.1.value]}}
+  refs: {value: {get_attr: [chain, refs]}}
+"#;
+    // The chain hands every member the same properties: Value takes no `length`, so the first
+    // member's properties are refused, as in Heat.
+    let stack = create(&svc, request("chainbad", template)).await;
+    assert_eq!(status(&stack), "CREATE_FAILED");
+    assert!(reason(&stack).contains("Unknown Property length"), "{}", reason(&stack));
+
+    let template = template.replace(", length: 4", "").replace(", OS::Heat::RandomString", ", OS::Heat::None");
+    let stack = create(&svc, request("chain", &template)).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap().to_string();
+    assert_eq!(out(&svc, &id, "values").await, json!("shared"));
+    assert_eq!(out(&svc, &id, "refs").await.as_array().unwrap().len(), 3);
+    // Each member waited for the one before it.
+    let child = resources(&svc, &id).await["chain"]["physical_resource_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let order: Vec<String> = events(&svc, &child)
+        .await
+        .into_iter()
+        .filter(|(_, s, _)| s == "CREATE_COMPLETE")
+        .map(|(r, _, _)| r)
+        .filter(|r| r.len() == 1)
+        .collect();
+    assert_eq!(order, vec!["0", "1", "2"]);
+}

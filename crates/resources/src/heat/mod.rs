@@ -4,6 +4,7 @@ pub mod autoscaling_group;
 mod delay;
 mod none;
 mod random_string;
+pub mod resource_chain;
 pub mod resource_group;
 pub mod scaling_policy;
 pub mod stack;
@@ -38,6 +39,10 @@ pub fn register(registry: &mut Registry) {
     registry.register(
         "OS::Heat::ResourceGroup",
         Arc::new(resource_group::ResourceGroup::new(handle.clone())),
+    );
+    registry.register(
+        "OS::Heat::ResourceChain",
+        Arc::new(resource_chain::ResourceChain::new(handle.clone())),
     );
     registry.register(
         "OS::Heat::AutoScalingGroup",

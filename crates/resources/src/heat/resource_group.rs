@@ -219,14 +219,6 @@ impl ResourceGroup {
         data.insert(BLACKLIST.into(), json!(removed.iter().collect::<Vec<_>>()).to_string());
         Started { data, ..started }
     }
-
-    /// The members in name order with their reference ids.
-    async fn refs(&self, cx: &ResourceContext) -> Result<Vec<(String, Value)>, ResourceError> {
-        let names = member_names(count_of(&cx.properties), &blacklist_of(cx));
-        let lookups: Vec<ChildLookup> = names.iter().cloned().map(ChildLookup::Ref).collect();
-        let refs = self.nested.lookups(cx, &lookups).await?;
-        Ok(names.into_iter().zip(refs).collect())
-    }
 }
 
 #[async_trait]
@@ -289,29 +281,13 @@ impl ResourceType for ResourceGroup {
     async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
         match name {
             STACK_ID_ATTR => Ok(Some(cx.physical_id.clone().map_or(Value::Null, Value::String))),
-            "refs" => Ok(Some(Value::Array(self.refs(cx).await?.into_iter().map(|(_, r)| r).collect()))),
-            "refs_map" => Ok(Some(Value::Object(self.refs(cx).await?.into_iter().collect()))),
             "removed_rsrc_list" => Ok(Some(json!(blacklist_of(cx).into_iter().collect::<Vec<_>>()))),
             "show" => Ok(Some(Value::Null)),
             // `attributes` needs the attribute name from the get_attr path (see NEEDS.md).
             "attributes" => Ok(None),
             _ => {
-                if let Some(member) = name.strip_prefix("resource.") {
-                    // `resource.N` is the member's reference, `resource.N.attr` its attribute.
-                    let lookup = match member.split_once('.') {
-                        Some((n, attr)) => ChildLookup::Attr(n.to_string(), attr.to_string(), Vec::new()),
-                        None => ChildLookup::Ref(member.to_string()),
-                    };
-                    let mut v = self.nested.lookups(cx, &[lookup]).await?;
-                    return Ok(Some(v.pop().unwrap_or(Value::Null)));
-                }
-                // Any other name: that attribute of every member, in member order.
                 let names = member_names(count_of(&cx.properties), &blacklist_of(cx));
-                let lookups: Vec<ChildLookup> = names
-                    .into_iter()
-                    .map(|n| ChildLookup::Attr(n, name.to_string(), Vec::new()))
-                    .collect();
-                Ok(Some(Value::Array(self.nested.lookups(cx, &lookups).await?)))
+                self.nested.member_attribute(cx, names, name).await.map(Some)
             }
         }
     }

@@ -36,7 +36,11 @@ impl StackBacked {
         self.handle.get()
     }
 
-    pub async fn create(&self, cx: &ResourceContext, child: ChildTemplate) -> Result<Started, ResourceError> {
+    pub async fn create(
+        &self,
+        cx: &ResourceContext,
+        child: ChildTemplate,
+    ) -> Result<Started, ResourceError> {
         let id = self.control()?.create_child(cx, child).await?;
         Ok(Started {
             physical_id: Some(id),
@@ -45,14 +49,22 @@ impl StackBacked {
     }
 
     /// Polls the child's action; a resource without a child has nothing to wait for.
-    pub async fn progress(&self, cx: &ResourceContext, action: Action) -> Result<Progress, ResourceError> {
+    pub async fn progress(
+        &self,
+        cx: &ResourceContext,
+        action: Action,
+    ) -> Result<Progress, ResourceError> {
         match &cx.physical_id {
             Some(id) => self.control()?.child_progress(id, action).await,
             None => Ok(Progress::Done),
         }
     }
 
-    pub async fn update(&self, cx: &ResourceContext, child: ChildTemplate) -> Result<Started, ResourceError> {
+    pub async fn update(
+        &self,
+        cx: &ResourceContext,
+        child: ChildTemplate,
+    ) -> Result<Started, ResourceError> {
         match &cx.physical_id {
             Some(id) => {
                 self.control()?.update_child(id, child).await?;
@@ -70,16 +82,54 @@ impl StackBacked {
         Ok(Started::default())
     }
 
-    pub async fn lookups(&self, cx: &ResourceContext, lookups: &[ChildLookup]) -> Result<Vec<Value>, ResourceError> {
+    pub async fn lookups(
+        &self,
+        cx: &ResourceContext,
+        lookups: &[ChildLookup],
+    ) -> Result<Vec<Value>, ResourceError> {
         match &cx.physical_id {
             Some(id) => self.control()?.child_values(id, lookups).await,
             None => Ok(vec![Value::Null; lookups.len()]),
         }
     }
 
+    /// The attributes every group of numbered members has: `refs`, `refs_map`, `resource.N`
+    /// (the member's reference), `resource.N.attr`, and any other name as that attribute of
+    /// every member, in member order.
+    pub async fn member_attribute(&self, cx: &ResourceContext, members: Vec<String>, name: &str) -> Result<Value, ResourceError> {
+        match name {
+            "refs" | "refs_map" => {
+                let lookups: Vec<ChildLookup> = members.iter().cloned().map(ChildLookup::Ref).collect();
+                let refs = self.lookups(cx, &lookups).await?;
+                Ok(if name == "refs" {
+                    Value::Array(refs)
+                } else {
+                    Value::Object(members.into_iter().zip(refs).collect())
+                })
+            }
+            _ => {
+                if let Some(member) = name.strip_prefix("resource.") {
+                    let lookup = match member.split_once('.') {
+                        Some((n, attr)) => ChildLookup::Attr(n.to_string(), attr.to_string(), Vec::new()),
+                        None => ChildLookup::Ref(member.to_string()),
+                    };
+                    let mut v = self.lookups(cx, &[lookup]).await?;
+                    return Ok(v.pop().unwrap_or(Value::Null));
+                }
+                let lookups: Vec<ChildLookup> = members
+                    .into_iter()
+                    .map(|n| ChildLookup::Attr(n, name.to_string(), Vec::new()))
+                    .collect();
+                Ok(Value::Array(self.lookups(cx, &lookups).await?))
+            }
+        }
+    }
+
     /// One output of the child (`null` when absent or unresolvable).
     pub async fn output(&self, cx: &ResourceContext, name: &str) -> Result<Value, ResourceError> {
-        let mut values = self.lookups(cx, &[ChildLookup::Output(name.to_string())]).await?;
+        let mut values = self
+            .lookups(cx, &[ChildLookup::Output(name.to_string())])
+            .await?;
         Ok(values.pop().unwrap_or(Value::Null))
     }
 }
@@ -104,7 +154,10 @@ pub struct ProviderResource {
 impl ProviderResource {
     pub fn new(template_name: &str, handle: StackHandle) -> Self {
         let mut attributes = BTreeMap::new();
-        attributes.insert(STACK_ID_ATTR.into(), AttributeSchema::new("The nested stack's id."));
+        attributes.insert(
+            STACK_ID_ATTR.into(),
+            AttributeSchema::new("The nested stack's id."),
+        );
         ProviderResource {
             template_name: template_name.to_string(),
             nested: StackBacked::new(handle),
@@ -128,7 +181,10 @@ impl ProviderResource {
             .ok_or_else(|| {
                 ResourceError::new(
                     "NotFound",
-                    format!("Could not fetch remote template \"{}\": file not found", self.template_name),
+                    format!(
+                        "Could not fetch remote template \"{}\": file not found",
+                        self.template_name
+                    ),
                 )
             })?;
         Ok(ChildTemplate {
@@ -158,7 +214,11 @@ impl ResourceType for ProviderResource {
         false
     }
 
-    async fn update(&self, cx: &ResourceContext, _req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
+    async fn update(
+        &self,
+        cx: &ResourceContext,
+        _req: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
         let child = self.child(cx).await?;
         self.nested.update(cx, child).await
     }
@@ -176,9 +236,15 @@ impl ResourceType for ProviderResource {
     }
 
     /// `OS::stack_id` is the child's id; any other name is an output of the template.
-    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         match name {
-            STACK_ID_ATTR => Ok(Some(cx.physical_id.clone().map_or(Value::Null, Value::String))),
+            STACK_ID_ATTR => Ok(Some(
+                cx.physical_id.clone().map_or(Value::Null, Value::String),
+            )),
             "show" => Ok(Some(Value::Null)),
             _ => Ok(Some(self.nested.output(cx, name).await?)),
         }
@@ -198,7 +264,10 @@ impl Providers {
 
 impl ProviderFactory for Providers {
     fn provider(&self, template_name: &str) -> Result<Arc<dyn ResourceType>, EngineError> {
-        Ok(Arc::new(ProviderResource::new(template_name, self.handle.clone())))
+        Ok(Arc::new(ProviderResource::new(
+            template_name,
+            self.handle.clone(),
+        )))
     }
 }
 
@@ -217,14 +286,20 @@ impl NestedStack {
         );
         properties.insert(
             "template".into(),
-            PropertySchema::new(PropertyType::String, "Template that specifies the stack to be created as a resource.")
-                .required()
-                .update_allowed(),
+            PropertySchema::new(
+                PropertyType::String,
+                "Template that specifies the stack to be created as a resource.",
+            )
+            .required()
+            .update_allowed(),
         );
         properties.insert(
             "timeout".into(),
-            PropertySchema::new(PropertyType::Integer, "Number of minutes to wait for this stack creation.")
-                .update_allowed(),
+            PropertySchema::new(
+                PropertyType::Integer,
+                "Number of minutes to wait for this stack creation.",
+            )
+            .update_allowed(),
         );
         properties.insert(
             "parameters".into(),
@@ -233,9 +308,18 @@ impl NestedStack {
                 .update_allowed(),
         );
         let mut attributes = BTreeMap::new();
-        attributes.insert("stack_name".into(), AttributeSchema::new("Name of the stack."));
-        attributes.insert("outputs".into(), AttributeSchema::new("A dict of key-value pairs output from the stack."));
-        attributes.insert(STACK_ID_ATTR.into(), AttributeSchema::new("The nested stack's id."));
+        attributes.insert(
+            "stack_name".into(),
+            AttributeSchema::new("Name of the stack."),
+        );
+        attributes.insert(
+            "outputs".into(),
+            AttributeSchema::new("A dict of key-value pairs output from the stack."),
+        );
+        attributes.insert(
+            STACK_ID_ATTR.into(),
+            AttributeSchema::new("The nested stack's id."),
+        );
         NestedStack {
             nested: StackBacked::new(handle),
             schema: TypeSchema {
@@ -251,7 +335,11 @@ impl NestedStack {
 
     fn child(cx: &ResourceContext) -> ChildTemplate {
         ChildTemplate {
-            template: cx.properties.get("template").cloned().unwrap_or(Value::Null),
+            template: cx
+                .properties
+                .get("template")
+                .cloned()
+                .unwrap_or(Value::Null),
             parameters: cx
                 .properties
                 .get("parameters")
@@ -276,7 +364,11 @@ impl ResourceType for NestedStack {
         self.nested.progress(cx, Action::Create).await
     }
 
-    async fn update(&self, cx: &ResourceContext, _req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
+    async fn update(
+        &self,
+        cx: &ResourceContext,
+        _req: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
         self.nested.update(cx, Self::child(cx)).await
     }
 
@@ -292,15 +384,23 @@ impl ResourceType for NestedStack {
         self.nested.progress(cx, Action::Delete).await
     }
 
-    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         match name {
-            STACK_ID_ATTR => Ok(Some(cx.physical_id.clone().map_or(Value::Null, Value::String))),
+            STACK_ID_ATTR => Ok(Some(
+                cx.physical_id.clone().map_or(Value::Null, Value::String),
+            )),
             "stack_name" => Ok(Some(Value::String(cx.physical_resource_name()))),
             "outputs" => {
                 let Some(id) = &cx.physical_id else {
                     return Ok(Some(Value::Null));
                 };
-                Ok(Some(Value::Object(self.nested.control()?.child_outputs(id).await?)))
+                Ok(Some(Value::Object(
+                    self.nested.control()?.child_outputs(id).await?,
+                )))
             }
             "show" => Ok(Some(Value::Null)),
             _ => Ok(None),
