@@ -290,9 +290,23 @@ impl Service {
                 .evaluate(&placeholder)
                 .map_err(EngineError::StackValidationFailed)?;
             let mut given = value.as_object().cloned().unwrap_or_default();
-            // Values that depend on other resources are unknown until they exist.
+            // Values that depend on other resources are unknown until they exist; a required
+            // property given that way is assigned (Heat checks the key, not its value, here).
+            let unknown: Vec<String> = given
+                .iter()
+                .filter(|(_, v)| v.is_null())
+                .map(|(k, _)| k.clone())
+                .collect();
             given.retain(|_, v| !v.is_null());
-            let props = validate_properties(ty.schema(), &given).map_err(|e| {
+            let mut schema = std::borrow::Cow::Borrowed(ty.schema());
+            for key in &unknown {
+                if schema.properties.get(key).is_some_and(|p| p.required) {
+                    if let Some(p) = schema.to_mut().properties.get_mut(key) {
+                        p.required = false;
+                    }
+                }
+            }
+            let props = validate_properties(&schema, &given).map_err(|e| {
                 EngineError::StackValidationFailed(crate::engine::property_error(name, &e))
             })?;
             ty.validate(&props).map_err(|m| {
