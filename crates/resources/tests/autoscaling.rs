@@ -75,13 +75,23 @@ async fn group_of_provider_members_scales_up_and_down_with_cooldown() {
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
     let id = stack["id"].as_str().unwrap().to_string();
     let rs = resources(&svc, &id).await;
-    let child = rs["asg"]["physical_resource_id"].as_str().unwrap().to_string();
+    let child = rs["asg"]["physical_resource_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(out(&svc, &id, "size").await, json!(2));
     let values = out(&svc, &id, "values").await;
     assert_eq!(values.as_array().unwrap().len(), 2);
-    assert!(values.as_array().unwrap().iter().all(|v| v.as_str().unwrap().starts_with("hi-")));
+    assert!(values
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v.as_str().unwrap().starts_with("hi-")));
     let url = out(&svc, &id, "url").await;
-    assert_eq!(url, json!(format!("/v1/tenant/stacks/asg/{id}/resources/up/signal")));
+    assert_eq!(
+        url,
+        json!(format!("/v1/tenant/stacks/asg/{id}/resources/up/signal"))
+    );
     let first_members: Vec<String> = resources(&svc, &child).await.keys().cloned().collect();
 
     // Up by 2.
@@ -102,7 +112,9 @@ async fn group_of_provider_members_scales_up_and_down_with_cooldown() {
         .filter(|(r, s, _)| s == "SIGNAL_COMPLETE" && r != "asg")
         .collect();
     assert_eq!(signals.len(), 3, "{signals:?}");
-    assert!(signals.iter().all(|(_, _, r)| r == "No signal details provided"));
+    assert!(signals
+        .iter()
+        .all(|(_, _, r)| r == "No signal details provided"));
 
     // After the cooldown, down by 2: the oldest members go.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -181,14 +193,23 @@ outputs:
     // No desired_capacity: min_size members.
     assert_eq!(out(&svc, &id, "size").await, json!(1));
     signal(&svc, &id, &child, "exact").await;
-    assert_eq!(out(&svc, &id, "size").await, json!(3), "clamped to max_size");
+    assert_eq!(
+        out(&svc, &id, "size").await,
+        json!(3),
+        "clamped to max_size"
+    );
     // -10% of 3 is -0.3: rounded away from zero to one member.
     signal(&svc, &id, &child, "shrink").await;
     assert_eq!(out(&svc, &id, "size").await, json!(2));
     // An alarm going back to ok does not scale.
-    svc.signal_resource(&cx(), &id, "shrink", json!({"previous": "alarm", "current": "ok", "reason": "fine"}))
-        .await
-        .unwrap();
+    svc.signal_resource(
+        &cx(),
+        &id,
+        "shrink",
+        json!({"previous": "alarm", "current": "ok", "reason": "fine"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(out(&svc, &id, "size").await, json!(2));
     let last = events(&svc, &id).await.pop().unwrap();
     assert_eq!(last.2, "alarm state changed from alarm to ok (fine)");
@@ -206,9 +227,13 @@ resources:
 "#;
     let stack = create(&svc, request("asgm", template)).await;
     let id = stack["id"].as_str().unwrap();
-    let err = svc.signal_resource(&cx(), id, "lost", Value::Null).await.unwrap_err();
+    let err = svc
+        .signal_resource(&cx(), id, "lost", Value::Null)
+        .await
+        .unwrap_err();
     assert!(
-        err.to_string().contains("Alarm lost could not find scaling group named \"nowhere\""),
+        err.to_string()
+            .contains("Alarm lost could not find scaling group named \"nowhere\""),
         "{err}"
     );
 }

@@ -38,14 +38,19 @@ async fn update(svc: &Service, id: &str, template: &str) -> Value {
         template: Some(json!(template)),
         ..StackRequest::default()
     };
-    svc.update_stack(&cx(), id, req).await.expect("update accepted");
+    svc.update_stack(&cx(), id, req)
+        .await
+        .expect("update accepted");
     wait(svc, id).await
 }
 
 /// The group's child stack resources: name → (physical id, status).
 async fn members(svc: &Service, stack: &str) -> Map<String, Value> {
     let rs = resources(svc, stack).await;
-    let child = rs["group"]["physical_resource_id"].as_str().unwrap().to_string();
+    let child = rs["group"]["physical_resource_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     resources(svc, &child)
         .await
         .into_iter()
@@ -72,12 +77,18 @@ async fn members_are_numbered_with_index_substituted() {
     let id = stack["id"].as_str().unwrap();
     let m = members(&svc, id).await;
     assert_eq!(names(&m), vec!["0", "1", "2"]);
-    assert_eq!(out(&svc, id, "values").await, json!(["member-0", "member-1", "member-2"]));
+    assert_eq!(
+        out(&svc, id, "values").await,
+        json!(["member-0", "member-1", "member-2"])
+    );
     assert_eq!(out(&svc, id, "second_value").await, json!("member-1"));
     let refs = out(&svc, id, "refs").await;
     assert_eq!(refs.as_array().unwrap().len(), 3);
     assert_eq!(out(&svc, id, "first").await, refs[0]);
-    assert_eq!(out(&svc, id, "refs_map").await, json!({"0": refs[0], "1": refs[1], "2": refs[2]}));
+    assert_eq!(
+        out(&svc, id, "refs_map").await,
+        json!({"0": refs[0], "1": refs[1], "2": refs[2]})
+    );
     assert_eq!(out(&svc, id, "removed").await, json!([]));
 }
 
@@ -103,7 +114,10 @@ async fn scaling_touches_only_the_members_that_change() {
     let shrunk = members(&svc, &id).await;
     assert_eq!(names(&shrunk), vec!["0", "1"]);
     assert_eq!(shrunk["0"], before["0"]);
-    assert_eq!(out(&svc, &id, "values").await, json!(["member-0", "member-1"]));
+    assert_eq!(
+        out(&svc, &id, "values").await,
+        json!(["member-0", "member-1"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,14 +126,22 @@ async fn removal_policies_remove_named_members_and_skip_their_names() {
     let stack = create(&svc, request("grprm", &group(3, ""))).await;
     let id = stack["id"].as_str().unwrap().to_string();
     let before = members(&svc, &id).await;
-    let stack = update(&svc, &id, &group(3, "removal_policies: [{resource_list: ['1']}]")).await;
+    let stack = update(
+        &svc,
+        &id,
+        &group(3, "removal_policies: [{resource_list: ['1']}]"),
+    )
+    .await;
     assert_eq!(status(&stack), "UPDATE_COMPLETE", "{}", reason(&stack));
     let after = members(&svc, &id).await;
     // Heat keeps the count: "1" goes, "3" is created in its place.
     assert_eq!(names(&after), vec!["0", "2", "3"]);
     assert_eq!(after["2"], before["2"]);
     assert_eq!(out(&svc, &id, "removed").await, json!(["1"]));
-    assert_eq!(out(&svc, &id, "values").await, json!(["member-0", "member-2", "member-3"]));
+    assert_eq!(
+        out(&svc, &id, "values").await,
+        json!(["member-0", "member-2", "member-3"])
+    );
 
     // Append mode keeps "1" removed when another member is removed by its reference id.
     let ref2 = after["2"][0].as_str().unwrap().to_string();
@@ -163,7 +185,10 @@ outputs:
     let stack = create(&svc, request("grpidx", template)).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
     let id = stack["id"].as_str().unwrap();
-    assert_eq!(out(&svc, id, "values").await, json!(["x-0-%index%", "x-1-%index%"]));
+    assert_eq!(
+        out(&svc, id, "values").await,
+        json!(["x-0-%index%", "x-1-%index%"])
+    );
     assert_eq!(out(&svc, id, "none").await, json!([]));
 }
 
@@ -181,8 +206,16 @@ resources:
 "#;
     let stack = create(&svc, request("grpfail", template)).await;
     assert_eq!(status(&stack), "CREATE_FAILED");
-    assert!(reason(&stack).starts_with("Resource CREATE failed: "), "{}", reason(&stack));
-    assert!(reason(&stack).contains("Test Resource failed"), "{}", reason(&stack));
+    assert!(
+        reason(&stack).starts_with("Resource CREATE failed: "),
+        "{}",
+        reason(&stack)
+    );
+    assert!(
+        reason(&stack).contains("Test Resource failed"),
+        "{}",
+        reason(&stack)
+    );
 }
 
 /// The issue's benchmark: 1,000 RandomString members, scaled to 1,500 and back to 500.
@@ -195,7 +228,10 @@ async fn thousand_member_group_scales_up_and_down() {
     };
     let mut config = config();
     config.max_resources_per_stack = -1;
-    let svc = service_on(std::sync::Arc::new(ember_engine::store::MemoryStore::new()), config);
+    let svc = service_on(
+        std::sync::Arc::new(ember_engine::store::MemoryStore::new()),
+        config,
+    );
     let started = Instant::now();
     let stack = create(&svc, request("bench", &template(1000))).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
@@ -208,7 +244,9 @@ async fn thousand_member_group_scales_up_and_down() {
     assert_eq!(status(&stack), "UPDATE_COMPLETE", "{}", reason(&stack));
     let total = started.elapsed();
     assert_eq!(members(&svc, &id).await.len(), 500);
-    eprintln!("ResourceGroup bench: create 1000 {created:?}, +500 at {grown:?}, -1000 at {total:?}");
+    eprintln!(
+        "ResourceGroup bench: create 1000 {created:?}, +500 at {grown:?}, -1000 at {total:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,9 +268,15 @@ outputs:
     // member's properties are refused, as in Heat.
     let stack = create(&svc, request("chainbad", template)).await;
     assert_eq!(status(&stack), "CREATE_FAILED");
-    assert!(reason(&stack).contains("Unknown Property length"), "{}", reason(&stack));
+    assert!(
+        reason(&stack).contains("Unknown Property length"),
+        "{}",
+        reason(&stack)
+    );
 
-    let template = template.replace(", length: 4", "").replace(", OS::Heat::RandomString", ", OS::Heat::None");
+    let template = template
+        .replace(", length: 4", "")
+        .replace(", OS::Heat::RandomString", ", OS::Heat::None");
     let stack = create(&svc, request("chain", &template)).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
     let id = stack["id"].as_str().unwrap().to_string();

@@ -35,17 +35,23 @@ async fn paused(svc: &Service, id: &str, resource: &str, hook: &str) -> Value {
 async fn pre_create_pauses_until_cleared() {
     let svc = service();
     let mut req = request("hooked", TEMPLATE);
-    req.environment = Some(json!({"resource_registry": {"resources": {"b": {"hooks": "pre-create"}}}}));
+    req.environment =
+        Some(json!({"resource_registry": {"resources": {"b": {"hooks": "pre-create"}}}}));
     let created = svc.create_stack(&cx(), req).await.unwrap();
     let id = created["id"].as_str().unwrap().to_string();
     let row = paused(&svc, &id, "b", "pre-create").await;
-    assert_eq!(row["resource_status_reason"], json!("CREATE paused until Hook pre-create is cleared"));
+    assert_eq!(
+        row["resource_status_reason"],
+        json!("CREATE paused until Hook pre-create is cleared")
+    );
     // The rest of the stack goes on where it does not depend on b.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let rs = resources(&svc, &id).await;
     assert_eq!(rs["a"]["resource_status"], json!("CREATE_COMPLETE"));
     assert_eq!(rs["b"]["resource_status"], json!("INIT_COMPLETE"));
-    assert!(rs.get("c").is_none_or(|c| c["resource_status"] == json!("INIT_COMPLETE")));
+    assert!(rs
+        .get("c")
+        .is_none_or(|c| c["resource_status"] == json!("INIT_COMPLETE")));
     let show = svc.show_stack(&cx(), &id, false).await.unwrap();
     assert_eq!(status(&show), "CREATE_IN_PROGRESS");
 
@@ -54,12 +60,19 @@ async fn pre_create_pauses_until_cleared() {
         .signal_resource(&cx(), &id, "b", json!({"unset_hook": "pre-update"}))
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), "The \"pre-update\" hook is not defined on OS::Heat::None \"b\"");
+    assert_eq!(
+        err.to_string(),
+        "The \"pre-update\" hook is not defined on OS::Heat::None \"b\""
+    );
     let err = svc
         .signal_resource(&cx(), &id, "b", json!({"unset_hook": "pre-nothing"}))
         .await
         .unwrap_err();
-    assert!(err.to_string().starts_with("Invalid hook type \"pre-nothing\""), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("Invalid hook type \"pre-nothing\""),
+        "{err}"
+    );
 
     svc.signal_resource(&cx(), &id, "b", json!({"unset_hook": "pre-create"}))
         .await
@@ -76,7 +89,10 @@ async fn pre_create_pauses_until_cleared() {
     assert_eq!(
         b,
         vec![
-            ("INIT_COMPLETE".into(), "CREATE paused until Hook pre-create is cleared".into()),
+            (
+                "INIT_COMPLETE".into(),
+                "CREATE paused until Hook pre-create is cleared".into()
+            ),
             ("INIT_COMPLETE".into(), "Hook pre-create is cleared".into()),
             ("CREATE_IN_PROGRESS".into(), "state changed".into()),
             ("CREATE_COMPLETE".into(), "state changed".into()),
@@ -88,7 +104,8 @@ async fn pre_create_pauses_until_cleared() {
 async fn pre_delete_hook_by_pattern() {
     let svc = service();
     let mut req = request("hookdel", TEMPLATE);
-    req.environment = Some(json!({"resource_registry": {"resources": {"?": {"hooks": ["pre-delete"]}}}}));
+    req.environment =
+        Some(json!({"resource_registry": {"resources": {"?": {"hooks": ["pre-delete"]}}}}));
     let stack = create(&svc, req).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
     let id = stack["id"].as_str().unwrap().to_string();
@@ -116,7 +133,9 @@ async fn hooks_reach_resources_of_nested_stacks() {
     let outer = "heat_template_version: 2016-10-14\nresources:\n  nest: {type: inner.yaml}\n";
     let mut req = request("hooknest", outer);
     req.files.insert("inner.yaml".into(), json!(inner));
-    req.environment = Some(json!({"resource_registry": {"resources": {"nest": {"deep": {"hooks": "pre-create"}}}}}));
+    req.environment = Some(
+        json!({"resource_registry": {"resources": {"nest": {"deep": {"hooks": "pre-create"}}}}}),
+    );
     let created = svc.create_stack(&cx(), req).await.unwrap();
     let id = created["id"].as_str().unwrap().to_string();
     let mut row = Value::Null;

@@ -31,8 +31,13 @@ fn with_files(name: &str, template: &str, files: &[(&str, &str)]) -> StackReques
 
 async fn stack_of_child(svc: &ember_engine::Service, parent: &str, resource: &str) -> Value {
     let rs = resources(svc, parent).await;
-    let child = rs[resource]["physical_resource_id"].as_str().unwrap().to_string();
-    svc.show_stack(&cx(), &child, true).await.expect("child stack")
+    let child = rs[resource]["physical_resource_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    svc.show_stack(&cx(), &child, true)
+        .await
+        .expect("child stack")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,22 +55,38 @@ outputs:
   child_id: {value: {get_attr: [inner, "OS::stack_id"]}}
   ref: {value: {get_resource: inner}}
 "#;
-    let stack = create(&svc, with_files("outer", parent, &[("provider.yaml", PROVIDER)])).await;
+    let stack = create(
+        &svc,
+        with_files("outer", parent, &[("provider.yaml", PROVIDER)]),
+    )
+    .await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
     let id = stack["id"].as_str().unwrap();
     let child = stack_of_child(&svc, id, "inner").await;
     assert_eq!(child["parent"], json!(id));
     assert_eq!(status(&child), "CREATE_COMPLETE");
-    assert!(child["stack_name"].as_str().unwrap().starts_with("outer-inner-"));
+    assert!(child["stack_name"]
+        .as_str()
+        .unwrap()
+        .starts_with("outer-inner-"));
     let child_id = child["id"].as_str().unwrap();
     // The child's own resources and events.
     let child_rs = resources(&svc, child_id).await;
     assert_eq!(child_rs.len(), 2);
-    assert_eq!(output(&svc, id, "echoed").await["output_value"], json!("hello"));
+    assert_eq!(
+        output(&svc, id, "echoed").await["output_value"],
+        json!("hello")
+    );
     let secret = output(&svc, id, "secret_len").await["output_value"].clone();
     assert_eq!(secret[0].as_str().unwrap().len(), 12);
-    assert_eq!(output(&svc, id, "child_id").await["output_value"], json!(child_id));
-    assert_eq!(output(&svc, id, "ref").await["output_value"], json!(child_id));
+    assert_eq!(
+        output(&svc, id, "child_id").await["output_value"],
+        json!(child_id)
+    );
+    assert_eq!(
+        output(&svc, id, "ref").await["output_value"],
+        json!(child_id)
+    );
     // The child is named after the parent resource in its pseudo parameters.
     let parent_out = output(&svc, child_id, "parent").await["output_value"].clone();
     assert_eq!(parent_out, child["stack_name"]);
@@ -101,28 +122,43 @@ outputs:
     let id = stack["id"].as_str().unwrap().to_string();
     let rs = resources(&svc, &id).await;
     assert_eq!(rs["inner"]["resource_type"], json!("My::Echo"));
-    let child_id = rs["inner"]["physical_resource_id"].as_str().unwrap().to_string();
+    let child_id = rs["inner"]["physical_resource_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let secret_before = output(&svc, &child_id, "secret").await["output_value"].clone();
 
     let mut update = req.clone();
     update.stack_name = None;
     update.template = Some(json!(parent("two")));
-    svc.update_stack(&cx(), &id, update).await.expect("update accepted");
+    svc.update_stack(&cx(), &id, update)
+        .await
+        .expect("update accepted");
     let stack = wait(&svc, &id).await;
     assert_eq!(status(&stack), "UPDATE_COMPLETE", "{}", reason(&stack));
-    assert_eq!(output(&svc, &id, "echoed").await["output_value"], json!("two"));
+    assert_eq!(
+        output(&svc, &id, "echoed").await["output_value"],
+        json!("two")
+    );
     // Same child, updated in place: the untouched RandomString keeps its value.
     let rs = resources(&svc, &id).await;
     assert_eq!(rs["inner"]["physical_resource_id"], json!(child_id));
     let child = svc.show_stack(&cx(), &child_id, false).await.unwrap();
     assert_eq!(status(&child), "UPDATE_COMPLETE");
-    assert_eq!(output(&svc, &child_id, "secret").await["output_value"], secret_before);
+    assert_eq!(
+        output(&svc, &child_id, "secret").await["output_value"],
+        secret_before
+    );
 
     svc.delete_stack(&cx(), &id).await.expect("delete accepted");
     let stack = wait(&svc, &id).await;
     assert_eq!(status(&stack), "DELETE_COMPLETE", "{}", reason(&stack));
     let child = svc.show_stack(&cx(), &child_id, false).await.unwrap();
-    assert_eq!(status(&child), "DELETE_COMPLETE", "the child is deleted with its parent");
+    assert_eq!(
+        status(&child),
+        "DELETE_COMPLETE",
+        "the child is deleted with its parent"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,7 +183,10 @@ outputs:
     let stack = create(&svc, request("inline", parent)).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
     let id = stack["id"].as_str().unwrap();
-    assert_eq!(output(&svc, id, "all").await["output_value"], json!({"shout": "hi!"}));
+    assert_eq!(
+        output(&svc, id, "all").await["output_value"],
+        json!({"shout": "hi!"})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,9 +202,17 @@ heat_template_version: 2016-10-14
 resources:
   inner: {type: failing.yaml}
 "#;
-    let stack = create(&svc, with_files("fails", parent, &[("failing.yaml", failing)])).await;
+    let stack = create(
+        &svc,
+        with_files("fails", parent, &[("failing.yaml", failing)]),
+    )
+    .await;
     assert_eq!(status(&stack), "CREATE_FAILED");
-    assert!(reason(&stack).contains("Test Resource failed bad"), "{}", reason(&stack));
+    assert!(
+        reason(&stack).contains("Test Resource failed bad"),
+        "{}",
+        reason(&stack)
+    );
     let child = stack_of_child(&svc, stack["id"].as_str().unwrap(), "inner").await;
     assert_eq!(status(&child), "CREATE_FAILED");
 }
@@ -179,9 +226,17 @@ heat_template_version: 2016-10-14
 resources:
   again: {type: recursive.yaml}
 "#;
-    let stack = create(&svc, with_files("deep", recursive, &[("recursive.yaml", recursive)])).await;
+    let stack = create(
+        &svc,
+        with_files("deep", recursive, &[("recursive.yaml", recursive)]),
+    )
+    .await;
     assert_eq!(status(&stack), "CREATE_FAILED");
-    assert!(reason(&stack).contains("Recursion depth exceeds 5."), "{}", reason(&stack));
+    assert!(
+        reason(&stack).contains("Recursion depth exceeds 5."),
+        "{}",
+        reason(&stack)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,7 +247,11 @@ heat_template_version: 2016-10-14
 resources:
   inner: {type: provider.yaml, properties: {bogus: 1}}
 "#;
-    let stack = create(&svc, with_files("unknownp", parent, &[("provider.yaml", PROVIDER)])).await;
+    let stack = create(
+        &svc,
+        with_files("unknownp", parent, &[("provider.yaml", PROVIDER)]),
+    )
+    .await;
     assert_eq!(status(&stack), "CREATE_FAILED");
     assert!(reason(&stack).contains("bogus"), "{}", reason(&stack));
 }
@@ -211,7 +270,11 @@ resources:
   mid: {type: middle.yaml}
   plain: {type: OS::Heat::None}
 "#;
-    let req = with_files("depths", parent, &[("middle.yaml", middle), ("provider.yaml", PROVIDER)]);
+    let req = with_files(
+        "depths",
+        parent,
+        &[("middle.yaml", middle), ("provider.yaml", PROVIDER)],
+    );
     let stack = create(&svc, req).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
     let id = stack["id"].as_str().unwrap();
@@ -225,12 +288,25 @@ resources:
             })
             .collect()
     };
-    let top = svc.list_resources_nested(&cx(), id, false, 0).await.unwrap();
+    let top = svc
+        .list_resources_nested(&cx(), id, false, 0)
+        .await
+        .unwrap();
     assert_eq!(top.len(), 2);
-    let one = svc.list_resources_nested(&cx(), id, false, 1).await.unwrap();
-    assert!(names(&one).contains(&("leaf".into(), "mid".into())), "{:?}", names(&one));
+    let one = svc
+        .list_resources_nested(&cx(), id, false, 1)
+        .await
+        .unwrap();
+    assert!(
+        names(&one).contains(&("leaf".into(), "mid".into())),
+        "{:?}",
+        names(&one)
+    );
     assert_eq!(one.len(), 3);
-    let two = svc.list_resources_nested(&cx(), id, false, 2).await.unwrap();
+    let two = svc
+        .list_resources_nested(&cx(), id, false, 2)
+        .await
+        .unwrap();
     assert_eq!(two.len(), 5);
     assert!(names(&two).contains(&("echo".into(), "leaf".into())));
 
@@ -244,7 +320,15 @@ resources:
     // stack (one resource), 2 + 4 for the leaf (two resources).
     assert_eq!(deep.len(), flat.len() + 4 + 6);
     let limited = svc
-        .list_events_nested(&cx(), id, &ember_engine::EventQuery { limit: Some(3), ..q.clone() }, 2)
+        .list_events_nested(
+            &cx(),
+            id,
+            &ember_engine::EventQuery {
+                limit: Some(3),
+                ..q.clone()
+            },
+            2,
+        )
         .await
         .unwrap();
     assert_eq!(limited.len(), 3);

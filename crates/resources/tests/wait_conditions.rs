@@ -31,7 +31,10 @@ async fn start(svc: &Service, req: StackRequest, resource: &str) -> String {
     let id = created["id"].as_str().unwrap().to_string();
     for _ in 0..500 {
         let rs = resources(svc, &id).await;
-        if rs.get(resource).is_some_and(|r| r["resource_status"] == "CREATE_COMPLETE") {
+        if rs
+            .get(resource)
+            .is_some_and(|r| r["resource_status"] == "CREATE_COMPLETE")
+        {
             return id;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -43,9 +46,14 @@ async fn start(svc: &Service, req: StackRequest, resource: &str) -> String {
 async fn success_signals_complete_the_condition_with_their_data() {
     let svc = service();
     let id = start(&svc, request("wcok", &template(2, 30)), "handle").await;
-    svc.signal_resource(&cx(), &id, "handle", json!({"status": "SUCCESS", "data": "one", "id": "a"}))
-        .await
-        .unwrap();
+    svc.signal_resource(
+        &cx(),
+        &id,
+        "handle",
+        json!({"status": "SUCCESS", "data": "one", "id": "a"}),
+    )
+    .await
+    .unwrap();
     // Defaults: success, "Signal 2 received", id 2.
     svc.signal_resource(&cx(), &id, "handle", json!({"data": {"k": [1, 2]}}))
         .await
@@ -57,9 +65,20 @@ async fn success_signals_complete_the_condition_with_their_data() {
         json!(r#"{"a": "one", "2": {"k": [1, 2]}}"#)
     );
     let endpoint = output(&svc, &id, "endpoint").await["output_value"].clone();
-    assert_eq!(endpoint, json!(format!("/v1/tenant/stacks/wcok/{id}/resources/handle/signal")));
-    let curl = output(&svc, &id, "curl").await["output_value"].as_str().unwrap().to_string();
-    assert!(curl.starts_with("curl -i -X POST -H 'X-Auth-Token: "), "{curl}");
+    assert_eq!(
+        endpoint,
+        json!(format!(
+            "/v1/tenant/stacks/wcok/{id}/resources/handle/signal"
+        ))
+    );
+    let curl = output(&svc, &id, "curl").await["output_value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        curl.starts_with("curl -i -X POST -H 'X-Auth-Token: "),
+        "{curl}"
+    );
     assert!(curl.ends_with(endpoint.as_str().unwrap()), "{curl}");
 }
 
@@ -67,12 +86,20 @@ async fn success_signals_complete_the_condition_with_their_data() {
 async fn a_failure_signal_fails_the_condition_with_its_reason() {
     let svc = service();
     let id = start(&svc, request("wcfail", &template(1, 30)), "handle").await;
-    svc.signal_resource(&cx(), &id, "handle", json!({"status": "FAILURE", "reason": "broken"}))
-        .await
-        .unwrap();
+    svc.signal_resource(
+        &cx(),
+        &id,
+        "handle",
+        json!({"status": "FAILURE", "reason": "broken"}),
+    )
+    .await
+    .unwrap();
     let stack = wait(&svc, &id).await;
     assert_eq!(status(&stack), "CREATE_FAILED");
-    assert_eq!(reason(&stack), "Resource CREATE failed: WaitConditionFailure: resources.wc: broken");
+    assert_eq!(
+        reason(&stack),
+        "Resource CREATE failed: WaitConditionFailure: resources.wc: broken"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,10 +122,15 @@ async fn malformed_signals_are_refused() {
     let svc = service();
     let id = start(&svc, request("wcbad", &template(1, 5)), "handle").await;
     for body in [json!({"status": "MAYBE"}), json!({"bogus": 1}), json!([1])] {
-        let err = svc.signal_resource(&cx(), &id, "handle", body).await.unwrap_err();
+        let err = svc
+            .signal_resource(&cx(), &id, "handle", body)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("Metadata format invalid"), "{err}");
     }
-    svc.signal_resource(&cx(), &id, "handle", Value::Null).await.unwrap();
+    svc.signal_resource(&cx(), &id, "handle", Value::Null)
+        .await
+        .unwrap();
     let stack = wait(&svc, &id).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
 }
@@ -134,9 +166,15 @@ Outputs:
     .unwrap();
     let stack = wait(&svc, &id).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
-    assert_eq!(output(&svc, &id, "Data").await["output_value"], json!(r#"{"i-1": "up"}"#));
+    assert_eq!(
+        output(&svc, &id, "Data").await["output_value"],
+        json!(r#"{"i-1": "up"}"#)
+    );
     let url = output(&svc, &id, "Url").await["output_value"].clone();
-    assert!(url.as_str().unwrap().ends_with("/resources/Handle/signal"), "{url}");
+    assert!(
+        url.as_str().unwrap().ends_with("/resources/Handle/signal"),
+        "{url}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,6 +198,12 @@ resources:
     let stack = wait(&svc, &id).await;
     assert_eq!(status(&stack), "UPDATE_COMPLETE", "{}", reason(&stack));
     let after = resources(&svc, &id).await;
-    assert_ne!(after["handle"]["physical_resource_id"], before["handle"]["physical_resource_id"]);
-    assert_eq!(after["plain"]["physical_resource_id"], before["plain"]["physical_resource_id"]);
+    assert_ne!(
+        after["handle"]["physical_resource_id"],
+        before["handle"]["physical_resource_id"]
+    );
+    assert_eq!(
+        after["plain"]["physical_resource_id"],
+        before["plain"]["physical_resource_id"]
+    );
 }

@@ -34,7 +34,10 @@ pub fn hook_key(hook: &str) -> String {
 /// Whether the `resources` section of a `resource_registry` sets `hook` on `resource`:
 /// entries are resource names or fnmatch patterns; `hooks` is a name or a list.
 pub fn has_hook(resource_registry: &Value, resource: &str, hook: &str) -> bool {
-    let Some(entries) = resource_registry.get("resources").and_then(Value::as_object) else {
+    let Some(entries) = resource_registry
+        .get("resources")
+        .and_then(Value::as_object)
+    else {
         return false;
     };
     entries
@@ -75,7 +78,12 @@ fn fnmatch(name: &str, pattern: &str) -> bool {
 impl Run {
     /// Pauses before `action` on `row` when the environment hooks it, until the hook is cleared
     /// (or the action is stopped by timeout or cancel).
-    pub(super) async fn pause_for_hook(&self, row: &mut ResourceRecord, action: Action, hook: &str) -> Result<(), StepFailure> {
+    pub(super) async fn pause_for_hook(
+        &self,
+        row: &mut ResourceRecord,
+        action: Action,
+        hook: &str,
+    ) -> Result<(), StepFailure> {
         if !has_hook(&self.defn.resource_registry, &row.name, hook) {
             return Ok(());
         }

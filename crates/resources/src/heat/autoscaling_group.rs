@@ -119,33 +119,65 @@ impl AutoScalingGroup {
         let mut properties = BTreeMap::new();
         properties.insert(
             "resource".into(),
-            PropertySchema::new(PropertyType::Map, "Resource definition for the resources in the group, in HOT format.")
-                .required()
-                .update_allowed(),
+            PropertySchema::new(
+                PropertyType::Map,
+                "Resource definition for the resources in the group, in HOT format.",
+            )
+            .required()
+            .update_allowed(),
         );
-        properties.insert("max_size".into(), size("Maximum number of resources in the group.").required());
-        properties.insert("min_size".into(), size("Minimum number of resources in the group.").required());
+        properties.insert(
+            "max_size".into(),
+            size("Maximum number of resources in the group.").required(),
+        );
+        properties.insert(
+            "min_size".into(),
+            size("Minimum number of resources in the group.").required(),
+        );
         properties.insert(
             "cooldown".into(),
-            PropertySchema::new(PropertyType::Integer, "Cooldown period, in seconds.").update_allowed(),
+            PropertySchema::new(PropertyType::Integer, "Cooldown period, in seconds.")
+                .update_allowed(),
         );
         properties.insert(
             "desired_capacity".into(),
-            PropertySchema::new(PropertyType::Integer, "Desired initial number of resources.").update_allowed(),
+            PropertySchema::new(
+                PropertyType::Integer,
+                "Desired initial number of resources.",
+            )
+            .update_allowed(),
         );
         properties.insert(
             "rolling_updates".into(),
-            PropertySchema::new(PropertyType::Map, "Policy for rolling updates for this scaling group.")
-                .default(json!({"min_in_service": 0, "max_batch_size": 1, "pause_time": 0}))
-                .update_allowed(),
+            PropertySchema::new(
+                PropertyType::Map,
+                "Policy for rolling updates for this scaling group.",
+            )
+            .default(json!({"min_in_service": 0, "max_batch_size": 1, "pause_time": 0}))
+            .update_allowed(),
         );
         let mut attributes = BTreeMap::new();
         for (name, description) in [
-            ("outputs", "A map of resource names to the specified attribute of each individual resource."),
-            ("outputs_list", "A list of the specified attribute of each individual resource."),
-            ("current_size", "The current size of AutoscalingResourceGroup."),
-            ("refs", "A list of resource IDs for the resources in the group."),
-            ("refs_map", "A map of resource names to IDs for the resources in the group."),
+            (
+                "outputs",
+                "A map of resource names to the specified attribute of each individual resource.",
+            ),
+            (
+                "outputs_list",
+                "A list of the specified attribute of each individual resource.",
+            ),
+            (
+                "current_size",
+                "The current size of AutoscalingResourceGroup.",
+            ),
+            (
+                "refs",
+                "A list of resource IDs for the resources in the group.",
+            ),
+            (
+                "refs_map",
+                "A map of resource names to IDs for the resources in the group.",
+            ),
             (STACK_ID_ATTR, "The nested stack's id."),
         ] {
             attributes.insert(name.into(), AttributeSchema::new(description));
@@ -170,7 +202,8 @@ impl AutoScalingGroup {
 
     fn template(props: &Properties, names: &[String]) -> ChildTemplate {
         let def = props.get("resource").cloned().unwrap_or(Value::Null);
-        let resources: Map<String, Value> = names.iter().map(|n| (n.clone(), def.clone())).collect();
+        let resources: Map<String, Value> =
+            names.iter().map(|n| (n.clone(), def.clone())).collect();
         ChildTemplate {
             template: json!({"heat_template_version": "2015-04-30", "resources": resources}),
             parameters: Map::new(),
@@ -204,17 +237,25 @@ impl AutoScalingGroup {
 
     /// `{output name: [(member, value)]}` over the members that are stacks (provider templates),
     /// so that `get_attr: [group, outputs, name]` follows the path to one output.
-    async fn member_outputs(&self, cx: &ResourceContext) -> Result<BTreeMap<String, Vec<(String, Value)>>, ResourceError> {
+    async fn member_outputs(
+        &self,
+        cx: &ResourceContext,
+    ) -> Result<BTreeMap<String, Vec<(String, Value)>>, ResourceError> {
         let control = self.nested.control()?;
         let mut by_output: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
         for (member, reference) in self.refs(cx).await? {
-            let Some(member_stack) = reference.as_str() else { continue };
+            let Some(member_stack) = reference.as_str() else {
+                continue;
+            };
             // A member that is not a stack has no outputs.
             let Ok(outputs) = control.child_outputs(member_stack).await else {
                 continue;
             };
             for (name, value) in outputs {
-                by_output.entry(name).or_default().push((member.clone(), value));
+                by_output
+                    .entry(name)
+                    .or_default()
+                    .push((member.clone(), value));
             }
         }
         Ok(by_output)
@@ -242,9 +283,15 @@ impl ResourceType for AutoScalingGroup {
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         let (min, _) = Self::bounds(&cx.properties);
-        let size = cx.properties.get("desired_capacity").and_then(Value::as_i64).unwrap_or(min);
+        let size = cx
+            .properties
+            .get("desired_capacity")
+            .and_then(Value::as_i64)
+            .unwrap_or(min);
         let names = Self::resized(Vec::new(), usize::try_from(size).unwrap_or(0));
-        self.nested.create(cx, Self::template(&cx.properties, &names)).await
+        self.nested
+            .create(cx, Self::template(&cx.properties, &names))
+            .await
     }
 
     async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
@@ -252,7 +299,11 @@ impl ResourceType for AutoScalingGroup {
     }
 
     /// Heat: the desired capacity when given, otherwise the current size within the new bounds.
-    async fn update(&self, cx: &ResourceContext, _req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
+    async fn update(
+        &self,
+        cx: &ResourceContext,
+        _req: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
         let members = self.members(cx).await?;
         let (min, max) = Self::bounds(&cx.properties);
         let size = cx
@@ -262,7 +313,9 @@ impl ResourceType for AutoScalingGroup {
             .unwrap_or(members.len() as i64)
             .clamp(min, max.max(min));
         let names = Self::resized(members, usize::try_from(size).unwrap_or(0));
-        self.nested.update(cx, Self::template(&cx.properties, &names)).await
+        self.nested
+            .update(cx, Self::template(&cx.properties, &names))
+            .await
     }
 
     async fn check_update_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
@@ -280,14 +333,27 @@ impl ResourceType for AutoScalingGroup {
     /// An adjustment sent by a scaling policy:
     /// `{"adjustment", "adjustment_type", "min_adjustment_step", "cooldown"}`. A signal while
     /// the group is scaling or cooling down, or one that would not change the size, is ignored.
-    async fn handle_signal(&self, cx: &ResourceContext, details: &Value) -> Result<BTreeMap<String, String>, ResourceError> {
-        let adjustment = details.get("adjustment").and_then(Value::as_f64).ok_or_else(|| {
-            ResourceError::new("ValueError", "an adjustment signal needs a numeric \"adjustment\"")
-        })?;
+    async fn handle_signal(
+        &self,
+        cx: &ResourceContext,
+        details: &Value,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let adjustment = details
+            .get("adjustment")
+            .and_then(Value::as_f64)
+            .ok_or_else(|| {
+                ResourceError::new(
+                    "ValueError",
+                    "an adjustment signal needs a numeric \"adjustment\"",
+                )
+            })?;
         let kind = details
             .get("adjustment_type")
             .and_then(Value::as_str)
-            .map_or(Some(AdjustmentType::ChangeInCapacity), AdjustmentType::parse)
+            .map_or(
+                Some(AdjustmentType::ChangeInCapacity),
+                AdjustmentType::parse,
+            )
             .ok_or_else(|| ResourceError::new("ValueError", "unknown adjustment_type"))?;
         let Some(child) = &cx.physical_id else {
             return Ok(BTreeMap::new());
@@ -305,7 +371,9 @@ impl ResourceType for AutoScalingGroup {
             return Ok(BTreeMap::new());
         }
         let names = Self::resized(members, usize::try_from(size).unwrap_or(0));
-        control.update_child(child, Self::template(&cx.properties, &names)).await?;
+        control
+            .update_child(child, Self::template(&cx.properties, &names))
+            .await?;
         let cooldown = details
             .get("cooldown")
             .and_then(Value::as_f64)
@@ -314,12 +382,22 @@ impl ResourceType for AutoScalingGroup {
         Ok(cooldown_from_now(cooldown))
     }
 
-    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         match name {
-            STACK_ID_ATTR => Ok(Some(cx.physical_id.clone().map_or(Value::Null, Value::String))),
+            STACK_ID_ATTR => Ok(Some(
+                cx.physical_id.clone().map_or(Value::Null, Value::String),
+            )),
             "current_size" => Ok(Some(json!(self.members(cx).await?.len()))),
-            "refs" => Ok(Some(Value::Array(self.refs(cx).await?.into_iter().map(|(_, r)| r).collect()))),
-            "refs_map" => Ok(Some(Value::Object(self.refs(cx).await?.into_iter().collect()))),
+            "refs" => Ok(Some(Value::Array(
+                self.refs(cx).await?.into_iter().map(|(_, r)| r).collect(),
+            ))),
+            "refs_map" => Ok(Some(Value::Object(
+                self.refs(cx).await?.into_iter().collect(),
+            ))),
             "outputs" => Ok(Some(Value::Object(
                 self.member_outputs(cx)
                     .await?
@@ -351,20 +429,41 @@ mod tests {
         assert_eq!(new_capacity(4, -5.0, ChangeInCapacity, None, 1, 5), 1);
         assert_eq!(new_capacity(2, 9.0, ExactCapacity, None, 1, 5), 5);
         // 10% of 4 is 0.4: less than one member rounds away from zero.
-        assert_eq!(new_capacity(4, 10.0, PercentChangeInCapacity, None, 0, 10), 5);
-        assert_eq!(new_capacity(4, -10.0, PercentChangeInCapacity, None, 0, 10), 3);
+        assert_eq!(
+            new_capacity(4, 10.0, PercentChangeInCapacity, None, 0, 10),
+            5
+        );
+        assert_eq!(
+            new_capacity(4, -10.0, PercentChangeInCapacity, None, 0, 10),
+            3
+        );
         // 50% of 5 is 2.5: rounded towards zero.
-        assert_eq!(new_capacity(5, 50.0, PercentChangeInCapacity, None, 0, 10), 7);
-        assert_eq!(new_capacity(5, -50.0, PercentChangeInCapacity, None, 0, 10), 3);
+        assert_eq!(
+            new_capacity(5, 50.0, PercentChangeInCapacity, None, 0, 10),
+            7
+        );
+        assert_eq!(
+            new_capacity(5, -50.0, PercentChangeInCapacity, None, 0, 10),
+            3
+        );
         // min_adjustment_step raises a small percentage change.
-        assert_eq!(new_capacity(4, 10.0, PercentChangeInCapacity, Some(3), 0, 10), 7);
-        assert_eq!(new_capacity(4, -10.0, PercentChangeInCapacity, Some(3), 0, 10), 1);
+        assert_eq!(
+            new_capacity(4, 10.0, PercentChangeInCapacity, Some(3), 0, 10),
+            7
+        );
+        assert_eq!(
+            new_capacity(4, -10.0, PercentChangeInCapacity, Some(3), 0, 10),
+            1
+        );
     }
 
     #[test]
     fn resize_drops_the_oldest_members() {
         let members: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(AutoScalingGroup::resized(members.clone(), 2), vec!["c", "d"]);
+        assert_eq!(
+            AutoScalingGroup::resized(members.clone(), 2),
+            vec!["c", "d"]
+        );
         let grown = AutoScalingGroup::resized(members, 6);
         assert_eq!(&grown[..4], &["a", "b", "c", "d"]);
         assert_eq!(grown.len(), 6);

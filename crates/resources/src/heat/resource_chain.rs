@@ -29,19 +29,34 @@ impl ResourceChain {
         );
         properties.insert(
             "concurrent".into(),
-            PropertySchema::new(PropertyType::Boolean, "If true, the resources in the chain will be created concurrently.")
-                .default(json!(false)),
+            PropertySchema::new(
+                PropertyType::Boolean,
+                "If true, the resources in the chain will be created concurrently.",
+            )
+            .default(json!(false)),
         );
         properties.insert(
             "resource_properties".into(),
-            PropertySchema::new(PropertyType::Map, "Properties to pass to each resource being created in the chain.")
-                .update_allowed(),
+            PropertySchema::new(
+                PropertyType::Map,
+                "Properties to pass to each resource being created in the chain.",
+            )
+            .update_allowed(),
         );
         let mut attributes = BTreeMap::new();
         for (name, description) in [
-            ("refs", "A list of resource IDs for the resources in the chain."),
-            ("refs_map", "A map of resource names to IDs for the resources in the chain."),
-            ("attributes", "A map of resource names to the specified attribute of each individual resource."),
+            (
+                "refs",
+                "A list of resource IDs for the resources in the chain.",
+            ),
+            (
+                "refs_map",
+                "A map of resource names to IDs for the resources in the chain.",
+            ),
+            (
+                "attributes",
+                "A map of resource names to the specified attribute of each individual resource.",
+            ),
             (STACK_ID_ATTR, "The nested stack's id."),
         ] {
             attributes.insert(name.into(), AttributeSchema::new(description));
@@ -51,7 +66,8 @@ impl ResourceChain {
             schema: TypeSchema {
                 properties,
                 attributes,
-                description: "Creates one or more resources of the listed types, one after the other.".into(),
+                description:
+                    "Creates one or more resources of the listed types, one after the other.".into(),
                 support_status: "SUPPORTED",
                 since_version: Some("6.0.0"),
                 accepts_any_property: false,
@@ -60,12 +76,18 @@ impl ResourceChain {
     }
 
     fn member_names(props: &Properties) -> Vec<String> {
-        let n = props.get("resources").and_then(Value::as_array).map_or(0, Vec::len);
+        let n = props
+            .get("resources")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
         (0..n).map(|i| i.to_string()).collect()
     }
 
     fn template(props: &Properties) -> ChildTemplate {
-        let concurrent = props.get("concurrent").and_then(Value::as_bool).unwrap_or(false);
+        let concurrent = props
+            .get("concurrent")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let member_properties = props.get("resource_properties").filter(|v| !v.is_null());
         let mut resources = Map::new();
         for (i, type_name) in props
@@ -106,7 +128,11 @@ impl ResourceType for ResourceChain {
         self.nested.progress(cx, Action::Create).await
     }
 
-    async fn update(&self, cx: &ResourceContext, _req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
+    async fn update(
+        &self,
+        cx: &ResourceContext,
+        _req: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
         self.nested.update(cx, Self::template(&cx.properties)).await
     }
 
@@ -122,9 +148,15 @@ impl ResourceType for ResourceChain {
         self.nested.progress(cx, Action::Delete).await
     }
 
-    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         match name {
-            STACK_ID_ATTR => Ok(Some(cx.physical_id.clone().map_or(Value::Null, Value::String))),
+            STACK_ID_ATTR => Ok(Some(
+                cx.physical_id.clone().map_or(Value::Null, Value::String),
+            )),
             "show" => Ok(Some(Value::Null)),
             "attributes" => Ok(None),
             _ => self

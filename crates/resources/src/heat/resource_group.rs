@@ -51,42 +51,73 @@ impl ResourceGroup {
         );
         properties.insert(
             "resource_def".into(),
-            PropertySchema::new(PropertyType::Map, "Resource definition for the resources in the group.")
-                .required()
-                .update_allowed()
-                .with_keys(vec![
-                    (
-                        "type",
-                        PropertySchema::new(PropertyType::String, "The type of the resources in the group.").required(),
+            PropertySchema::new(
+                PropertyType::Map,
+                "Resource definition for the resources in the group.",
+            )
+            .required()
+            .update_allowed()
+            .with_keys(vec![
+                (
+                    "type",
+                    PropertySchema::new(
+                        PropertyType::String,
+                        "The type of the resources in the group.",
+                    )
+                    .required(),
+                ),
+                (
+                    "properties",
+                    PropertySchema::new(
+                        PropertyType::Map,
+                        "Property values for the resources in the group.",
                     ),
-                    (
-                        "properties",
-                        PropertySchema::new(PropertyType::Map, "Property values for the resources in the group."),
+                ),
+                (
+                    "metadata",
+                    PropertySchema::new(
+                        PropertyType::Map,
+                        "Supplied metadata for the resources in the group.",
                     ),
-                    (
-                        "metadata",
-                        PropertySchema::new(PropertyType::Map, "Supplied metadata for the resources in the group."),
-                    ),
-                ]),
+                ),
+            ]),
         );
         properties.insert(
             "removal_policies".into(),
-            PropertySchema::new(PropertyType::List, "Policies for removal of resources on update.")
-                .default(json!([]))
-                .update_allowed(),
+            PropertySchema::new(
+                PropertyType::List,
+                "Policies for removal of resources on update.",
+            )
+            .default(json!([]))
+            .update_allowed(),
         );
         properties.insert(
             "removal_policies_mode".into(),
-            PropertySchema::new(PropertyType::String, "How to handle changes to removal_policies on update.")
-                .default(json!("append"))
-                .update_allowed()
-                .constraint(Constraint::AllowedValues(vec![json!("append"), json!("update")])),
+            PropertySchema::new(
+                PropertyType::String,
+                "How to handle changes to removal_policies on update.",
+            )
+            .default(json!("append"))
+            .update_allowed()
+            .constraint(Constraint::AllowedValues(vec![
+                json!("append"),
+                json!("update"),
+            ])),
         );
         let mut attributes = BTreeMap::new();
         for (name, description) in [
-            ("refs", "A list of resource IDs for the resources in the group."),
-            ("refs_map", "A map of resource names to IDs for the resources in the group."),
-            ("attributes", "A map of resource names to the specified attribute of each individual resource."),
+            (
+                "refs",
+                "A list of resource IDs for the resources in the group.",
+            ),
+            (
+                "refs_map",
+                "A map of resource names to IDs for the resources in the group.",
+            ),
+            (
+                "attributes",
+                "A map of resource names to the specified attribute of each individual resource.",
+            ),
             ("removed_rsrc_list", "A list of removed resource names."),
             (STACK_ID_ATTR, "The nested stack's id."),
         ] {
@@ -142,7 +173,12 @@ pub fn member_names(count: usize, removed: &BTreeSet<String>) -> Vec<String> {
 fn substitute(value: &Value, index_var: &str, index: &str) -> Value {
     match value {
         Value::String(s) => Value::String(s.replace(index_var, index)),
-        Value::Array(items) => Value::Array(items.iter().map(|v| substitute(v, index_var, index)).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| substitute(v, index_var, index))
+                .collect(),
+        ),
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| (k.clone(), substitute(v, index_var, index)))
@@ -155,11 +191,17 @@ fn substitute(value: &Value, index_var: &str, index: &str) -> Value {
 /// The child template for the given member names.
 fn group_template(props: &Properties, names: &[String]) -> Value {
     let def = props.get("resource_def").cloned().unwrap_or(Value::Null);
-    let index_var = props.get("index_var").and_then(Value::as_str).unwrap_or("%index%");
+    let index_var = props
+        .get("index_var")
+        .and_then(Value::as_str)
+        .unwrap_or("%index%");
     let mut resources = Map::new();
     for name in names {
         let mut member = Map::new();
-        member.insert("type".into(), def.get("type").cloned().unwrap_or(Value::Null));
+        member.insert(
+            "type".into(),
+            def.get("type").cloned().unwrap_or(Value::Null),
+        );
         for key in ["properties", "metadata"] {
             if let Some(v) = def.get(key).filter(|v| !v.is_null()) {
                 let v = if key == "properties" {
@@ -178,8 +220,16 @@ fn group_template(props: &Properties, names: &[String]) -> Value {
 impl ResourceGroup {
     /// Member names removed by `removal_policies`: names of current members, or members whose
     /// reference id is listed. Mode `update` starts over from the new policies.
-    async fn blacklist(&self, cx: &ResourceContext, append: bool) -> Result<BTreeSet<String>, ResourceError> {
-        let mut removed = if append { blacklist_of(cx) } else { BTreeSet::new() };
+    async fn blacklist(
+        &self,
+        cx: &ResourceContext,
+        append: bool,
+    ) -> Result<BTreeSet<String>, ResourceError> {
+        let mut removed = if append {
+            blacklist_of(cx)
+        } else {
+            BTreeSet::new()
+        };
         let wanted: Vec<String> = cx
             .properties
             .get("removal_policies")
@@ -207,7 +257,11 @@ impl ResourceGroup {
         for entry in wanted {
             if members.contains(&entry) {
                 removed.insert(entry);
-            } else if let Some((name, _)) = members.iter().zip(&refs).find(|(_, r)| r.as_str() == Some(&entry)) {
+            } else if let Some((name, _)) = members
+                .iter()
+                .zip(&refs)
+                .find(|(_, r)| r.as_str() == Some(&entry))
+            {
                 removed.insert(name.clone());
             }
         }
@@ -216,7 +270,10 @@ impl ResourceGroup {
 
     fn started(removed: &BTreeSet<String>, started: Started) -> Started {
         let mut data = started.data;
-        data.insert(BLACKLIST.into(), json!(removed.iter().collect::<Vec<_>>()).to_string());
+        data.insert(
+            BLACKLIST.into(),
+            json!(removed.iter().collect::<Vec<_>>()).to_string(),
+        );
         Started { data, ..started }
     }
 }
@@ -248,14 +305,21 @@ impl ResourceType for ResourceGroup {
             template: group_template(&cx.properties, &names),
             parameters: Map::new(),
         };
-        Ok(Self::started(&removed, self.nested.create(cx, child).await?))
+        Ok(Self::started(
+            &removed,
+            self.nested.create(cx, child).await?,
+        ))
     }
 
     async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
         self.nested.progress(cx, Action::Create).await
     }
 
-    async fn update(&self, cx: &ResourceContext, _req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
+    async fn update(
+        &self,
+        cx: &ResourceContext,
+        _req: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
         let append = cx.prop_str("removal_policies_mode") != Some("update");
         let removed = self.blacklist(cx, append).await?;
         let names = member_names(count_of(&cx.properties), &removed);
@@ -263,7 +327,10 @@ impl ResourceType for ResourceGroup {
             template: group_template(&cx.properties, &names),
             parameters: Map::new(),
         };
-        Ok(Self::started(&removed, self.nested.update(cx, child).await?))
+        Ok(Self::started(
+            &removed,
+            self.nested.update(cx, child).await?,
+        ))
     }
 
     async fn check_update_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
@@ -278,16 +345,27 @@ impl ResourceType for ResourceGroup {
         self.nested.progress(cx, Action::Delete).await
     }
 
-    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         match name {
-            STACK_ID_ATTR => Ok(Some(cx.physical_id.clone().map_or(Value::Null, Value::String))),
-            "removed_rsrc_list" => Ok(Some(json!(blacklist_of(cx).into_iter().collect::<Vec<_>>()))),
+            STACK_ID_ATTR => Ok(Some(
+                cx.physical_id.clone().map_or(Value::Null, Value::String),
+            )),
+            "removed_rsrc_list" => Ok(Some(json!(blacklist_of(cx)
+                .into_iter()
+                .collect::<Vec<_>>()))),
             "show" => Ok(Some(Value::Null)),
             // `attributes` needs the attribute name from the get_attr path (see NEEDS.md).
             "attributes" => Ok(None),
             _ => {
                 let names = member_names(count_of(&cx.properties), &blacklist_of(cx));
-                self.nested.member_attribute(cx, names, name).await.map(Some)
+                self.nested
+                    .member_attribute(cx, names, name)
+                    .await
+                    .map(Some)
             }
         }
     }

@@ -23,7 +23,11 @@ impl ScalingPolicy {
         let mut properties = BTreeMap::new();
         properties.insert(
             "auto_scaling_group_id".into(),
-            PropertySchema::new(PropertyType::String, "AutoScaling group ID to apply policy to.").required(),
+            PropertySchema::new(
+                PropertyType::String,
+                "AutoScaling group ID to apply policy to.",
+            )
+            .required(),
         );
         properties.insert(
             "scaling_adjustment".into(),
@@ -33,18 +37,22 @@ impl ScalingPolicy {
         );
         properties.insert(
             "adjustment_type".into(),
-            PropertySchema::new(PropertyType::String, "Type of adjustment (absolute or percentage).")
-                .required()
-                .update_allowed()
-                .constraint(Constraint::AllowedValues(vec![
-                    json!("change_in_capacity"),
-                    json!("exact_capacity"),
-                    json!("percent_change_in_capacity"),
-                ])),
+            PropertySchema::new(
+                PropertyType::String,
+                "Type of adjustment (absolute or percentage).",
+            )
+            .required()
+            .update_allowed()
+            .constraint(Constraint::AllowedValues(vec![
+                json!("change_in_capacity"),
+                json!("exact_capacity"),
+                json!("percent_change_in_capacity"),
+            ])),
         );
         properties.insert(
             "cooldown".into(),
-            PropertySchema::new(PropertyType::Number, "Cooldown period, in seconds.").update_allowed(),
+            PropertySchema::new(PropertyType::Number, "Cooldown period, in seconds.")
+                .update_allowed(),
         );
         properties.insert(
             "min_adjustment_step".into(),
@@ -59,7 +67,10 @@ impl ScalingPolicy {
             }),
         );
         let mut attributes = BTreeMap::new();
-        attributes.insert("alarm_url".into(), AttributeSchema::new("A signed url to handle the alarm."));
+        attributes.insert(
+            "alarm_url".into(),
+            AttributeSchema::new("A signed url to handle the alarm."),
+        );
         attributes.insert(
             "signal_url".into(),
             AttributeSchema::new("A url to handle the alarm using native API."),
@@ -105,11 +116,19 @@ impl ResourceType for ScalingPolicy {
         })
     }
 
-    async fn update(&self, _cx: &ResourceContext, _req: ember_engine::resource::UpdateRequest<'_>) -> Result<Started, ResourceError> {
+    async fn update(
+        &self,
+        _cx: &ResourceContext,
+        _req: ember_engine::resource::UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
         Ok(Started::default())
     }
 
-    async fn handle_signal(&self, cx: &ResourceContext, details: &Value) -> Result<BTreeMap<String, String>, ResourceError> {
+    async fn handle_signal(
+        &self,
+        cx: &ResourceContext,
+        details: &Value,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
         if alarm_state(details) != "alarm" || in_cooldown(&cx.data) {
             return Ok(BTreeMap::new());
         }
@@ -121,7 +140,10 @@ impl ResourceType for ScalingPolicy {
             .ok_or_else(|| {
                 ResourceError::new(
                     "NotFound",
-                    format!("Alarm {} could not find scaling group named \"{group_id}\"", cx.name),
+                    format!(
+                        "Alarm {} could not find scaling group named \"{group_id}\"",
+                        cx.name
+                    ),
                 )
             })?;
         let kind = cx
@@ -139,7 +161,11 @@ impl ResourceType for ScalingPolicy {
         Ok(cooldown_from_now(cooldown.unwrap_or(0.0)))
     }
 
-    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         match name {
             // Both point at the native signal path until the API server mints pre-signed CFN
             // URLs for the engine (see crates/engine/NEEDS.md).

@@ -96,10 +96,16 @@ impl StackBacked {
     /// The attributes every group of numbered members has: `refs`, `refs_map`, `resource.N`
     /// (the member's reference), `resource.N.attr`, and any other name as that attribute of
     /// every member, in member order.
-    pub async fn member_attribute(&self, cx: &ResourceContext, members: Vec<String>, name: &str) -> Result<Value, ResourceError> {
+    pub async fn member_attribute(
+        &self,
+        cx: &ResourceContext,
+        members: Vec<String>,
+        name: &str,
+    ) -> Result<Value, ResourceError> {
         match name {
             "refs" | "refs_map" => {
-                let lookups: Vec<ChildLookup> = members.iter().cloned().map(ChildLookup::Ref).collect();
+                let lookups: Vec<ChildLookup> =
+                    members.iter().cloned().map(ChildLookup::Ref).collect();
                 let refs = self.lookups(cx, &lookups).await?;
                 Ok(if name == "refs" {
                     Value::Array(refs)
@@ -110,7 +116,9 @@ impl StackBacked {
             _ => {
                 if let Some(member) = name.strip_prefix("resource.") {
                     let lookup = match member.split_once('.') {
-                        Some((n, attr)) => ChildLookup::Attr(n.to_string(), attr.to_string(), Vec::new()),
+                        Some((n, attr)) => {
+                            ChildLookup::Attr(n.to_string(), attr.to_string(), Vec::new())
+                        }
                         None => ChildLookup::Ref(member.to_string()),
                     };
                     let mut v = self.lookups(cx, &[lookup]).await?;

@@ -75,20 +75,42 @@ impl WaitConditionHandle {
         if kind != HandleKind::Cfn {
             properties.insert(
                 "signal_transport".into(),
-                PropertySchema::new(PropertyType::String, "How the client will signal the wait condition.")
-                    .default(json!("TOKEN_SIGNAL"))
-                    .constraint(Constraint::AllowedValues(
-                        ["CFN_SIGNAL", "TEMP_URL_SIGNAL", "HEAT_SIGNAL", "NO_SIGNAL", "ZAQAR_SIGNAL", "TOKEN_SIGNAL"]
-                            .iter()
-                            .map(|s| json!(s))
-                            .collect(),
-                    )),
+                PropertySchema::new(
+                    PropertyType::String,
+                    "How the client will signal the wait condition.",
+                )
+                .default(json!("TOKEN_SIGNAL"))
+                .constraint(Constraint::AllowedValues(
+                    [
+                        "CFN_SIGNAL",
+                        "TEMP_URL_SIGNAL",
+                        "HEAT_SIGNAL",
+                        "NO_SIGNAL",
+                        "ZAQAR_SIGNAL",
+                        "TOKEN_SIGNAL",
+                    ]
+                    .iter()
+                    .map(|s| json!(s))
+                    .collect(),
+                )),
             );
             for (name, description) in [
-                ("token", "Token for stack-user which can be used for signalling handle."),
-                ("endpoint", "Endpoint/url which can be used for signalling handle."),
-                ("curl_cli", "Convenience attribute, provides curl CLI command prefix."),
-                ("signal", "JSON serialized map that includes the endpoint and token."),
+                (
+                    "token",
+                    "Token for stack-user which can be used for signalling handle.",
+                ),
+                (
+                    "endpoint",
+                    "Endpoint/url which can be used for signalling handle.",
+                ),
+                (
+                    "curl_cli",
+                    "Convenience attribute, provides curl CLI command prefix.",
+                ),
+                (
+                    "signal",
+                    "JSON serialized map that includes the endpoint and token.",
+                ),
             ] {
                 attributes.insert(name.into(), AttributeSchema::new(description));
             }
@@ -151,7 +173,12 @@ impl WaitConditionHandle {
         if status != SUCCESS && status != FAILURE {
             return Err(invalid());
         }
-        Ok(Signal { id, status, reason, data })
+        Ok(Signal {
+            id,
+            status,
+            reason,
+            data,
+        })
     }
 }
 
@@ -177,7 +204,11 @@ impl ResourceType for WaitConditionHandle {
         self.kind == HandleKind::ReplacedOnUpdate || old != new
     }
 
-    async fn update(&self, _cx: &ResourceContext, _req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
+    async fn update(
+        &self,
+        _cx: &ResourceContext,
+        _req: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
         match self.kind {
             HandleKind::ReplacedOnUpdate => Err(ResourceError::UpdateReplace),
             _ => Ok(Started::default()),
@@ -192,7 +223,11 @@ impl ResourceType for WaitConditionHandle {
         }
     }
 
-    async fn handle_signal(&self, cx: &ResourceContext, details: &Value) -> Result<BTreeMap<String, String>, ResourceError> {
+    async fn handle_signal(
+        &self,
+        cx: &ResourceContext,
+        details: &Value,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
         let received = signals(&cx.data);
         let signal = self.parse(details, received.len() + 1)?;
         // A signal with an id already received replaces that one, in place.
@@ -200,14 +235,20 @@ impl ResourceType for WaitConditionHandle {
             .data
             .iter()
             .filter(|(k, _)| k.starts_with(SIGNAL_PREFIX))
-            .find(|(_, v)| serde_json::from_str::<Value>(v).is_ok_and(|v| v["id"] == json!(signal.id)))
+            .find(|(_, v)| {
+                serde_json::from_str::<Value>(v).is_ok_and(|v| v["id"] == json!(signal.id))
+            })
             .map(|(k, _)| k.clone())
             .unwrap_or_else(|| format!("{SIGNAL_PREFIX}{:06}", received.len() + 1));
         let value = json!({"id": signal.id, "status": signal.status, "reason": signal.reason, "data": signal.data});
         Ok(BTreeMap::from([(key, value.to_string())]))
     }
 
-    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         let token = cx.data.get(TOKEN).cloned().unwrap_or_default();
         let endpoint = cx.data.get(ENDPOINT).cloned().unwrap_or_default();
         match (self.kind, name) {
@@ -237,16 +278,23 @@ impl WaitCondition {
         let mut properties = BTreeMap::new();
         properties.insert(
             name("handle", "Handle").into(),
-            PropertySchema::new(PropertyType::String, "A reference to the wait condition handle.").required(),
+            PropertySchema::new(
+                PropertyType::String,
+                "A reference to the wait condition handle.",
+            )
+            .required(),
         );
         properties.insert(
             name("timeout", "Timeout").into(),
-            PropertySchema::new(PropertyType::Number, "The number of seconds to wait for the correct number of signals to arrive.")
-                .required()
-                .constraint(Constraint::Range {
-                    min: Some(1.0),
-                    max: Some(43200.0),
-                }),
+            PropertySchema::new(
+                PropertyType::Number,
+                "The number of seconds to wait for the correct number of signals to arrive.",
+            )
+            .required()
+            .constraint(Constraint::Range {
+                min: Some(1.0),
+                max: Some(43200.0),
+            }),
         );
         properties.insert(
             name("count", "Count").into(),
@@ -269,7 +317,8 @@ impl WaitCondition {
             schema: TypeSchema {
                 properties,
                 attributes,
-                description: "Resource for handling signals received by WaitConditionHandle.".into(),
+                description: "Resource for handling signals received by WaitConditionHandle."
+                    .into(),
                 support_status: "SUPPORTED",
                 since_version: None,
                 accepts_any_property: false,
@@ -280,7 +329,9 @@ impl WaitCondition {
     fn prop<'a>(&self, cx: &'a ResourceContext, native: &str) -> Option<&'a Value> {
         let key = if self.cfn {
             let mut c = native.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
         } else {
             native.to_string()
         };
@@ -290,9 +341,15 @@ impl WaitCondition {
     /// The handle's signals, found by the handle's reference id (or name).
     async fn handle_signals(&self, cx: &ResourceContext) -> Result<Vec<Signal>, ResourceError> {
         let control = self.handle.get()?;
-        let reference = self.prop(cx, "handle").and_then(Value::as_str).unwrap_or_default();
+        let reference = self
+            .prop(cx, "handle")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         // A CFN handle is given by its URL; the resource name is its last path element.
-        let name = match control.resource_by_reference(&cx.stack_id, reference).await? {
+        let name = match control
+            .resource_by_reference(&cx.stack_id, reference)
+            .await?
+        {
             Some(name) => name,
             None => {
                 return Err(ResourceError::new(
@@ -301,7 +358,10 @@ impl WaitCondition {
                 ))
             }
         };
-        let data = control.resource_data(&cx.stack_id, &name).await?.unwrap_or_default();
+        let data = control
+            .resource_data(&cx.stack_id, &name)
+            .await?
+            .unwrap_or_default();
         Ok(signals(&data))
     }
 }
@@ -321,7 +381,10 @@ impl ResourceType for WaitCondition {
 
     async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
         let count = self.prop(cx, "count").and_then(Value::as_u64).unwrap_or(1) as usize;
-        let timeout = self.prop(cx, "timeout").and_then(Value::as_f64).unwrap_or(0.0);
+        let timeout = self
+            .prop(cx, "timeout")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
         let received = self.handle_signals(cx).await?;
         let failures: Vec<&str> = received
             .iter()
@@ -329,7 +392,10 @@ impl ResourceType for WaitCondition {
             .map(|s| s.reason.as_str())
             .collect();
         if !failures.is_empty() {
-            return Err(ResourceError::new("WaitConditionFailure", failures.join(";")));
+            return Err(ResourceError::new(
+                "WaitConditionFailure",
+                failures.join(";"),
+            ));
         }
         if received.len() >= count {
             return Ok(Progress::Done);
@@ -339,7 +405,10 @@ impl ResourceType for WaitCondition {
             .get(STARTED_AT)
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
-        let elapsed = (Utc::now() - started).to_std().unwrap_or_default().as_secs_f64();
+        let elapsed = (Utc::now() - started)
+            .to_std()
+            .unwrap_or_default()
+            .as_secs_f64();
         if elapsed > timeout {
             let reasons: Vec<&str> = received.iter().map(|s| s.reason.as_str()).collect();
             let mut message = format!("{} of {count} received", received.len());
@@ -350,20 +419,31 @@ impl ResourceType for WaitCondition {
             return Err(ResourceError::new("WaitConditionTimeout", message));
         }
         let left = (timeout - elapsed).max(0.0);
-        Ok(Progress::Pending(Duration::from_secs_f64(left.min(0.05) + 0.001)))
+        Ok(Progress::Pending(Duration::from_secs_f64(
+            left.min(0.05) + 0.001,
+        )))
     }
 
     /// Only `count` changes in place; the new count applies to later waits.
-    async fn update(&self, _cx: &ResourceContext, _req: UpdateRequest<'_>) -> Result<Started, ResourceError> {
+    async fn update(
+        &self,
+        _cx: &ResourceContext,
+        _req: UpdateRequest<'_>,
+    ) -> Result<Started, ResourceError> {
         Ok(Started::default())
     }
 
     /// `data`: a JSON string of `{id: data}` over the handle's signals.
-    async fn attribute(&self, cx: &ResourceContext, name: &str) -> Result<Option<Value>, ResourceError> {
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
         match name {
             "data" | "Data" if (name == "Data") == self.cfn => {
                 let received = self.handle_signals(cx).await.unwrap_or_default();
-                let map: Map<String, Value> = received.into_iter().map(|s| (s.id, s.data)).collect();
+                let map: Map<String, Value> =
+                    received.into_iter().map(|s| (s.id, s.data)).collect();
                 Ok(Some(Value::String(python_json(&Value::Object(map)))))
             }
             "show" => Ok(Some(Value::Null)),
