@@ -170,7 +170,8 @@ impl EngineInner {
         stack.action = action;
         stack.status = status;
         stack.status_reason = reason.clone();
-        if action != Action::Create || status != Status::InProgress {
+        // Heat's updated_time stays null until the stack is first changed after its creation.
+        if !matches!(action, Action::Create | Action::Adopt | Action::Init) {
             stack.updated_at = Some(Utc::now());
         }
         let event = stack_event(stack, action, status, reason);
@@ -1046,7 +1047,8 @@ impl Run {
         row.properties = properties;
         row.metadata = metadata;
         row.requires = requires;
-        self.pause_for_hook(row, Action::Create, "pre-create").await?;
+        self.pause_for_hook(row, Action::Create, "pre-create")
+            .await?;
         self.set_state(row, Action::Create, Status::InProgress, "state changed")
             .await
             .map_err(store_err)?;
@@ -1095,7 +1097,8 @@ impl Run {
     ) -> Result<(), StepFailure> {
         let store_err = |e: String| StepFailure::resource(Action::Update, e);
         let old = row.properties.clone();
-        self.pause_for_hook(&mut row, Action::Update, "pre-update").await?;
+        self.pause_for_hook(&mut row, Action::Update, "pre-update")
+            .await?;
         self.set_state(
             &mut row,
             Action::Update,
@@ -1255,7 +1258,8 @@ impl Run {
         let untouched = row.action == Action::Init;
         let gone = row.action == Action::Delete && row.status == Status::Complete;
         if !(untouched || gone || abandon) {
-            self.pause_for_hook(&mut row, Action::Delete, "pre-delete").await?;
+            self.pause_for_hook(&mut row, Action::Delete, "pre-delete")
+                .await?;
             self.set_state(
                 &mut row,
                 Action::Delete,

@@ -15,6 +15,7 @@ use crate::model::{
 use crate::registry::Registry;
 use crate::schema::validate_properties;
 use crate::store::{StateStore, StoreError, Write};
+use crate::template_compiler::template_as_json;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -743,7 +744,7 @@ impl Service {
             "id": stack.id,
             "action": stack.action.as_str(),
             "status": stack.status.as_str(),
-            "template": stack.source.template,
+            "template": template_as_json(&stack.source.template),
             "environment": self.environment_body(stack),
             "files": stack.source.files,
             "resources": resources,
@@ -860,7 +861,7 @@ impl Service {
         name_or_id: &str,
     ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
-        Ok(s.source.template)
+        Ok(template_as_json(&s.source.template))
     }
 
     pub async fn get_environment(
@@ -1153,12 +1154,23 @@ impl Service {
 
     /// `hook poll`: the resources of the stack (and of its nested stacks down to
     /// `nested_depth`) paused on a hook, one row per pending hook.
-    pub async fn hook_poll(&self, cx: &RequestContext, name_or_id: &str, nested_depth: u32) -> Result<Vec<Value>, EngineError> {
+    pub async fn hook_poll(
+        &self,
+        cx: &RequestContext,
+        name_or_id: &str,
+        nested_depth: u32,
+    ) -> Result<Vec<Value>, EngineError> {
         let root = self.lookup(cx, name_or_id, true).await?;
         let mut pending = Vec::new();
         for (stack_id, _) in self.nested_stacks(cx, &root.id, nested_depth).await? {
             let stack = self.lookup(cx, &stack_id, true).await?;
-            for row in self.engine.rows(&stack_id).await?.into_iter().filter(|r| r.current) {
+            for row in self
+                .engine
+                .rows(&stack_id)
+                .await?
+                .into_iter()
+                .filter(|r| r.current)
+            {
                 for hook in row.data.keys().filter_map(|k| k.strip_prefix("hook:")) {
                     pending.push(json!({
                         "resource_name": row.name,
@@ -1175,7 +1187,12 @@ impl Service {
     }
 
     /// The signal `{"unset_hook": "<hook>"}`: releases a resource paused on that hook.
-    async fn clear_hook(&self, mut row: ResourceRecord, resource: &str, hook: &Value) -> Result<(), EngineError> {
+    async fn clear_hook(
+        &self,
+        mut row: ResourceRecord,
+        resource: &str,
+        hook: &Value,
+    ) -> Result<(), EngineError> {
         let hook = hook.as_str().unwrap_or_default();
         let described = format!("{} \"{resource}\"", row.type_name);
         if !crate::engine::hooks::HOOK_TYPES.contains(&hook) {
@@ -1183,7 +1200,11 @@ impl Service {
                 "Invalid hook type \"{hook}\" for {described}"
             )));
         }
-        if row.data.remove(&crate::engine::hooks::hook_key(hook)).is_none() {
+        if row
+            .data
+            .remove(&crate::engine::hooks::hook_key(hook))
+            .is_none()
+        {
             return Err(EngineError::InvalidRequest(format!(
                 "The \"{hook}\" hook is not defined on {described}"
             )));
@@ -1191,7 +1212,10 @@ impl Service {
         let mut event = resource_event(&row);
         event.reason = format!("Hook {hook} is cleared");
         self.engine
-            .commit(vec![Write::Resource(Box::new(row)), Write::Event(Box::new(event))])
+            .commit(vec![
+                Write::Resource(Box::new(row)),
+                Write::Event(Box::new(event)),
+            ])
             .await
     }
 

@@ -111,7 +111,12 @@ fn definition_out(
             environment: source.environment.clone(),
             files: files_out(&source.files),
             parameters: parameters.clone(),
-            hidden_parameters: Vec::new(),
+            // Only templates given values need parsing for which values to encrypt.
+            hidden_parameters: if parameters.is_empty() {
+                Vec::new()
+            } else {
+                crate::template_compiler::hidden_parameter_names(&source.template)
+            },
         },
         kind,
     )
@@ -469,6 +474,7 @@ impl StateStore for SqlStore {
         let query = db::StackQuery {
             tenant: project_id.map(str::to_string),
             show_deleted,
+            sort_dir: db::SortDir::Asc,
             ..db::StackQuery::default()
         };
         let rows = self.store.list_stacks(&query).await.map_err(backend)?;

@@ -139,24 +139,53 @@ fn template_error(e: tpl::TemplateError) -> EngineError {
 
 /// Names of parameters declared hidden (`hidden: true`, CFN `NoEcho: "true"`).
 fn hidden_parameters(template: &tpl::Template) -> Vec<String> {
-    let declared = template.parameters.to_json();
+    hidden_in(&template.parameters.to_json())
+}
+
+fn hidden_in(declared: &Value) -> Vec<String> {
     let Some(map) = declared.as_object() else {
         return Vec::new();
     };
     map.iter()
         .filter(|(_, schema)| {
-            schema.get("hidden").and_then(Value::as_bool) == Some(true)
-                || schema
-                    .get("hidden")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| s.eq_ignore_ascii_case("true"))
-                || schema
-                    .get("NoEcho")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| s.eq_ignore_ascii_case("true"))
+            let flag = |key: &str| match schema.get(key) {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+                _ => false,
+            };
+            flag("hidden") || flag("NoEcho")
         })
         .map(|(k, _)| k.clone())
         .collect()
+}
+
+/// Names of the hidden parameters a stored template declares (text or JSON), for the store to
+/// encrypt their values. Unreadable templates declare none.
+pub fn hidden_parameter_names(template: &Value) -> Vec<String> {
+    let parsed;
+    let root = match template {
+        Value::String(text) => match tpl::parse_document(text, "template", &tpl::Limits::default())
+        {
+            Ok(node) => {
+                parsed = node.to_json();
+                &parsed
+            }
+            Err(_) => return Vec::new(),
+        },
+        other => other,
+    };
+    let declared = root.get("parameters").or_else(|| root.get("Parameters"));
+    declared.map(hidden_in).unwrap_or_default()
+}
+
+/// The template as Heat's API returns it: a JSON object, whatever format it was given in.
+pub fn template_as_json(template: &Value) -> Value {
+    match template {
+        Value::String(text) => tpl::parse_document(text, "template", &tpl::Limits::default())
+            .map(|node| node.to_json())
+            .unwrap_or_else(|_| template.clone()),
+        other => other.clone(),
+    }
 }
 
 /// How `stack show` prints a parameter value.

@@ -153,3 +153,25 @@ async fn output_value(svc: &Service, id: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+#[tokio::test]
+async fn hidden_parameter_values_are_not_stored_in_the_clear() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ember.db").to_string_lossy().to_string();
+    let svc = service_on(open(&path).await, engine_config("hidden-engine"));
+    let tpl = "heat_template_version: 2018-08-31\nparameters:\n  secret: {type: string, hidden: true}\nresources:\n  r: {type: OS::Heat::None}\n";
+    let req = ember_engine::StackRequest {
+        parameters: params(serde_json::json!({"secret": "plain-text-canary"})),
+        ..request("hidden", tpl)
+    };
+    let stack = create(&svc, req).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE");
+    assert_eq!(stack["parameters"]["secret"], "******");
+    let mut bytes = std::fs::read(&path).expect("db file");
+    bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        !text.contains("plain-text-canary"),
+        "hidden value stored in the clear"
+    );
+}
