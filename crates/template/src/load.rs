@@ -469,13 +469,20 @@ fn yaml11_int(text: &str) -> Option<i64> {
     }
 }
 
-/// Digits with `_` separators allowed, as YAML 1.1 allows them.
+/// Digits with `_` separators allowed, as YAML 1.1 allows them. Read in place: most plain
+/// scalars are words, refused at their first character without allocating.
 fn radix_digits(digits: &str, radix: u32) -> Option<i64> {
-    let cleaned: String = digits.chars().filter(|c| *c != '_').collect();
-    if cleaned.is_empty() || !cleaned.chars().all(|c| c.is_digit(radix)) {
-        return None;
+    let mut value: Option<i64> = None;
+    for c in digits.chars().filter(|c| *c != '_') {
+        let digit = i64::from(c.to_digit(radix)?);
+        value = Some(
+            value
+                .unwrap_or(0)
+                .checked_mul(i64::from(radix))?
+                .checked_add(digit)?,
+        );
     }
-    i64::from_str_radix(&cleaned, radix).ok()
+    value
 }
 
 fn yaml11_float(text: &str) -> Option<f64> {

@@ -4,6 +4,7 @@
 //! so that every later error can name the file, line, column and path of the node it is about.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A position in a source document, 1-based as editors show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -138,8 +139,18 @@ impl Node {
 }
 
 /// A path into a document, such as `resources.web_server.properties.flavor`, as Heat prints it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Path(Vec<String>);
+///
+/// Stored as links to a shared parent, so that extending a path or cloning it (every located
+/// call and reference holds one) costs one small allocation or a reference count, not a copy of
+/// every segment.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Path(Option<Arc<PathLink>>);
+
+#[derive(PartialEq, Eq, Hash)]
+struct PathLink {
+    parent: Path,
+    segment: String,
+}
 
 impl Path {
     pub fn root() -> Self {
@@ -147,9 +158,10 @@ impl Path {
     }
 
     pub fn child(&self, segment: impl Into<String>) -> Self {
-        let mut segments = self.0.clone();
-        segments.push(segment.into());
-        Self(segments)
+        Self(Some(Arc::new(PathLink {
+            parent: self.clone(),
+            segment: segment.into(),
+        })))
     }
 
     /// The path of the `index`th item of a list, shown as Heat shows it (`networks[0]`).
@@ -157,14 +169,28 @@ impl Path {
         self.child(format!("[{index}]"))
     }
 
-    pub fn segments(&self) -> &[String] {
-        &self.0
+    /// The segments from the root down.
+    pub fn segments(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut at = self;
+        while let Some(link) = &at.0 {
+            out.push(link.segment.as_str());
+            at = &link.parent;
+        }
+        out.reverse();
+        out
+    }
+}
+
+impl fmt::Debug for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Path").field(&self.segments()).finish()
     }
 }
 
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, segment) in self.0.iter().enumerate() {
+        for (i, segment) in self.segments().iter().enumerate() {
             if i > 0 && !segment.starts_with('[') {
                 f.write_str(".")?;
             }

@@ -525,7 +525,7 @@ fn heat_reference_path(path: &crate::node::Path, version: crate::version::Versio
     let segments = path.segments();
     let mut out = String::new();
     for (i, segment) in segments.iter().enumerate().skip(1) {
-        let shown = match (i, segment.as_str()) {
+        let shown = match (i, *segment) {
             (2, "properties" | "Properties") => "Properties",
             (2, "metadata" | "Metadata") => "Metadata",
             (2, "update_policy" | "UpdatePolicy") => "UpdatePolicy",
@@ -536,7 +536,7 @@ fn heat_reference_path(path: &crate::node::Path, version: crate::version::Versio
             {
                 continue
             }
-            _ => segment.as_str(),
+            _ => segment,
         };
         if !out.is_empty() && !shown.starts_with('[') {
             out.push('.');
