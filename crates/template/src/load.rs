@@ -6,6 +6,7 @@
 //! The loader is bounded: input size, nesting depth and the number of nodes (including the copies
 //! that aliases make) are capped, so no document can make it hang or exhaust memory.
 
+use std::borrow::Cow;
 use std::collections::hash_map::{Entry, HashMap};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
@@ -183,7 +184,7 @@ impl Loader<'_> {
                             t.to_string()
                         }
                     });
-                    let v = self.scalar(&value, style, tag.as_deref(), span)?;
+                    let v = self.scalar(value, style, tag.as_deref(), span)?;
                     Some((Node::new(v, span), anchor, 1))
                 }
                 Event::SequenceStart(anchor, _) => {
@@ -249,7 +250,7 @@ impl Loader<'_> {
 
     fn scalar(
         &self,
-        text: &str,
+        text: Cow<'_, str>,
         style: ScalarStyle,
         tag: Option<&str>,
         span: Span,
@@ -257,10 +258,10 @@ impl Loader<'_> {
         match tag {
             None => {}
             Some("str") | Some("timestamp") | Some("binary") => {
-                return Ok(NodeValue::String(text.to_string()))
+                return Ok(NodeValue::String(text.into_owned()))
             }
             Some(t @ ("int" | "float" | "bool" | "null")) => {
-                let typed = resolve_plain(text);
+                let typed = resolve_plain(&text);
                 let matches = matches!(
                     (t, &typed),
                     ("int", NodeValue::Int(_))
@@ -292,13 +293,15 @@ impl Loader<'_> {
             }
         }
         if style != ScalarStyle::Plain {
-            return Ok(NodeValue::String(text.to_string()));
+            return Ok(NodeValue::String(text.into_owned()));
         }
-        Ok(if self.json {
-            resolve_json(text)
+        let typed = if self.json {
+            json_typed(&text)
         } else {
-            resolve_plain(text)
-        })
+            yaml11_typed(&text)
+        };
+        // The scanner hands over an owned string: a string scalar keeps it rather than a copy.
+        Ok(typed.unwrap_or_else(|| NodeValue::String(text.into_owned())))
     }
 }
 
@@ -338,6 +341,13 @@ fn same_key(a: &Node, b: &Node) -> bool {
 fn merge_keys(entries: Vec<(Node, Node)>, json: bool) -> Vec<(Node, Node)> {
     // Small maps (most of them) are cheaper to check without hashing.
     if entries.len() <= 8 && (json || !entries.iter().any(|(k, _)| k.as_str() == Some("<<"))) {
+        let repeated = entries
+            .iter()
+            .enumerate()
+            .any(|(i, (key, _))| entries[..i].iter().any(|(k, _)| same_key(k, key)));
+        if !repeated {
+            return entries;
+        }
         let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             match out.iter_mut().find(|(k, _)| same_key(k, &key)) {
@@ -381,44 +391,44 @@ fn merge_keys(entries: Vec<(Node, Node)>, json: bool) -> Vec<(Node, Node)> {
     out
 }
 
-/// Types a plain JSON scalar: `true`, `false`, `null` or a number.
-fn resolve_json(text: &str) -> NodeValue {
-    match text {
+/// Types a plain JSON scalar: `true`, `false`, `null` or a number; None for a string.
+fn json_typed(text: &str) -> Option<NodeValue> {
+    Some(match text {
         "true" => NodeValue::Bool(true),
         "false" => NodeValue::Bool(false),
         "null" => NodeValue::Null,
         _ => {
             if let Ok(i) = text.parse::<i64>() {
                 NodeValue::Int(i)
-            } else if let Ok(f) = text.parse::<f64>() {
-                NodeValue::Float(f)
             } else {
-                NodeValue::String(text.to_string())
+                NodeValue::Float(text.parse::<f64>().ok()?)
             }
         }
-    }
+    })
 }
 
 /// Types a plain YAML scalar as PyYAML's YAML 1.1 resolver does (without timestamps, which Heat
 /// keeps as strings).
-pub(crate) fn resolve_plain(text: &str) -> NodeValue {
+fn resolve_plain(text: &str) -> NodeValue {
+    yaml11_typed(text).unwrap_or_else(|| NodeValue::String(text.to_string()))
+}
+
+/// The YAML 1.1 type of a plain scalar other than a string; None for a string.
+fn yaml11_typed(text: &str) -> Option<NodeValue> {
     match text {
-        "" | "~" | "null" | "Null" | "NULL" => return NodeValue::Null,
+        "" | "~" | "null" | "Null" | "NULL" => return Some(NodeValue::Null),
         "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return NodeValue::Bool(true)
+            return Some(NodeValue::Bool(true))
         }
         "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return NodeValue::Bool(false)
+            return Some(NodeValue::Bool(false))
         }
         _ => {}
     }
     if let Some(i) = yaml11_int(text) {
-        return NodeValue::Int(i);
+        return Some(NodeValue::Int(i));
     }
-    if let Some(f) = yaml11_float(text) {
-        return NodeValue::Float(f);
-    }
-    NodeValue::String(text.to_string())
+    yaml11_float(text).map(NodeValue::Float)
 }
 
 fn split_sign(text: &str) -> (bool, &str) {
