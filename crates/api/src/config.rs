@@ -121,6 +121,18 @@ impl ServerConfig {
         Ok(config)
     }
 
+    /// Sets a random signing key when none is configured, so the server and the engine's URL
+    /// signer made from this config agree (URLs then stop working after a restart).
+    pub fn ensure_signing_key(&mut self) {
+        if self.signing_key.is_none() {
+            self.signing_key = Some(format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            ));
+        }
+    }
+
     pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),

@@ -76,6 +76,7 @@ pub enum ServeError {
 
 impl ApiState {
     /// Checks the Keystone settings when `auth = keystone` (the first token check logs in).
+    /// Without a configured signing key one is made here (see [`ServerConfig::ensure_signing_key`]).
     pub fn new(config: ServerConfig, engine: Arc<dyn Orchestrator>) -> Result<Self, ServeError> {
         let keystone = match config.auth {
             AuthMode::None => None,
@@ -84,10 +85,10 @@ impl ApiState {
                 Duration::from_secs(config.token_cache_seconds),
             )?),
         };
-        let signing_key = match &config.signing_key {
-            Some(secret) => SigningKey::new(secret.as_bytes()),
-            None => SigningKey::random(),
-        };
+        let mut config = config;
+        config.ensure_signing_key();
+        let signing_key =
+            SigningKey::new(config.signing_key.as_deref().unwrap_or_default().as_bytes());
         Ok(ApiState(Arc::new(StateInner {
             config,
             engine,
@@ -115,17 +116,43 @@ impl ApiState {
         }
     }
 
-    /// The pre-signed URL for `target`, valid for the configured lifetime, rooted at the
-    /// public URL (or the bind address).
+    /// The pre-signed URL for `target` (see [`UrlSigner`]).
     pub fn signed_url(&self, target: &SignedTarget) -> String {
-        let base = self
-            .config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.config.bind));
-        let lifetime = i64::try_from(self.config.signed_url_lifetime_seconds).unwrap_or(i64::MAX);
-        let expires = chrono::Utc::now().timestamp().saturating_add(lifetime);
-        signing::sign_url(&self.signing_key, target, &base, expires)
+        UrlSigner::new(&self.config).url(target)
+    }
+}
+
+/// Mints the pre-signed wait-condition and signal URLs the server accepts: the engine's wait
+/// handles and scaling policies take one, built from the same [`ServerConfig`] as the server
+/// (call [`ServerConfig::ensure_signing_key`] first so both share the key).
+#[derive(Debug, Clone)]
+pub struct UrlSigner {
+    key: SigningKey,
+    base_url: String,
+    lifetime_seconds: i64,
+}
+
+impl UrlSigner {
+    pub fn new(config: &ServerConfig) -> Self {
+        UrlSigner {
+            key: config
+                .signing_key
+                .as_deref()
+                .map_or_else(SigningKey::random, |k| SigningKey::new(k.as_bytes())),
+            base_url: config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", config.bind)),
+            lifetime_seconds: i64::try_from(config.signed_url_lifetime_seconds).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// The URL for `target`, valid for the configured lifetime from now.
+    pub fn url(&self, target: &SignedTarget) -> String {
+        let expires = chrono::Utc::now()
+            .timestamp()
+            .saturating_add(self.lifetime_seconds);
+        signing::sign_url(&self.key, target, &self.base_url, expires)
     }
 }
 

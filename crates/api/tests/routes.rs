@@ -576,6 +576,25 @@ async fn signed_waitcondition_url_works_without_token_and_only_for_its_resource(
         resource_name: "handle".into(),
     };
     let url = s.state.signed_url(&target);
+    // A signer made from the same configuration (as the engine gets) mints URLs the server takes.
+    let mut config = s.state.config.clone();
+    config.ensure_signing_key();
+    assert_eq!(
+        config.signing_key.as_deref(),
+        Some("k"),
+        "a configured key is kept"
+    );
+    let engine_url = ember_api::UrlSigner::new(&config).url(&target);
+    let engine_path = engine_url.strip_prefix("http://127.0.0.1:8004").unwrap();
+    let r = send(
+        &s.app,
+        "PUT",
+        engine_path,
+        Some(r#"{"Status": "SUCCESS"}"#),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
     let path = url.strip_prefix("http://127.0.0.1:8004").unwrap();
     let body = r#"{"Status": "SUCCESS", "Reason": "ok", "UniqueId": "1", "Data": "d"}"#;
     let r = send(&s.app, "PUT", path, Some(body), &[]).await;
@@ -739,4 +758,20 @@ async fn envelopes_are_not_doubled() {
     )
     .await;
     assert!(r.body["resources"].is_array(), "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn urls_signed_by_a_server_without_configured_key_verify() {
+    let s = server_with(ServerConfig::default());
+    let target = SignedTarget {
+        kind: SignalKind::Signal,
+        tenant: "t1".into(),
+        stack_name: "web".into(),
+        stack_id: "id1".into(),
+        resource_name: "policy".into(),
+    };
+    let url = s.state.signed_url(&target);
+    let path = url.strip_prefix("http://127.0.0.1:8004").unwrap();
+    let r = send(&s.app, "POST", path, Some("{}"), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
