@@ -222,7 +222,8 @@ impl Service {
             return self.adopt(cx, name, &req, adopt.clone()).await;
         }
         let mut stack = self.new_record(cx, &name, &req)?;
-        self.compile_checked(&stack)?;
+        let defn = self.compile_checked(&stack)?;
+        self.check_against_cloud(&defn).await?;
         self.insert_and_start(
             &mut stack,
             Action::Create,
@@ -315,6 +316,32 @@ impl Service {
             })?;
         }
         Ok(defn)
+    }
+
+    /// Every resource's [`crate::resource::ResourceType::validate_with_cloud`], as Heat checks custom constraints
+    /// (a missing flavor or image) before accepting a stack.
+    async fn check_against_cloud(&self, defn: &StackDefinition) -> Result<(), EngineError> {
+        let cloud = self.engine.config.cloud.as_ref();
+        for (name, def) in &defn.resources {
+            let ty = self
+                .engine
+                .registry
+                .resolve(&def.type_name, name, &defn.resource_registry)?;
+            // Only values known before anything exists are checked: references to other
+            // resources are unknown, and a value built from them is not checked at all.
+            let Ok(Value::Object(mut given)) = def.properties.evaluate(&UnknownResources) else {
+                continue;
+            };
+            given.retain(|_, v| !v.is_null());
+            ty.validate_with_cloud(cloud, &given)
+                .await
+                .map_err(|(property, message)| {
+                    EngineError::StackValidationFailed(format!(
+                        "Property error: resources.{name}.properties.{property}: {message}"
+                    ))
+                })?;
+        }
+        Ok(())
     }
 
     async fn insert_and_start(
@@ -609,6 +636,7 @@ impl Service {
         let mut target = stack.clone();
         self.apply_update_request(&mut target, &req)?;
         let new_defn = self.compile_checked(&target)?;
+        self.check_against_cloud(&new_defn).await?;
         let rows = self.engine.rows(&stack.id).await?;
         let current: BTreeMap<&str, &ResourceRecord> = rows
             .iter()
@@ -1723,6 +1751,21 @@ struct PlaceholderState;
 impl crate::definition::Resolver for PlaceholderState {
     fn resource_ref(&self, name: &str) -> Option<Value> {
         Some(Value::String(name.to_string()))
+    }
+    fn resource_attr(&self, _: &str, _: &str, _: &[Value]) -> Result<Value, String> {
+        Ok(Value::Null)
+    }
+    fn resource_attrs(&self, _: &str) -> Result<Value, String> {
+        Ok(Value::Null)
+    }
+}
+
+/// Resolves every reference to another resource as unknown (null).
+struct UnknownResources;
+
+impl crate::definition::Resolver for UnknownResources {
+    fn resource_ref(&self, _: &str) -> Option<Value> {
+        Some(Value::Null)
     }
     fn resource_attr(&self, _: &str, _: &str, _: &[Value]) -> Result<Value, String> {
         Ok(Value::Null)

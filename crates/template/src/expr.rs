@@ -244,17 +244,16 @@ fn parse_if_args(
     location: &Location,
 ) -> Result<Expr, TemplateError> {
     let nullable = matches!(func, Func::If { nullable: true });
-    let message = format!(
-        "Arguments to \"{name}\" must be of the form: [condition_name, value_if_true, \
-         value_if_false]"
-    );
     let items = match args.as_list() {
         Some(items) if (items.len() == 3 || (nullable && items.len() == 2)) => items,
         _ => {
             return Err(TemplateError::new(
                 ErrorKind::Function,
                 location.clone(),
-                message,
+                format!(
+                    "Arguments to \"{name}\" must be of the form: [condition_name, \
+                     value_if_true, value_if_false]"
+                ),
             ))
         }
     };
