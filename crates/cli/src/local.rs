@@ -6,7 +6,8 @@ use axum::body::Body;
 use axum::Router;
 use ember_api::engine::Orchestrator;
 use ember_engine::store_adapter::SqlStore;
-use ember_engine::{EngineConfig, Service, TemplateCompiler};
+use ember_engine::{CloudHandle, EngineConfig, Service, TemplateCompiler};
+use ember_openstack::{CloudConfig, Session};
 use ember_store::EncryptionKey;
 use serde_json::Value;
 use std::sync::Arc;
@@ -24,10 +25,12 @@ pub const LOCAL_TENANT: &str = "default";
 const MAX_BODY: usize = 256 * 1024 * 1024;
 
 /// The router is built on the first request, so that commands failing before they need the
-/// service (a bad template file, `ember info`) never open the store.
+/// service (a bad template file, `ember info`) never open the store or reach the cloud.
 pub struct InProcessTransport {
     store_url: String,
     router: OnceCell<Router>,
+    /// The cloud session every resource of this process uses (see [`cloud_session`]).
+    cloud: OnceCell<Option<Session>>,
 }
 
 impl InProcessTransport {
@@ -35,6 +38,7 @@ impl InProcessTransport {
         Self {
             store_url,
             router: OnceCell::new(),
+            cloud: OnceCell::new(),
         }
     }
 
@@ -42,13 +46,53 @@ impl InProcessTransport {
         let router = self
             .router
             .get_or_try_init(|| async {
-                let engine = engine(&self.store_url).await?;
+                let session = self.cloud.get_or_init(cloud_session).await;
+                let cloud = session.clone().map(|s| CloudHandle(Arc::new(s)));
+                let engine = engine(&self.store_url, cloud).await?;
                 let state = ember_api::ApiState::new(ember_api::ServerConfig::default(), engine)
                     .map_err(|e| CliError::Config(e.to_string()))?;
                 Ok::<_, CliError>(ember_api::router(state))
             })
             .await?;
         Ok(router.clone())
+    }
+}
+
+/// The API calls this process made to each service, logged (target `ember::cloud`, level
+/// debug, shown with `EMBER_LOG=ember::cloud=debug`) when the command is done.
+impl Drop for InProcessTransport {
+    fn drop(&mut self) {
+        if let Some(Some(session)) = self.cloud.get() {
+            let counts = session.call_counts();
+            let total: u64 = counts.values().sum();
+            let per_service = counts
+                .iter()
+                .map(|(service, n)| format!("{service}={n}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            tracing::debug!(target: "ember::cloud", "cloud API calls: {total} ({per_service})");
+        }
+    }
+}
+
+/// The cloud session of local mode: credentials from `OS_*` variables or `OS_CLOUD` (they never
+/// switch the CLI into client mode). `None` without credentials; when the cloud cannot be
+/// reached, a warning and `None`, so that commands not touching the cloud still work (OpenStack
+/// resources then fail with the connection error as their reason).
+async fn cloud_session() -> Option<Session> {
+    let has_credentials = ["OS_AUTH_URL", "OS_CLOUD"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if !has_credentials {
+        return None;
+    }
+    let connected = async { Session::connect(CloudConfig::from_env()?).await }.await;
+    match connected {
+        Ok(session) => Some(session),
+        Err(error) => {
+            tracing::warn!("OS_* credentials are set but the cloud cannot be reached: {error}");
+            None
+        }
     }
 }
 
@@ -120,8 +164,12 @@ impl Transport for InProcessTransport {
 const LOCK_LEASE: Duration = Duration::from_secs(30);
 
 /// The engine on the store at `store_url`, with every built-in resource type, started (actions
-/// that a previous process left in progress are resumed).
-pub async fn engine(store_url: &str) -> Result<Arc<dyn Orchestrator>, CliError> {
+/// that a previous process left in progress are resumed). `cloud` reaches every resource handler
+/// as `ResourceContext::cloud`; without it the OpenStack types read `OS_*` themselves.
+pub async fn engine(
+    store_url: &str,
+    cloud: Option<CloudHandle>,
+) -> Result<Arc<dyn Orchestrator>, CliError> {
     let key = encryption_key()?;
     let store = SqlStore::open(store_url, &key, LOCK_LEASE)
         .await
@@ -130,7 +178,10 @@ pub async fn engine(store_url: &str) -> Result<Arc<dyn Orchestrator>, CliError> 
         Arc::new(store),
         ember_resources::registry(),
         Arc::new(TemplateCompiler::default()),
-        EngineConfig::default(),
+        EngineConfig {
+            cloud,
+            ..EngineConfig::default()
+        },
     );
     service
         .start()

@@ -68,6 +68,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Serve(args) = cli.command {
         return serve(args, cli.mode.store_url).await;
     }
+    if std::env::var_os("EMBER_LOG").is_some() {
+        init_log();
+    }
     let mode = cli.mode.resolve().await?;
     let transport: Box<dyn client::Transport> = match &mode {
         Mode::Client {
@@ -126,15 +129,21 @@ async fn dispatch(ctx: &mut Ctx, command: Command) -> Result<(), CliError> {
     }
 }
 
-/// `ember serve`: the API and the engine in one process. Settings: defaults, then the TOML file,
-/// then `EMBER_*` variables (ember-api's `ServerConfig`), then these flags.
-async fn serve(args: cli::ServeArgs, store_url: Option<String>) -> Result<(), CliError> {
+/// Logs to stderr, filtered by `EMBER_LOG` (default `info`).
+fn init_log() {
     let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("EMBER_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .try_init();
+}
+
+/// `ember serve`: the API and the engine in one process. Settings: defaults, then the TOML file,
+/// then `EMBER_*` variables (ember-api's `ServerConfig`), then these flags.
+async fn serve(args: cli::ServeArgs, store_url: Option<String>) -> Result<(), CliError> {
+    init_log();
     let mut config = ember_api::ServerConfig::load(args.config.as_deref())
         .map_err(|e| CliError::Config(e.to_string()))?;
     if let Some(bind) = &args.bind {
@@ -155,7 +164,9 @@ async fn serve(args: cli::ServeArgs, store_url: Option<String>) -> Result<(), Cl
         Some(url) => url.clone(),
         None => mode::default_store_url()?,
     };
-    let engine = local::engine(&database_url).await?;
+    // Server mode: each stack's resources reach the cloud as their own user (not this
+    // process's OS_* credentials), so no shared session is given here.
+    let engine = local::engine(&database_url, None).await?;
     let state =
         ember_api::ApiState::new(config, engine).map_err(|e| CliError::Config(e.to_string()))?;
     ember_api::serve(state)

@@ -112,6 +112,17 @@ pub trait ResourceType: Send + Sync {
         Ok(())
     }
 
+    /// Checks that need the cloud (Heat's custom constraints such as `nova.flavor`), run before
+    /// a create or update is accepted. `properties` hold the values known before anything is
+    /// created (those depending on other resources are absent). A failure is (property, message).
+    async fn validate_with_cloud(
+        &self,
+        _cloud: Option<&CloudHandle>,
+        _properties: &Properties,
+    ) -> Result<(), (String, String)> {
+        Ok(())
+    }
+
     /// Starts creating; returns as soon as the physical resource exists.
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError>;
 

@@ -147,6 +147,14 @@ impl ResourceType for Volume {
         &self.schema
     }
 
+    async fn validate_with_cloud(
+        &self,
+        handle: Option<&ember_engine::CloudHandle>,
+        properties: &ember_engine::Properties,
+    ) -> Result<(), (String, String)> {
+        super::check_constraints(&self.cloud, handle, &self.schema, properties).await
+    }
+
     fn validate(&self, props: &Map<String, Value>) -> Result<(), String> {
         let has = |k: &str| props.get(k).is_some_and(|v| !v.is_null());
         if !["size", "snapshot_id", "source_volid", "image", "backup_id"]

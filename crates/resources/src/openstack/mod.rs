@@ -86,6 +86,25 @@ pub(crate) async fn session<'a>(
     }
 }
 
+/// Heat's custom constraints of `schema` (`nova.flavor`, `glance.image`, ...) checked against
+/// the cloud, for `ResourceType::validate_with_cloud`. Without a reachable cloud nothing is
+/// checked here: the create then fails with the connection error as the resource's reason.
+pub(crate) async fn check_constraints(
+    cloud: &Cloud,
+    handle: Option<&ember_engine::CloudHandle>,
+    schema: &ember_engine::schema::TypeSchema,
+    properties: &ember_engine::Properties,
+) -> Result<(), (String, String)> {
+    let session = match handle.and_then(|h| h.get::<Session>()) {
+        Some(session) => session,
+        None => match cloud.session().await {
+            Ok(session) => session,
+            Err(_) => return Ok(()),
+        },
+    };
+    constraints::check_properties(session, schema, properties).await
+}
+
 /// Register every OpenStack type, sharing `cloud`.
 pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
     neutron::register(registry, &cloud);
