@@ -130,6 +130,47 @@ async fn security_group_volume_instance_and_attachment() {
         "available"
     );
 
+    // EIP: an address on the external network; its Ref is the address.
+    let port = network
+        .list(NeutronKind::Port, &[("device_id", &instance.id())])
+        .await
+        .unwrap()[0]["id"]
+        .clone();
+    let mut eip = Res::new(&lab.types, "AWS::EC2::EIP", "eip", json!({}));
+    eip.create().await.unwrap();
+    let address = eip.ty.reference_id(&eip.cx);
+    assert!(
+        address.as_str().is_some_and(|a| a.starts_with("172.24.4.")),
+        "{address}"
+    );
+    assert_eq!(eip.attr("AllocationId").await, Value::String(eip.id()));
+    let fip_port = |network: &Network, id: String| {
+        let network = network.clone();
+        async move { network.show(NeutronKind::FloatingIp, &id).await.unwrap()["port_id"].clone() }
+    };
+    // EIPAssociation by address, then let go on delete.
+    let mut association = Res::new(
+        &lab.types,
+        "AWS::EC2::EIPAssociation",
+        "assoc",
+        json!({"EIP": address, "InstanceId": instance.id()}),
+    );
+    association.create().await.unwrap();
+    assert_eq!(fip_port(&network, eip.id()).await, port);
+    association.delete().await.unwrap();
+    assert_eq!(fip_port(&network, eip.id()).await, Value::Null);
+    // InstanceId updates the EIP in place.
+    assert!(eip
+        .update(json!({"InstanceId": instance.id()}))
+        .await
+        .unwrap());
+    assert_eq!(fip_port(&network, eip.id()).await, port);
+    assert!(eip.update(json!({})).await.unwrap());
+    assert_eq!(fip_port(&network, eip.id()).await, Value::Null);
+    eip.delete().await.unwrap();
+    eip.delete().await.unwrap();
+    association.delete().await.unwrap(); // its address is gone: nothing to let go
+
     // Delete, then delete again what is already gone.
     for res in [&mut instance, &mut volume, &mut group] {
         res.delete().await.unwrap();

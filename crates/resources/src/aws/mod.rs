@@ -6,7 +6,12 @@
 //! translates its properties into the OpenStack type's, and hands every lifecycle call to that
 //! type. There is no second copy of any service call.
 //!
+//! `AWS::EC2::EIP` and `EIPAssociation` have their own handlers (`eip.rs`): Heat gives them
+//! semantics of their own (the EIP's `Ref` is its address, the external network is discovered).
+//!
 //! [`register`] reads the OpenStack types from the registry, so it runs after them.
+
+mod eip;
 
 use std::sync::Arc;
 
@@ -17,6 +22,8 @@ use ember_engine::schema::{
 };
 use ember_engine::{Progress, Registry, ResourceContext, ResourceError, ResourceType, Started};
 use serde_json::{json, Map, Value};
+
+use crate::openstack::Cloud;
 
 /// The OpenStack type's properties from the AWS type's.
 type Translate = fn(&Properties) -> Properties;
@@ -417,9 +424,15 @@ fn no_attributes(_: &str) -> Option<(&'static str, AttributeRead)> {
     None
 }
 
-/// Register the AWS types over the OpenStack types already in `registry`; a type whose target
-/// is missing (a registry built without OpenStack types) is left out.
+/// Register the AWS types with credentials from the environment (see [`register_with`]).
 pub fn register(registry: &mut Registry) {
+    register_with(registry, Cloud::from_env());
+}
+
+/// Register the AWS types over the OpenStack types already in `registry` (an alias whose
+/// target is missing is left out); the EIP types use `cloud`.
+pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
+    eip::register(registry, &cloud);
     let aliases: Vec<(&str, &str, TypeSchema, Translate, AttributeMap)> = vec![
         (
             "AWS::EC2::Volume",

@@ -39,8 +39,9 @@ pub struct Lab {
 
 fn registry(session: &Session) -> Registry {
     let mut types = Registry::new();
-    register_with(&mut types, Cloud::from_session(session.clone()));
-    ember_resources::aws::register(&mut types);
+    let cloud = Cloud::from_session(session.clone());
+    register_with(&mut types, cloud.clone());
+    ember_resources::aws::register_with(&mut types, cloud);
     types
 }
 
