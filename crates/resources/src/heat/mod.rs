@@ -7,6 +7,7 @@ mod random_string;
 pub mod resource_chain;
 pub mod resource_group;
 pub mod scaling_policy;
+pub mod software_config;
 pub mod stack;
 mod test_resource;
 mod value;
@@ -58,6 +59,14 @@ pub fn register(registry: &mut Registry) {
         ("AWS::CloudFormation::WaitConditionHandle", wait_condition::HandleKind::Cfn),
     ] {
         registry.register(name, Arc::new(wait_condition::WaitConditionHandle::new(kind, handle.clone())));
+    }
+    for (name, kind) in [
+        ("OS::Heat::SoftwareConfig", software_config::ConfigKind::Software),
+        ("OS::Heat::StructuredConfig", software_config::ConfigKind::Structured),
+        ("OS::Heat::CloudConfig", software_config::ConfigKind::Cloud),
+        ("OS::Heat::SoftwareComponent", software_config::ConfigKind::Component),
+    ] {
+        registry.register(name, Arc::new(software_config::SoftwareConfig::new(kind)));
     }
     registry.register(
         "OS::Heat::WaitCondition",
