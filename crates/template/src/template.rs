@@ -342,16 +342,16 @@ fn parse_resources(
             return Err(structure(location, type_missing));
         }
         if hot {
-            for (field, _) in fields {
+            // Keys are compared as written; a key's text is made only to report it.
+            let unknown = fields
+                .iter()
+                .find(|(field, _)| !field.as_str().is_some_and(|f| allowed.contains(&f)));
+            if let Some((field, _)) = unknown {
                 let field_name = field.key_text();
-                if !allowed.contains(&field_name.as_str()) {
-                    return Err(structure(
-                        at(field, path.child(field_name.clone())),
-                        format!(
-                            "\"{field_name}\" is not a valid keyword inside a resource definition"
-                        ),
-                    ));
-                }
+                return Err(structure(
+                    at(field, path.child(field_name.clone())),
+                    format!("\"{field_name}\" is not a valid keyword inside a resource definition"),
+                ));
             }
         }
         if name.contains('/') {
