@@ -203,3 +203,89 @@ fn role_entries_name_exactly_one_target_as_heat_requires() {
     .err();
     assert!(error.is_some_and(|e| e.ends_with("Property user not assigned")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_role_assignment_and_user_groups() {
+    let Some(lab) = lab().await else { return };
+    let keystone = Identity::new(&lab.admin).await.unwrap();
+    let tag = suffix();
+    let group = keystone
+        .create(
+            IdentityKind::Group,
+            json!({"name": format!("ksg-{tag}"), "domain_id": "default"}),
+        )
+        .await
+        .unwrap();
+    let group_id = group["id"].as_str().unwrap().to_string();
+    let demo = keystone.find(IdentityKind::Project, "demo").await.unwrap();
+    let demo_id = demo["id"].as_str().unwrap().to_string();
+    let group_roles = |keystone: Identity| {
+        let (demo_id, group_id) = (demo_id.clone(), group_id.clone());
+        async move {
+            let listed = keystone
+                .client()
+                .get(format!("/projects/{demo_id}/groups/{group_id}/roles"))
+                .send_json()
+                .await
+                .unwrap();
+            let mut names: Vec<String> = listed["roles"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["name"].as_str().map(str::to_string))
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    let mut assignment = Res::new(
+        &lab.admin_types,
+        "OS::Keystone::GroupRoleAssignment",
+        "gra",
+        json!({"group": format!("ksg-{tag}"), "roles": [{"role": "reader", "project": "demo"}]}),
+    );
+    assignment.create().await.unwrap();
+    assert_eq!(group_roles(keystone.clone()).await, ["reader"]);
+    assert!(assignment
+        .update(json!({"group": format!("ksg-{tag}"), "roles": [{"role": "reader", "project": "demo"}, {"role": "member", "project": "demo"}]}))
+        .await
+        .unwrap());
+    assert_eq!(group_roles(keystone.clone()).await, ["member", "reader"]);
+
+    // A user's `groups` follow the property.
+    let mut user = Res::new(
+        &lab.admin_types,
+        "OS::Keystone::User",
+        "member",
+        json!({"groups": [format!("ksg-{tag}")]}),
+    );
+    user.create().await.unwrap();
+    let members = keystone
+        .client()
+        .get(format!("/groups/{group_id}/users"))
+        .send_json()
+        .await
+        .unwrap();
+    assert!(members["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["id"] == Value::String(user.id())));
+    assert!(user.update(json!({"groups": []})).await.unwrap());
+    let members = keystone
+        .client()
+        .get(format!("/groups/{group_id}/users"))
+        .send_json()
+        .await
+        .unwrap();
+    assert!(members["users"].as_array().unwrap().is_empty());
+
+    assignment.delete().await.unwrap();
+    assert!(group_roles(keystone.clone()).await.is_empty());
+    user.delete().await.unwrap();
+    keystone
+        .delete(IdentityKind::Group, &group_id)
+        .await
+        .unwrap();
+    assignment.delete().await.unwrap(); // the group is gone: nothing to revoke
+}
