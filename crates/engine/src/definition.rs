@@ -110,12 +110,19 @@ pub struct StackIdentity {
 
 /// Turns stored template sources into stack definitions. The template crate provides the
 /// real implementation; the engine calls it for every action, for outputs and for validation.
+/// `parameters` are the request's parameter values (applied over the inline environment's,
+/// then the environment files are merged on top, as Heat's API does).
 pub trait Compiler: Send + Sync {
     fn compile(
         &self,
         source: &TemplateSource,
+        parameters: &Map<String, Value>,
         stack: &StackIdentity,
     ) -> Result<StackDefinition, EngineError>;
     /// `POST /validate`'s body for this template (Description, Parameters, ...).
-    fn validate(&self, source: &TemplateSource) -> Result<Value, EngineError>;
+    fn validate(
+        &self,
+        source: &TemplateSource,
+        parameters: &Map<String, Value>,
+    ) -> Result<Value, EngineError>;
 }

@@ -191,9 +191,8 @@ impl EngineInner {
     }
 
     pub fn compile(&self, stack: &StackRecord) -> Result<StackDefinition, EngineError> {
-        let mut source = stack.source.clone();
-        merge_parameters(&mut source.environment, &stack.parameters);
-        self.compiler.compile(&source, &Self::identity(stack))
+        self.compiler
+            .compile(&stack.source, &stack.parameters, &Self::identity(stack))
     }
 
     /// What a handler sees of a stored resource.
@@ -528,26 +527,6 @@ pub(crate) fn stack_event(
         reason,
         properties: Value::Object(Map::new()),
         time: Utc::now(),
-    }
-}
-
-/// Puts the stored user parameters into the environment's `parameters` for compiling.
-fn merge_parameters(environment: &mut Value, parameters: &Map<String, Value>) {
-    if parameters.is_empty() {
-        return;
-    }
-    if !environment.is_object() {
-        *environment = Value::Object(Map::new());
-    }
-    if let Some(env) = environment.as_object_mut() {
-        let params = env
-            .entry("parameters")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Some(p) = params.as_object_mut() {
-            for (k, v) in parameters {
-                p.insert(k.clone(), v.clone());
-            }
-        }
     }
 }
 

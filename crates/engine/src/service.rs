@@ -1561,7 +1561,7 @@ impl Service {
             files: req.files.clone(),
             environment_files: req.environment_files.clone(),
         };
-        self.engine.compiler.validate(&source)
+        self.engine.compiler.validate(&source, &req.parameters)
     }
 
     pub fn list_resource_types(&self) -> Vec<String> {

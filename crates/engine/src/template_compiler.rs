@@ -20,60 +20,46 @@ pub struct TemplateCompiler {
     pub limits: tpl::Limits,
 }
 
-/// The environment sections the engine uses, merged from the user environment and the named
-/// environment files (later ones win, maps merge key by key).
-#[derive(Debug, Default)]
-struct Environment {
-    parameters: Map<String, Value>,
-    parameter_defaults: Map<String, Value>,
-    resource_registry: Map<String, Value>,
-}
-
-fn deep_merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
-    for (k, v) in from {
-        match (into.get_mut(k), v) {
-            (Some(Value::Object(a)), Value::Object(b)) => deep_merge(a, b),
-            _ => {
-                into.insert(k.clone(), v.clone());
-            }
-        }
-    }
-}
-
 impl TemplateCompiler {
-    fn environment(&self, source: &TemplateSource) -> Result<Environment, EngineError> {
-        let mut env = Environment::default();
-        let mut layers: Vec<Value> = Vec::new();
-        for name in &source.environment_files {
-            let text = source.files.get(name).ok_or_else(|| {
-                EngineError::InvalidRequest(format!(
-                    "Environment file {name} is missing from files"
-                ))
-            })?;
-            let value = match text {
-                Value::String(s) => tpl::parse_document(s, name, &self.limits)
-                    .map_err(|e| EngineError::InvalidRequest(e.to_string()))?
-                    .to_json(),
-                other => other.clone(),
-            };
-            layers.push(value);
-        }
-        layers.push(source.environment.clone());
-        for layer in layers {
-            let Some(map) = layer.as_object() else {
-                continue;
-            };
-            for (section, target) in [
-                ("parameters", &mut env.parameters),
-                ("parameter_defaults", &mut env.parameter_defaults),
-                ("resource_registry", &mut env.resource_registry),
-            ] {
-                if let Some(Value::Object(m)) = map.get(section) {
-                    deep_merge(target, m);
-                }
-            }
-        }
-        Ok(env)
+    /// The stack's environment as Heat's API builds it: the inline environment, the request's
+    /// parameters over it, then the environment files merged in order by the template crate
+    /// (with each file's `parameter_merge_strategies` and the template's parameter types).
+    fn environment(
+        &self,
+        source: &TemplateSource,
+        parameters: &Map<String, Value>,
+        template: &tpl::Template,
+    ) -> Result<tpl::environment::Environment, EngineError> {
+        let files = source
+            .environment_files
+            .iter()
+            .map(|name| {
+                let text = source.files.get(name).ok_or_else(|| {
+                    EngineError::InvalidRequest(format!(
+                        "Environment file {name} is missing from files"
+                    ))
+                })?;
+                let node = match text {
+                    Value::String(s) => {
+                        tpl::parse_document(s, name, &self.limits).map_err(template_error)?
+                    }
+                    other => tpl::Node::from_json(other),
+                };
+                tpl::environment::parse_environment(&node, name).map_err(template_error)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let inline = tpl::environment::parse_environment(
+            &tpl::Node::from_json(&source.environment),
+            "environment",
+        )
+        .map_err(template_error)?;
+        let parameters: IndexMap<String, Value> = parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let types = template.parameter_types().map_err(template_error)?;
+        tpl::environment::request_environment(Some(&inline), &files, &parameters, &types)
+            .map_err(template_error)
     }
 
     fn template(&self, source: &TemplateSource) -> Result<tpl::Template, EngineError> {
@@ -83,19 +69,6 @@ impl TemplateCompiler {
                 .map_err(|e| EngineError::InvalidRequest(e.to_string()))?,
         };
         tpl::parse_template(&text, "template", &self.limits).map_err(template_error)
-    }
-
-    /// The template crate's view of the merged environment.
-    fn template_environment(
-        &self,
-        env: &Environment,
-    ) -> Result<tpl::environment::Environment, EngineError> {
-        let json = serde_json::json!({
-            "parameters": env.parameters,
-            "parameter_defaults": env.parameter_defaults,
-            "resource_registry": env.resource_registry,
-        });
-        tpl::environment::Environment::from_json(&json).map_err(template_error)
     }
 
     fn files(source: &TemplateSource) -> BTreeMap<String, String> {
@@ -112,21 +85,16 @@ impl TemplateCompiler {
     }
 
     fn input(
-        &self,
-        env: &Environment,
+        env: &tpl::environment::Environment,
         source: &TemplateSource,
         identity: &StackIdentity,
-    ) -> Result<tpl::StackInput, EngineError> {
+    ) -> tpl::StackInput {
         let identity = tpl::StackIdentity {
             name: identity.stack_name.clone(),
             id: identity.stack_id.clone(),
             project_id: identity.project_id.clone(),
         };
-        Ok(tpl::StackInput::new(
-            &self.template_environment(env)?,
-            Self::files(source),
-            identity,
-        ))
+        tpl::StackInput::new(env, Self::files(source), identity)
     }
 }
 
@@ -275,13 +243,14 @@ impl Compiler for TemplateCompiler {
     fn compile(
         &self,
         source: &TemplateSource,
+        parameters: &Map<String, Value>,
         identity: &StackIdentity,
     ) -> Result<StackDefinition, EngineError> {
-        let env = self.environment(source)?;
         let template = self.template(source)?;
+        let env = self.environment(source, parameters, &template)?;
         let hidden = hidden_parameters(&template);
         let description = template.description.clone();
-        let input = self.input(&env, source, identity)?;
+        let input = Self::input(&env, source, identity);
         let compiled = tpl::StackDefinition::new(template, input).map_err(template_error)?;
         let declared: Vec<tpl::StackResource> = compiled.resources.clone();
         let declared_outputs: Vec<(String, Option<String>)> = compiled
@@ -360,14 +329,17 @@ impl Compiler for TemplateCompiler {
             resources,
             outputs,
             parameters,
-            resource_registry: Value::Object(env.resource_registry),
+            resource_registry: env.registry.to_json(),
         })
     }
 
-    fn validate(&self, source: &TemplateSource) -> Result<Value, EngineError> {
-        let env = self.environment(source)?;
+    fn validate(
+        &self,
+        source: &TemplateSource,
+        parameters: &Map<String, Value>,
+    ) -> Result<Value, EngineError> {
         let template = self.template(source)?;
-        let environment = self.template_environment(&env)?;
+        let environment = self.environment(source, parameters, &template)?;
         tpl::validate(template, &environment, Self::files(source)).map_err(template_error)
     }
 }

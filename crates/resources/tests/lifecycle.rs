@@ -655,6 +655,52 @@ async fn environment_registry_maps_types_to_none() {
 }
 
 #[tokio::test]
+async fn environment_files_merge_parameters_by_their_strategies() {
+    let svc = service();
+    let tpl = "heat_template_version: 2018-08-31\nparameters:\n  names: {type: comma_delimited_list}\n  greeting: {type: string}\n  size: {type: string}\nresources:\n  r: {type: OS::Heat::TestResource, properties: {value: {list_join: ['|', [{list_join: [',', {get_param: names}]}, {get_param: greeting}, {get_param: size}]]}}}\noutputs:\n  out: {value: {get_attr: [r, output]}}\n";
+    // Every file naming a parameter must agree on its strategy (Heat refuses a conflict);
+    // `size` has none, so the default (overwrite) applies to it.
+    let strategies = "parameter_merge_strategies:\n  names: merge\n  greeting: merge\n";
+    let first = format!("{strategies}parameters:\n  names: a,b\n  greeting: hello\n  size: 1\n");
+    let second = format!("{strategies}parameters:\n  names: c\n  greeting: ' world'\n  size: 5\n");
+    let req = StackRequest {
+        files: json!({"first.yaml": first, "second.yaml": second})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        environment_files: vec!["first.yaml".into(), "second.yaml".into()],
+        // The files are merged over the request's parameters, as Heat does.
+        parameters: params(json!({"size": 9})),
+        ..request("merged", tpl)
+    };
+    let stack = create(&svc, req).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{stack}");
+    let id = stack["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        output(&svc, &id, "out").await["output_value"],
+        "a,b,c|hello world|5"
+    );
+    // A boolean cannot be merged: Heat refuses the request.
+    let bad_tpl =
+        "heat_template_version: 2018-08-31\nparameters:\n  flag: {type: boolean}\nresources: {}\n";
+    let flag = "parameter_merge_strategies: {flag: merge}\nparameters: {flag: 'true'}\n";
+    let req = StackRequest {
+        files: json!({"a.yaml": flag, "b.yaml": flag})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        environment_files: vec!["a.yaml".into(), "b.yaml".into()],
+        ..request("flagged", bad_tpl)
+    };
+    let err = svc.create_stack(&cx(), req).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Invalid merge strategy 'merge' for parameter 'flag'."),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_cancel_requested_through_another_engine_stops_the_update() {
     let store: std::sync::Arc<dyn ember_engine::store::StateStore> =
         std::sync::Arc::new(ember_engine::store::MemoryStore::new());
