@@ -193,6 +193,24 @@ async fn security_group_volume_instance_and_attachment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_refusal_is_the_resource_reason() {
     let Some(lab) = lab().await else { return };
+    // Custom constraints are checked on the AWS schema, so the error names the AWS property.
+    let instance = Res::new(
+        &lab.types,
+        "AWS::EC2::Instance",
+        "vm",
+        json!({"ImageId": "no-such-image", "InstanceType": "m1.tiny"}),
+    );
+    assert_eq!(
+        instance
+            .ty
+            .validate_with_cloud(None, &instance.cx.properties)
+            .await,
+        Err((
+            "ImageId".to_string(),
+            "Error validating value 'no-such-image': The Image (no-such-image) could not be found."
+                .to_string()
+        ))
+    );
     let mut volume = Res::new(
         &lab.types,
         "AWS::EC2::Volume",

@@ -66,6 +66,18 @@ async fn project_role_user_and_assignment_lifecycle() {
     let error = twin.create().await.unwrap_err().to_string();
     assert!(error.starts_with("Conflict: "), "{error}");
 
+    // The user's project is checked against Keystone before anything is created.
+    let orphan = Res::new(
+        &lab.admin_types,
+        "OS::Keystone::User",
+        "orphan",
+        json!({"default_project": "no-such-project"}),
+    );
+    assert_eq!(
+        orphan.ty.validate_with_cloud(None, &orphan.cx.properties).await,
+        Err(("default_project".to_string(), "Error validating value 'no-such-project': The Project (no-such-project) could not be found.".to_string()))
+    );
+
     // Role: create and rename in place.
     let mut role = Res::new(
         &lab.admin_types,

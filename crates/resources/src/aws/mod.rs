@@ -34,6 +34,8 @@ type AttributeMap = fn(&str) -> Option<(&'static str, AttributeRead)>;
 /// An AWS type as a translation of an OpenStack one.
 struct Alias {
     schema: TypeSchema,
+    /// For the custom constraints of the AWS schema (errors name the AWS property).
+    cloud: Arc<Cloud>,
     target: Arc<dyn ResourceType>,
     translate: Translate,
     attribute: AttributeMap,
@@ -69,6 +71,14 @@ impl Alias {
 impl ResourceType for Alias {
     fn schema(&self) -> &TypeSchema {
         &self.schema
+    }
+
+    async fn validate_with_cloud(
+        &self,
+        handle: Option<&ember_engine::CloudHandle>,
+        properties: &Properties,
+    ) -> Result<(), (String, String)> {
+        crate::openstack::check_constraints(&self.cloud, handle, &self.schema, properties).await
     }
 
     fn validate(&self, properties: &Properties) -> Result<(), String> {
@@ -535,6 +545,7 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
                 name,
                 Arc::new(Alias {
                     schema,
+                    cloud: cloud.clone(),
                     target,
                     translate,
                     attribute,

@@ -165,6 +165,14 @@ impl ResourceType for WebImage {
         &self.schema
     }
 
+    async fn validate_with_cloud(
+        &self,
+        handle: Option<&ember_engine::CloudHandle>,
+        properties: &Properties,
+    ) -> Result<(), (String, String)> {
+        super::check_constraints(&self.cloud, handle, &self.schema, properties).await
+    }
+
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         let glance = self.glance(cx).await?;
         let props = &cx.properties;

@@ -435,6 +435,14 @@ impl ResourceType for Project {
         &self.schema
     }
 
+    async fn validate_with_cloud(
+        &self,
+        handle: Option<&ember_engine::CloudHandle>,
+        properties: &Properties,
+    ) -> Result<(), (String, String)> {
+        super::check_constraints(&self.cloud, handle, &self.schema, properties).await
+    }
+
     fn creates_synchronously(&self) -> bool {
         true
     }
@@ -560,6 +568,14 @@ impl ResourceType for User {
         &self.schema
     }
 
+    async fn validate_with_cloud(
+        &self,
+        handle: Option<&ember_engine::CloudHandle>,
+        properties: &Properties,
+    ) -> Result<(), (String, String)> {
+        super::check_constraints(&self.cloud, handle, &self.schema, properties).await
+    }
+
     fn validate(&self, props: &Properties) -> Result<(), String> {
         validate_roles(props)
     }
@@ -665,6 +681,14 @@ impl ResourceType for Role {
         &self.schema
     }
 
+    async fn validate_with_cloud(
+        &self,
+        handle: Option<&ember_engine::CloudHandle>,
+        properties: &Properties,
+    ) -> Result<(), (String, String)> {
+        super::check_constraints(&self.cloud, handle, &self.schema, properties).await
+    }
+
     fn creates_synchronously(&self) -> bool {
         true
     }
@@ -746,6 +770,14 @@ impl RoleAssignment {
 impl ResourceType for RoleAssignment {
     fn schema(&self) -> &TypeSchema {
         &self.schema
+    }
+
+    async fn validate_with_cloud(
+        &self,
+        handle: Option<&ember_engine::CloudHandle>,
+        properties: &Properties,
+    ) -> Result<(), (String, String)> {
+        super::check_constraints(&self.cloud, handle, &self.schema, properties).await
     }
 
     fn validate(&self, props: &Properties) -> Result<(), String> {
