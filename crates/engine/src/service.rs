@@ -15,7 +15,7 @@ use crate::model::{
 use crate::registry::Registry;
 use crate::schema::validate_properties;
 use crate::store::{StateStore, StoreError, Write};
-use crate::template_compiler::template_as_json;
+use crate::template_compiler::{hidden_parameter_names, template_as_json};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -773,7 +773,7 @@ impl Service {
             "action": stack.action.as_str(),
             "status": stack.status.as_str(),
             "template": template_as_json(&stack.source.template),
-            "environment": self.environment_body(stack),
+            "environment": self.environment_body(stack, false),
             "files": stack.source.files,
             "resources": resources,
             "project_id": stack.project_id,
@@ -898,22 +898,40 @@ impl Service {
         name_or_id: &str,
     ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
-        Ok(self.environment_body(&s))
+        Ok(self.environment_body(&s, true))
     }
 
-    fn environment_body(&self, s: &StackRecord) -> Value {
+    /// The stored environment with the request's parameters over its own. `mask_hidden` shows
+    /// hidden values as `******` wherever they were given (environment show); abandon data
+    /// keeps them, since adopting the stack again needs them.
+    fn environment_body(&self, s: &StackRecord, mask_hidden: bool) -> Value {
         let env = s
             .source
             .environment
             .as_object()
             .cloned()
             .unwrap_or_default();
-        let mut params = env
-            .get("parameters")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        params.extend(s.parameters.clone());
+        let hidden = if mask_hidden {
+            hidden_parameter_names(&s.source.template)
+        } else {
+            Vec::new()
+        };
+        let section = |name: &str| {
+            let mut values = env
+                .get(name)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            if name == "parameters" {
+                values.extend(s.parameters.clone());
+            }
+            for name in &hidden {
+                if let Some(v) = values.get_mut(name) {
+                    *v = json!("******");
+                }
+            }
+            values
+        };
         let mut registry = env
             .get("resource_registry")
             .and_then(Value::as_object)
@@ -922,8 +940,8 @@ impl Service {
         registry.entry("resources").or_insert_with(|| json!({}));
         json!({
             "event_sinks": env.get("event_sinks").cloned().unwrap_or(json!([])),
-            "parameter_defaults": env.get("parameter_defaults").cloned().unwrap_or(json!({})),
-            "parameters": params,
+            "parameter_defaults": section("parameter_defaults"),
+            "parameters": section("parameters"),
             "resource_registry": registry,
         })
     }

@@ -100,43 +100,104 @@ fn files_out(files: &Map<String, Value>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The environment sections whose hidden values are stored with the hidden parameters.
+const ENVIRONMENT_VALUE_SECTIONS: [&str; 2] = ["parameters", "parameter_defaults"];
+
+/// The key under which a hidden value of an environment section is kept among the stored
+/// parameters, so that the store encrypts it like a hidden request parameter.
+fn environment_value_key(section: &str, name: &str) -> String {
+    format!("environment/{section}/{name}")
+}
+
 fn definition_out(
     source: &TemplateSource,
     parameters: &Map<String, Value>,
 ) -> (db::StackDefinition, &'static str) {
     let (template, kind) = template_text(&source.template);
+    let mut environment = source.environment.clone();
+    let mut stored = parameters.clone();
+    let has_environment_values = ENVIRONMENT_VALUE_SECTIONS.iter().any(|section| {
+        environment
+            .get(section)
+            .and_then(Value::as_object)
+            .is_some_and(|m| !m.is_empty())
+    });
+    // Only templates given values need parsing for which values to encrypt.
+    let names = if parameters.is_empty() && !has_environment_values {
+        Vec::new()
+    } else {
+        crate::template_compiler::hidden_parameter_names(&source.template)
+    };
+    let mut hidden: Vec<String> = names
+        .iter()
+        .filter(|n| parameters.contains_key(*n))
+        .cloned()
+        .collect();
+    for section in ENVIRONMENT_VALUE_SECTIONS {
+        let Some(values) = environment.get_mut(section).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for name in &names {
+            if let Some(value) = values.remove(name) {
+                let key = environment_value_key(section, name);
+                stored.insert(key.clone(), value);
+                hidden.push(key);
+            }
+        }
+    }
     (
         db::StackDefinition {
             template,
-            environment: source.environment.clone(),
+            environment,
             files: files_out(&source.files),
-            parameters: parameters.clone(),
-            // Only templates given values need parsing for which values to encrypt.
-            hidden_parameters: if parameters.is_empty() {
-                Vec::new()
-            } else {
-                crate::template_compiler::hidden_parameter_names(&source.template)
-            },
+            parameters: stored,
+            hidden_parameters: hidden,
         },
         kind,
     )
 }
 
-fn source_in(
+/// The stored definition back as the engine's source and request parameters, the hidden
+/// environment values returned to their sections.
+fn definition_in(
     d: &db::StackDefinition,
     kind: &str,
     environment_files: Vec<String>,
-) -> TemplateSource {
-    TemplateSource {
+) -> (TemplateSource, Map<String, Value>) {
+    let mut environment = d.environment.clone();
+    let mut parameters = Map::new();
+    for (key, value) in &d.parameters {
+        let section = key
+            .strip_prefix("environment/")
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(section, _)| ENVIRONMENT_VALUE_SECTIONS.contains(section))
+            .filter(|_| d.hidden_parameters.contains(key));
+        match (section, environment.as_object_mut()) {
+            (Some((section, name)), Some(env)) => {
+                if let Some(values) = env
+                    .entry(section)
+                    .or_insert_with(|| Value::Object(Map::new()))
+                    .as_object_mut()
+                {
+                    values.insert(name.to_string(), value.clone());
+                }
+            }
+            _ => {
+                parameters.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let source = TemplateSource {
         template: template_value(&d.template, kind),
-        environment: d.environment.clone(),
+        environment,
         files: d
             .files
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect(),
         environment_files,
-    }
+    };
+    (source, parameters)
 }
 
 fn stack_out(s: &StackRecord, version: i64) -> Result<db::StackRecord, StoreError> {
@@ -202,6 +263,8 @@ fn stack_in(s: db::StackRecord) -> StackRecord {
         .get("previous_template_kind")
         .and_then(Value::as_str)
         .unwrap_or("text");
+    let (source, parameters) =
+        definition_in(&s.definition, kind, strings(e.get("environment_files")));
     StackRecord {
         id: s.id.to_string(),
         name: s.name,
@@ -210,15 +273,15 @@ fn stack_in(s: db::StackRecord) -> StackRecord {
         action: Action::parse(&s.action).unwrap_or(Action::Init),
         status: Status::parse(&s.status).unwrap_or(Status::Failed),
         status_reason: s.status_reason,
-        source: source_in(&s.definition, kind, strings(e.get("environment_files"))),
-        parameters: s.definition.parameters.clone(),
-        previous: s.previous.as_ref().map(|p| PreviousDefinition {
-            source: source_in(
+        source,
+        parameters,
+        previous: s.previous.as_ref().map(|p| {
+            let (source, parameters) = definition_in(
                 p,
                 previous_kind,
                 strings(e.get("previous_environment_files")),
-            ),
-            parameters: p.parameters.clone(),
+            );
+            PreviousDefinition { source, parameters }
         }),
         timeout_mins: s.timeout_mins.and_then(|m| u32::try_from(m).ok()),
         disable_rollback: s.disable_rollback,

@@ -159,19 +159,48 @@ async fn hidden_parameter_values_are_not_stored_in_the_clear() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("ember.db").to_string_lossy().to_string();
     let svc = service_on(open(&path).await, engine_config("hidden-engine"));
-    let tpl = "heat_template_version: 2018-08-31\nparameters:\n  secret: {type: string, hidden: true}\nresources:\n  r: {type: OS::Heat::None}\n";
+    let tpl = "heat_template_version: 2018-08-31\nparameters:\n  secret: {type: string, hidden: true}\n  from_env: {type: string, hidden: true}\n  from_defaults: {type: string, hidden: true}\nresources:\n  r: {type: OS::Heat::None}\noutputs:\n  joined: {value: {list_join: ['+', [{get_param: from_env}, {get_param: from_defaults}]]}}\n";
     let req = ember_engine::StackRequest {
         parameters: params(serde_json::json!({"secret": "plain-text-canary"})),
+        environment: Some(serde_json::json!({
+            "parameters": {"from_env": "env-canary"},
+            "parameter_defaults": {"from_defaults": "defaults-canary"},
+        })),
         ..request("hidden", tpl)
     };
     let stack = create(&svc, req).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE");
-    assert_eq!(stack["parameters"]["secret"], "******");
+    for name in ["secret", "from_env", "from_defaults"] {
+        assert_eq!(stack["parameters"][name], "******", "{name}");
+    }
+    let id = stack["id"].as_str().expect("id").to_string();
+    let env = svc.get_environment(&cx(), &id).await.expect("environment");
+    assert_eq!(env["parameters"]["secret"], "******");
+    assert_eq!(env["parameters"]["from_env"], "******");
+    assert_eq!(env["parameter_defaults"]["from_defaults"], "******");
+    let evs = svc
+        .list_events(&cx(), &id, &Default::default())
+        .await
+        .expect("events");
+    // Outputs show what the template computes from the values (as Heat's do); the rest of
+    // stack show, environment show and events never show them.
+    let mut shown_stack = stack.clone();
+    if let Some(fields) = shown_stack.as_object_mut() {
+        fields.remove("outputs");
+    }
+    let shown = format!("{shown_stack}{env}{evs:?}");
+    // The values still reach the template after a round trip through the store.
+    let restarted = service_on(open(&path).await, engine_config("hidden-engine-2"));
+    let joined = restarted
+        .show_output(&cx(), &id, "joined")
+        .await
+        .expect("output");
+    assert_eq!(joined["output_value"], "env-canary+defaults-canary");
     let mut bytes = std::fs::read(&path).expect("db file");
     bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
     let text = String::from_utf8_lossy(&bytes);
-    assert!(
-        !text.contains("plain-text-canary"),
-        "hidden value stored in the clear"
-    );
+    for canary in ["plain-text-canary", "env-canary", "defaults-canary"] {
+        assert!(!text.contains(canary), "{canary} stored in the clear");
+        assert!(!shown.contains(canary), "{canary} shown");
+    }
 }
