@@ -227,6 +227,27 @@ async fn seed_webapp_stack_through_ember() {
         "{}",
         stdout(&created)
     );
+    // Issue 6 (a): the association waits for the router interface (an implicit dependency Heat
+    // lacks: its port is on private_net, whose subnet the interface routes).
+    let interface = run(
+        store,
+        &[
+            "stack",
+            "resource",
+            "show",
+            &stack,
+            "router_interface",
+            "-f",
+            "json",
+        ],
+    );
+    let interface: Value = serde_json::from_slice(&interface.stdout).unwrap();
+    assert!(
+        interface["required_by"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("floating_ip_assoc"))),
+        "{interface}"
+    );
     let mut ours = physical_ids(store, &stack);
     let server = ours["web_server"].clone();
     let public: std::net::IpAddr = output(store, &stack, "server_ip").parse().unwrap();

@@ -11,7 +11,9 @@ use crate::error::{EngineError, ResourceError};
 use crate::graph::{run_graph, GraphOutcome, StepFailure};
 use crate::model::{Action, CancelMode, EventRecord, ResourceRecord, StackRecord, Status};
 use crate::registry::Registry;
-use crate::resource::{Progress, ResourceContext, ResourceType, UpdateRequest};
+use crate::resource::{
+    physical_resource_name, Progress, ResourceContext, ResourceType, UpdateRequest,
+};
 use crate::schema::{validate_properties, PropertyError};
 use crate::store::{GroupWriter, StateStore, Write};
 use chrono::Utc;
@@ -191,8 +193,28 @@ impl EngineInner {
     }
 
     pub fn compile(&self, stack: &StackRecord) -> Result<StackDefinition, EngineError> {
-        self.compiler
-            .compile(&stack.source, &stack.parameters, &Self::identity(stack))
+        let mut defn =
+            self.compiler
+                .compile(&stack.source, &stack.parameters, &Self::identity(stack))?;
+        // The types' implicit dependencies (Heat's add_dependencies), added as graph edges.
+        let implicit: Vec<(String, Vec<String>)> = defn
+            .resources
+            .iter()
+            .filter_map(|(name, def)| {
+                let ty = self
+                    .registry
+                    .resolve(&def.type_name, name, &defn.resource_registry)
+                    .ok()?;
+                Some((name.clone(), ty.implicit_dependencies(name, &defn)))
+            })
+            .collect();
+        for (name, extra) in implicit {
+            if let Some(def) = defn.resources.get_mut(&name) {
+                def.requires
+                    .extend(extra.into_iter().filter(|e| *e != name));
+            }
+        }
+        Ok(defn)
     }
 
     /// What a handler sees of a stored resource.
@@ -641,7 +663,10 @@ impl Run {
                 stack_id: self.stack_id.clone(),
                 seq: 0,
                 resource_name: row.name.clone(),
-                physical_id: row.physical_id.clone().unwrap_or_default(),
+                // Before the physical resource exists Heat's events show its physical name.
+                physical_id: row.physical_id.clone().unwrap_or_else(|| {
+                    physical_resource_name(&self.stack_name, &row.name, &row.short_id)
+                }),
                 resource_type: row.type_name.clone(),
                 action: row.action,
                 status: row.status,

@@ -53,15 +53,18 @@ impl std::fmt::Debug for CloudHandle {
     }
 }
 
+/// Heat's `<stack>-<resource>-<short id>` physical resource name.
+pub fn physical_resource_name(stack_name: &str, resource_name: &str, short_id: &str) -> String {
+    format!(
+        "{}-{resource_name}-{short_id}",
+        stack_name.trim_end_matches('*')
+    )
+}
+
 impl ResourceContext {
     /// Heat's `<stack>-<resource>-<short id>` physical resource name.
     pub fn physical_resource_name(&self) -> String {
-        format!(
-            "{}-{}-{}",
-            self.stack_name.trim_end_matches('*'),
-            self.name,
-            self.short_id
-        )
+        physical_resource_name(&self.stack_name, &self.name, &self.short_id)
     }
     pub fn prop_str(&self, key: &str) -> Option<&str> {
         self.properties.get(key).and_then(Value::as_str)
@@ -121,6 +124,17 @@ pub trait ResourceType: Send + Sync {
         _properties: &Properties,
     ) -> Result<(), (String, String)> {
         Ok(())
+    }
+
+    /// Resources of `stack` this one must wait for although its properties do not reference
+    /// them (Heat's `add_dependencies`, e.g. a floating IP association after the router
+    /// interface of its port's subnet).
+    fn implicit_dependencies(
+        &self,
+        _name: &str,
+        _stack: &crate::definition::StackDefinition,
+    ) -> Vec<String> {
+        Vec::new()
     }
 
     /// Starts creating; returns as soon as the physical resource exists.

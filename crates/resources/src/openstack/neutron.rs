@@ -1025,6 +1025,51 @@ impl ResourceType for FloatingIpAssociation {
         &self.schema
     }
 
+    /// After every router interface on a network the associated port is on (what Heat lacks:
+    /// the association needs the port's subnet routed to the floating IP's network). The port
+    /// comes from a resource this one references (a Port, or a Server by its `addresses`),
+    /// whose networks are the `OS::Neutron::Net`s it references; an interface is on one when
+    /// the subnet it references references that network.
+    fn implicit_dependencies(
+        &self,
+        name: &str,
+        stack: &ember_engine::definition::StackDefinition,
+    ) -> Vec<String> {
+        let of_type = |names: &std::collections::BTreeSet<String>, wanted: &str| {
+            names
+                .iter()
+                .filter(|n| {
+                    stack
+                        .resources
+                        .get(*n)
+                        .is_some_and(|d| d.type_name == wanted)
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let Some(me) = stack.resources.get(name) else {
+            return Vec::new();
+        };
+        let networks: Vec<String> = me
+            .requires
+            .iter()
+            .filter_map(|n| stack.resources.get(n))
+            .flat_map(|port_owner| of_type(&port_owner.requires, "OS::Neutron::Net"))
+            .collect();
+        stack
+            .resources
+            .values()
+            .filter(|d| d.type_name == "OS::Neutron::RouterInterface")
+            .filter(|interface| {
+                of_type(&interface.requires, "OS::Neutron::Subnet")
+                    .iter()
+                    .filter_map(|s| stack.resources.get(s))
+                    .any(|subnet| networks.iter().any(|n| subnet.requires.contains(n)))
+            })
+            .map(|interface| interface.name.clone())
+            .collect()
+    }
+
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         self.associate(cx).await?;
         Ok(Started {
