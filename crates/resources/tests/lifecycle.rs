@@ -701,6 +701,35 @@ async fn environment_files_merge_parameters_by_their_strategies() {
 }
 
 #[tokio::test]
+async fn in_progress_events_show_the_physical_name_until_the_resource_has_an_id() {
+    let svc = service();
+    let tpl = "heat_template_version: 2018-08-31\nresources:\n  thing: {type: OS::Heat::None}\n";
+    let stack = create(&svc, request("named", tpl)).await;
+    let id = stack["id"].as_str().unwrap().to_string();
+    let q = ember_engine::EventQuery {
+        ascending: true,
+        ..Default::default()
+    };
+    let evs = svc.list_events(&cx(), &id, &q).await.unwrap();
+    let of = |status: &str| {
+        evs.iter()
+            .find(|e| e["resource_name"] == "thing" && e["resource_status"] == status)
+            .map(|e| e["physical_resource_id"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    // Heat: `<stack>-<resource>-<12-character short id>` while no physical id is stored.
+    let name = of("CREATE_IN_PROGRESS");
+    let short = name.strip_prefix("named-thing-").expect(&name);
+    assert_eq!(short.len(), 12, "{name}");
+    assert!(short
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+    let physical = resources(&svc, &id).await["thing"]["physical_resource_id"].clone();
+    assert_eq!(of("CREATE_COMPLETE"), physical.as_str().unwrap());
+    assert_ne!(physical.as_str().unwrap(), name);
+}
+
+#[tokio::test]
 async fn a_cancel_requested_through_another_engine_stops_the_update() {
     let store: std::sync::Arc<dyn ember_engine::store::StateStore> =
         std::sync::Arc::new(ember_engine::store::MemoryStore::new());
