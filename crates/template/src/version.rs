@@ -652,51 +652,78 @@ pub fn template_functions(version_name: &str, with_condition: bool) -> Option<Ve
 }
 
 impl Func {
-    /// A one-line description for the function list.
+    /// The description Heat's function list gives (the summary line of its function's docs):
+    /// clients compare it as API text, so it is Heat's wording.
     pub fn description(self) -> &'static str {
         match self {
-            Func::GetParam => "Returns the value of a template parameter, optionally walking a path into it.",
-            Func::GetResource => "Returns the reference id of a resource in the template.",
-            Func::GetAttr(AttrForm::AllAttributes) => "Returns an attribute of a resource (with an optional path), or all of its attributes.",
-            Func::GetAttr(_) => "Returns an attribute of a resource, with an optional path into it.",
-            Func::GetFile => "Returns the content of a file from the files map.",
-            Func::StrReplace(ReplaceForm::Plain) => "Substitutes parameter values into a template string.",
-            Func::StrReplace(ReplaceForm::Json) => "Substitutes parameter values into a template string; lists and maps are JSON-encoded.",
-            Func::StrReplace(ReplaceForm::Strict) => "Like str_replace, but fails when a parameter does not occur in the template string.",
-            Func::StrReplace(ReplaceForm::VeryStrict) => "Like str_replace_strict, but also fails when a parameter value is empty or null.",
-            Func::ListJoin(JoinForm::Single) => "Joins a list of strings with a delimiter.",
-            Func::ListJoin(JoinForm::Multiple) => "Joins one or more lists with a delimiter; lists and maps are JSON-encoded.",
-            Func::ResourceFacade(_) => "Returns metadata, deletion or update policy of the facade resource of a provider template.",
-            Func::Repeat(RepeatForm::Lists) => "Repeats a template for each item of the for_each lists.",
-            Func::Repeat(RepeatForm::WithMap) => "Repeats a template for each item (or key) of the for_each lists or maps.",
-            Func::Repeat(RepeatForm::NestedLoop) => "Repeats a template over the for_each values, as all permutations or zipped.",
-            Func::Digest => "Returns the hex digest of a value with a hash algorithm.",
-            Func::StrSplit => "Splits a string on a delimiter, optionally returning one item.",
-            Func::MapMerge => "Merges maps; later maps win.",
-            Func::MapReplace => "Replaces keys and values of a map.",
-            Func::Yaql => "Evaluates a YAQL expression on given data.",
-            Func::If { .. } => "Returns one of two values depending on a condition.",
-            Func::Filter => "Removes values from a list.",
-            Func::MakeUrl => "Builds a correctly escaped URL from its parts.",
-            Func::ListConcat { unique: false } => "Concatenates lists.",
-            Func::ListConcat { unique: true } => "Concatenates lists, keeping each item once.",
-            Func::Contains => "Checks whether a value is in a sequence.",
-            Func::Equals => "Checks whether two values are equal.",
-            Func::Not { .. } => "Negates a condition.",
-            Func::And => "True when all conditions are true.",
-            Func::Or => "True when any condition is true.",
-            Func::Ref => "Returns the value of a parameter or the reference id of a resource.",
-            Func::ParamRef => "Returns the value of a parameter.",
-            Func::CfnGetAtt => "Returns an attribute of a resource.",
-            Func::Select => "Selects an item of a list or map by index or key.",
-            Func::Split => "Splits a string on a delimiter.",
-            Func::CfnReplace => "Substitutes values into a string.",
-            Func::Base64 => "Returns its string argument unchanged (Heat accepts plain user data).",
-            Func::GetAzs => "Returns the availability zones.",
-            Func::MemberListToMap => "Converts an AWS member list into a map.",
-            Func::FindInMap => "Returns a value from the Mappings section.",
-            Func::Removed => "Removed in this version.",
-            Func::Invalid => "Not allowed in this context.",
+            Func::GetParam => "A function for resolving parameter references.",
+            Func::GetResource => "A function for resolving resource references.",
+            Func::GetAttr(AttrForm::AllAttributes) => {
+                "A function for resolving resource attributes."
+            }
+            Func::GetAttr(_) => "A function for resolving resource attributes.",
+            Func::GetFile => "A function for including a file inline.",
+            Func::StrReplace(ReplaceForm::Plain) => {
+                "A function for performing string substitutions."
+            }
+            Func::StrReplace(ReplaceForm::Json) => {
+                "A function for performing string substitutions."
+            }
+            Func::StrReplace(ReplaceForm::Strict) => {
+                "A function for performing string substitutions."
+            }
+            Func::StrReplace(ReplaceForm::VeryStrict) => {
+                "A function for performing string substitutions."
+            }
+            Func::ListJoin(JoinForm::Single) => "A function for joining strings.",
+            Func::ListJoin(JoinForm::Multiple) => {
+                "A function for joining one or more lists of strings."
+            }
+            Func::ResourceFacade(_) => {
+                "A function for retrieving data in a parent provider template."
+            }
+            Func::Repeat(RepeatForm::Lists) => "A function for iterating over a list of items.",
+            Func::Repeat(RepeatForm::WithMap) => {
+                "A function for iterating over a list of items or a dict of keys."
+            }
+            Func::Repeat(RepeatForm::NestedLoop) => {
+                "A function for iterating over a list of items or a dict of keys."
+            }
+            Func::Digest => "A function for performing digest operations.",
+            Func::StrSplit => "A function for splitting delimited strings into a list.",
+            Func::MapMerge => "A function for merging maps.",
+            Func::MapReplace => "A function for performing substitutions on maps.",
+            Func::Yaql => "A function for executing a yaql expression.",
+            Func::If { .. } => {
+                "A function to return corresponding value based on condition evaluation."
+            }
+            Func::Filter => "A function for filtering out values from lists.",
+            Func::MakeUrl => "A function for performing substitutions on maps.",
+            Func::ListConcat { unique: false } => "A function for extending lists.",
+            Func::ListConcat { unique: true } => {
+                "A function for extending lists with unique items."
+            }
+            Func::Contains => "A function for checking whether specific value is in sequence.",
+            Func::Equals => "A function for comparing whether two values are equal.",
+            Func::Not { .. } => "A function that acts as a NOT operator on a condition.",
+            Func::And => "A function that acts as an AND operator on conditions.",
+            Func::Or => "A function that acts as an OR operator on conditions.",
+            Func::Ref => "A function for resolving parameters or resource references.",
+            Func::ParamRef => "A function for resolving parameter references.",
+            Func::CfnGetAtt => "A function for resolving resource attributes.",
+            Func::Select => "A function for selecting an item from a list or map.",
+            Func::Split => "A function for splitting strings.",
+            Func::CfnReplace => "A function for performing string substitutions.",
+            Func::Base64 => "A placeholder function for converting to base64.",
+            Func::GetAzs => "A function for retrieving the availability zones.",
+            Func::MemberListToMap => {
+                "A function to convert lists with enumerated keys and values to mapping."
+            }
+            Func::FindInMap => "A function for resolving keys in the template mappings.",
+            Func::Removed => {
+                "This function existed in previous versions of HOT, but has been removed."
+            }
+            Func::Invalid => "A function for checking condition functions and to force failures.",
         }
     }
 }
@@ -724,6 +751,25 @@ mod tests {
         assert_eq!(
             detect("AWSTemplateFormatVersion: '2010-09-09'\n").unwrap(),
             Version::Aws20100909
+        );
+    }
+
+    #[test]
+    fn function_descriptions_are_heats() {
+        let functions = template_functions("heat_template_version.2016-04-08", false).unwrap();
+        let described = |name: &str| {
+            functions
+                .iter()
+                .find(|f| f.functions == name)
+                .map(|f| f.description.as_str())
+        };
+        assert_eq!(
+            described("get_file"),
+            Some("A function for including a file inline.")
+        );
+        assert_eq!(
+            described("list_join"),
+            Some("A function for joining one or more lists of strings.")
         );
     }
 
