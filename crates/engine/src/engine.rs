@@ -6,7 +6,7 @@
 //! Delete, suspend, resume and check are plain traversals of the stored rows.
 
 use crate::definition::Compiler;
-use crate::definition::{Evaluate, Resolver, StackDefinition, StackIdentity};
+use crate::definition::{Evaluate, Resolver, StackDefinition, StackIdentity, TemplateSource};
 use crate::error::{EngineError, ResourceError};
 use crate::graph::{run_graph, GraphOutcome, StepFailure};
 use crate::model::{Action, CancelMode, EventRecord, ResourceRecord, StackRecord, Status};
@@ -89,7 +89,17 @@ pub(crate) struct EngineInner {
     pub config: EngineConfig,
     /// Actions running in this process: their cancel signal and completion.
     running: Mutex<HashMap<String, RunningAction>>,
+    /// Definitions the service compiled to check a request, by stack id, taken by the action
+    /// the request starts so a template is compiled once per action.
+    prepared: Mutex<HashMap<String, Prepared>>,
     changes: broadcast::Sender<StatusChange>,
+}
+
+/// A compiled definition and the source it was compiled from.
+struct Prepared {
+    source: TemplateSource,
+    parameters: Map<String, Value>,
+    defn: StackDefinition,
 }
 
 struct RunningAction {
@@ -126,6 +136,7 @@ impl EngineInner {
             compiler,
             config,
             running: Mutex::new(HashMap::new()),
+            prepared: Mutex::new(HashMap::new()),
             changes,
         });
         engine
@@ -215,6 +226,41 @@ impl EngineInner {
             }
         }
         Ok(defn)
+    }
+
+    /// Keeps the definition compiled for a request for the action it is about to start.
+    pub fn prepare(&self, stack: &StackRecord, defn: StackDefinition) {
+        if let Ok(mut prepared) = self.prepared.lock() {
+            prepared.insert(
+                stack.id.clone(),
+                Prepared {
+                    source: stack.source.clone(),
+                    parameters: stack.parameters.clone(),
+                    defn,
+                },
+            );
+        }
+    }
+
+    /// Drops a prepared definition whose action did not start.
+    pub fn discard_prepared(&self, stack_id: &str) {
+        if let Ok(mut prepared) = self.prepared.lock() {
+            prepared.remove(stack_id);
+        }
+    }
+
+    /// The prepared definition of the stack when it was compiled from what is stored now,
+    /// else a fresh compile (another process started the action, or the stack changed).
+    fn compile_for_action(&self, stack: &StackRecord) -> Result<StackDefinition, EngineError> {
+        let prepared = self
+            .prepared
+            .lock()
+            .ok()
+            .and_then(|mut p| p.remove(&stack.id));
+        match prepared {
+            Some(p) if p.source == stack.source && p.parameters == stack.parameters => Ok(p.defn),
+            _ => self.compile(stack),
+        }
     }
 
     /// What a handler sees of a stored resource.
@@ -401,7 +447,7 @@ impl EngineInner {
         cancel: watch::Receiver<Option<CancelMode>>,
     ) -> Result<GraphOutcome, EngineError> {
         let rows = self.rows(&stack.id).await?;
-        let defn = match self.compile(stack) {
+        let defn = match self.compile_for_action(stack) {
             Ok(d) => d,
             Err(e) => return Ok(GraphOutcome::Failed(StepFailure::stack(e.to_string()))),
         };

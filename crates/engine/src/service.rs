@@ -224,13 +224,19 @@ impl Service {
         let mut stack = self.new_record(cx, &name, &req)?;
         let defn = self.compile_checked(&stack)?;
         self.check_against_cloud(&defn).await?;
-        self.insert_and_start(
-            &mut stack,
-            Action::Create,
-            "Stack CREATE started",
-            Job::Converge(Action::Create),
-        )
-        .await?;
+        self.engine.prepare(&stack, defn);
+        let started = self
+            .insert_and_start(
+                &mut stack,
+                Action::Create,
+                "Stack CREATE started",
+                Job::Converge(Action::Create),
+            )
+            .await;
+        if let Err(e) = started {
+            self.engine.discard_prepared(&stack.id);
+            return Err(e);
+        }
         Ok(json!({"id": stack.id, "links": [self.link(&stack)]}))
     }
 
@@ -566,13 +572,19 @@ impl Service {
         let mut stack = self.lookup(cx, name_or_id, false).await?;
         let old = stack.clone();
         self.apply_update_request(&mut stack, &req)?;
-        self.compile_checked(&stack)?;
+        let defn = self.compile_checked(&stack)?;
         stack.previous = Some(PreviousDefinition {
             source: old.source.clone(),
             parameters: old.parameters.clone(),
         });
-        self.start_action(&mut stack, Action::Update, Job::Converge(Action::Update))
-            .await?;
+        self.engine.prepare(&stack, defn);
+        let started = self
+            .start_action(&mut stack, Action::Update, Job::Converge(Action::Update))
+            .await;
+        if let Err(e) = started {
+            self.engine.discard_prepared(&stack.id);
+            return Err(e);
+        }
         Ok(json!({"id": stack.id, "links": [self.link(&stack)]}))
     }
 

@@ -12,7 +12,7 @@ use ember_template as tpl;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Compiles Heat templates with ember-template.
 #[derive(Debug, Clone, Default)]
@@ -252,20 +252,11 @@ impl Compiler for TemplateCompiler {
         let description = template.description.clone();
         let input = Self::input(&env, source, identity);
         let compiled = tpl::StackDefinition::new(template, input).map_err(template_error)?;
-        let declared: Vec<tpl::StackResource> = compiled.resources.clone();
-        let declared_outputs: Vec<(String, Option<String>)> = compiled
-            .outputs
-            .iter()
-            .map(|o| (o.name.clone(), o.description.clone()))
-            .collect();
-        let update_policies: Vec<Value> = declared
-            .iter()
-            .map(|r| {
-                compiled
-                    .resolve_update_policy(&r.name, &tpl::PlaceholderResolver)
-                    .unwrap_or(Value::Null)
-            })
-            .collect();
+        // The compiled template is shared by every expression that needs evaluating; the
+        // engine's definitions are read from it in place (no per-resource copies).
+        let shared = Arc::new(Mutex::new(compiled));
+        // Just created: nothing can have poisoned it.
+        let compiled = shared.lock().unwrap_or_else(PoisonError::into_inner);
         let parameters = compiled
             .parameters
             .iter()
@@ -278,7 +269,6 @@ impl Compiler for TemplateCompiler {
                 (k.clone(), shown)
             })
             .collect();
-        let shared = Arc::new(Mutex::new(compiled));
         let expr = |field: Field| -> Arc<dyn Evaluate> {
             Arc::new(TemplateExpr {
                 definition: shared.clone(),
@@ -295,8 +285,11 @@ impl Compiler for TemplateCompiler {
                 },
             }
         };
-        let mut resources = IndexMap::new();
-        for (r, update_policy) in declared.into_iter().zip(update_policies) {
+        let mut resources = IndexMap::with_capacity(compiled.resources.len());
+        for r in &compiled.resources {
+            let update_policy = compiled
+                .resolve_update_policy(&r.name, &tpl::PlaceholderResolver)
+                .unwrap_or(Value::Null);
             resources.insert(
                 r.name.clone(),
                 ResourceDefinition {
@@ -311,19 +304,24 @@ impl Compiler for TemplateCompiler {
                     update_policy,
                     description: r.description.clone().unwrap_or_default(),
                     external_id: r.external_id.clone(),
-                    type_name: r.resource_type,
-                    name: r.name,
+                    type_name: r.resource_type.clone(),
+                    name: r.name.clone(),
                 },
             );
         }
-        let outputs = declared_outputs
-            .into_iter()
-            .map(|(name, description)| {
-                let value = expr(Field::Output(name.clone()));
-                let description = description.unwrap_or_else(|| "No description given".into());
-                (name, OutputDefinition { value, description })
+        let outputs = compiled
+            .outputs
+            .iter()
+            .map(|o| {
+                let value = expr(Field::Output(o.name.clone()));
+                let description = o
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| "No description given".into());
+                (o.name.clone(), OutputDefinition { value, description })
             })
             .collect();
+        drop(compiled);
         Ok(StackDefinition {
             description,
             resources,
