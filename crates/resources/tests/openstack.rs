@@ -5,78 +5,19 @@
 //! Credentials: `OS_*` (`. env.sh demo`) or the lab's clouds.yaml (`lab-demo`, `lab-admin`).
 //! Without a lab the tests say so and pass, unless `EMBER_REQUIRE_LAB=1`.
 
+mod lab_types;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ember_engine::model::Action;
 use ember_engine::resource::CloudHandle;
-use ember_engine::resource::UpdateRequest;
-use ember_engine::schema::validate_properties;
-use ember_engine::{Progress, Registry, ResourceContext, ResourceError, ResourceType};
 use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::network::{Network, NeutronKind};
-use ember_openstack::{CloudConfig, Error, ServiceType, Session};
-use ember_resources::openstack::{register_with, Cloud};
-use serde_json::{json, Map, Value};
-
-fn lab_cloud(name: &str) -> Result<CloudConfig, Error> {
-    let home = std::env::var("LAB_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/openstack-lab")
-        });
-    let path = home.join("clouds.yaml");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-    CloudConfig::from_clouds_yaml(&text, name)
-}
-
-/// The types bound to the demo user's session, and the admin's session, or `None` (skipped).
-struct Lab {
-    demo: Session,
-    admin: Session,
-    types: Registry,
-    admin_types: Registry,
-}
-
-async fn lab() -> Option<Lab> {
-    let demo = if std::env::var("OS_AUTH_URL").is_ok() {
-        CloudConfig::from_env()
-    } else {
-        lab_cloud("lab-demo")
-    };
-    let connected = async {
-        Ok::<_, Error>((
-            Session::connect(demo?).await?,
-            Session::connect(lab_cloud("lab-admin")?).await?,
-        ))
-    }
-    .await;
-    match connected {
-        Ok((demo, admin)) => {
-            let mut types = Registry::new();
-            register_with(&mut types, Cloud::from_session(demo.clone()));
-            let mut admin_types = Registry::new();
-            register_with(&mut admin_types, Cloud::from_session(admin.clone()));
-            Some(Lab {
-                demo,
-                admin,
-                types,
-                admin_types,
-            })
-        }
-        Err(error) if std::env::var("EMBER_REQUIRE_LAB").as_deref() == Ok("1") => {
-            panic!("EMBER_REQUIRE_LAB=1 but the OpenStack lab is unreachable: {error}")
-        }
-        Err(error) => {
-            eprintln!("skipped: no OpenStack lab ({error})");
-            None
-        }
-    }
-}
+use ember_openstack::{ServiceType, Session};
+use lab_types::{lab, suffix, Res};
+use serde_json::{json, Value};
 
 /// The id of the lab's own `private-net` (found through its uniquely named subnet: the seed
 /// stack makes another network of that name).
@@ -87,148 +28,6 @@ async fn lab_private_net(session: &Session) -> String {
         .await
         .unwrap();
     subnet["network_id"].as_str().unwrap().to_string()
-}
-
-fn suffix() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
-}
-
-/// One resource as the engine holds it.
-struct Res {
-    ty: Arc<dyn ResourceType>,
-    cx: ResourceContext,
-}
-
-const DEADLINE: Duration = Duration::from_secs(240);
-
-impl Res {
-    fn new(registry: &Registry, type_name: &str, name: &str, props: Value) -> Res {
-        let ty = registry
-            .get(type_name)
-            .unwrap_or_else(|| panic!("{type_name} registered"))
-            .clone();
-        let given: Map<String, Value> = props.as_object().cloned().unwrap_or_default();
-        let properties =
-            validate_properties(ty.schema(), &given).unwrap_or_else(|e| panic!("{name}: {e}"));
-        ty.validate(&properties)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let cx = ResourceContext {
-            stack_id: "s".into(),
-            stack_name: "ostest".into(),
-            name: name.into(),
-            physical_id: None,
-            properties,
-            data: BTreeMap::new(),
-            action: Action::Create,
-            short_id: suffix(),
-            cloud: None,
-            checks: 0,
-        };
-        Res { ty, cx }
-    }
-
-    fn id(&self) -> String {
-        self.cx.physical_id.clone().unwrap_or_default()
-    }
-
-    async fn wait(&self, check: impl AsyncCheck) -> Result<(), ResourceError> {
-        let started = Instant::now();
-        loop {
-            match check.run(self).await? {
-                Progress::Done => return Ok(()),
-                Progress::Pending(after) => {
-                    assert!(after >= Duration::from_millis(500), "never a tight loop");
-                    if started.elapsed() > DEADLINE {
-                        return Err(ResourceError::new("Timeout", "test deadline"));
-                    }
-                    tokio::time::sleep(after).await;
-                }
-            }
-        }
-    }
-
-    async fn create(&mut self) -> Result<(), ResourceError> {
-        self.cx.action = Action::Create;
-        let started = self.ty.create(&self.cx).await?;
-        self.cx.physical_id = started.physical_id.or(self.cx.physical_id.take());
-        self.cx.data.extend(started.data);
-        self.wait(Check::Create).await
-    }
-
-    /// Update to `props`; `Ok(false)` when the type asks for replacement.
-    async fn update(&mut self, props: Value) -> Result<bool, ResourceError> {
-        let given: Map<String, Value> = props.as_object().cloned().unwrap_or_default();
-        let new = validate_properties(self.ty.schema(), &given).expect("valid properties");
-        let old = self.cx.properties.clone();
-        let changed: Vec<String> = new
-            .keys()
-            .chain(old.keys())
-            .filter(|k| new.get(*k) != old.get(*k))
-            .cloned()
-            .collect();
-        if self.ty.needs_replace(&changed, &old, &new) {
-            return Ok(false);
-        }
-        self.cx.action = Action::Update;
-        self.cx.properties = new;
-        let request = UpdateRequest {
-            old_properties: &old,
-            changed: &changed,
-        };
-        match self.ty.update(&self.cx, request).await {
-            Ok(started) => {
-                self.cx.data.extend(started.data);
-                if let Some(id) = started.physical_id {
-                    self.cx.physical_id = Some(id);
-                }
-            }
-            Err(ResourceError::UpdateReplace) => {
-                self.cx.properties = old;
-                return Ok(false);
-            }
-            Err(e) => return Err(e),
-        }
-        self.wait(Check::Update).await?;
-        Ok(true)
-    }
-
-    async fn delete(&mut self) -> Result<(), ResourceError> {
-        if self.cx.physical_id.is_none() {
-            return Ok(());
-        }
-        self.cx.action = Action::Delete;
-        let started = self.ty.delete(&self.cx).await?;
-        self.cx.data.extend(started.data);
-        self.wait(Check::Delete).await
-    }
-
-    async fn attr(&self, name: &str) -> Value {
-        self.ty
-            .attribute(&self.cx, name)
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("attribute {name}"))
-    }
-}
-
-enum Check {
-    Create,
-    Update,
-    Delete,
-}
-
-trait AsyncCheck {
-    async fn run(&self, res: &Res) -> Result<Progress, ResourceError>;
-}
-
-impl AsyncCheck for Check {
-    async fn run(&self, res: &Res) -> Result<Progress, ResourceError> {
-        match self {
-            Check::Create => res.ty.check_create_complete(&res.cx).await,
-            Check::Update => res.ty.check_update_complete(&res.cx).await,
-            Check::Delete => res.ty.check_delete_complete(&res.cx).await,
-        }
-    }
 }
 
 #[tokio::test]

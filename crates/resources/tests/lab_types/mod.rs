@@ -1,6 +1,9 @@
 //! Driving resource types against ../shared/openstack-lab the way the engine drives them (start,
-//! then one-look checks at the interval the type asks for), for the Glance, Keystone, Aodh and
-//! AWS tests. Without a lab the tests say so and pass, unless `EMBER_REQUIRE_LAB=1`.
+//! then one-look checks at the interval the type asks for), shared by every lab test binary
+//! (openstack*.rs, aws_ec2.rs).
+//!
+//! Credentials: `OS_*` (`. env.sh demo`) or the lab's clouds.yaml (`lab-demo`, `lab-admin`).
+//! Without a lab the tests say so and pass, unless `EMBER_REQUIRE_LAB=1`.
 
 #![allow(dead_code)] // each test binary uses part of it
 
@@ -46,9 +49,14 @@ fn registry(session: &Session) -> Registry {
 }
 
 pub async fn lab() -> Option<Lab> {
+    let demo = if std::env::var("OS_AUTH_URL").is_ok() {
+        CloudConfig::from_env()
+    } else {
+        lab_cloud("lab-demo")
+    };
     let connected = async {
         Ok::<_, Error>((
-            Session::connect(lab_cloud("lab-demo")?).await?,
+            Session::connect(demo?).await?,
             Session::connect(lab_cloud("lab-admin")?).await?,
         ))
     }
@@ -201,7 +209,8 @@ impl Res {
 
     pub async fn delete(&mut self) -> Result<(), ResourceError> {
         self.cx.action = Action::Delete;
-        self.ty.delete(&self.cx).await?;
+        let started = self.ty.delete(&self.cx).await?;
+        self.cx.data.extend(started.data);
         self.wait(Step::Delete).await
     }
 
