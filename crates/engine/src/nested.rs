@@ -574,12 +574,18 @@ impl crate::service::Service {
             let mut next = Vec::new();
             for parent in &frontier {
                 for row in self.list_resources(cx, parent, false).await? {
-                    let Some(physical) = row["physical_resource_id"].as_str().filter(|p| !p.is_empty()) else {
+                    let Some(physical) = row["physical_resource_id"]
+                        .as_str()
+                        .filter(|p| !p.is_empty())
+                    else {
                         continue;
                     };
                     match self.lookup(cx, physical, false).await {
                         Ok(child) if child.parent.as_deref() == Some(parent.as_str()) => {
-                            let name = row["resource_name"].as_str().unwrap_or_default().to_string();
+                            let name = row["resource_name"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_string();
                             all.push((child.id.clone(), Some(name)));
                             next.push(child.id);
                         }
@@ -648,7 +654,10 @@ impl crate::service::Service {
             events.reverse();
         }
         if let Some(marker) = &query.marker {
-            match events.iter().position(|e| e["id"].as_str() == Some(marker.as_str())) {
+            match events
+                .iter()
+                .position(|e| e["id"].as_str() == Some(marker.as_str()))
+            {
                 Some(i) => {
                     events.drain(..=i);
                 }

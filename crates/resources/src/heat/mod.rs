@@ -54,17 +54,41 @@ pub fn register(registry: &mut Registry) {
         Arc::new(scaling_policy::ScalingPolicy::new(handle.clone())),
     );
     for (name, kind) in [
-        ("OS::Heat::WaitConditionHandle", wait_condition::HandleKind::Native),
-        ("OS::Heat::UpdateWaitConditionHandle", wait_condition::HandleKind::ReplacedOnUpdate),
-        ("AWS::CloudFormation::WaitConditionHandle", wait_condition::HandleKind::Cfn),
+        (
+            "OS::Heat::WaitConditionHandle",
+            wait_condition::HandleKind::Native,
+        ),
+        (
+            "OS::Heat::UpdateWaitConditionHandle",
+            wait_condition::HandleKind::ReplacedOnUpdate,
+        ),
+        (
+            "AWS::CloudFormation::WaitConditionHandle",
+            wait_condition::HandleKind::Cfn,
+        ),
     ] {
-        registry.register(name, Arc::new(wait_condition::WaitConditionHandle::new(kind, handle.clone())));
+        registry.register(
+            name,
+            Arc::new(wait_condition::WaitConditionHandle::new(
+                kind,
+                handle.clone(),
+            )),
+        );
     }
     for (name, kind) in [
-        ("OS::Heat::SoftwareConfig", software_config::ConfigKind::Software),
-        ("OS::Heat::StructuredConfig", software_config::ConfigKind::Structured),
+        (
+            "OS::Heat::SoftwareConfig",
+            software_config::ConfigKind::Software,
+        ),
+        (
+            "OS::Heat::StructuredConfig",
+            software_config::ConfigKind::Structured,
+        ),
         ("OS::Heat::CloudConfig", software_config::ConfigKind::Cloud),
-        ("OS::Heat::SoftwareComponent", software_config::ConfigKind::Component),
+        (
+            "OS::Heat::SoftwareComponent",
+            software_config::ConfigKind::Component,
+        ),
     ] {
         registry.register(name, Arc::new(software_config::SoftwareConfig::new(kind)));
     }
