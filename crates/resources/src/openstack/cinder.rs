@@ -217,9 +217,7 @@ impl ResourceType for Volume {
     }
 
     async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        let storage = BlockStorage::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         let id = physical_id(cx)?;
         let step = progress(cx, storage.check_status(id, &["available"]).await)?;
         if step == Progress::Done && cx.prop_bool("read_only") {
@@ -244,9 +242,7 @@ impl ResourceType for Volume {
     ) -> Result<Started, ResourceError> {
         let changed = |k: &str| request.changed.iter().any(|c| c == k);
         let id = physical_id(cx)?;
-        let storage = BlockStorage::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         let current = storage.volume(id).await.map_err(cloud_error)?;
         let mut data = started_now();
         data.insert(EXTEND_TO.into(), String::new());
@@ -332,9 +328,7 @@ impl ResourceType for Volume {
     }
 
     async fn check_update_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        let storage = BlockStorage::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         let id = physical_id(cx)?;
         let back_to = cx
             .data
@@ -354,9 +348,7 @@ impl ResourceType for Volume {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let storage = BlockStorage::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         storage
             .start_delete_volume(physical_id(cx)?)
             .await
@@ -368,9 +360,7 @@ impl ResourceType for Volume {
     }
 
     async fn check_delete_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        let storage = BlockStorage::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         progress(cx, storage.check_volume_gone(physical_id(cx)?).await)
     }
 
@@ -385,9 +375,7 @@ impl ResourceType for Volume {
         let Some(id) = cx.physical_id.as_deref() else {
             return Ok(Some(Value::Null));
         };
-        let storage = BlockStorage::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         let volume = storage.volume(id).await.map_err(cloud_error)?;
         Ok(Some(match name {
             "show" => volume,
@@ -410,9 +398,7 @@ struct VolumeAttachment {
 
 impl VolumeAttachment {
     async fn attach(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         let attached = compute
             .attach_volume(
                 cx.prop_str("instance_uuid").unwrap_or_default(),
@@ -443,9 +429,7 @@ impl ResourceType for VolumeAttachment {
     }
 
     async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        let storage = BlockStorage::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         progress(
             cx,
             storage
@@ -493,9 +477,7 @@ impl ResourceType for VolumeAttachment {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         compute
             .detach_volume(
                 cx.prop_str("instance_uuid").unwrap_or_default(),
@@ -510,9 +492,7 @@ impl ResourceType for VolumeAttachment {
     }
 
     async fn check_delete_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        let storage = BlockStorage::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         match storage.check_status(physical_id(cx)?, &["available"]).await {
             Err(e) if e.is_not_found() => Ok(Progress::Done),
             other => progress(cx, other),
@@ -548,9 +528,7 @@ impl ResourceType for VolumeType {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let storage = BlockStorage::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         let mut volume_type = json!({
             "name": cx.prop_str("name"),
             "os-volume-type-access:is_public": cx.properties.get("is_public").cloned().unwrap_or(json!(true)),
@@ -596,9 +574,7 @@ impl ResourceType for VolumeType {
     ) -> Result<Started, ResourceError> {
         let changed = |k: &str| request.changed.iter().any(|c| c == k);
         let id = physical_id(cx)?;
-        let storage = BlockStorage::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         if changed("name") || changed("description") || changed("is_public") {
             storage
                 .client()
@@ -674,9 +650,7 @@ impl ResourceType for VolumeType {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let storage = BlockStorage::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         storage
             .delete_volume_type(physical_id(cx)?)
             .await
@@ -695,9 +669,7 @@ impl ResourceType for VolumeType {
         let Some(id) = cx.physical_id.as_deref() else {
             return Ok(Some(Value::Null));
         };
-        let storage = BlockStorage::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         Ok(Some(
             storage.find_volume_type(id).await.map_err(cloud_error)?,
         ))

@@ -128,9 +128,7 @@ impl WebImage {
     }
 
     async fn glance(&self, cx: &ResourceContext) -> Result<Image, ResourceError> {
-        Image::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)
+        super::client(&self.cloud, cx, Image::new).await
     }
 }
 

@@ -208,9 +208,7 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
 }
 
 async fn identity(cloud: &Cloud, cx: &ResourceContext) -> Result<Identity, ResourceError> {
-    Identity::new(super::session(cloud, cx).await?)
-        .await
-        .map_err(cloud_error)
+    super::client(cloud, cx, Identity::new).await
 }
 
 /// The id of a Keystone object given by name or id.

@@ -86,6 +86,21 @@ pub(crate) async fn session<'a>(
     }
 }
 
+/// A service client (`Compute::new`, `Network::new`, ...) on this handler call's session, its
+/// failure to connect as the resource's failure.
+pub(crate) async fn client<'a, C, F>(
+    cloud: &'a Cloud,
+    cx: &'a ResourceContext,
+    connect: impl FnOnce(&'a Session) -> F,
+) -> Result<C, ResourceError>
+where
+    F: std::future::Future<Output = Result<C, ember_openstack::Error>>,
+{
+    connect(session(cloud, cx).await?)
+        .await
+        .map_err(cloud_error)
+}
+
 /// Heat's custom constraints of `schema` (`nova.flavor`, `glance.image`, ...) checked against
 /// the cloud, for `ResourceType::validate_with_cloud`. Without a reachable cloud nothing is
 /// checked here: the create then fails with the connection error as the resource's reason.

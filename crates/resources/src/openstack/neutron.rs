@@ -755,9 +755,7 @@ impl ResourceType for NeutronResource {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let network = Network::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let network = super::client(&self.cloud, cx, Network::new).await?;
         let mut body = api_fields(&network, &cx.properties, None).await?;
         if self.kind != NeutronKind::FloatingIp {
             body.insert("name".into(), json!(name_or_generated(cx)));
@@ -789,9 +787,7 @@ impl ResourceType for NeutronResource {
         request: UpdateRequest<'_>,
     ) -> Result<Started, ResourceError> {
         let id = physical_id(cx)?;
-        let network = Network::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let network = super::client(&self.cloud, cx, Network::new).await?;
         let mut body = api_fields(&network, &cx.properties, Some(request.changed)).await?;
         if request.changed.iter().any(|k| k == "name") && self.kind != NeutronKind::FloatingIp {
             body.insert("name".into(), json!(name_or_generated(cx)));
@@ -810,9 +806,7 @@ impl ResourceType for NeutronResource {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let network = Network::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let network = super::client(&self.cloud, cx, Network::new).await?;
         network
             .delete(self.kind, physical_id(cx)?)
             .await
@@ -821,9 +815,7 @@ impl ResourceType for NeutronResource {
     }
 
     async fn check(&self, cx: &ResourceContext) -> Result<(), ResourceError> {
-        let network = Network::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let network = super::client(&self.cloud, cx, Network::new).await?;
         network
             .show(self.kind, physical_id(cx)?)
             .await
@@ -842,9 +834,7 @@ impl ResourceType for NeutronResource {
         let Some(id) = cx.physical_id.as_deref() else {
             return Ok(Some(Value::Null));
         };
-        let network = Network::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let network = super::client(&self.cloud, cx, Network::new).await?;
         let shown = network.show(self.kind, id).await.map_err(cloud_error)?;
         Ok(Some(match name {
             "show" => shown,
@@ -919,9 +909,7 @@ impl ResourceType for RouterInterface {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let network = Network::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let network = super::client(&self.cloud, cx, Network::new).await?;
         let router = first_of(&cx.properties, &["router", "router_id"])
             .cloned()
             .unwrap_or(Value::Null);
@@ -959,9 +947,7 @@ impl ResourceType for RouterInterface {
         let Some((router, key, value)) = parse_interface_id(physical_id(cx)?) else {
             return Ok(Started::default());
         };
-        let network = Network::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let network = super::client(&self.cloud, cx, Network::new).await?;
         network
             .remove_router_interface(router, json!({ key: value }))
             .await
@@ -1003,9 +989,7 @@ fn is_unreachable(error: &ember_openstack::Error) -> bool {
 
 impl FloatingIpAssociation {
     async fn associate(&self, cx: &ResourceContext) -> Result<bool, ResourceError> {
-        let network = Network::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let network = super::client(&self.cloud, cx, Network::new).await?;
         let fip = cx.prop_str("floatingip_id").unwrap_or_default();
         let mut body = json!({ "port_id": cx.prop_str("port_id") });
         if let Some(address) = cx.prop_str("fixed_ip_address") {
@@ -1079,9 +1063,7 @@ impl ResourceType for FloatingIpAssociation {
     }
 
     async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        let network = Network::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let network = super::client(&self.cloud, cx, Network::new).await?;
         let fip = network
             .show(NeutronKind::FloatingIp, physical_id(cx)?)
             .await
@@ -1117,9 +1099,7 @@ impl ResourceType for FloatingIpAssociation {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let network = Network::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let network = super::client(&self.cloud, cx, Network::new).await?;
         match network
             .update(
                 NeutronKind::FloatingIp,

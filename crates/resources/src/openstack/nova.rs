@@ -235,9 +235,7 @@ impl Server {
         let Some(ports) = cx.data.get(INTERNAL_PORTS).filter(|p| !p.is_empty()) else {
             return Ok(());
         };
-        let network = Network::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let network = super::client(&self.cloud, cx, Network::new).await?;
         for port in ports.split(',') {
             network
                 .delete(NeutronKind::Port, port)
@@ -427,9 +425,7 @@ impl ResourceType for Server {
     }
 
     async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         progress(cx, compute.check_active(physical_id(cx)?).await)
     }
 
@@ -542,9 +538,7 @@ impl ResourceType for Server {
     }
 
     async fn check_update_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         let id = physical_id(cx)?;
         let get = |k: &str| cx.data.get(k).filter(|v| !v.is_empty());
         if let Some(flavor) = get(RESIZE_FLAVOR) {
@@ -558,9 +552,7 @@ impl ResourceType for Server {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         compute
             .start_delete_server(physical_id(cx)?)
             .await
@@ -572,9 +564,7 @@ impl ResourceType for Server {
     }
 
     async fn check_delete_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         let step = progress(cx, compute.check_server_gone(physical_id(cx)?).await)?;
         if step == Progress::Done {
             self.delete_internal_ports(cx).await?;
@@ -583,9 +573,7 @@ impl ResourceType for Server {
     }
 
     async fn check(&self, cx: &ResourceContext) -> Result<(), ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         match compute
             .check_active(physical_id(cx)?)
             .await
@@ -600,9 +588,7 @@ impl ResourceType for Server {
     }
 
     async fn suspend(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         compute
             .action(physical_id(cx)?, json!({"suspend": null}))
             .await
@@ -614,9 +600,7 @@ impl ResourceType for Server {
     }
 
     async fn resume(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         compute
             .action(physical_id(cx)?, json!({"resume": null}))
             .await
@@ -628,9 +612,7 @@ impl ResourceType for Server {
     }
 
     async fn check_action_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         let server = compute
             .server(physical_id(cx)?)
             .await
@@ -755,9 +737,7 @@ impl ResourceType for KeyPair {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         let mut keypair = json!({ "name": cx.prop_str("name") });
         for key in ["public_key", "type", "user"] {
             if let Some(value) = cx.prop_str(key) {
@@ -778,9 +758,7 @@ impl ResourceType for KeyPair {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         compute
             .delete_keypair(physical_id(cx)?)
             .await
@@ -803,9 +781,7 @@ impl ResourceType for KeyPair {
                 let Some(id) = cx.physical_id.as_deref() else {
                     return Ok(Some(Value::Null));
                 };
-                let compute = Compute::new(super::session(&self.cloud, cx).await?)
-                    .await
-                    .map_err(cloud_error)?;
+                let compute = super::client(&self.cloud, cx, Compute::new).await?;
                 let keypair = compute.find_keypair(id).await.map_err(cloud_error)?;
                 Ok(Some(if name == "show" {
                     keypair
@@ -830,9 +806,7 @@ impl ResourceType for Flavor {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         let mut flavor = json!({
             "name": name_or_generated(cx),
             "ram": cx.properties.get("ram"),
@@ -885,9 +859,7 @@ impl ResourceType for Flavor {
         request: UpdateRequest<'_>,
     ) -> Result<Started, ResourceError> {
         let id = physical_id(cx)?;
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         if request.changed.iter().any(|c| c == "extra_specs") {
             let old = request
                 .old_properties
@@ -953,9 +925,7 @@ impl ResourceType for Flavor {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         compute
             .delete_flavor(physical_id(cx)?)
             .await
@@ -974,9 +944,7 @@ impl ResourceType for Flavor {
         let Some(id) = cx.physical_id.as_deref() else {
             return Ok(Some(Value::Null));
         };
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         let flavor = compute.find_flavor(id).await.map_err(cloud_error)?;
         Ok(Some(match name {
             "show" => flavor,
@@ -1022,9 +990,7 @@ impl ResourceType for ServerGroup {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         // Since microversion 2.64 a group has one policy.
         let policy = cx
             .properties
@@ -1048,9 +1014,7 @@ impl ResourceType for ServerGroup {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         compute
             .delete_server_group(physical_id(cx)?)
             .await
@@ -1069,9 +1033,7 @@ impl ResourceType for ServerGroup {
         let Some(id) = cx.physical_id.as_deref() else {
             return Ok(Some(Value::Null));
         };
-        let compute = Compute::new(super::session(&self.cloud, cx).await?)
-            .await
-            .map_err(cloud_error)?;
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
         let shown = compute
             .client()
             .get(format!("/os-server-groups/{id}"))
