@@ -231,6 +231,23 @@ impl Server {
             .map(|u| base64::engine::general_purpose::STANDARD.encode(u))
     }
 
+    /// Starts the server action `action` (`suspend`, `resume`); `check_action_complete` waits.
+    async fn start_action(
+        &self,
+        cx: &ResourceContext,
+        action: &str,
+    ) -> Result<Started, ResourceError> {
+        let compute = super::client(&self.cloud, cx, Compute::new).await?;
+        compute
+            .action(physical_id(cx)?, json!({ action: null }))
+            .await
+            .map_err(cloud_error)?;
+        Ok(Started {
+            physical_id: None,
+            data: started_now(),
+        })
+    }
+
     async fn delete_internal_ports(&self, cx: &ResourceContext) -> Result<(), ResourceError> {
         let Some(ports) = cx.data.get(INTERNAL_PORTS).filter(|p| !p.is_empty()) else {
             return Ok(());
@@ -588,27 +605,11 @@ impl ResourceType for Server {
     }
 
     async fn suspend(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = super::client(&self.cloud, cx, Compute::new).await?;
-        compute
-            .action(physical_id(cx)?, json!({"suspend": null}))
-            .await
-            .map_err(cloud_error)?;
-        Ok(Started {
-            physical_id: None,
-            data: started_now(),
-        })
+        self.start_action(cx, "suspend").await
     }
 
     async fn resume(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let compute = super::client(&self.cloud, cx, Compute::new).await?;
-        compute
-            .action(physical_id(cx)?, json!({"resume": null}))
-            .await
-            .map_err(cloud_error)?;
-        Ok(Started {
-            physical_id: None,
-            data: started_now(),
-        })
+        self.start_action(cx, "resume").await
     }
 
     async fn check_action_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
