@@ -579,19 +579,14 @@ impl ResourceType for Alarm {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        if name != "show" {
-            return Ok(None);
-        }
-        let Some(id) = cx.physical_id.as_deref() else {
-            return Ok(Some(Value::Null));
-        };
-        let aodh = self.aodh(cx).await?;
-        Ok(Some(
+        super::show_attribute(cx, name, |id| async move {
+            let aodh = self.aodh(cx).await?;
             aodh.get(format!("/alarms/{id}"))
                 .send_json()
                 .await
-                .map_err(cloud_error)?,
-        ))
+                .map_err(cloud_error)
+        })
+        .await
     }
 }
 

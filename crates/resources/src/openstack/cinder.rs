@@ -663,15 +663,10 @@ impl ResourceType for VolumeType {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        if name != "show" {
-            return Ok(None);
-        }
-        let Some(id) = cx.physical_id.as_deref() else {
-            return Ok(Some(Value::Null));
-        };
-        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
-        Ok(Some(
-            storage.find_volume_type(id).await.map_err(cloud_error)?,
-        ))
+        super::show_attribute(cx, name, |id| async move {
+            let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
+            storage.find_volume_type(id).await.map_err(cloud_error)
+        })
+        .await
     }
 }

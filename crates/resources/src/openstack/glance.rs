@@ -281,13 +281,10 @@ impl ResourceType for WebImage {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        if name != "show" {
-            return Ok(None);
-        }
-        let Some(id) = cx.physical_id.as_deref() else {
-            return Ok(Some(Value::Null));
-        };
-        let glance = self.glance(cx).await?;
-        Ok(Some(glance.image(id).await.map_err(cloud_error)?))
+        super::show_attribute(cx, name, |id| async move {
+            let glance = self.glance(cx).await?;
+            glance.image(id).await.map_err(cloud_error)
+        })
+        .await
     }
 }

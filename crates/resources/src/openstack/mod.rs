@@ -101,6 +101,25 @@ where
         .map_err(cloud_error)
 }
 
+/// The `show` attribute of a type that has no other: `fetch(physical id)`, `null` before the
+/// resource exists.
+pub(crate) async fn show_attribute<'a, F>(
+    cx: &'a ResourceContext,
+    name: &str,
+    fetch: impl FnOnce(&'a str) -> F,
+) -> Result<Option<serde_json::Value>, ResourceError>
+where
+    F: std::future::Future<Output = Result<serde_json::Value, ResourceError>>,
+{
+    if name != "show" {
+        return Ok(None);
+    }
+    match cx.physical_id.as_deref() {
+        Some(id) => fetch(id).await.map(Some),
+        None => Ok(Some(serde_json::Value::Null)),
+    }
+}
+
 /// Heat's custom constraints of `schema` (`nova.flavor`, `glance.image`, ...) checked against
 /// the cloud, for `ResourceType::validate_with_cloud`. Without a reachable cloud nothing is
 /// checked here: the create then fails with the connection error as the resource's reason.

@@ -1028,19 +1028,16 @@ impl ResourceType for ServerGroup {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        if name != "show" {
-            return Ok(None);
-        }
-        let Some(id) = cx.physical_id.as_deref() else {
-            return Ok(Some(Value::Null));
-        };
-        let compute = super::client(&self.cloud, cx, Compute::new).await?;
-        let shown = compute
-            .client()
-            .get(format!("/os-server-groups/{id}"))
-            .send_json()
-            .await
-            .map_err(cloud_error)?;
-        Ok(Some(shown["server_group"].clone()))
+        super::show_attribute(cx, name, |id| async move {
+            let compute = super::client(&self.cloud, cx, Compute::new).await?;
+            let shown = compute
+                .client()
+                .get(format!("/os-server-groups/{id}"))
+                .send_json()
+                .await
+                .map_err(cloud_error)?;
+            Ok(shown["server_group"].clone())
+        })
+        .await
     }
 }
