@@ -960,15 +960,13 @@ impl ResourceType for RouterInterface {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        Ok(match name {
-            "show" => Some(
-                cx.physical_id
-                    .clone()
-                    .map(Value::String)
-                    .unwrap_or(Value::Null),
-            ),
-            _ => None,
-        })
+        // Nothing to look up: what these show is their own id.
+        super::show_attribute(
+            cx,
+            name,
+            |id| async move { Ok(Value::String(id.to_string())) },
+        )
+        .await
     }
 }
 
@@ -1119,14 +1117,12 @@ impl ResourceType for FloatingIpAssociation {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        Ok(match name {
-            "show" => Some(
-                cx.physical_id
-                    .clone()
-                    .map(Value::String)
-                    .unwrap_or(Value::Null),
-            ),
-            _ => None,
-        })
+        // Nothing to look up: what these show is their own id.
+        super::show_attribute(
+            cx,
+            name,
+            |id| async move { Ok(Value::String(id.to_string())) },
+        )
+        .await
     }
 }
