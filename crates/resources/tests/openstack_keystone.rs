@@ -6,11 +6,12 @@ use ember_openstack::services::identity::{Identity, IdentityKind};
 use lab_types::{lab, suffix, Res};
 use serde_json::{json, Value};
 
-/// The role names `user` holds on `project`, straight from Keystone.
-async fn roles_of(keystone: &Identity, project: &str, user: &str) -> Vec<String> {
+/// The role names `actor` (`users/<id>` or `groups/<id>`) holds on `project`, straight from
+/// Keystone.
+async fn roles_of(keystone: &Identity, project: &str, actor: &str) -> Vec<String> {
     let listed = keystone
         .client()
-        .get(format!("/projects/{project}/users/{user}/roles"))
+        .get(format!("/projects/{project}/{actor}/roles"))
         .send_json()
         .await
         .unwrap();
@@ -109,7 +110,7 @@ async fn project_role_user_and_assignment_lifecycle() {
         Value::String(project.id())
     );
     assert_eq!(
-        roles_of(&keystone, &project.id(), &user.id()).await,
+        roles_of(&keystone, &project.id(), &format!("users/{}", user.id())).await,
         ["member"]
     );
     assert!(user
@@ -120,7 +121,7 @@ async fn project_role_user_and_assignment_lifecycle() {
     let mut expected = vec!["reader".to_string(), format!("ksr2-{tag}")];
     expected.sort();
     assert_eq!(
-        roles_of(&keystone, &project.id(), &user.id()).await,
+        roles_of(&keystone, &project.id(), &format!("users/{}", user.id())).await,
         expected
     );
     assert_eq!(user.attr("show").await["email"], "u@example.com");
@@ -136,7 +137,7 @@ async fn project_role_user_and_assignment_lifecycle() {
     expected.push("member".into());
     expected.sort();
     assert_eq!(
-        roles_of(&keystone, &project.id(), &user.id()).await,
+        roles_of(&keystone, &project.id(), &format!("users/{}", user.id())).await,
         expected
     );
     assert!(assignment
@@ -147,13 +148,13 @@ async fn project_role_user_and_assignment_lifecycle() {
     expected.push("manager".into());
     expected.sort();
     assert_eq!(
-        roles_of(&keystone, &project.id(), &user.id()).await,
+        roles_of(&keystone, &project.id(), &format!("users/{}", user.id())).await,
         expected
     );
     assignment.delete().await.unwrap();
     expected.retain(|r| r != "manager");
     assert_eq!(
-        roles_of(&keystone, &project.id(), &user.id()).await,
+        roles_of(&keystone, &project.id(), &format!("users/{}", user.id())).await,
         expected
     );
 
@@ -231,25 +232,7 @@ async fn group_role_assignment_and_user_groups() {
     let group_id = group["id"].as_str().unwrap().to_string();
     let demo = keystone.find(IdentityKind::Project, "demo").await.unwrap();
     let demo_id = demo["id"].as_str().unwrap().to_string();
-    let group_roles = |keystone: Identity| {
-        let (demo_id, group_id) = (demo_id.clone(), group_id.clone());
-        async move {
-            let listed = keystone
-                .client()
-                .get(format!("/projects/{demo_id}/groups/{group_id}/roles"))
-                .send_json()
-                .await
-                .unwrap();
-            let mut names: Vec<String> = listed["roles"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r["name"].as_str().map(str::to_string))
-                .collect();
-            names.sort();
-            names
-        }
-    };
+    let group_actor = format!("groups/{group_id}");
     let mut assignment = Res::new(
         &lab.admin_types,
         "OS::Keystone::GroupRoleAssignment",
@@ -257,12 +240,18 @@ async fn group_role_assignment_and_user_groups() {
         json!({"group": format!("ksg-{tag}"), "roles": [{"role": "reader", "project": "demo"}]}),
     );
     assignment.create().await.unwrap();
-    assert_eq!(group_roles(keystone.clone()).await, ["reader"]);
+    assert_eq!(
+        roles_of(&keystone, &demo_id, &group_actor).await,
+        ["reader"]
+    );
     assert!(assignment
         .update(json!({"group": format!("ksg-{tag}"), "roles": [{"role": "reader", "project": "demo"}, {"role": "member", "project": "demo"}]}))
         .await
         .unwrap());
-    assert_eq!(group_roles(keystone.clone()).await, ["member", "reader"]);
+    assert_eq!(
+        roles_of(&keystone, &demo_id, &group_actor).await,
+        ["member", "reader"]
+    );
 
     // A user's `groups` follow the property.
     let mut user = Res::new(
@@ -293,7 +282,7 @@ async fn group_role_assignment_and_user_groups() {
     assert!(members["users"].as_array().unwrap().is_empty());
 
     assignment.delete().await.unwrap();
-    assert!(group_roles(keystone.clone()).await.is_empty());
+    assert!(roles_of(&keystone, &demo_id, &group_actor).await.is_empty());
     user.delete().await.unwrap();
     keystone
         .delete(IdentityKind::Group, &group_id)
