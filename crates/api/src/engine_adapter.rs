@@ -30,8 +30,7 @@ fn context(ctx: &RequestContext) -> service::RequestContext {
 }
 
 fn request(body: Value, existing: bool) -> Result<StackRequest, EngineError> {
-    let mut req: StackRequest = serde_json::from_value(body)
-        .map_err(|e| EngineError::new("HTTPBadRequest", format!("Invalid request body: {e}")))?;
+    let mut req: StackRequest = body_of(body)?;
     req.existing = existing;
     Ok(req)
 }
@@ -42,6 +41,14 @@ fn param_str<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
 
 fn param_bool(params: &Params, key: &str) -> bool {
     params.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// `nested_depth` of resource and event lists: 0 (absent) lists the stack alone.
+fn nested_depth(params: &Params) -> u32 {
+    params
+        .get("nested_depth")
+        .and_then(Value::as_u64)
+        .map_or(0, |d| u32::try_from(d).unwrap_or(u32::MAX))
 }
 
 /// The values a filter accepts: one string or a list of strings.
@@ -220,11 +227,10 @@ const EVENT_FILTER_FIELDS: &[(&str, &str)] = &[
     ("resource_type", "resource_type"),
 ];
 
-fn not_supported(what: &str) -> EngineError {
-    EngineError::new(
-        "NotSupported",
-        format!("{what} is not supported by this engine yet."),
-    )
+/// A request body of the facade's type `T`.
+fn body_of<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, EngineError> {
+    serde_json::from_value(body)
+        .map_err(|e| EngineError::new("HTTPBadRequest", format!("Invalid request body: {e}")))
 }
 
 /// Heat's "initial template" of a resource type: one parameter per property, the resource
@@ -402,10 +408,15 @@ impl Orchestrator for Service {
             ),
             EngineCall::ListResources { stack, params } => {
                 let id = stack_id(self, cx, &stack).await?;
-                let mut resources = self
-                    .list_resources(cx, &id, param_bool(&params, "with_detail"))
-                    .await
-                    .map_err(engine_error)?;
+                let with_detail = param_bool(&params, "with_detail");
+                let mut resources = match nested_depth(&params) {
+                    0 => self.list_resources(cx, &id, with_detail).await,
+                    depth => {
+                        self.list_resources_nested(cx, &id, with_detail, depth)
+                            .await
+                    }
+                }
+                .map_err(engine_error)?;
                 apply_filters(
                     &mut resources,
                     params.get("filters"),
@@ -476,10 +487,28 @@ impl Orchestrator for Service {
                     marker: param_str(&params, "marker").map(str::to_string),
                     ascending: param_str(&params, "sort_dir") == Some("asc"),
                 };
-                let mut events = self
-                    .list_events(cx, &id, &query)
-                    .await
-                    .map_err(engine_error)?;
+                let mut events = match nested_depth(&params) {
+                    0 => self.list_events(cx, &id, &query).await,
+                    depth => {
+                        let events = self.list_events_nested(cx, &id, &query, depth).await;
+                        // Heat links every event of a nested listing to the root stack; clients
+                        // (heatclient) take that link as the sign that the server did the
+                        // nesting, and otherwise walk the nested stacks themselves.
+                        let root = json!({
+                            "href": format!("/v1/{}/stacks/{}/{id}", ctx.project_id, stack.stack_name),
+                            "rel": "root_stack",
+                        });
+                        events.map(|mut events| {
+                            for event in &mut events {
+                                if let Some(Value::Array(links)) = event.get_mut("links") {
+                                    links.push(root.clone());
+                                }
+                            }
+                            events
+                        })
+                    }
+                }
+                .map_err(engine_error)?;
                 apply_filters(&mut events, filters, EVENT_FILTER_FIELDS);
                 Ok(Value::Array(events))
             }
@@ -571,16 +600,53 @@ impl Orchestrator for Service {
                     template_type == "hot",
                 ))
             }
-            EngineCall::ListSoftwareConfigs { .. }
-            | EngineCall::CreateSoftwareConfig { .. }
-            | EngineCall::ShowSoftwareConfig { .. }
-            | EngineCall::DeleteSoftwareConfig { .. }
-            | EngineCall::ListSoftwareDeployments { .. }
-            | EngineCall::CreateSoftwareDeployment { .. }
-            | EngineCall::ShowSoftwareDeployment { .. }
-            | EngineCall::UpdateSoftwareDeployment { .. }
-            | EngineCall::DeleteSoftwareDeployment { .. }
-            | EngineCall::DeploymentMetadata { .. } => Err(not_supported("Software configuration")),
+            EngineCall::ListSoftwareConfigs { params } => {
+                let mut configs = self.list_software_configs(cx).await.map_err(engine_error)?;
+                if let Some(marker) = param_str(&params, "marker") {
+                    if let Some(i) = configs
+                        .iter()
+                        .position(|c| c.get("id").and_then(Value::as_str) == Some(marker))
+                    {
+                        configs.drain(..=i);
+                    }
+                }
+                if let Some(limit) = params.get("limit").and_then(Value::as_u64) {
+                    configs.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                }
+                Ok(Value::Array(configs))
+            }
+            EngineCall::CreateSoftwareConfig { body } => {
+                value(self.create_software_config(cx, body_of(body)?).await)
+            }
+            EngineCall::ShowSoftwareConfig { config_id } => {
+                value(self.show_software_config(cx, &config_id).await)
+            }
+            EngineCall::DeleteSoftwareConfig { config_id } => {
+                done(self.delete_software_config(cx, &config_id).await)
+            }
+            EngineCall::ListSoftwareDeployments { params } => list(
+                self.list_software_deployments(cx, param_str(&params, "server_id"))
+                    .await,
+            ),
+            EngineCall::CreateSoftwareDeployment { body } => {
+                value(self.create_software_deployment(cx, body_of(body)?).await)
+            }
+            EngineCall::ShowSoftwareDeployment { deployment_id } => {
+                value(self.show_software_deployment(cx, &deployment_id).await)
+            }
+            EngineCall::UpdateSoftwareDeployment {
+                deployment_id,
+                body,
+            } => value(
+                self.update_software_deployment(cx, &deployment_id, body_of(body)?)
+                    .await,
+            ),
+            EngineCall::DeleteSoftwareDeployment { deployment_id } => {
+                done(self.delete_software_deployment(cx, &deployment_id).await)
+            }
+            EngineCall::DeploymentMetadata { server_id } => {
+                list(self.deployment_metadata(cx, &server_id).await)
+            }
         }
     }
 }

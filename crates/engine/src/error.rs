@@ -14,6 +14,10 @@ pub enum EngineError {
     EventNotFound(String),
     #[error("The Snapshot ({0}) could not be found.")]
     SnapshotNotFound(String),
+    #[error("Software config with id {0} not found")]
+    SoftwareConfigNotFound(String),
+    #[error("Deployment with id {0} not found")]
+    DeploymentNotFound(String),
     #[error("Specified output key {0} not found.")]
     OutputNotFound(String),
     #[error("The Resource Type ({0}) could not be found.")]
@@ -49,6 +53,9 @@ impl EngineError {
             EngineError::EventNotFound(_) => "EntityNotFound",
             EngineError::SnapshotNotFound(_) => "NotFound",
             EngineError::OutputNotFound(_) => "NotFound",
+            EngineError::SoftwareConfigNotFound(_) | EngineError::DeploymentNotFound(_) => {
+                "NotFound"
+            }
             EngineError::ResourceTypeNotFound(_) => "EntityNotFound",
             EngineError::StackExists(_) => "StackExists",
             EngineError::ActionInProgress { .. } => "ActionInProgress",

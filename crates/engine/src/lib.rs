@@ -15,6 +15,7 @@ pub mod registry;
 pub mod resource;
 pub mod schema;
 pub mod service;
+pub mod software;
 pub mod store;
 pub mod store_adapter;
 pub mod template_compiler;

@@ -5,7 +5,7 @@
 //! Create, update, delete, actions and restore store the stack with its in-flight action under
 //! the stack's lock and return at once; the work continues in a background task.
 
-use crate::definition::{Compiler, StackDefinition, TemplateSource};
+use crate::definition::{Compiler, StackDefinition, StackIdentity, TemplateSource};
 use crate::engine::{EngineConfig, EngineInner, Job, StatusChange};
 use crate::error::EngineError;
 use crate::model::{
@@ -287,6 +287,14 @@ impl Service {
                 "Maximum resources per stack exceeded.".into(),
             ));
         }
+        self.check_resources(&defn)?;
+        Ok(defn)
+    }
+
+    /// Every resource's type is known and its properties (as far as they are known before
+    /// anything exists) fit the type's schema: create, update and `POST /validate` all refuse
+    /// a stack that fails this, with `StackValidationFailed`.
+    fn check_resources(&self, defn: &StackDefinition) -> Result<(), EngineError> {
         for (name, def) in &defn.resources {
             let ty = self
                 .engine
@@ -321,7 +329,7 @@ impl Service {
                 EngineError::StackValidationFailed(format!("resources.{name}: {m}"))
             })?;
         }
-        Ok(defn)
+        Ok(())
     }
 
     /// Every resource's [`crate::resource::ResourceType::validate_with_cloud`], as Heat checks custom constraints
@@ -1579,6 +1587,11 @@ impl Service {
         Ok(())
     }
 
+    /// The engine's store, for the facade's other modules.
+    pub(crate) fn state_store(&self) -> &dyn StateStore {
+        self.engine.store.as_ref()
+    }
+
     // ---- templates and types ---------------------------------------------------------------
 
     pub fn validate_template(&self, req: &StackRequest) -> Result<Value, EngineError> {
@@ -1591,7 +1604,22 @@ impl Service {
             files: req.files.clone(),
             environment_files: req.environment_files.clone(),
         };
-        self.engine.compiler.validate(&source, &req.parameters)
+        let answer = self.engine.compiler.validate(&source, &req.parameters)?;
+        // Heat validates without values for parameters that have none; when some are missing
+        // the stack cannot be compiled, and only the template-level checks above apply.
+        let identity = StackIdentity {
+            stack_id: String::new(),
+            stack_name: "dummy".into(),
+            project_id: String::new(),
+        };
+        if let Ok(defn) = self
+            .engine
+            .compiler
+            .compile(&source, &req.parameters, &identity)
+        {
+            self.check_resources(&defn)?;
+        }
+        Ok(answer)
     }
 
     pub fn list_resource_types(&self) -> Vec<String> {

@@ -7,6 +7,7 @@
 //! durable before acting on it.
 
 use crate::model::{EventRecord, ResourceRecord, SnapshotRecord, StackRecord};
+use crate::software::{SoftwareConfig, SoftwareDeployment};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -75,6 +76,31 @@ pub trait StateStore: Send + Sync {
         engine_id: &str,
         stale_before: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError>;
+    async fn insert_software_config(&self, config: &SoftwareConfig) -> Result<(), StoreError>;
+    async fn software_config(&self, id: &str) -> Result<Option<SoftwareConfig>, StoreError>;
+    /// Configs of a project (every project when `None`), oldest first.
+    async fn software_configs(
+        &self,
+        project_id: Option<&str>,
+    ) -> Result<Vec<SoftwareConfig>, StoreError>;
+    /// `false` when there was no such config.
+    async fn delete_software_config(&self, id: &str) -> Result<bool, StoreError>;
+    /// Inserts a new deployment, or replaces the stored one of the same id.
+    async fn save_software_deployment(
+        &self,
+        deployment: &SoftwareDeployment,
+    ) -> Result<(), StoreError>;
+    async fn software_deployment(&self, id: &str)
+        -> Result<Option<SoftwareDeployment>, StoreError>;
+    /// Deployments of a project (every project when `None`), of one server when given, oldest
+    /// first.
+    async fn software_deployments(
+        &self,
+        project_id: Option<&str>,
+        server_id: Option<&str>,
+    ) -> Result<Vec<SoftwareDeployment>, StoreError>;
+    /// `false` when there was no such deployment.
+    async fn delete_software_deployment(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 /// Writes and the channel on which their writer waits for the outcome.
@@ -145,6 +171,8 @@ struct MemoryTables {
     locks: HashMap<String, String>,
     heartbeats: HashMap<String, DateTime<Utc>>,
     next_seq: u64,
+    software_configs: Vec<SoftwareConfig>,
+    software_deployments: Vec<SoftwareDeployment>,
 }
 
 impl MemoryStore {
@@ -331,5 +359,89 @@ impl StateStore for MemoryStore {
             t.locks.insert(s.clone(), engine_id.to_string());
         }
         Ok(stale)
+    }
+
+    async fn insert_software_config(&self, config: &SoftwareConfig) -> Result<(), StoreError> {
+        self.tables()?.software_configs.push(config.clone());
+        Ok(())
+    }
+
+    async fn software_config(&self, id: &str) -> Result<Option<SoftwareConfig>, StoreError> {
+        Ok(self
+            .tables()?
+            .software_configs
+            .iter()
+            .find(|c| c.id == id)
+            .cloned())
+    }
+
+    async fn software_configs(
+        &self,
+        project_id: Option<&str>,
+    ) -> Result<Vec<SoftwareConfig>, StoreError> {
+        Ok(self
+            .tables()?
+            .software_configs
+            .iter()
+            .filter(|c| project_id.is_none_or(|p| c.project_id == p))
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_software_config(&self, id: &str) -> Result<bool, StoreError> {
+        let mut t = self.tables()?;
+        let before = t.software_configs.len();
+        t.software_configs.retain(|c| c.id != id);
+        Ok(t.software_configs.len() != before)
+    }
+
+    async fn save_software_deployment(
+        &self,
+        deployment: &SoftwareDeployment,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables()?;
+        match t
+            .software_deployments
+            .iter_mut()
+            .find(|d| d.id == deployment.id)
+        {
+            Some(slot) => *slot = deployment.clone(),
+            None => t.software_deployments.push(deployment.clone()),
+        }
+        Ok(())
+    }
+
+    async fn software_deployment(
+        &self,
+        id: &str,
+    ) -> Result<Option<SoftwareDeployment>, StoreError> {
+        Ok(self
+            .tables()?
+            .software_deployments
+            .iter()
+            .find(|d| d.id == id)
+            .cloned())
+    }
+
+    async fn software_deployments(
+        &self,
+        project_id: Option<&str>,
+        server_id: Option<&str>,
+    ) -> Result<Vec<SoftwareDeployment>, StoreError> {
+        Ok(self
+            .tables()?
+            .software_deployments
+            .iter()
+            .filter(|d| project_id.is_none_or(|p| d.project_id == p))
+            .filter(|d| server_id.is_none_or(|s| d.server_id == s))
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_software_deployment(&self, id: &str) -> Result<bool, StoreError> {
+        let mut t = self.tables()?;
+        let before = t.software_deployments.len();
+        t.software_deployments.retain(|d| d.id != id);
+        Ok(t.software_deployments.len() != before)
     }
 }

@@ -10,6 +10,7 @@ use crate::model::{
     Action, CancelMode, EventRecord, PreviousDefinition, ResourceRecord, SnapshotRecord,
     StackRecord, Status,
 };
+use crate::software::{SoftwareConfig, SoftwareDeployment};
 use crate::store::{StateStore, StoreError, Write};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -640,5 +641,176 @@ impl StateStore for SqlStore {
             .await
             .map_err(backend)?;
         Ok(locks.into_iter().map(|l| l.stack_id.to_string()).collect())
+    }
+
+    async fn insert_software_config(&self, config: &SoftwareConfig) -> Result<(), StoreError> {
+        let record = db::SoftwareConfigRecord {
+            id: uuid(&config.id)?,
+            name: config.name.clone(),
+            group: config.group.clone(),
+            config: config.config.clone(),
+            inputs: config.inputs.clone(),
+            outputs: config.outputs.clone(),
+            options: config.options.clone(),
+            tenant: config.project_id.clone(),
+            created_at: config.created_at,
+        };
+        self.store
+            .create_software_config(&record)
+            .await
+            .map_err(backend)
+    }
+
+    async fn software_config(&self, id: &str) -> Result<Option<SoftwareConfig>, StoreError> {
+        let Ok(id) = Uuid::parse_str(id) else {
+            return Ok(None);
+        };
+        match self.store.software_config(id).await {
+            Ok(c) => Ok(Some(config_in(c))),
+            Err(db::StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn software_configs(
+        &self,
+        project_id: Option<&str>,
+    ) -> Result<Vec<SoftwareConfig>, StoreError> {
+        let rows = self
+            .store
+            .list_software_configs(project_id, None, None)
+            .await
+            .map_err(backend)?;
+        Ok(rows.into_iter().map(config_in).collect())
+    }
+
+    async fn delete_software_config(&self, id: &str) -> Result<bool, StoreError> {
+        let Ok(id) = Uuid::parse_str(id) else {
+            return Ok(false);
+        };
+        match self.store.delete_software_config(id).await {
+            Ok(()) => Ok(true),
+            Err(db::StoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn save_software_deployment(
+        &self,
+        deployment: &SoftwareDeployment,
+    ) -> Result<(), StoreError> {
+        let id = uuid(&deployment.id)?;
+        let mut record = db::SoftwareDeploymentRecord {
+            id,
+            config_id: uuid(&deployment.config_id)?,
+            server_id: deployment.server_id.clone(),
+            input_values: deployment.input_values.clone(),
+            action: deployment.action.clone(),
+            status: deployment.status.clone(),
+            status_reason: deployment.status_reason.clone(),
+            output_values: deployment.output_values.clone(),
+            tenant: deployment.project_id.clone(),
+            created_at: deployment.created_at,
+            updated_at: deployment.updated_at,
+            version: 0,
+        };
+        match self.known(&id) {
+            Some(version) => {
+                record.version = version;
+                self.store
+                    .update_software_deployment(&mut record)
+                    .await
+                    .map_err(backend)?;
+            }
+            None => self
+                .store
+                .create_software_deployment(&record)
+                .await
+                .map_err(backend)?,
+        }
+        self.remember(id, record.version);
+        Ok(())
+    }
+
+    async fn software_deployment(
+        &self,
+        id: &str,
+    ) -> Result<Option<SoftwareDeployment>, StoreError> {
+        let Ok(id) = Uuid::parse_str(id) else {
+            return Ok(None);
+        };
+        match self.store.software_deployment(id).await {
+            Ok(d) => {
+                self.remember(d.id, d.version);
+                Ok(Some(deployment_in(d)))
+            }
+            Err(db::StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn software_deployments(
+        &self,
+        project_id: Option<&str>,
+        server_id: Option<&str>,
+    ) -> Result<Vec<SoftwareDeployment>, StoreError> {
+        let query = db::DeploymentQuery {
+            tenant: project_id.map(str::to_string),
+            server_id: server_id.map(str::to_string),
+            ..db::DeploymentQuery::default()
+        };
+        let rows = self
+            .store
+            .list_software_deployments(&query)
+            .await
+            .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|d| {
+                self.remember(d.id, d.version);
+                deployment_in(d)
+            })
+            .collect())
+    }
+
+    async fn delete_software_deployment(&self, id: &str) -> Result<bool, StoreError> {
+        let Ok(id) = Uuid::parse_str(id) else {
+            return Ok(false);
+        };
+        match self.store.delete_software_deployment(id).await {
+            Ok(()) => Ok(true),
+            Err(db::StoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(backend(e)),
+        }
+    }
+}
+
+fn config_in(c: db::SoftwareConfigRecord) -> SoftwareConfig {
+    SoftwareConfig {
+        id: c.id.to_string(),
+        name: c.name,
+        group: c.group,
+        config: c.config,
+        inputs: c.inputs,
+        outputs: c.outputs,
+        options: c.options,
+        project_id: c.tenant,
+        created_at: c.created_at,
+    }
+}
+
+fn deployment_in(d: db::SoftwareDeploymentRecord) -> SoftwareDeployment {
+    SoftwareDeployment {
+        id: d.id.to_string(),
+        config_id: d.config_id.to_string(),
+        server_id: d.server_id,
+        input_values: d.input_values,
+        action: d.action,
+        status: d.status,
+        status_reason: d.status_reason,
+        output_values: d.output_values,
+        project_id: d.tenant,
+        created_at: d.created_at,
+        updated_at: d.updated_at,
     }
 }
