@@ -433,11 +433,7 @@ fn environment_files_parameters_and_get_file_reach_the_engine() {
         "t.yaml",
         "heat_template_version: 2021-04-16\nparameters:\n  who:\n    type: string\n  count:\n    type: number\n    default: 1\nresources:\n  motd:\n    type: OS::Heat::Value\n    properties:\n      value: {get_file: data/motd.txt}\noutputs:\n  motd:\n    value: {get_attr: [motd, value]}\n  who:\n    value: {get_param: who}\n  count:\n    value: {get_param: count}\n",
     );
-    let env = write(
-        dir.path(),
-        "env.yaml",
-        "parameters:\n  who: from-env\n",
-    );
+    let env = write(dir.path(), "env.yaml", "parameters:\n  who: from-env\n");
     write(dir.path(), "count.txt", "7");
     let created = run(
         store.path(),
