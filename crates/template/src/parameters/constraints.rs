@@ -364,7 +364,7 @@ pub(crate) fn allowed_pattern(
     let Some(pattern) = node.as_str() else {
         return Err(("AllowedPattern must be a string".into(), Some(node.clone())));
     };
-    let regex = Regex::new(pattern).map_err(|e| {
+    let regex = Regex::new(&python_pattern(pattern)).map_err(|e| {
         (
             format!("Invalid allowed_pattern \"{pattern}\": {e}"),
             Some(node.clone()),
@@ -387,5 +387,158 @@ pub(crate) fn custom(node: &Node, description: Option<String>) -> Constraint {
     Constraint {
         kind: ConstraintKind::Custom(name),
         description,
+    }
+}
+
+/// Rewrites the Python `re` syntax that the Rust engine spells differently or reads otherwise,
+/// so a pattern matches what it matches in Heat (which uses Python's `re.match`):
+/// - `\Z` (end of text) is Rust's `\z`;
+/// - `$` outside multiline mode also matches before a final newline in Python: `(?=\n?\z)`;
+/// - `{,n}` is a repetition `{0,n}` in Python (Rust reads no lower bound as an error);
+/// - `(?P=name)` (a named backreference) is `\k<name>`.
+///
+/// `\A`, `(?P<name>...)`, numbered backreferences and lookaround are read alike by both. Escapes
+/// and character classes are copied untouched (inside a class `$` and `{` are literal).
+fn python_pattern(pattern: &str) -> String {
+    let multiline = global_flags(pattern).contains('m');
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.char_indices().peekable();
+    let mut in_class = false;
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some((_, 'Z')) if !in_class => out.push_str("\\z"),
+                Some((_, escaped)) => {
+                    out.push('\\');
+                    out.push(escaped);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                // A `]` (after an optional `^`) right at the start of a class is a literal.
+                if let Some(&(_, '^')) = chars.peek() {
+                    out.push('^');
+                    chars.next();
+                }
+                if let Some(&(_, ']')) = chars.peek() {
+                    out.push_str("\\]");
+                    chars.next();
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            '$' if !in_class && !multiline => out.push_str("(?=\\n?\\z)"),
+            '{' if !in_class && pattern[at..].starts_with("{,") => {
+                let rest = &pattern[at + 2..];
+                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                if digits > 0 && rest.as_bytes().get(digits) == Some(&b'}') {
+                    out.push_str("{0,");
+                    out.push_str(&rest[..=digits]);
+                    for _ in 0..digits + 2 {
+                        chars.next();
+                    }
+                } else {
+                    // Python reads a `{` that starts no repetition as a literal.
+                    out.push_str("\\{");
+                }
+            }
+            '(' if !in_class && pattern[at..].starts_with("(?P=") => {
+                let rest = &pattern[at + 4..];
+                match rest.find(')') {
+                    Some(end) => {
+                        out.push_str("\\k<");
+                        out.push_str(&rest[..end]);
+                        out.push('>');
+                        for _ in 0..end + 4 {
+                            chars.next();
+                        }
+                    }
+                    None => out.push('('),
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The flags of a leading `(?aiLmsux)` group: Python applies them to the whole pattern.
+fn global_flags(pattern: &str) -> &str {
+    pattern
+        .strip_prefix("(?")
+        .and_then(|rest| {
+            let end = rest.find(')')?;
+            let flags = &rest[..end];
+            flags
+                .chars()
+                .all(|c| "aiLmsux".contains(c))
+                .then_some(flags)
+        })
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(text: &str) -> Node {
+        Node::from_json(&Value::String(text.to_string()))
+    }
+
+    /// Heat's AllowedPattern check: `re.match(pattern, value)` reaching the end of the value.
+    fn accepts(pattern: &str, value: &str) -> bool {
+        let constraint = allowed_pattern(&node(pattern), None).expect("pattern compiles");
+        matches!(
+            constraint.check(
+                &Value::String(value.to_string()),
+                ParamType::String,
+                "string",
+                false,
+                None
+            ),
+            Check::Passed
+        )
+    }
+
+    #[test]
+    fn python_only_syntax_is_translated() {
+        assert_eq!(python_pattern(r"\Aab\Z"), r"\Aab\z");
+        assert_eq!(python_pattern(r"a{,3}"), r"a{0,3}");
+        assert_eq!(python_pattern(r"(?P<q>a)(?P=q)"), r"(?P<q>a)\k<q>");
+        assert_eq!(python_pattern(r"[$\Z{,]x$"), r"[$\Z{,]x(?=\n?\z)");
+        assert_eq!(python_pattern(r"(?m)x$"), r"(?m)x$");
+        assert_eq!(python_pattern(r"[]a]\{,"), r"[\]a]\{,");
+    }
+
+    #[test]
+    fn python_patterns_match_as_pythons_re_match_does() {
+        // Each row was checked against Python 3: re.match(p, v) and m.end() == len(v).
+        let cases: &[(&str, &str, bool)] = &[
+            (r"\A[a-z]+\Z", "abc", true),
+            (r"\A[a-z]+\Z", "abc1", false),
+            (r"[a-z]+\Z", "abc\n", false),
+            (r"(?P<quote>['\x22]).*(?P=quote)", "'text'", true),
+            (r"(?P<quote>['\x22]).*(?P=quote)", "'text\"", false),
+            (r"(?P<word>\w+)-(?P=word)", "ab-ab", true),
+            (r"(?P<word>\w+)-(?P=word)", "ab-cd", false),
+            (r"x{,2}", "xx", true),
+            (r"x{,2}", "xxx", false),
+            (r"a{,x}", "a{,x}", true),
+            (r"abc$", "abc", true),
+            (r"abc$", "abc\n", false),
+            (r"a$\n", "a\n", true),
+            (r"(?m)^a$", "a", true),
+            (r"[$]", "$", true),
+            (r"a|ab", "ab", false),
+            (r"^(?=.*\d)(?=.*[a-z]).{8,}$", "passw0rd", true),
+            (r"^(?=.*\d)(?=.*[a-z]).{8,}$", "password", false),
+        ];
+        for (pattern, value, expected) in cases {
+            assert_eq!(accepts(pattern, value), *expected, "{pattern} on {value:?}");
+        }
     }
 }
