@@ -1,8 +1,10 @@
 //! Prints engine figures (not a timed test): create and delete N independent OS::Heat::None
 //! through SQLite for N = 1,000 and 10,000, a 100-deep chain, and 50 TestResources that each
-//! wait 1 s in parallel; then the process's peak RSS.
+//! wait 1 s in parallel; with each line the peak RSS of that phase, then the process's peak.
 //!
-//! `cargo run --release -p ember-resources --example engine_bench`
+//! `cargo run --release -p ember-resources --example engine_bench` runs all of it;
+//! `... --example engine_bench -- 2000` only the None stacks of the given sizes (for profiling
+//! one size, e.g. under heaptrack or valgrind's massif).
 
 use ember_engine::store::StateStore;
 use ember_engine::store_adapter::SqlStore;
@@ -51,17 +53,30 @@ async fn run(svc: &Service, name: &str, tpl: String) -> (Duration, Duration) {
     (create, started.elapsed())
 }
 
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
+/// Peak RSS in MB since the last call, and the peak of the whole run so far. Linux resets the
+/// peak (`VmHWM`) to the current RSS when `5` is written to `clear_refs`; where it cannot, the
+/// phase figure is the process's peak so far.
+struct PeakRss {
+    whole_run: f64,
+}
+
+impl PeakRss {
+    fn phase(&mut self) -> f64 {
+        let peak = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|kb| kb.parse::<f64>().ok())
+                })
             })
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+            .map_or(0.0, |kb| kb / 1024.0);
+        // Not being able to reset only makes later phases report the peak so far.
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        self.whole_run = self.whole_run.max(peak);
+        peak
+    }
 }
 
 #[tokio::main]
@@ -86,16 +101,34 @@ async fn main() {
         config,
     );
     svc.start().await.expect("engine starts");
+    let mut rss = PeakRss { whole_run: 0.0 };
+    rss.phase();
     let mut report = String::new();
-    for n in [1_000usize, 10_000] {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("arguments are stack sizes"))
+        .collect();
+    let only_sizes = !sizes.is_empty();
+    let sizes = if only_sizes {
+        sizes
+    } else {
+        vec![1_000, 10_000]
+    };
+    for n in sizes {
         let tpl = template((0..n).map(|i| format!("  r{i}: {{type: OS::Heat::None}}\n")));
         let (c, d) = run(&svc, &format!("none{n}"), tpl).await;
         let _ = writeln!(
             report,
-            "{n:>6} x OS::Heat::None   create {:>8.3} s   delete {:>8.3} s",
+            "{n:>6} x OS::Heat::None   create {:>8.3} s   delete {:>8.3} s   peak RSS {:>6.1} MB",
             c.as_secs_f64(),
-            d.as_secs_f64()
+            d.as_secs_f64(),
+            rss.phase()
         );
+    }
+    if only_sizes {
+        let _ = writeln!(report, "peak RSS {:.1} MB", rss.whole_run);
+        print!("{report}");
+        return;
     }
     let chain = template((0..100).map(|i| match i {
         0 => "  r0: {type: OS::Heat::None}\n".to_string(),
@@ -104,9 +137,10 @@ async fn main() {
     let (c, d) = run(&svc, "chain", chain).await;
     let _ = writeln!(
         report,
-        "100-deep chain            create {:>8.3} s   delete {:>8.3} s",
+        "100-deep chain            create {:>8.3} s   delete {:>8.3} s   peak RSS {:>6.1} MB",
         c.as_secs_f64(),
-        d.as_secs_f64()
+        d.as_secs_f64(),
+        rss.phase()
     );
     let waits = template((0..50).map(|i| {
         format!("  t{i}: {{type: OS::Heat::TestResource, properties: {{wait_secs: 1}}}}\n")
@@ -114,10 +148,11 @@ async fn main() {
     let (c, d) = run(&svc, "waits", waits).await;
     let _ = writeln!(
         report,
-        "50 x TestResource 1 s     create {:>8.3} s   delete {:>8.3} s",
+        "50 x TestResource 1 s     create {:>8.3} s   delete {:>8.3} s   peak RSS {:>6.1} MB",
         c.as_secs_f64(),
-        d.as_secs_f64()
+        d.as_secs_f64(),
+        rss.phase()
     );
-    let _ = writeln!(report, "peak RSS {:.1} MB", peak_rss_mb());
+    let _ = writeln!(report, "peak RSS {:.1} MB", rss.whole_run);
     print!("{report}");
 }
