@@ -121,6 +121,43 @@ impl StackRecord {
     }
 }
 
+/// What a row of a stack list shows: a stack without its definitions (template, environment,
+/// files, parameters), so a listing neither reads nor decrypts them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub tenant: String,
+    pub owner_id: Option<Uuid>,
+    pub action: String,
+    pub status: String,
+    pub status_reason: String,
+    pub tags: Vec<String>,
+    pub username: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<&StackRecord> for StackSummary {
+    fn from(s: &StackRecord) -> Self {
+        StackSummary {
+            id: s.id,
+            name: s.name.clone(),
+            tenant: s.tenant.clone(),
+            owner_id: s.owner_id,
+            action: s.action.clone(),
+            status: s.status.clone(),
+            status_reason: s.status_reason.clone(),
+            tags: s.tags.clone(),
+            username: s.username.clone(),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            deleted_at: s.deleted_at,
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceRecord {
     /// Unique per row: a replacement gets a new row under the same name.
@@ -273,7 +310,8 @@ pub struct SoftwareConfigRecord {
     pub id: Uuid,
     pub name: String,
     pub group: String,
-    pub config: String,
+    /// A script (string) or structured data (Heat's `StructuredConfig`, components).
+    pub config: Value,
     pub inputs: Value,
     pub outputs: Value,
     pub options: Value,

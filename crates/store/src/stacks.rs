@@ -6,7 +6,9 @@ use crate::codec::{
 };
 use crate::crypto::Cipher;
 use crate::error::{Conflict, Result, StoreError};
-use crate::records::{EventRecord, ResourceRecord, SnapshotRecord, StackDefinition, StackRecord};
+use crate::records::{
+    EventRecord, ResourceRecord, SnapshotRecord, StackDefinition, StackRecord, StackSummary,
+};
 use crate::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -23,6 +25,10 @@ const STACK_COLUMNS: &str = "id, name, tenant, owner_id, parent_resource, nested
     status_reason, template, environment, files, parameters, hidden_parameters, previous, timeout_mins, \
     disable_rollback, tags, user_id, username, current_traversal, engine_data, created_at, updated_at, \
     deleted_at, version";
+
+/// The columns of a [`StackSummary`]: a listing reads no definition.
+const SUMMARY_COLUMNS: &str = "id, name, tenant, owner_id, action, status, status_reason, tags, \
+    username, created_at, updated_at, deleted_at";
 
 static INSERT_STACK: LazyLock<String> = LazyLock::new(|| insert_sql("stacks", STACK_COLUMNS, 1));
 static UPDATE_STACK: LazyLock<String> = LazyLock::new(|| update_sql("stacks", STACK_COLUMNS));
@@ -195,6 +201,24 @@ fn stack_from_row(cipher: &Cipher, row: &AnyRow) -> Result<StackRecord> {
         updated_at: c.opt_time("updated_at")?,
         deleted_at: c.opt_time("deleted_at")?,
         version: c.int("version")?,
+    })
+}
+
+fn summary_from_row(row: &AnyRow) -> Result<StackSummary> {
+    let c = Cols(row);
+    Ok(StackSummary {
+        id: c.uuid("id")?,
+        name: c.text("name")?,
+        tenant: c.text("tenant")?,
+        owner_id: c.opt_uuid("owner_id")?,
+        action: c.text("action")?,
+        status: c.text("status")?,
+        status_reason: c.text("status_reason")?,
+        tags: c.json("tags")?,
+        username: c.text("username")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.opt_time("updated_at")?,
+        deleted_at: c.opt_time("deleted_at")?,
     })
 }
 
@@ -417,6 +441,15 @@ fn push_resource(values: &mut Values, cipher: &Cipher, r: &ResourceRecord) -> Re
     Ok(())
 }
 
+/// The rows of one multi-row statement, in `RESOURCE_COLUMNS` order.
+fn resource_values(cipher: &Cipher, chunk: &[&ResourceRecord]) -> Result<Values> {
+    let mut values = Values::default();
+    for r in chunk {
+        push_resource(&mut values, cipher, r)?;
+    }
+    Ok(values)
+}
+
 /// Inserts many resource rows, several per statement.
 pub(crate) async fn insert_resources(
     conn: &mut AnyConnection,
@@ -424,12 +457,8 @@ pub(crate) async fn insert_resources(
     rows: &[&ResourceRecord],
 ) -> Result<()> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut values = Values::default();
-        for r in chunk {
-            push_resource(&mut values, cipher, r)?;
-        }
         let sql = insert_sql("resources", RESOURCE_COLUMNS, chunk.len());
-        sqlx::query_with(&sql, values.into_args()?)
+        sqlx::query_with(&sql, resource_values(cipher, chunk)?.into_args()?)
             .execute(&mut *conn)
             .await?;
     }
@@ -444,14 +473,11 @@ pub(crate) async fn update_resources(
     rows: &[&ResourceRecord],
 ) -> Result<()> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut values = Values::default();
-        for r in chunk {
-            push_resource(&mut values, cipher, r)?;
-        }
         let sql = update_many_sql("resources", RESOURCE_COLUMNS, chunk.len());
-        let updated: Vec<String> = sqlx::query_scalar_with(&sql, values.into_args()?)
-            .fetch_all(&mut *conn)
-            .await?;
+        let updated: Vec<String> =
+            sqlx::query_scalar_with(&sql, resource_values(cipher, chunk)?.into_args()?)
+                .fetch_all(&mut *conn)
+                .await?;
         if let Some(missed) = chunk.iter().find(|r| !updated.contains(&r.id.to_string())) {
             check_versioned_update(conn, "resources", "resource", missed.id, missed.version, 0)
                 .await?;
@@ -711,6 +737,80 @@ pub struct StackQuery {
     pub marker: Option<Uuid>,
 }
 
+impl StackQuery {
+    fn sort_keys_or_default(&self) -> Vec<StackSortKey> {
+        if self.sort_keys.is_empty() {
+            vec![StackSortKey::CreationTime]
+        } else {
+            self.sort_keys.clone()
+        }
+    }
+
+    /// Whether `stack` passes the query's filters (paging aside), decided as the SQL does.
+    pub fn matches(&self, stack: &StackSummary) -> bool {
+        fn within(values: &[String], value: &str) -> bool {
+            values.is_empty() || values.iter().any(|v| v == value)
+        }
+        let has = |tag: &String| stack.tags.contains(tag);
+        self.tenant.as_ref().is_none_or(|t| *t == stack.tenant)
+            && (self.ids.is_empty() || self.ids.contains(&stack.id))
+            && within(&self.names, &stack.name)
+            && within(&self.statuses, &stack.status)
+            && within(&self.actions, &stack.action)
+            && (self.owner_ids.is_empty()
+                || stack.owner_id.is_some_and(|o| self.owner_ids.contains(&o)))
+            && within(&self.usernames, &stack.username)
+            && (self.show_deleted || stack.deleted_at.is_none())
+            && (self.show_nested || stack.owner_id.is_none())
+            && self.tags.iter().all(has)
+            && (self.tags_any.is_empty() || self.tags_any.iter().any(has))
+            && (self.not_tags.is_empty() || !self.not_tags.iter().all(has))
+            && !self.not_tags_any.iter().any(has)
+    }
+
+    /// The page the query selects from `stacks`, in memory, with the filters, order and paging
+    /// of [`Store::stack_summaries`] (for engines that keep their stacks in memory). The marker
+    /// is looked up among all of `stacks`, filtered or not, as in SQL.
+    pub fn page(&self, stacks: Vec<StackSummary>) -> Result<Vec<StackSummary>> {
+        let keys = self.sort_keys_or_default();
+        let sort_values = |s: &StackSummary| -> Vec<SqlValue> {
+            let mut values: Vec<SqlValue> =
+                keys.iter().map(|key| stack_sort_value(s, *key)).collect();
+            values.push(SqlValue::Text(s.id.to_string()));
+            values
+        };
+        let after = match self.marker {
+            Some(marker) => Some(
+                stacks
+                    .iter()
+                    .find(|s| s.id == marker)
+                    .map(sort_values)
+                    .ok_or_else(|| StoreError::not_found("stack", marker))?,
+            ),
+            None => None,
+        };
+        let ordered = |a: &Vec<SqlValue>, b: &Vec<SqlValue>| match self.sort_dir {
+            SortDir::Asc => a.cmp(b),
+            SortDir::Desc => b.cmp(a),
+        };
+        let mut page: Vec<(Vec<SqlValue>, StackSummary)> = stacks
+            .into_iter()
+            .filter(|s| self.matches(s))
+            .map(|s| (sort_values(&s), s))
+            .filter(|(values, _)| {
+                after
+                    .as_ref()
+                    .is_none_or(|m| ordered(m, values) == std::cmp::Ordering::Less)
+            })
+            .collect();
+        page.sort_by(|(a, _), (b, _)| ordered(a, b));
+        let limit = self
+            .limit
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        Ok(page.into_iter().take(limit).map(|(_, s)| s).collect())
+    }
+}
+
 fn push_in_filter(sql: &mut Sql, column: &str, values: &[String]) -> Result<()> {
     if values.is_empty() {
         return Ok(());
@@ -795,7 +895,7 @@ fn push_after_marker(sql: &mut Sql, keys: &[(&str, SqlValue)], dir: SortDir) -> 
     Ok(())
 }
 
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum SqlValue {
     Text(String),
     Int(i64),
@@ -937,21 +1037,34 @@ impl Store {
 
     /// Stacks matching `query`, sorted and paged as asked.
     pub async fn list_stacks(&self, query: &StackQuery) -> Result<Vec<StackRecord>> {
+        let rows = self.select_stacks(STACK_COLUMNS, query).await?;
+        rows.iter()
+            .map(|row| stack_from_row(&self.cipher, row))
+            .collect()
+    }
+
+    /// The list rows of the stacks matching `query`, sorted and paged as asked: what a stack
+    /// listing needs without reading any definition.
+    pub async fn stack_summaries(&self, query: &StackQuery) -> Result<Vec<StackSummary>> {
+        let rows = self.select_stacks(SUMMARY_COLUMNS, query).await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    /// `columns` of the stacks matching `query`: filtered, sorted and paged in SQL.
+    async fn select_stacks(&self, columns: &str, query: &StackQuery) -> Result<Vec<AnyRow>> {
         let mut conn = self.conn().await?;
-        let keys = if query.sort_keys.is_empty() {
-            vec![StackSortKey::CreationTime]
-        } else {
-            query.sort_keys.clone()
-        };
-        let mut sql = Sql::new(&format!("SELECT {STACK_COLUMNS} FROM stacks s WHERE 1 = 1"));
+        let keys = query.sort_keys_or_default();
+        let mut sql = Sql::new(&format!("SELECT {columns} FROM stacks s WHERE 1 = 1"));
         push_stack_filters(&mut sql, query)?;
         if let Some(marker) = query.marker {
-            let row = sqlx::query(&format!("SELECT {STACK_COLUMNS} FROM stacks WHERE id = $1"))
-                .bind(marker.to_string())
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or_else(|| StoreError::not_found("stack", marker))?;
-            let marker_row = stack_from_row(&self.cipher, &row)?;
+            let row = sqlx::query(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM stacks WHERE id = $1"
+            ))
+            .bind(marker.to_string())
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| StoreError::not_found("stack", marker))?;
+            let marker_row = summary_from_row(&row)?;
             let mut values: Vec<(&str, SqlValue)> = keys
                 .iter()
                 .map(|key| (key.expr(), stack_sort_value(&marker_row, *key)))
@@ -968,13 +1081,10 @@ impl Store {
         }
         sql.push("s.id ").push(query.sort_dir.sql());
         push_limit(&mut sql, query.limit)?;
-        let rows = sqlx::query_with(&sql.text, sql.args)
+        Ok(sqlx::query_with(&sql.text, sql.args)
             .persistent(false)
             .fetch_all(&mut *conn)
-            .await?;
-        rows.iter()
-            .map(|row| stack_from_row(&self.cipher, row))
-            .collect()
+            .await?)
     }
 
     /// How many stacks match `query` (its sort, limit and marker are ignored).
@@ -1180,7 +1290,8 @@ impl Store {
     }
 }
 
-fn stack_sort_value(stack: &StackRecord, key: StackSortKey) -> SqlValue {
+/// A stack's value of a sort key, as the key's SQL expression computes it.
+fn stack_sort_value(stack: &StackSummary, key: StackSortKey) -> SqlValue {
     match key {
         StackSortKey::StackName => SqlValue::Text(stack.name.clone()),
         StackSortKey::StackStatus => SqlValue::Text(stack.status.clone()),

@@ -2,6 +2,7 @@
 
 mod backends;
 mod inputs;
+mod listing;
 
 use backends::Db;
 use chrono::Duration as Span;
@@ -919,7 +920,7 @@ async fn software_configs_and_deployments(store: Db) {
             id: Uuid::new_v4(),
             name: format!("config{i}"),
             group: "script".into(),
-            config: "#!/bin/sh\necho hi".into(),
+            config: json!("#!/bin/sh\necho hi"),
             inputs: json!([{"name": "in"}]),
             outputs: json!([]),
             options: json!({}),
@@ -1405,7 +1406,7 @@ async fn sqlite_memory_store_never_waits_on_itself() {
             id: Uuid::new_v4(),
             name: "c".into(),
             group: "script".into(),
-            config: String::new(),
+            config: json!({"a": [1]}),
             inputs: json!([]),
             outputs: json!([]),
             options: json!({}),
