@@ -1,16 +1,18 @@
 //! The CFN-compatible signal endpoints reached through pre-signed URLs (see [`crate::signing`]):
-//! no token, the signature in the query string authorises exactly one resource.
+//! no token, the signature in the query string authorises exactly one resource. Also the check of
+//! a wait condition handle's token on the native signal path ([`handle_token_context`]).
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::engine::{EngineCall, RequestContext, StackRef};
 use crate::fault::ApiError;
 use crate::http::{ok, HeatBody, Query};
-use crate::signing::{verify, SignalKind, SignatureError, SignedTarget};
+use crate::signing::{verify, verify_token, SignalKind, SignatureError, SignedTarget};
 use crate::ApiState;
+use percent_encoding::percent_decode_str;
 
 fn check(
     state: &ApiState,
@@ -34,7 +36,7 @@ fn check(
 }
 
 /// The signal runs as the stack's project: the signature stands for the caller's identity.
-fn context_for(target: &SignedTarget) -> RequestContext {
+fn context_for(target: &SignedTarget, request_id: String) -> RequestContext {
     RequestContext {
         project_id: target.tenant.clone(),
         user_id: None,
@@ -42,8 +44,53 @@ fn context_for(target: &SignedTarget) -> RequestContext {
         roles: Vec::new(),
         is_admin: false,
         auth_token: None,
-        request_id: format!("req-{}", uuid::Uuid::new_v4()),
+        request_id,
     }
+}
+
+/// A wait condition handle's `token` sent as `X-Auth-Token` (see [`crate::signing::sign_token`]):
+/// the context of that request when it is `POST /v1/{tenant}/stacks/{name}/{id}/resources/{res}/signal`
+/// of the very resource the token was minted for, as Heat accepts its per-stack user's token
+/// there. Anything else is left to Keystone.
+pub fn handle_token_context(
+    state: &ApiState,
+    method: &Method,
+    path: &str,
+    token: &str,
+    request_id: &str,
+) -> Option<RequestContext> {
+    if method != Method::POST {
+        return None;
+    }
+    let segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let [v1, tenant, stacks, stack_name, stack_id, resources, resource_name, signal] =
+        segments.as_slice()
+    else {
+        return None;
+    };
+    if (
+        v1.as_str(),
+        stacks.as_str(),
+        resources.as_str(),
+        signal.as_str(),
+    ) != ("v1", "stacks", "resources", "signal")
+    {
+        return None;
+    }
+    let target = SignedTarget {
+        kind: SignalKind::Signal,
+        tenant: tenant.clone(),
+        stack_name: stack_name.clone(),
+        stack_id: stack_id.clone(),
+        resource_name: resource_name.clone(),
+    };
+    let now = chrono::Utc::now().timestamp();
+    verify_token(&state.signing_key, &target, token, now).ok()?;
+    Some(context_for(&target, request_id.to_string()))
 }
 
 fn signal_call(target: &SignedTarget, details: Option<Value>) -> EngineCall {
@@ -67,7 +114,10 @@ pub async fn waitcondition(
 ) -> Result<Response, ApiError> {
     let target = check(&state, SignalKind::WaitCondition, &arn, &query)?;
     let metadata = state
-        .call(&context_for(&target), signal_call(&target, body.0))
+        .call(
+            &context_for(&target, format!("req-{}", uuid::Uuid::new_v4())),
+            signal_call(&target, body.0),
+        )
         .await?;
     Ok(ok(
         json!({"resource": target.resource_name, "metadata": metadata}),
@@ -83,7 +133,10 @@ pub async fn signal(
 ) -> Result<Response, ApiError> {
     let target = check(&state, SignalKind::Signal, &arn, &query)?;
     state
-        .call(&context_for(&target), signal_call(&target, body.0))
+        .call(
+            &context_for(&target, format!("req-{}", uuid::Uuid::new_v4())),
+            signal_call(&target, body.0),
+        )
         .await?;
     Ok(ok(Value::Null))
 }

@@ -149,10 +149,7 @@ impl UrlSigner {
 
     /// The URL for `target`, valid for the configured lifetime from now.
     pub fn url(&self, target: &SignedTarget) -> String {
-        let expires = chrono::Utc::now()
-            .timestamp()
-            .saturating_add(self.lifetime_seconds);
-        signing::sign_url(&self.key, target, &self.base_url, expires)
+        signing::sign_url(&self.key, target, &self.base_url, self.expiry())
     }
 }
 
@@ -284,8 +281,14 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
         _ => return next.run(req).await,
     };
     let request_id = format!("req-{}", uuid::Uuid::new_v4());
-    let ctx = match &state.keystone {
-        None => RequestContext {
+    // With Keystone, a wait condition handle's token is accepted for that handle's signal.
+    let handle_token = state.keystone.as_ref().and_then(|_| {
+        let token = req.headers().get("X-Auth-Token")?.to_str().ok()?;
+        cfn::handle_token_context(&state, req.method(), path, token, &request_id)
+    });
+    let ctx = match (&state.keystone, handle_token) {
+        (_, Some(ctx)) => ctx,
+        (None, None) => RequestContext {
             project_id: tenant,
             user_id: None,
             username: None,
@@ -294,7 +297,7 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
             auth_token: None,
             request_id,
         },
-        Some(keystone) => {
+        (Some(keystone), None) => {
             let Some(token) = req
                 .headers()
                 .get("X-Auth-Token")

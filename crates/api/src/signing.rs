@@ -3,8 +3,9 @@
 //!
 //! A URL is bound to one method, one resource of one stack, and an expiry time, by an
 //! HMAC-SHA256 over those three; anyone holding it can signal that resource with plain curl
-//! until it expires, and nothing else. This module only depends on `hmac`, `sha2`, `base64` and
-//! `percent-encoding`, so the engine's resources can use it to mint URLs.
+//! until it expires, and nothing else. A wait condition handle's `token` is made the same way
+//! ([`sign_token`]): it authorises the native signal of that one resource. The engine mints
+//! both through [`crate::UrlSigner`], which implements its `SignalUrls`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -138,6 +139,16 @@ impl SignedTarget {
         })
     }
 
+    fn from_engine(kind: SignalKind, target: &ember_engine::nested::SignalTarget) -> Self {
+        SignedTarget {
+            kind,
+            tenant: target.tenant.clone(),
+            stack_name: target.stack_name.clone(),
+            stack_id: target.stack_id.clone(),
+            resource_name: target.resource_name.clone(),
+        }
+    }
+
     fn signed_message(&self, expires: i64) -> String {
         format!("{}\n{}\n{}", self.kind.method(), self.arn(), expires)
     }
@@ -159,6 +170,81 @@ pub fn sign_url(key: &SigningKey, target: &SignedTarget, base_url: &str, expires
         expires,
         signature
     )
+}
+
+/// A token for the native signal of one resource (a wait condition handle's `token`):
+/// `{expires}.{signature}`, the HMAC over a message of its own form, so it is neither a URL
+/// signature nor valid for another resource.
+pub fn sign_token(key: &SigningKey, target: &SignedTarget, expires: i64) -> String {
+    let signature = URL_SAFE_NO_PAD.encode(
+        key.mac(&token_message(target, expires))
+            .finalize()
+            .into_bytes(),
+    );
+    format!("{expires}.{signature}")
+}
+
+fn token_message(target: &SignedTarget, expires: i64) -> String {
+    format!("TOKEN\n{}\n{}", target.arn(), expires)
+}
+
+/// Checks a token made by [`sign_token`] for `target` (whose `kind` does not matter).
+pub fn verify_token(
+    key: &SigningKey,
+    target: &SignedTarget,
+    token: &str,
+    now: i64,
+) -> Result<(), SignatureError> {
+    let (expires, signature) = token.split_once('.').ok_or(SignatureError::Malformed)?;
+    let expires: i64 = expires.parse().map_err(|_| SignatureError::Malformed)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| SignatureError::Malformed)?;
+    key.mac(&token_message(target, expires))
+        .verify_slice(&signature)
+        .map_err(|_| SignatureError::Mismatch)?;
+    if now > expires {
+        return Err(SignatureError::Expired);
+    }
+    Ok(())
+}
+
+impl crate::UrlSigner {
+    /// The expiry of a URL or token minted now.
+    pub(crate) fn expiry(&self) -> i64 {
+        chrono::Utc::now()
+            .timestamp()
+            .saturating_add(self.lifetime_seconds)
+    }
+}
+
+/// The engine's resources get their URLs and tokens from the server's signer (`ember serve`
+/// sets it as `EngineConfig::signal_urls`).
+impl ember_engine::nested::SignalUrls for crate::UrlSigner {
+    fn url(&self, target: &ember_engine::nested::SignalTarget) -> String {
+        use ember_engine::nested::SignalUrlKind;
+        let signed = |kind| SignedTarget::from_engine(kind, target);
+        match target.kind {
+            SignalUrlKind::Native => {
+                let segment = |s: &str| utf8_percent_encode(s, ARN_SEGMENT).to_string();
+                format!(
+                    "{}/v1/{}/stacks/{}/{}/resources/{}/signal",
+                    self.base_url.trim_end_matches('/'),
+                    segment(&target.tenant),
+                    segment(&target.stack_name),
+                    segment(&target.stack_id),
+                    segment(&target.resource_name)
+                )
+            }
+            SignalUrlKind::PresignedSignal => self.url(&signed(SignalKind::Signal)),
+            SignalUrlKind::PresignedWaitCondition => self.url(&signed(SignalKind::WaitCondition)),
+        }
+    }
+
+    fn token(&self, target: &ember_engine::nested::SignalTarget) -> String {
+        let target = SignedTarget::from_engine(SignalKind::Signal, target);
+        sign_token(&self.key, &target, self.expiry())
+    }
 }
 
 /// Checks a request to a signed endpoint: `arn` is the decoded path after the kind segment,
@@ -270,6 +356,42 @@ mod tests {
         assert_eq!(
             verify(&key, SignalKind::Signal, &t.arn(), None, sig.as_deref(), 0),
             Err(SignatureError::Malformed)
+        );
+    }
+
+    #[test]
+    fn tokens_are_bound_to_their_resource_and_expiry() {
+        let key = SigningKey::new(b"k");
+        let t = target(SignalKind::Signal);
+        let token = sign_token(&key, &t, 1000);
+        assert_eq!(verify_token(&key, &t, &token, 999), Ok(()));
+        assert_eq!(
+            verify_token(&key, &t, &token, 1001),
+            Err(SignatureError::Expired)
+        );
+        let other = SignedTarget {
+            resource_name: "other".into(),
+            ..t.clone()
+        };
+        assert_eq!(
+            verify_token(&key, &other, &token, 0),
+            Err(SignatureError::Mismatch)
+        );
+        let (_, signature) = token.split_once('.').unwrap();
+        assert_eq!(
+            verify_token(&key, &t, &format!("2000.{signature}"), 0),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_token(&key, &t, "gAAAAABk-keystone", 0),
+            Err(SignatureError::Malformed)
+        );
+        // A URL signature for the same resource is not a token.
+        let url = sign_url(&key, &t, "http://h", 1000);
+        let url_signature = query(&url, "Signature").unwrap();
+        assert_eq!(
+            verify_token(&key, &t, &format!("1000.{url_signature}"), 0),
+            Err(SignatureError::Mismatch)
         );
     }
 

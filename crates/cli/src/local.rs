@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::Router;
 use ember_api::engine::Orchestrator;
+use ember_engine::nested::SignalUrls;
 use ember_engine::store_adapter::SqlStore;
 use ember_engine::{CloudHandle, EngineConfig, Service, TemplateCompiler};
 use ember_openstack::{CloudConfig, Session};
@@ -48,7 +49,7 @@ impl InProcessTransport {
             .get_or_try_init(|| async {
                 let session = self.cloud.get_or_init(cloud_session).await;
                 let cloud = session.clone().map(|s| CloudHandle(Arc::new(s)));
-                let engine = engine(&self.store_url, cloud).await?;
+                let engine = engine(&self.store_url, cloud, None).await?;
                 let state = ember_api::ApiState::new(ember_api::ServerConfig::default(), engine)
                     .map_err(|e| CliError::Config(e.to_string()))?;
                 Ok::<_, CliError>(ember_api::router(state))
@@ -166,9 +167,11 @@ const LOCK_LEASE: Duration = Duration::from_secs(30);
 /// The engine on the store at `store_url`, with every built-in resource type, started (actions
 /// that a previous process left in progress are resumed). `cloud` reaches every resource handler
 /// as `ResourceContext::cloud`; without it the OpenStack types read `OS_*` themselves.
+/// `signal_urls` (from `ember serve`) mints the signal URLs and tokens the server accepts.
 pub async fn engine(
     store_url: &str,
     cloud: Option<CloudHandle>,
+    signal_urls: Option<Arc<dyn SignalUrls>>,
 ) -> Result<Arc<dyn Orchestrator>, CliError> {
     let key = encryption_key()?;
     let store = SqlStore::open(store_url, &key, LOCK_LEASE)
@@ -180,6 +183,7 @@ pub async fn engine(
         Arc::new(TemplateCompiler::default()),
         EngineConfig {
             cloud,
+            signal_urls,
             ..EngineConfig::default()
         },
     );

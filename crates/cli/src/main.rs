@@ -14,6 +14,7 @@ mod wait;
 
 use clap::Parser;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use cli::{Cli, Command, StackCommand};
 use client::Heat;
@@ -165,8 +166,11 @@ async fn serve(args: cli::ServeArgs, store_url: Option<String>) -> Result<(), Cl
         None => mode::default_store_url()?,
     };
     // Server mode: each stack's resources reach the cloud as their own user (not this
-    // process's OS_* credentials), so no shared session is given here.
-    let engine = local::engine(&database_url, None).await?;
+    // process's OS_* credentials), so no shared session is given here. Resources get signal
+    // URLs and tokens from a signer with the server's key and public endpoint.
+    config.ensure_signing_key();
+    let signer = Arc::new(ember_api::UrlSigner::new(&config));
+    let engine = local::engine(&database_url, None, Some(signer)).await?;
     let state =
         ember_api::ApiState::new(config, engine).map_err(|e| CliError::Config(e.to_string()))?;
     ember_api::serve(state)

@@ -53,6 +53,8 @@ pub struct EngineConfig {
     pub max_resources_per_stack: i64,
     /// Handed to every resource handler (`ResourceContext::cloud`).
     pub cloud: Option<crate::resource::CloudHandle>,
+    /// The API server's signal URLs and tokens; without it resources get native paths.
+    pub signal_urls: Option<Arc<dyn crate::nested::SignalUrls>>,
 }
 
 impl Default for EngineConfig {
@@ -66,6 +68,7 @@ impl Default for EngineConfig {
             enable_adopt: true,
             max_resources_per_stack: 1000,
             cloud: None,
+            signal_urls: None,
         }
     }
 }
@@ -1097,8 +1100,7 @@ impl Run {
         row.properties = properties;
         row.metadata = metadata;
         row.requires = requires;
-        self.pause_for_hook(row, Action::Create, "pre-create")
-            .await?;
+        self.pause_before(row, Action::Create).await?;
         self.set_state(row, Action::Create, Status::InProgress, "state changed")
             .await
             .map_err(store_err)?;
@@ -1108,10 +1110,10 @@ impl Run {
                 row.physical_id = started.physical_id.or(row.physical_id.take());
                 row.data.extend(started.data);
                 if ty.creates_synchronously() {
-                    return self
-                        .set_state(row, Action::Create, Status::Complete, "state changed")
+                    self.set_state(row, Action::Create, Status::Complete, "state changed")
                         .await
-                        .map_err(store_err);
+                        .map_err(store_err)?;
+                    return self.pause_after(row, Action::Create).await;
                 }
                 // The physical id is durable before the engine waits on it.
                 self.save(row, false).await.map_err(store_err)?;
@@ -1128,10 +1130,12 @@ impl Run {
     ) -> Result<(), StepFailure> {
         let cx = self.context(row, Action::Create);
         match self.poll(&cx, ty.as_ref(), Step::Create).await {
-            Ok(()) => self
-                .set_state(row, Action::Create, Status::Complete, "state changed")
-                .await
-                .map_err(|e| StepFailure::resource(Action::Create, e)),
+            Ok(()) => {
+                self.set_state(row, Action::Create, Status::Complete, "state changed")
+                    .await
+                    .map_err(|e| StepFailure::resource(Action::Create, e))?;
+                self.pause_after(row, Action::Create).await
+            }
             Err(e) => Err(self.fail(row, Action::Create, &e).await),
         }
     }
@@ -1147,8 +1151,7 @@ impl Run {
     ) -> Result<(), StepFailure> {
         let store_err = |e: String| StepFailure::resource(Action::Update, e);
         let old = row.properties.clone();
-        self.pause_for_hook(&mut row, Action::Update, "pre-update")
-            .await?;
+        self.pause_before(&mut row, Action::Update).await?;
         self.set_state(
             &mut row,
             Action::Update,
@@ -1191,7 +1194,8 @@ impl Run {
                 }
                 self.set_state(&mut row, Action::Update, Status::Complete, "state changed")
                     .await
-                    .map_err(store_err)
+                    .map_err(store_err)?;
+                self.pause_after(&mut row, Action::Update).await
             }
             Err(e) => Err(self.fail(&mut row, Action::Update, &e).await),
         }
@@ -1308,8 +1312,7 @@ impl Run {
         let untouched = row.action == Action::Init;
         let gone = row.action == Action::Delete && row.status == Status::Complete;
         if !(untouched || gone || abandon) {
-            self.pause_for_hook(&mut row, Action::Delete, "pre-delete")
-                .await?;
+            self.pause_before(&mut row, Action::Delete).await?;
             self.set_state(
                 &mut row,
                 Action::Delete,
@@ -1340,6 +1343,7 @@ impl Run {
             self.set_state(&mut row, Action::Delete, Status::Complete, "state changed")
                 .await
                 .map_err(store_err)?;
+            self.pause_after(&mut row, Action::Delete).await?;
         }
         if remove {
             self.engine

@@ -91,9 +91,22 @@ pub trait StackControl: Send + Sync {
         resource: &str,
         details: &Value,
     ) -> Result<(), ResourceError>;
-    /// The native signal URL path of a resource (`/v1/{project}/stacks/{name}/{id}/resources/{res}/signal`);
-    /// the API server puts its own endpoint in front.
-    async fn signal_url(&self, stack_id: &str, resource: &str) -> Result<String, ResourceError>;
+    /// The URL that signals a resource (see [`SignalUrlKind`]), minted by the engine's
+    /// [`SignalUrls`] when the embedding server gave one, else the native path
+    /// `/v1/{project}/stacks/{name}/{id}/resources/{res}/signal`.
+    async fn signal_url(
+        &self,
+        stack_id: &str,
+        resource: &str,
+        kind: SignalUrlKind,
+    ) -> Result<String, ResourceError>;
+    /// A token that authorises the native signal of this one resource (a wait condition
+    /// handle's `token`), when the embedding server can check one.
+    async fn signal_token(
+        &self,
+        stack_id: &str,
+        resource: &str,
+    ) -> Result<Option<String>, ResourceError>;
     /// The stored data of a current resource (a wait condition reads its handle's signals).
     async fn resource_data(
         &self,
@@ -106,6 +119,46 @@ pub trait StackControl: Send + Sync {
         stack_id: &str,
         reference: &str,
     ) -> Result<Option<String>, ResourceError>;
+}
+
+/// Which URL a resource hands out for signalling it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalUrlKind {
+    /// The native `POST .../resources/{res}/signal` of the orchestration API (needs a token).
+    Native,
+    /// A pre-signed CFN `POST /v1/signal/{arn}` URL (a scaling policy's `alarm_url`).
+    PresignedSignal,
+    /// A pre-signed CFN `PUT /v1/waitcondition/{arn}` URL (the CFN wait condition handle).
+    PresignedWaitCondition,
+}
+
+/// The resource a signal URL or token is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalTarget {
+    pub kind: SignalUrlKind,
+    pub tenant: String,
+    pub stack_name: String,
+    pub stack_id: String,
+    pub resource_name: String,
+}
+
+impl SignalTarget {
+    /// The native signal path, without an endpoint.
+    pub fn native_path(&self) -> String {
+        format!(
+            "/v1/{}/stacks/{}/{}/resources/{}/signal",
+            self.tenant, self.stack_name, self.stack_id, self.resource_name
+        )
+    }
+}
+
+/// Mints signal URLs and tokens that the embedding API server accepts (`ember serve` builds
+/// one from its URL signer, so URLs carry the server's public endpoint and pre-signed ones a
+/// signature); set as [`crate::EngineConfig::signal_urls`].
+pub trait SignalUrls: Send + Sync + std::fmt::Debug {
+    fn url(&self, target: &SignalTarget) -> String;
+    /// A token that authorises `POST` on the native signal path of `target` only.
+    fn token(&self, target: &SignalTarget) -> String;
 }
 
 /// The engine as resource types reach it; empty until a service is built over the registry.
@@ -212,6 +265,23 @@ impl EngineControl {
         self.engine
             .upgrade()
             .ok_or_else(|| ResourceError::new("Error", "the engine has stopped"))
+    }
+
+    async fn signal_target(
+        &self,
+        engine: &EngineInner,
+        stack_id: &str,
+        resource: &str,
+        kind: SignalUrlKind,
+    ) -> Result<SignalTarget, ResourceError> {
+        let record = self.record(engine, stack_id).await?;
+        Ok(SignalTarget {
+            kind,
+            tenant: record.project_id,
+            stack_name: record.name,
+            stack_id: record.id,
+            resource_name: resource.to_string(),
+        })
     }
 
     async fn record(&self, engine: &EngineInner, id: &str) -> Result<StackRecord, ResourceError> {
@@ -509,13 +579,33 @@ impl StackControl for EngineControl {
             .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))
     }
 
-    async fn signal_url(&self, stack_id: &str, resource: &str) -> Result<String, ResourceError> {
+    async fn signal_url(
+        &self,
+        stack_id: &str,
+        resource: &str,
+        kind: SignalUrlKind,
+    ) -> Result<String, ResourceError> {
         let engine = self.engine()?;
-        let record = self.record(&engine, stack_id).await?;
-        Ok(format!(
-            "/v1/{}/stacks/{}/{}/resources/{resource}/signal",
-            record.project_id, record.name, record.id
-        ))
+        let target = self.signal_target(&engine, stack_id, resource, kind).await?;
+        Ok(match &engine.config.signal_urls {
+            Some(urls) => urls.url(&target),
+            None => target.native_path(),
+        })
+    }
+
+    async fn signal_token(
+        &self,
+        stack_id: &str,
+        resource: &str,
+    ) -> Result<Option<String>, ResourceError> {
+        let engine = self.engine()?;
+        let Some(urls) = engine.config.signal_urls.clone() else {
+            return Ok(None);
+        };
+        let target = self
+            .signal_target(&engine, stack_id, resource, SignalUrlKind::Native)
+            .await?;
+        Ok(Some(urls.token(&target)))
     }
 
     async fn resource_data(

@@ -1261,7 +1261,7 @@ impl Service {
     ) -> Result<(), EngineError> {
         let hook = hook.as_str().unwrap_or_default();
         let described = format!("{} \"{resource}\"", row.type_name);
-        if !crate::engine::hooks::HOOK_TYPES.contains(&hook) {
+        if crate::engine::hooks::hook_named(hook).is_none() {
             return Err(EngineError::InvalidRequest(format!(
                 "Invalid hook type \"{hook}\" for {described}"
             )));

@@ -154,3 +154,101 @@ async fn hooks_reach_resources_of_nested_stacks() {
     let stack = wait(&svc, &id).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
 }
+
+/// The events of one resource as `(status, reason)`.
+async fn events_of(svc: &Service, id: &str, resource: &str) -> Vec<(String, String)> {
+    events(svc, id)
+        .await
+        .into_iter()
+        .filter(|(r, _, _)| r == resource)
+        .map(|(_, s, r)| (s, r))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_hooks_pause_after_create_update_and_delete() {
+    let svc = service();
+    let mut req = request("posthooks", TEMPLATE);
+    req.environment = Some(json!({"resource_registry": {"resources": {
+        "b": {"hooks": ["post-create", "post-update", "post-delete"]}}}}));
+    let created = svc.create_stack(&cx(), req).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+
+    // post-create: b is created, and c (which depends on b) waits for the hook.
+    let row = paused(&svc, &id, "b", "post-create").await;
+    assert_eq!(row["resource_status"], json!("CREATE_COMPLETE"));
+    assert_eq!(
+        row["resource_status_reason"],
+        json!("CREATE paused until Hook post-create is cleared")
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let rs = resources(&svc, &id).await;
+    assert!(rs
+        .get("c")
+        .is_none_or(|c| c["resource_status"] == json!("INIT_COMPLETE")));
+    assert_eq!(
+        status(&svc.show_stack(&cx(), &id, false).await.unwrap()),
+        "CREATE_IN_PROGRESS"
+    );
+    svc.signal_resource(&cx(), &id, "b", json!({"unset_hook": "post-create"}))
+        .await
+        .unwrap();
+    let stack = wait(&svc, &id).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    // The completed resource keeps its own reason once the hook is cleared.
+    let rs = resources(&svc, &id).await;
+    assert_eq!(rs["b"]["resource_status_reason"], json!("state changed"));
+    assert_eq!(
+        events_of(&svc, &id, "b").await,
+        vec![
+            ("CREATE_IN_PROGRESS".into(), "state changed".into()),
+            ("CREATE_COMPLETE".into(), "state changed".into()),
+            (
+                "CREATE_COMPLETE".into(),
+                "CREATE paused until Hook post-create is cleared".into()
+            ),
+            (
+                "CREATE_COMPLETE".into(),
+                "Hook post-create is cleared".into()
+            ),
+        ]
+    );
+
+    // post-update after an update in place (OS::Heat::Value updates in place).
+    let updated = TEMPLATE.replace(
+        "b: {type: OS::Heat::None}",
+        "b: {type: OS::Heat::Value, properties: {value: v2}}",
+    );
+    let template_with_value = TEMPLATE.replace(
+        "b: {type: OS::Heat::None}",
+        "b: {type: OS::Heat::Value, properties: {value: v1}}",
+    );
+    // First move b to a Value (a type change replaces: no post-update on the replacement).
+    let mut req = request("posthooks", &template_with_value);
+    req.environment = Some(json!({"resource_registry": {"resources": {
+        "b": {"hooks": ["post-update", "post-delete"]}}}}));
+    svc.update_stack(&cx(), &id, req).await.unwrap();
+    let stack = wait(&svc, &id).await;
+    assert_eq!(status(&stack), "UPDATE_COMPLETE", "{}", reason(&stack));
+    let mut req = request("posthooks", &updated);
+    req.environment = Some(json!({"resource_registry": {"resources": {
+        "b": {"hooks": ["post-update", "post-delete"]}}}}));
+    svc.update_stack(&cx(), &id, req).await.unwrap();
+    let row = paused(&svc, &id, "b", "post-update").await;
+    assert_eq!(row["resource_status"], json!("UPDATE_COMPLETE"));
+    svc.signal_resource(&cx(), &id, "b", json!({"unset_hook": "post-update"}))
+        .await
+        .unwrap();
+    let stack = wait(&svc, &id).await;
+    assert_eq!(status(&stack), "UPDATE_COMPLETE", "{}", reason(&stack));
+
+    // post-delete: b is deleted, then paused; the stack delete waits for the hook.
+    svc.delete_stack(&cx(), &id).await.unwrap();
+    let row = paused(&svc, &id, "b", "post-delete").await;
+    assert_eq!(row["resource_status"], json!("DELETE_COMPLETE"));
+    svc.signal_resource(&cx(), &id, "b", json!({"unset_hook": "post-delete"}))
+        .await
+        .unwrap();
+    let stack = wait(&svc, &id).await;
+    assert_eq!(status(&stack), "DELETE_COMPLETE", "{}", reason(&stack));
+}

@@ -588,17 +588,24 @@ async fn hook_type(ctx: &Ctx, stack: &StackRef) -> Result<&'static str, CliError
     }
 }
 
-fn hook_reasons(hook: &str) -> (String, String, String) {
-    let action = match hook {
+/// The action of a `pre-` hook and its `post-` hook (heatclient knows only the former; Ember
+/// also lists and clears the latter, which the engine pauses on as Heat's does).
+fn hook_action(pre_hook: &str) -> (&'static str, String) {
+    let action = match pre_hook {
         "pre-create" => "CREATE",
         "pre-update" => "UPDATE",
         _ => "DELETE",
     };
-    (
-        format!("Stack {action} started"),
-        format!("{action} paused until Hook {hook} is cleared"),
-        format!("Hook {hook} is cleared"),
-    )
+    let post_hook = format!("post-{}", action.to_lowercase());
+    (action, post_hook)
+}
+
+/// The hook a `<ACTION> paused until Hook <hook> is cleared` reason names.
+fn paused_hook(reason: &str) -> Option<&str> {
+    reason
+        .split_once(" paused until Hook ")?
+        .1
+        .strip_suffix(" is cleared")
 }
 
 pub async fn hook(ctx: &mut Ctx, command: HookCommand) -> Result<(), CliError> {
@@ -610,7 +617,9 @@ pub async fn hook(ctx: &mut Ctx, command: HookCommand) -> Result<(), CliError> {
         } => {
             let stack_ref = ctx.find_stack(&stack).await?;
             let hook = hook_type(ctx, &stack_ref).await?;
-            let (started, paused, cleared) = hook_reasons(hook);
+            let (action, post_hook) = hook_action(hook);
+            let started = format!("Stack {action} started");
+            let hooks = [hook, post_hook.as_str()];
             let depth = nested_depth.unwrap_or(0);
             let mut query = vec![("sort_dir".to_owned(), "asc".to_owned())];
             if depth > 0 {
@@ -626,16 +635,21 @@ pub async fn hook(ctx: &mut Ctx, command: HookCommand) -> Result<(), CliError> {
                 .unwrap_or(0);
             let mut pending: Vec<(String, Value)> = Vec::new();
             for event in &events[start..] {
-                let key = format!(
+                let resource = format!(
                     "{}/{}",
                     event_stack_id(event).unwrap_or_default(),
                     text(event, "resource_name")
                 );
                 let reason = text(event, "resource_status_reason");
-                if reason == paused {
+                if let Some(paused) = paused_hook(&reason).filter(|h| hooks.contains(h)) {
+                    let key = format!("{resource}/{paused}");
                     pending.retain(|(k, _)| *k != key);
                     pending.push((key, event.clone()));
-                } else if reason == cleared {
+                } else if let Some(cleared) = reason
+                    .strip_prefix("Hook ")
+                    .and_then(|r| r.strip_suffix(" is cleared"))
+                {
+                    let key = format!("{resource}/{cleared}");
                     pending.retain(|(k, _)| *k != key);
                 }
             }
@@ -671,13 +685,13 @@ pub async fn hook(ctx: &mut Ctx, command: HookCommand) -> Result<(), CliError> {
         } => {
             let stack_ref = ctx.find_stack(&stack).await?;
             let hook = if pre_create {
-                "pre-create"
+                HookChoice::Given("pre-create")
             } else if pre_update {
-                "pre-update"
+                HookChoice::Given("pre-update")
             } else if pre_delete {
-                "pre-delete"
+                HookChoice::Given("pre-delete")
             } else {
-                hook_type(ctx, &stack_ref).await?
+                HookChoice::Pending(hook_type(ctx, &stack_ref).await?)
             };
             for declaration in &hooks {
                 let parts: Vec<&str> = declaration.split('/').filter(|p| !p.is_empty()).collect();
@@ -688,13 +702,23 @@ pub async fn hook(ctx: &mut Ctx, command: HookCommand) -> Result<(), CliError> {
     }
 }
 
+/// Which hook `hook clear` clears.
+#[derive(Debug, Clone, Copy)]
+enum HookChoice {
+    /// The one a `--pre-*` flag names.
+    Given(&'static str),
+    /// Without a flag: the hook a resource is paused on (its status reason names it, which is
+    /// how a `post-*` hook is cleared), else heatclient's choice from the stack status.
+    Pending(&'static str),
+}
+
 /// heatclient's `clear_wildcard_hooks`: walk nested stacks matching each path part (with `*`/`?`
 /// wildcards) and signal `unset_hook` on the matching resources.
 async fn clear_hooks(
     ctx: &Ctx,
     stack: &StackRef,
     parts: &[&str],
-    hook: &str,
+    hook: HookChoice,
 ) -> Result<(), CliError> {
     let Some((first, rest)) = parts.split_first() else {
         return Ok(());
@@ -706,6 +730,11 @@ async fn clear_hooks(
             continue;
         }
         if rest.is_empty() {
+            let reason = text(&resource, "resource_status_reason");
+            let hook = match hook {
+                HookChoice::Given(hook) => hook,
+                HookChoice::Pending(by_status) => paused_hook(&reason).unwrap_or(by_status),
+            };
             ctx.heat
                 .resource_signal(stack, &name, Some(json!({"unset_hook": hook})))
                 .await?;

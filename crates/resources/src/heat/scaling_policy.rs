@@ -6,7 +6,7 @@
 
 use super::autoscaling_group::{cooldown_from_now, in_cooldown, AdjustmentType};
 use async_trait::async_trait;
-use ember_engine::nested::{StackControl, StackHandle};
+use ember_engine::nested::{SignalUrlKind, StackControl, StackHandle};
 use ember_engine::schema::{AttributeSchema, Constraint, PropertySchema, PropertyType, TypeSchema};
 use ember_engine::{ResourceContext, ResourceError, ResourceType, Started};
 use serde_json::{json, Value};
@@ -91,7 +91,24 @@ impl ScalingPolicy {
     fn control(&self) -> Result<Arc<dyn StackControl>, ResourceError> {
         self.handle.get()
     }
+
+    async fn mint(
+        &self,
+        cx: &ResourceContext,
+        kind: SignalUrlKind,
+    ) -> Result<String, ResourceError> {
+        self.control()?
+            .signal_url(&cx.stack_id, &cx.name, kind)
+            .await
+    }
 }
+
+/// The URL attributes: `alarm_url` is pre-signed (plain `curl -X POST` works, as Aodh's
+/// `http://` actions need), `signal_url` is the native API's and takes a Keystone token.
+const URLS: [(&str, SignalUrlKind); 2] = [
+    ("alarm_url", SignalUrlKind::PresignedSignal),
+    ("signal_url", SignalUrlKind::Native),
+];
 
 /// The alarm state a signal carries (Aodh's `current`, or `state`); a bare signal is an alarm.
 fn alarm_state(details: &Value) -> String {
@@ -109,10 +126,16 @@ impl ResourceType for ScalingPolicy {
         &self.schema
     }
 
+    /// The URLs are minted once, at create, so the attributes stay the same for the life of
+    /// the policy (an alarm holding `alarm_url` is not updated by every stack update).
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let mut data = BTreeMap::new();
+        for (attribute, kind) in URLS {
+            data.insert(attribute.to_string(), self.mint(cx, kind).await?);
+        }
         Ok(Started {
             physical_id: Some(cx.physical_resource_name()),
-            data: BTreeMap::new(),
+            data,
         })
     }
 
@@ -167,12 +190,11 @@ impl ResourceType for ScalingPolicy {
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
         match name {
-            // Both point at the native signal path until the API server mints pre-signed CFN
-            // URLs for the engine (see crates/engine/NEEDS.md).
-            "alarm_url" | "signal_url" => {
-                let url = self.control()?.signal_url(&cx.stack_id, &cx.name).await?;
-                Ok(Some(Value::String(url)))
-            }
+            "alarm_url" | "signal_url" => Ok(Some(
+                cx.data
+                    .get(name)
+                    .map_or(Value::Null, |url| Value::String(url.clone())),
+            )),
             "show" => Ok(Some(Value::Null)),
             _ => Ok(None),
         }

@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ember_engine::nested::{StackControl, StackHandle};
+use ember_engine::nested::{SignalUrlKind, StackControl, StackHandle};
 use ember_engine::resource::{Properties, UpdateRequest};
 use ember_engine::schema::{AttributeSchema, Constraint, PropertySchema, PropertyType, TypeSchema};
 use ember_engine::{Progress, ResourceContext, ResourceError, ResourceType, Started};
@@ -189,10 +189,21 @@ impl ResourceType for WaitConditionHandle {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let endpoint = self.control()?.signal_url(&cx.stack_id, &cx.name).await?;
+        let control = self.control()?;
+        let url_kind = match self.kind {
+            HandleKind::Cfn => SignalUrlKind::PresignedWaitCondition,
+            _ => SignalUrlKind::Native,
+        };
+        let endpoint = control.signal_url(&cx.stack_id, &cx.name, url_kind).await?;
         let mut data = BTreeMap::from([(ENDPOINT.to_string(), endpoint)]);
         if self.kind != HandleKind::Cfn {
-            data.insert(TOKEN.into(), uuid::Uuid::new_v4().simple().to_string());
+            // Without an API server to check a minted token (in-process mode) the token is
+            // only a value for templates to pass on; signals then go through the CLI.
+            let token = match control.signal_token(&cx.stack_id, &cx.name).await? {
+                Some(token) => token,
+                None => uuid::Uuid::new_v4().simple().to_string(),
+            };
+            data.insert(TOKEN.into(), token);
         }
         Ok(Started {
             physical_id: Some(cx.physical_resource_name()),
