@@ -15,12 +15,14 @@ pub enum ServiceType {
     Image,
     Placement,
     Orchestration,
+    /// Heat's CloudFormation-compatible API, where `cfn-hup` reads metadata.
+    CloudFormation,
     Metric,
     Alarming,
 }
 
 impl ServiceType {
-    pub const ALL: [ServiceType; 9] = [
+    pub const ALL: [ServiceType; 10] = [
         ServiceType::Identity,
         ServiceType::Compute,
         ServiceType::Network,
@@ -28,6 +30,7 @@ impl ServiceType {
         ServiceType::Image,
         ServiceType::Placement,
         ServiceType::Orchestration,
+        ServiceType::CloudFormation,
         ServiceType::Metric,
         ServiceType::Alarming,
     ];
@@ -43,6 +46,7 @@ impl ServiceType {
             ServiceType::Image => &["image"],
             ServiceType::Placement => &["placement"],
             ServiceType::Orchestration => &["orchestration"],
+            ServiceType::CloudFormation => &["cloudformation"],
             ServiceType::Metric => &["metric"],
             ServiceType::Alarming => &["alarming"],
         }

@@ -173,6 +173,56 @@ impl BlockStorage {
         }
     }
 
+    /// Start a backup of the volume (`force`: also while attached); returns its id.
+    pub async fn create_backup(&self, volume_id: &str, name: &str) -> Result<String, Error> {
+        let created = self
+            .client
+            .post(
+                "/backups",
+                json!({"backup": {"volume_id": volume_id, "name": name, "force": true}}),
+            )
+            .send_json()
+            .await?;
+        created["backup"]["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| Error::Decode {
+                service: ServiceType::BlockStorage,
+                detail: "backup create answer has no id".into(),
+            })
+    }
+
+    /// One look at a backup being made: ready at `available`, failed at `error` with Cinder's
+    /// `fail_reason`.
+    pub async fn check_backup(&self, id: &str) -> Result<Poll<Value>, Error> {
+        let backup = self
+            .client
+            .get(format!("/backups/{id}"))
+            .send_json()
+            .await?["backup"]
+            .clone();
+        let status = backup["status"].as_str().unwrap_or("unknown").to_string();
+        match status.as_str() {
+            "available" => Ok(Poll::Ready(backup)),
+            "error" => Err(Error::Failed {
+                kind: "Backup",
+                id: id.to_string(),
+                message: backup["fail_reason"]
+                    .as_str()
+                    .unwrap_or("Backup went to status error")
+                    .to_string(),
+                status,
+            }),
+            _ => Ok(Poll::Pending(status)),
+        }
+    }
+
+    /// Delete a backup; already gone counts as deleted.
+    pub async fn delete_backup(&self, id: &str) -> Result<(), Error> {
+        ignore_not_found(self.client.delete(format!("/backups/{id}")).send().await)?;
+        Ok(())
+    }
+
     pub async fn list_volumes(&self) -> Result<Vec<Value>, Error> {
         Ok(self.client.get("/volumes").send_json().await?["volumes"]
             .as_array()

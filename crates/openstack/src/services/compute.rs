@@ -332,6 +332,91 @@ impl Compute {
         Ok(())
     }
 
+    /// The server's network interfaces (`interfaceAttachments`: `port_id`, `net_id`,
+    /// `fixed_ips`, `port_state`).
+    pub async fn interfaces(&self, server_id: &str) -> Result<Vec<Value>, Error> {
+        Ok(self
+            .client
+            .get(format!("/servers/{server_id}/os-interface"))
+            .send_json()
+            .await?["interfaceAttachments"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Attach an interface (`{"port_id": ..}` or `{"net_id": .., "fixed_ips": [..]}`); returns
+    /// the attachment. Not retried: a repeated attach would add a second interface.
+    pub async fn attach_interface(
+        &self,
+        server_id: &str,
+        interface: Value,
+    ) -> Result<Value, Error> {
+        let attached = self
+            .client
+            .post(
+                format!("/servers/{server_id}/os-interface"),
+                json!({ "interfaceAttachment": interface }),
+            )
+            .send_json()
+            .await?;
+        Ok(attached["interfaceAttachment"].clone())
+    }
+
+    /// Ask Nova to detach the interface of `port_id` (done asynchronously: the port leaves
+    /// [`Compute::interfaces`] when it is); an interface already gone counts as detached.
+    pub async fn detach_interface(&self, server_id: &str, port_id: &str) -> Result<(), Error> {
+        ignore_not_found(
+            self.client
+                .delete(format!("/servers/{server_id}/os-interface/{port_id}"))
+                .send()
+                .await,
+        )?;
+        Ok(())
+    }
+
+    /// Start an image of the server named `name` (`createImage`); returns the image id, which
+    /// Glance shows `active` once the upload is done. Not retried (two images otherwise).
+    pub async fn create_image(&self, server_id: &str, name: &str) -> Result<String, Error> {
+        let answer = self
+            .client
+            .post(
+                format!("/servers/{server_id}/action"),
+                json!({"createImage": {"name": name}}),
+            )
+            .send_json()
+            .await?;
+        answer["image_id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| Error::Decode {
+                service: ServiceType::Compute,
+                detail: "createImage answer has no image_id".into(),
+            })
+    }
+
+    /// The URL of a remote console (`protocol` vnc/spice/rdp/serial/mks, `kind` novnc, xvpvnc,
+    /// spice-html5, rdp-html5, serial, webmks).
+    pub async fn console_url(
+        &self,
+        server_id: &str,
+        protocol: &str,
+        kind: &str,
+    ) -> Result<String, Error> {
+        let answer = self
+            .client
+            .post(
+                format!("/servers/{server_id}/remote-consoles"),
+                json!({"remote_console": {"protocol": protocol, "type": kind}}),
+            )
+            .send_json()
+            .await?;
+        Ok(answer["remote_console"]["url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
     /// Create a key pair; with no public key Nova generates one and returns its private key.
     pub async fn create_keypair(&self, keypair: Value) -> Result<Value, Error> {
         Ok(self

@@ -121,6 +121,8 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
 /// Data keys of the volume type.
 const EXTEND_TO: &str = "extend_to";
 const BACK_TO: &str = "back_to_status";
+/// Heat's data key for the backup a snapshot made.
+const BACKUP: &str = "backup_id";
 
 fn string_values(value: Option<&Value>) -> Value {
     let mut out = Map::new();
@@ -345,6 +347,28 @@ impl ResourceType for Volume {
             Poll::Ready(volume) if volume["size"].as_u64() == Some(size) => Ok(Progress::Done),
             _ => Ok(Progress::Pending(next_check(cx))),
         }
+    }
+
+    /// Heat's volume snapshot is a Cinder *backup* (a snapshot would keep the volume from being
+    /// deleted): made with `force` (attached volumes too), waited for, its id kept as
+    /// `backup_id`. `deletion_policy: Snapshot` runs this before the delete, so a volume whose
+    /// backup fails is not deleted.
+    async fn snapshot(
+        &self,
+        cx: &ResourceContext,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
+        let backup = storage
+            .create_backup(physical_id(cx)?, &cx.physical_resource_name())
+            .await
+            .map_err(cloud_error)?;
+        let policy = PollPolicy::default().with_deadline(Duration::from_secs(600));
+        ember_openstack::poll(&policy, "Backup", &backup, || storage.check_backup(&backup))
+            .await
+            .map_err(cloud_error)?;
+        let mut data = cx.data.clone();
+        data.insert(BACKUP.into(), backup);
+        Ok(data)
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {

@@ -2,10 +2,11 @@
 //! `neutron.network`, ...): the named thing must exist and be unique, and the error names it as
 //! Heat does: `Error validating value 'm9': The Flavor (m9) could not be found.`
 //!
-//! The engine calls [`check_properties`] at validate time (see NEEDS.md: it has no hook yet).
+//! The engine calls [`check_properties`] through `ResourceType::validate_with_cloud` before a
+//! create or update is accepted.
 
 use ember_engine::resource::Properties;
-use ember_engine::schema::{Constraint, TypeSchema};
+use ember_engine::schema::{Constraint, PropertySchema, TypeSchema};
 use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::identity::{Identity, IdentityKind};
@@ -77,24 +78,58 @@ pub async fn check(session: &Session, constraint: &str, value: &str) -> Result<b
     Err(format!("Error validating value '{value}': {message}"))
 }
 
-/// Check every top-level string property of `properties` whose schema carries one of these
-/// constraints; the first failure as (property name, message).
+/// Check every string value of `properties` whose schema carries one of these constraints,
+/// nested ones too (`networks[].network`, `block_device_mapping_v2[].image`); the first failure
+/// as (property path in Heat's spelling, `networks.0.network`, message).
 pub async fn check_properties(
     session: &Session,
     schema: &TypeSchema,
     properties: &Properties,
 ) -> Result<(), (String, String)> {
+    let mut found = Vec::new();
     for (name, property) in &schema.properties {
-        let Some(Value::String(value)) = properties.get(name) else {
-            continue;
-        };
-        for constraint in &property.constraints {
-            if let Constraint::Custom(constraint) = constraint {
-                check(session, constraint, value)
-                    .await
-                    .map_err(|message| (name.clone(), message))?;
-            }
+        if let Some(value) = properties.get(name) {
+            constrained_values(property, value, name.clone(), &mut found);
         }
     }
+    for (path, constraint, value) in found {
+        check(session, constraint, value)
+            .await
+            .map_err(|message| (path, message))?;
+    }
     Ok(())
+}
+
+/// The (path, constraint, value) of every string under `value` that `schema` constrains.
+fn constrained_values<'a>(
+    schema: &'a PropertySchema,
+    value: &'a Value,
+    path: String,
+    found: &mut Vec<(String, &'a str, &'a str)>,
+) {
+    match (value, &schema.nested) {
+        (Value::String(text), _) => {
+            for constraint in &schema.constraints {
+                if let Constraint::Custom(name) = constraint {
+                    found.push((path.clone(), name, text));
+                }
+            }
+        }
+        (Value::Array(items), Some(nested)) => {
+            // A list's nested schema is its one item schema.
+            if let Some(item) = nested.values().next() {
+                for (index, value) in items.iter().enumerate() {
+                    constrained_values(item, value, format!("{path}.{index}"), found);
+                }
+            }
+        }
+        (Value::Object(map), Some(nested)) => {
+            for (key, schema) in nested {
+                if let Some(value) = map.get(key) {
+                    constrained_values(schema, value, format!("{path}.{key}"), found);
+                }
+            }
+        }
+        _ => {}
+    }
 }

@@ -13,11 +13,13 @@
 mod aodh;
 mod cinder;
 pub mod constraints;
+mod dependencies;
 mod glance;
 mod keystone;
 mod neutron;
 mod nova;
 mod props;
+mod user_data;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,7 +1,8 @@
-//! `OS::Neutron::{Net, Subnet, Port, Router, RouterInterface, SecurityGroup, FloatingIP,
-//! FloatingIPAssociation}`.
+//! `OS::Neutron::{Net, ProviderNet, Subnet, Port, Router, RouterInterface, SecurityGroup,
+//! SecurityGroupRule, FloatingIP, FloatingIPAssociation}`.
 //!
-//! Net, Subnet, Port, Router, SecurityGroup and FloatingIP share one implementation: their
+//! Net, ProviderNet, Subnet, Port, Router, SecurityGroup, SecurityGroupRule and FloatingIP share
+//! one implementation: their
 //! properties map onto the API object field by field, with the few renames and name-or-id
 //! lookups Heat does in [`api_fields`]. RouterInterface and FloatingIPAssociation act on another
 //! object and have their own types.
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ember_engine::resource::UpdateRequest;
-use ember_engine::schema::{Constraint, TypeSchema};
+use ember_engine::schema::{Constraint, PropertySchema, TypeSchema};
 use ember_engine::{Progress, Registry, ResourceContext, ResourceError, ResourceType, Started};
 use ember_openstack::services::network::{Network, NeutronKind};
 use serde_json::{json, Map, Value};
@@ -26,6 +27,7 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
         NeutronKind::Router,
         NeutronKind::SecurityGroup,
         NeutronKind::FloatingIp,
+        NeutronKind::SecurityGroupRule,
     ] {
         let (type_name, schema) = schema_of(kind);
         registry.register(
@@ -37,6 +39,14 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
             }),
         );
     }
+    registry.register(
+        "OS::Neutron::ProviderNet",
+        Arc::new(NeutronResource {
+            kind: NeutronKind::Network,
+            schema: provider_net_schema(),
+            cloud: cloud.clone(),
+        }),
+    );
     registry.register(
         "OS::Neutron::RouterInterface",
         Arc::new(RouterInterface {
@@ -450,7 +460,25 @@ fn schema_of(kind: NeutronKind) -> (&'static str, TypeSchema) {
                 &[],
             ),
         ),
-        _ => (
+        NeutronKind::SecurityGroupRule => (
+            "OS::Neutron::SecurityGroupRule",
+            type_schema(
+                "A resource for managing Neutron security group rules.",
+                vec![
+                    ("security_group", custom(string("Security group name or ID to add rule.").required(), "neutron.security_group")),
+                    ("description", string("Description of the security group rule.")),
+                    ("direction", allowed(string("The direction in which the security group rule is applied.").default(json!("ingress")), &["ingress", "egress"])),
+                    ("ethertype", allowed(string("Ethertype of the traffic.").default(json!("IPv4")), &["IPv4", "IPv6"])),
+                    ("port_range_min", port_number("The minimum port number in the range that is matched by the security group rule.")),
+                    ("port_range_max", port_number("The maximum port number in the range that is matched by the security group rule.")),
+                    ("protocol", string("The protocol that is matched by the security group rule.").default(json!("tcp")).constraint(Constraint::AllowedValues(security_group_protocols()))),
+                    ("remote_group", custom(string("The remote group name or ID to be associated with this security group rule."), "neutron.security_group")),
+                    ("remote_ip_prefix", custom(string("The remote IP prefix (CIDR) to be associated with this security group rule."), "net_cidr")),
+                ],
+                &[],
+            ),
+        ),
+        NeutronKind::FloatingIp => (
             "OS::Neutron::FloatingIP",
             type_schema(
                 "A resource for managing Neutron floating ips.",
@@ -519,11 +547,134 @@ fn schema_of(kind: NeutronKind) -> (&'static str, TypeSchema) {
     }
 }
 
-/// Net, Subnet, Port, Router, SecurityGroup, FloatingIP.
+/// A port number (0-65535).
+fn port_number(description: &str) -> PropertySchema {
+    integer(description).constraint(Constraint::Range {
+        min: Some(0.0),
+        max: Some(65535.0),
+    })
+}
+
+/// Neutron's protocol names and the numbers 0-255, which Heat allows for a rule's `protocol`.
+fn security_group_protocols() -> Vec<Value> {
+    let names = [
+        "ah",
+        "dccp",
+        "egp",
+        "esp",
+        "gre",
+        "hopopt",
+        "icmp",
+        "icmpv6",
+        "igmp",
+        "ipip",
+        "ipv6-encap",
+        "ipv6-frag",
+        "ipv6-icmp",
+        "ipv6-nonxt",
+        "ipv6-opts",
+        "ipv6-route",
+        "ospf",
+        "pgm",
+        "rsvp",
+        "sctp",
+        "tcp",
+        "udp",
+        "udplite",
+        "vrrp",
+    ];
+    (0..256)
+        .map(|n| json!(n.to_string()))
+        .chain(names.iter().map(|n| json!(n)))
+        .collect()
+}
+
+/// `OS::Neutron::ProviderNet` (admin): a network with its physical realisation; its provider
+/// properties become Neutron's `provider:*` and `router:external` fields.
+fn provider_net_schema() -> TypeSchema {
+    type_schema(
+        "A resource for managing Neutron provider networks.",
+        vec![
+            (
+                "name",
+                string("A string specifying a symbolic name for the network.").update_allowed(),
+            ),
+            (
+                "network_type",
+                allowed(
+                    string("A string specifying the provider network type for the network.")
+                        .required()
+                        .update_allowed(),
+                    &["local", "vlan", "vxlan", "gre", "geneve", "flat"],
+                ),
+            ),
+            (
+                "physical_network",
+                string("A string specifying physical network mapping for the network.")
+                    .update_allowed(),
+            ),
+            (
+                "segmentation_id",
+                string("A string specifying the segmentation id for the network.").update_allowed(),
+            ),
+            (
+                "admin_state_up",
+                boolean("A boolean value specifying the administrative status of the network.")
+                    .update_allowed()
+                    .default(json!(true)),
+            ),
+            (
+                "shared",
+                boolean("Whether this network should be shared across all tenants.")
+                    .update_allowed()
+                    .default(json!(true)),
+            ),
+            (
+                "port_security_enabled",
+                boolean("Flag to enable/disable port security on the network.").update_allowed(),
+            ),
+            (
+                "router_external",
+                boolean("Whether the network contains an external router.")
+                    .update_allowed()
+                    .default(json!(false)),
+            ),
+            (
+                "dns_domain",
+                string("DNS domain associated with this network.").update_allowed(),
+            ),
+            (
+                "availability_zone_hints",
+                list("Availability zone candidates for the network.").update_allowed(),
+            ),
+            (
+                "tags",
+                list("The tags to be added to the provider network.").update_allowed(),
+            ),
+            (
+                "tenant_id",
+                string("The ID of the tenant which will own the provider network."),
+            ),
+        ],
+        &["status", "subnets", "segments"],
+    )
+}
+
+/// Net, ProviderNet, Subnet, Port, Router, SecurityGroup, SecurityGroupRule and FloatingIP.
 struct NeutronResource {
     kind: NeutronKind,
     schema: TypeSchema,
     cloud: Arc<Cloud>,
+}
+
+impl NeutronResource {
+    /// Whether the object has a name (Heat's generated one when the template gives none).
+    fn named(&self) -> bool {
+        !matches!(
+            self.kind,
+            NeutronKind::FloatingIp | NeutronKind::SecurityGroupRule
+        )
+    }
 }
 
 /// Properties that are not API fields: handled apart, or agent scheduling that needs admin
@@ -579,6 +730,18 @@ async fn api_fields(
                 "subnet_id",
                 find_id(network, NeutronKind::Subnet, value).await?,
             ),
+            "security_group" => (
+                "security_group_id",
+                find_id(network, NeutronKind::SecurityGroup, value).await?,
+            ),
+            "remote_group" => (
+                "remote_group_id",
+                find_id(network, NeutronKind::SecurityGroup, value).await?,
+            ),
+            "network_type" => ("provider:network_type", value.clone()),
+            "physical_network" => ("provider:physical_network", value.clone()),
+            "segmentation_id" => ("provider:segmentation_id", value.clone()),
+            "router_external" => ("router:external", value.clone()),
             "subnetpool" => ("subnetpool_id", value.clone()),
             "qos_policy" => ("qos_policy_id", value.clone()),
             "segment" => ("segment_id", value.clone()),
@@ -723,6 +886,46 @@ async fn sync_rules(network: &Network, group_id: &str, rules: &Value) -> Result<
     Ok(())
 }
 
+/// Heat's ProviderNet checks (nothing for a plain Net, which has none of these properties).
+fn provider_net_checks(props: &Map<String, Value>) -> Result<(), String> {
+    let network_type = props.get("network_type").and_then(Value::as_str);
+    let given = |k: &str| props.get(k).is_some_and(|v| !v.is_null() && *v != "");
+    if given("segmentation_id") && matches!(network_type, Some("local" | "flat")) {
+        return Err("segmentation_id not allowed for network types: local, flat".into());
+    }
+    if given("physical_network")
+        && matches!(network_type, Some("vxlan" | "gre" | "geneve" | "local"))
+    {
+        // Heat's words (its list says flat where it checks local).
+        return Err(
+            "physical_network not allowed for network types: vxlan, gre, geneve, flat".into(),
+        );
+    }
+    Ok(())
+}
+
+/// Heat's SecurityGroupRule checks.
+fn security_group_rule_checks(props: &Map<String, Value>) -> Result<(), String> {
+    let given = |k: &str| props.get(k).is_some_and(|v| !v.is_null());
+    if given("remote_group") && given("remote_ip_prefix") {
+        return Err(
+            "Cannot define the following properties at the same time: remote_group, remote_ip_prefix"
+                .into(),
+        );
+    }
+    let port = |k: &str| props.get(k).and_then(Value::as_i64);
+    let icmp = matches!(
+        props.get("protocol").and_then(Value::as_str),
+        Some("icmp" | "icmpv6" | "ipv6-icmp")
+    );
+    match (port("port_range_min"), port("port_range_max")) {
+        (Some(min), Some(max)) if !icmp && max < min => Err(
+            "The minimum port number must be less than or equal to the maximum port number.".into(),
+        ),
+        _ => Ok(()),
+    }
+}
+
 #[async_trait]
 impl ResourceType for NeutronResource {
     fn schema(&self) -> &TypeSchema {
@@ -735,6 +938,20 @@ impl ResourceType for NeutronResource {
         properties: &ember_engine::Properties,
     ) -> Result<(), (String, String)> {
         super::check_constraints(&self.cloud, handle, &self.schema, properties).await
+    }
+
+    /// Heat's implicit dependencies of ports, routers and floating IPs.
+    fn implicit_dependencies(
+        &self,
+        name: &str,
+        stack: &ember_engine::definition::StackDefinition,
+    ) -> Vec<String> {
+        match self.kind {
+            NeutronKind::Port => super::dependencies::port(stack, name),
+            NeutronKind::Router => super::dependencies::router(stack, name),
+            NeutronKind::FloatingIp => super::dependencies::floating_ip(stack, name),
+            _ => Vec::new(),
+        }
     }
 
     fn validate(&self, props: &Map<String, Value>) -> Result<(), String> {
@@ -750,6 +967,8 @@ impl ResourceType for NeutronResource {
                 "At least one of the following properties must be specified: cidr, subnetpool."
                     .into(),
             ),
+            NeutronKind::Network => provider_net_checks(props),
+            NeutronKind::SecurityGroupRule => security_group_rule_checks(props),
             _ => Ok(()),
         }
     }
@@ -757,7 +976,7 @@ impl ResourceType for NeutronResource {
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         let network = super::client(&self.cloud, cx, Network::new).await?;
         let mut body = api_fields(&network, &cx.properties, None).await?;
-        if self.kind != NeutronKind::FloatingIp {
+        if self.named() {
             body.insert("name".into(), json!(name_or_generated(cx)));
         }
         let created = network
@@ -789,7 +1008,7 @@ impl ResourceType for NeutronResource {
         let id = physical_id(cx)?;
         let network = super::client(&self.cloud, cx, Network::new).await?;
         let mut body = api_fields(&network, &cx.properties, Some(request.changed)).await?;
-        if request.changed.iter().any(|k| k == "name") && self.kind != NeutronKind::FloatingIp {
+        if request.changed.iter().any(|k| k == "name") && self.named() {
             body.insert("name".into(), json!(name_or_generated(cx)));
         }
         if !body.is_empty() {
@@ -1007,49 +1226,12 @@ impl ResourceType for FloatingIpAssociation {
         &self.schema
     }
 
-    /// After every router interface on a network the associated port is on (what Heat lacks:
-    /// the association needs the port's subnet routed to the floating IP's network). The port
-    /// comes from a resource this one references (a Port, or a Server by its `addresses`),
-    /// whose networks are the `OS::Neutron::Net`s it references; an interface is on one when
-    /// the subnet it references references that network.
     fn implicit_dependencies(
         &self,
         name: &str,
         stack: &ember_engine::definition::StackDefinition,
     ) -> Vec<String> {
-        let of_type = |names: &std::collections::BTreeSet<String>, wanted: &str| {
-            names
-                .iter()
-                .filter(|n| {
-                    stack
-                        .resources
-                        .get(*n)
-                        .is_some_and(|d| d.type_name == wanted)
-                })
-                .cloned()
-                .collect::<Vec<_>>()
-        };
-        let Some(me) = stack.resources.get(name) else {
-            return Vec::new();
-        };
-        let networks: Vec<String> = me
-            .requires
-            .iter()
-            .filter_map(|n| stack.resources.get(n))
-            .flat_map(|port_owner| of_type(&port_owner.requires, "OS::Neutron::Net"))
-            .collect();
-        stack
-            .resources
-            .values()
-            .filter(|d| d.type_name == "OS::Neutron::RouterInterface")
-            .filter(|interface| {
-                of_type(&interface.requires, "OS::Neutron::Subnet")
-                    .iter()
-                    .filter_map(|s| stack.resources.get(s))
-                    .any(|subnet| networks.iter().any(|n| subnet.requires.contains(n)))
-            })
-            .map(|interface| interface.name.clone())
-            .collect()
+        super::dependencies::floating_ip_association(stack, name)
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use base64::Engine as _;
 use ember_engine::resource::UpdateRequest;
-use ember_engine::schema::TypeSchema;
+use ember_engine::schema::{Constraint, TypeSchema};
 use ember_engine::{Progress, Registry, ResourceContext, ResourceError, ResourceType, Started};
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::image::Image;
 use ember_openstack::services::network::{Network, NeutronKind};
-use ember_openstack::Session;
+use ember_openstack::{ServiceType, Session};
 use serde_json::{json, Map, Value};
 
 use super::props::{allowed, boolean, custom, integer, list, map, number, string, type_schema};
@@ -93,15 +93,46 @@ fn server_schema() -> TypeSchema {
         vec![
             ("name", string("Server name.").update_allowed()),
             ("image", custom(string("The ID or name of the image to boot with.").update_allowed(), "glance.image")),
-            ("block_device_mapping", list("Block device mappings for this server.")),
-            ("block_device_mapping_v2", list("Block device mappings v2 for this server.")),
+            ("block_device_mapping", list("Block device mappings for this server.").with_items(map("A block device mapping.").with_keys(vec![
+                ("device_name", string("A device name where the volume will be attached in the system at /dev/device_name.").required()),
+                ("volume_id", custom(string("The ID of the volume to boot from."), "cinder.volume")),
+                ("snapshot_id", custom(string("The ID of the snapshot to create a volume from."), "cinder.snapshot")),
+                ("volume_size", integer("The size of the volume, in GB.")),
+                ("delete_on_termination", boolean("Indicate whether the volume should be deleted when the server is terminated.")),
+            ]))),
+            ("block_device_mapping_v2", list("Block device mappings v2 for this server.").with_items(map("A block device mapping v2.").with_keys(vec![
+                ("device_name", string("A device name where the volume will be attached in the system at /dev/device_name.")),
+                ("volume_id", custom(string("The volume_id can be boot or non-boot device to the server."), "cinder.volume")),
+                ("image_id", custom(string("The ID of the image to create a volume from."), "glance.image")),
+                ("image", custom(string("The ID or name of the image to create a volume from."), "glance.image")),
+                ("snapshot_id", custom(string("The ID of the snapshot to create a volume from."), "cinder.snapshot")),
+                ("swap_size", integer("The size of the swap, in MB.")),
+                ("ephemeral_size", integer("The size of the local ephemeral block device, in GB.").constraint(Constraint::Range { min: Some(1.0), max: None })),
+                ("ephemeral_format", allowed(string("The format of the local ephemeral block device."), &["ext2", "ext3", "ext4", "xfs", "ntfs"])),
+                ("device_type", allowed(string("Device type: at the moment we can make distinction only between disk and cdrom."), &["cdrom", "disk"])),
+                ("disk_bus", allowed(string("Bus of the device: hypervisor driver chooses a suitable default if omitted."), &["ide", "lame_bus", "sata", "scsi", "usb", "virtio"])),
+                ("boot_index", integer("Integer used for ordering the boot disks.")),
+                ("volume_size", integer("Size of the block device in GB.")),
+                ("delete_on_termination", boolean("Indicate whether the volume should be deleted when the server is terminated.")),
+                ("volume_type", custom(string("The type of volume to use when creating a volume from image, snapshot, or blank source."), "cinder.vtype")),
+            ]))),
             ("flavor", custom(string("The ID or name of the flavor to boot onto.").required().update_allowed(), "nova.flavor")),
             ("flavor_update_policy", allowed(string("Policy on how to apply a flavor update; either by requesting a server resize or by replacing the entire server.").update_allowed().default(json!("RESIZE")), &["RESIZE", "REPLACE"])),
             ("image_update_policy", allowed(string("Policy on how to apply an image-id update.").update_allowed().default(json!("REBUILD")), &["REBUILD", "REPLACE", "REBUILD_PRESERVE_EPHEMERAL"])),
             ("key_name", custom(string("Name of keypair to inject into the server."), "nova.keypair")),
             ("availability_zone", string("Name of the availability zone for server placement.")),
             ("security_groups", list("List of security group names or IDs.").default(json!([]))),
-            ("networks", list("An ordered list of nics to be added to this server.").update_allowed()),
+            ("networks", list("An ordered list of nics to be added to this server.").update_allowed().with_items(map("A nic.").with_keys(vec![
+                ("uuid", custom(string("ID of network to create a port on."), "neutron.network")),
+                ("network", custom(string("Name or ID of network to create a port on."), "neutron.network")),
+                ("allocate_network", allowed(string("The special string values of network, auto or none.").update_allowed(), &["none", "auto"])),
+                ("fixed_ip", string("Fixed IP address to specify for the port created on the requested network.")),
+                ("port", custom(string("ID of an existing port to associate with this server."), "neutron.port")),
+                ("port_extra_properties", map("Dict, which has expand properties for port.").update_allowed()),
+                ("subnet", string("Subnet in which to allocate the IP address for port.")),
+                ("floating_ip", string("ID of the floating IP to associate.")),
+                ("tag", string("Port tag.")),
+            ]))),
             ("scheduler_hints", map("Arbitrary key-value pairs specified by the client to help boot a server.")),
             ("metadata", map("Arbitrary key/value metadata to store for this server.").update_allowed().default(json!({}))),
             ("user_data_format", allowed(string("How the user_data should be formatted for the server.").default(json!("HEAT_CFNTOOLS")), &["HEAT_CFNTOOLS", "RAW", "SOFTWARE_CONFIG"])),
@@ -138,6 +169,9 @@ const INTERNAL_PORTS: &str = "internal_ports";
 const RESIZE_REQUEST: &str = "resize_request_id";
 const RESIZE_FLAVOR: &str = "resize_flavor";
 const REBUILD_IMAGE: &str = "rebuild_image";
+const DETACHING: &str = "detaching_ports";
+/// Heat's data key for the image a snapshot made.
+const SNAPSHOT_IMAGE: &str = "snapshot_image_id";
 
 struct Server {
     schema: TypeSchema,
@@ -171,64 +205,211 @@ impl Server {
         let network = Network::new(session).await.map_err(cloud_error)?;
         let mut nics = Vec::new();
         for entry in entries {
-            let get = |k: &str| {
-                entry
-                    .get(k)
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-            };
-            let mut nic = Map::new();
-            if let Some(port) = get("port") {
-                nic.insert("port".into(), json!(port));
-            } else if let Some(net) = get("network").or_else(|| get("uuid")) {
-                let found = network
-                    .find(NeutronKind::Network, net)
-                    .await
-                    .map_err(cloud_error)?;
-                nic.insert("uuid".into(), found["id"].clone());
-                if let Some(ip) = get("fixed_ip") {
-                    nic.insert("fixed_ip".into(), json!(ip));
-                }
-            } else if let Some(subnet) = get("subnet") {
-                let subnet = network
-                    .find(NeutronKind::Subnet, subnet)
-                    .await
-                    .map_err(cloud_error)?;
-                let mut fixed = json!({"subnet_id": subnet["id"]});
-                if let Some(ip) = get("fixed_ip") {
-                    fixed["ip_address"] = json!(ip);
-                }
-                let mut port = json!({
-                    "network_id": subnet["network_id"],
-                    "fixed_ips": [fixed],
-                    "name": format!("{}-port-{}", name_or_generated(cx), ports_made.len()),
-                });
-                let groups = security_group_ids(&network, cx).await?;
-                if !groups.is_empty() {
-                    port["security_groups"] = json!(groups);
-                }
-                let made = network
-                    .create(NeutronKind::Port, port)
-                    .await
-                    .map_err(cloud_error)?;
-                let id = made["id"].as_str().unwrap_or_default().to_string();
-                ports_made.push(id.clone());
-                nic.insert("port".into(), json!(id));
-            }
-            if let Some(tag) = get("tag") {
-                nic.insert("tag".into(), json!(tag));
-            }
-            nics.push(Value::Object(nic));
+            nics.push(Value::Object(
+                Self::nic(&network, cx, entry, ports_made).await?,
+            ));
         }
         Ok(Value::Array(nics))
     }
 
-    fn user_data(cx: &ResourceContext) -> Option<String> {
-        // The lab and Ember have no metadata server for HEAT_CFNTOOLS / SOFTWARE_CONFIG
-        // multipart wrapping yet: every format sends the text as given.
-        cx.prop_str("user_data")
-            .filter(|u| !u.is_empty())
-            .map(|u| base64::engine::general_purpose::STANDARD.encode(u))
+    /// One `networks` entry as Nova's nic (`port`, or `uuid` with `fixed_ip`); a subnet-only
+    /// entry gets a port made here, pushed on `ports_made`.
+    async fn nic(
+        network: &Network,
+        cx: &ResourceContext,
+        entry: &Value,
+        ports_made: &mut Vec<String>,
+    ) -> Result<Map<String, Value>, ResourceError> {
+        let get = |k: &str| {
+            entry
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let mut nic = Map::new();
+        if let Some(port) = get("port") {
+            nic.insert("port".into(), json!(port));
+        } else if let Some(net) = get("network").or_else(|| get("uuid")) {
+            let found = network
+                .find(NeutronKind::Network, net)
+                .await
+                .map_err(cloud_error)?;
+            nic.insert("uuid".into(), found["id"].clone());
+            if let Some(ip) = get("fixed_ip") {
+                nic.insert("fixed_ip".into(), json!(ip));
+            }
+        } else if let Some(subnet) = get("subnet") {
+            let subnet = network
+                .find(NeutronKind::Subnet, subnet)
+                .await
+                .map_err(cloud_error)?;
+            let mut fixed = json!({"subnet_id": subnet["id"]});
+            if let Some(ip) = get("fixed_ip") {
+                fixed["ip_address"] = json!(ip);
+            }
+            let mut port = json!({
+                "network_id": subnet["network_id"],
+                "fixed_ips": [fixed],
+                "name": format!("{}-port-{}", name_or_generated(cx), ports_made.len()),
+            });
+            let groups = security_group_ids(network, cx).await?;
+            if !groups.is_empty() {
+                port["security_groups"] = json!(groups);
+            }
+            let made = network
+                .create(NeutronKind::Port, port)
+                .await
+                .map_err(cloud_error)?;
+            let id = made["id"].as_str().unwrap_or_default().to_string();
+            ports_made.push(id.clone());
+            nic.insert("port".into(), json!(id));
+        }
+        if let Some(tag) = get("tag") {
+            nic.insert("tag".into(), json!(tag));
+        }
+        Ok(nic)
+    }
+
+    /// Heat's in-place `networks` update: the interfaces of entries that went away are
+    /// detached (all of them when the old value let Nova choose), those of new entries attached.
+    /// Returns the ports being detached (Nova detaches asynchronously) and the ports made here.
+    async fn update_networks(
+        session: &Session,
+        cx: &ResourceContext,
+        id: &str,
+        old: &Map<String, Value>,
+    ) -> Result<(Vec<String>, Vec<String>), ResourceError> {
+        let compute = Compute::new(session).await.map_err(cloud_error)?;
+        let network = Network::new(session).await.map_err(cloud_error)?;
+        let entries = |props: &Map<String, Value>| -> Option<Vec<Value>> {
+            props.get("networks").and_then(Value::as_array).cloned()
+        };
+        let mut added = entries(&cx.properties).unwrap_or_default();
+        let mut interfaces = compute.interfaces(id).await.map_err(cloud_error)?;
+        let mut detach = Vec::new();
+        match entries(old) {
+            None => detach.extend(interfaces.drain(..)),
+            Some(old_entries) => {
+                for entry in old_entries {
+                    if let Some(kept) = added.iter().position(|e| *e == entry) {
+                        added.remove(kept);
+                        continue;
+                    }
+                    let matched = Self::interface_of(&network, &entry, &interfaces).await?;
+                    if let Some(index) = matched {
+                        detach.push(interfaces.remove(index));
+                    }
+                }
+            }
+        }
+        let mut detaching = Vec::new();
+        for interface in detach {
+            let port = interface["port_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            compute
+                .detach_interface(id, &port)
+                .await
+                .map_err(cloud_error)?;
+            detaching.push(port);
+        }
+        let mut ports_made = Vec::new();
+        for entry in &added {
+            let nic = Self::nic(&network, cx, entry, &mut ports_made).await?;
+            let mut attachment = Map::new();
+            if let Some(port) = nic.get("port") {
+                attachment.insert("port_id".into(), port.clone());
+            } else if let Some(net) = nic.get("uuid") {
+                attachment.insert("net_id".into(), net.clone());
+                if let Some(ip) = nic.get("fixed_ip") {
+                    attachment.insert("fixed_ips".into(), json!([{ "ip_address": ip }]));
+                }
+            } else {
+                continue;
+            }
+            compute
+                .attach_interface(id, Value::Object(attachment))
+                .await
+                .map_err(cloud_error)?;
+        }
+        Ok((detaching, ports_made))
+    }
+
+    /// The index in `interfaces` of the one an old `networks` entry made: its port, else one on
+    /// its network (with its fixed IP when given), else one on its subnet.
+    async fn interface_of(
+        network: &Network,
+        entry: &Value,
+        interfaces: &[Value],
+    ) -> Result<Option<usize>, ResourceError> {
+        let get = |k: &str| {
+            entry
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let has_ip = |interface: &Value, key: &str, wanted: &str| {
+            interface["fixed_ips"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|ip| ip[key] == wanted)
+        };
+        if let Some(port) = get("port") {
+            return Ok(interfaces.iter().position(|i| i["port_id"] == port));
+        }
+        if let Some(net) = get("network").or_else(|| get("uuid")) {
+            let found = network
+                .find(NeutronKind::Network, net)
+                .await
+                .map_err(cloud_error)?;
+            return Ok(interfaces.iter().position(|i| {
+                i["net_id"] == found["id"]
+                    && get("fixed_ip").is_none_or(|ip| has_ip(i, "ip_address", ip))
+            }));
+        }
+        if let Some(subnet) = get("subnet") {
+            let found = network
+                .find(NeutronKind::Subnet, subnet)
+                .await
+                .map_err(cloud_error)?;
+            let subnet_id = found["id"].as_str().unwrap_or_default();
+            return Ok(interfaces
+                .iter()
+                .position(|i| has_ip(i, "subnet_id", subnet_id)));
+        }
+        Ok(None)
+    }
+
+    /// The user data Nova gets (base64), built per `user_data_format` (see `user_data.rs`).
+    async fn user_data(session: &Session, cx: &ResourceContext) -> Option<String> {
+        let format = cx.prop_str("user_data_format").unwrap_or("HEAT_CFNTOOLS");
+        let text = cx.prop_str("user_data").unwrap_or_default();
+        if format == "RAW" && text.is_empty() {
+            return None;
+        }
+        // What os-collect-config reads for SOFTWARE_CONFIG; the polling transports'
+        // credentials are not minted yet (see NEEDS.md), so only the default collector.
+        let metadata = if format == "SOFTWARE_CONFIG" {
+            json!({"deployments": [], "os-collect-config": {"collectors": ["ec2"]}})
+        } else {
+            json!({})
+        };
+        let cfn_url = match session.service(ServiceType::CloudFormation).await {
+            Ok(client) if format == "HEAT_CFNTOOLS" => {
+                Some(format!("{}/", client.endpoint().trim_end_matches('/')))
+            }
+            _ => None,
+        };
+        let built = super::user_data::build(&super::user_data::UserDataInput {
+            format,
+            user_data: text,
+            metadata: &metadata,
+            cfn_url: cfn_url.as_deref(),
+            boundary: None,
+        });
+        Some(base64::engine::general_purpose::STANDARD.encode(built))
     }
 
     /// Starts the server action `action` (`suspend`, `resume`); `check_action_complete` waits.
@@ -337,6 +518,15 @@ impl ResourceType for Server {
         super::check_constraints(&self.cloud, handle, &self.schema, properties).await
     }
 
+    /// Heat's: after the subnets of the networks the server is on.
+    fn implicit_dependencies(
+        &self,
+        name: &str,
+        stack: &ember_engine::definition::StackDefinition,
+    ) -> Vec<String> {
+        super::dependencies::server(stack, name)
+    }
+
     fn validate(&self, props: &Map<String, Value>) -> Result<(), String> {
         let has = |k: &str| {
             props
@@ -356,7 +546,8 @@ impl ResourceType for Server {
                 .into_iter()
                 .filter(|k| entry.get(*k).is_some_and(|v| !v.is_null()))
                 .collect();
-            if given.is_empty() && entry.get("uuid").is_none() {
+            let allocate = entry.get("allocate_network").is_some_and(|v| !v.is_null());
+            if given.is_empty() && entry.get("uuid").is_none_or(Value::is_null) && !allocate {
                 return Err("One of the properties \"network\", \"port\", \"allocate_network\" or \"subnet\" should be set for the specified network of server".into());
             }
         }
@@ -395,7 +586,7 @@ impl ResourceType for Server {
         if let Some(tags) = cx.properties.get("tags").filter(|t| t.is_array()) {
             server["tags"] = tags.clone();
         }
-        if let Some(user_data) = Self::user_data(cx) {
+        if let Some(user_data) = Self::user_data(session, cx).await {
             server["user_data"] = json!(user_data);
         }
         let groups: Vec<Value> = cx
@@ -454,8 +645,7 @@ impl ResourceType for Server {
         let changed = |k: &str| request.changed.iter().any(|c| c == k);
         let policy = |k: &str| cx.prop_str(k).unwrap_or_default().to_string();
         // Decide on replacement before touching anything.
-        if changed("networks")
-            || (changed("flavor") && policy("flavor_update_policy") == "REPLACE")
+        if (changed("flavor") && policy("flavor_update_policy") == "REPLACE")
             || (changed("image") && policy("image_update_policy") == "REPLACE")
             || (changed("user_data") && policy("user_data_update_policy") == "REPLACE")
         {
@@ -509,6 +699,21 @@ impl ResourceType for Server {
         // Clear what an earlier update left, so its checks do not run again.
         data.insert(RESIZE_FLAVOR.into(), String::new());
         data.insert(REBUILD_IMAGE.into(), String::new());
+        data.insert(DETACHING.into(), String::new());
+        if changed("networks") {
+            let (detaching, made) =
+                Self::update_networks(session, cx, id, request.old_properties).await?;
+            data.insert(DETACHING.into(), detaching.join(","));
+            if !made.is_empty() {
+                let mut ports: Vec<&str> = cx
+                    .data
+                    .get(INTERNAL_PORTS)
+                    .map(|p| p.split(',').filter(|p| !p.is_empty()).collect())
+                    .unwrap_or_default();
+                ports.extend(made.iter().map(String::as_str));
+                data.insert(INTERNAL_PORTS.into(), ports.join(","));
+            }
+        }
         let rebuild_user_data =
             changed("user_data") && policy("user_data_update_policy") == "REBUILD";
         if changed("image") || rebuild_user_data {
@@ -517,7 +722,7 @@ impl ResourceType for Server {
                 "imageRef": image,
                 "preserve_ephemeral": policy("image_update_policy") == "REBUILD_PRESERVE_EPHEMERAL",
             });
-            if let Some(user_data) = Self::user_data(cx) {
+            if let Some(user_data) = Self::user_data(session, cx).await {
                 rebuild["user_data"] = json!(user_data);
             }
             compute
@@ -558,6 +763,27 @@ impl ResourceType for Server {
         let compute = super::client(&self.cloud, cx, Compute::new).await?;
         let id = physical_id(cx)?;
         let get = |k: &str| cx.data.get(k).filter(|v| !v.is_empty());
+        if let Some(detaching) = get(DETACHING) {
+            let interfaces = compute.interfaces(id).await.map_err(cloud_error)?;
+            if detaching
+                .split(',')
+                .any(|port| interfaces.iter().any(|i| i["port_id"] == port))
+            {
+                return Ok(Progress::Pending(super::next_check(cx)));
+            }
+            // Ports made here for the detached entries go with them.
+            let network = super::client(&self.cloud, cx, Network::new).await?;
+            for port in detaching.split(',').filter(|p| {
+                cx.data
+                    .get(INTERNAL_PORTS)
+                    .is_some_and(|made| made.split(',').any(|m| m == *p))
+            }) {
+                network
+                    .delete(NeutronKind::Port, port)
+                    .await
+                    .map_err(cloud_error)?;
+            }
+        }
         if let Some(flavor) = get(RESIZE_FLAVOR) {
             let request_id = get(RESIZE_REQUEST).map(String::as_str);
             return progress(cx, compute.check_resize(id, request_id, flavor).await);
@@ -602,6 +828,42 @@ impl ResourceType for Server {
                 format!("Server is {status}, not ACTIVE"),
             )),
         }
+    }
+
+    /// Heat's server snapshot: an image of the server, waited for until Glance has it and
+    /// Nova has finished uploading; its id is kept as `snapshot_image_id` (also what
+    /// `deletion_policy: Snapshot` leaves behind).
+    async fn snapshot(
+        &self,
+        cx: &ResourceContext,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let id = physical_id(cx)?;
+        let session = super::session(&self.cloud, cx).await?;
+        let compute = Compute::new(session).await.map_err(cloud_error)?;
+        let image = compute
+            .create_image(id, &cx.physical_resource_name())
+            .await
+            .map_err(cloud_error)?;
+        let glance = Image::new(session).await.map_err(cloud_error)?;
+        let policy = ember_openstack::PollPolicy::default()
+            .with_deadline(std::time::Duration::from_secs(600));
+        ember_openstack::poll(&policy, "Image", &image, || async {
+            if let ember_openstack::Poll::Pending(status) = glance.check_active(&image).await? {
+                return Ok(ember_openstack::Poll::Pending(status));
+            }
+            let server = compute.server(id).await?;
+            match server["OS-EXT-STS:task_state"].as_str() {
+                Some(task) if task.starts_with("image_") => {
+                    Ok(ember_openstack::Poll::Pending(task.to_string()))
+                }
+                _ => Ok(ember_openstack::Poll::Ready(())),
+            }
+        })
+        .await
+        .map_err(cloud_error)?;
+        let mut data = cx.data.clone();
+        data.insert(SNAPSHOT_IMAGE.into(), image);
+        Ok(data)
     }
 
     async fn suspend(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
@@ -650,7 +912,8 @@ impl ResourceType for Server {
         Ok(Some(match name {
             "show" => server,
             "instance_name" => server["OS-EXT-SRV-ATTR:instance_name"].clone(),
-            "console_urls" | "os_collect_config" => Value::Null,
+            "console_urls" => console_urls(&compute, id).await,
+            "os_collect_config" => Value::Null,
             "addresses" => self.addresses(session, &server).await?.0,
             "first_address" => {
                 // Heat's deprecated first_address: the first IPv4 address of the server.
@@ -684,6 +947,26 @@ impl ResourceType for Server {
             other => server.get(other).cloned().unwrap_or(Value::Null),
         }))
     }
+}
+
+/// Heat's `console_urls`: the URL of each console type, or the reason there is none.
+async fn console_urls(compute: &Compute, id: &str) -> Value {
+    let mut urls = Map::new();
+    for (kind, protocol) in [
+        ("novnc", "vnc"),
+        ("xvpvnc", "vnc"),
+        ("spice-html5", "spice"),
+        ("rdp-html5", "rdp"),
+        ("serial", "serial"),
+        ("webmks", "mks"),
+    ] {
+        let url = match compute.console_url(id, protocol, kind).await {
+            Ok(url) => url,
+            Err(e) => format!("Cannot get console url: {e}"),
+        };
+        urls.insert(kind.into(), json!(url));
+    }
+    Value::Object(urls)
 }
 
 /// A `block_device_mapping_v2` entry in Nova's words.
