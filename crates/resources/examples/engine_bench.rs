@@ -79,8 +79,26 @@ impl PeakRss {
     }
 }
 
-#[tokio::main]
-async fn main() {
+/// The allocator setting of the `ember` binary (`limit_malloc_arenas` in crates/cli/src/main.rs,
+/// where the reason is), so that these figures are the ones the binary gives.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only changes allocator settings, before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        }
+    }
+}
+
+fn main() {
+    limit_malloc_arenas();
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(bench());
+}
+
+async fn bench() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
     let key = ember_store::EncryptionKey::from_bytes(&[1u8; 32]).expect("key");
