@@ -3,11 +3,12 @@
 //! list filters, sorting and paging; resource and event filters) are applied here to the
 //! Heat-shaped JSON it returns.
 
-use std::cmp::Ordering;
-
 use async_trait::async_trait;
-use ember_engine::service::{self, EventQuery, Service, StackRequest};
+use ember_engine::service::{
+    self, EventQuery, Service, SortDir, StackQuery, StackRequest, StackSortKey,
+};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::engine::{
     EngineCall, EngineError, Orchestrator, Params, RequestContext, StackAction, StackRef,
@@ -87,100 +88,130 @@ fn apply_filters(items: &mut Vec<Value>, filters: Option<&Value>, fields: &[(&st
     }
 }
 
-const STACK_FILTER_FIELDS: &[(&str, &str)] = &[
-    ("id", "id"),
-    ("name", "stack_name"),
-    ("stack_name", "stack_name"),
-    ("status", "stack_status"),
-    ("stack_status", "stack_status"),
-    ("action", "stack_status"),
-    ("tenant", "project"),
-    ("username", "stack_owner"),
-    ("stack_owner", "stack_owner"),
-    ("owner_id", "parent"),
-    ("parent", "parent"),
-];
-
-fn tags_of(stack: &Value) -> Vec<String> {
-    stack.get("tags").map(accepted).unwrap_or_default()
+/// The stacks a list filter accepts, as the store's query fields (Heat's filter names and the
+/// `STACK_KEYS` names Heat translates to the same columns).
+enum StackFilter {
+    Ids,
+    Names,
+    Statuses,
+    Actions,
+    Usernames,
+    Owners,
+    Tenant,
+    /// Ember keeps no stack user projects: a filter on one matches nothing.
+    StackUserProject,
 }
 
-/// Stack list paging, sorting, tag and field filters, as Heat's `list_stacks` does in SQL.
-fn list_stacks(mut stacks: Vec<Value>, params: &Params) -> Result<Value, EngineError> {
-    if !param_bool(params, "show_nested") {
-        stacks.retain(|s| s.get("parent").is_none_or(Value::is_null));
+const STACK_FILTERS: &[(&str, StackFilter)] = &[
+    ("id", StackFilter::Ids),
+    ("name", StackFilter::Names),
+    ("stack_name", StackFilter::Names),
+    ("status", StackFilter::Statuses),
+    ("stack_status", StackFilter::Statuses),
+    ("action", StackFilter::Actions),
+    ("username", StackFilter::Usernames),
+    ("stack_owner", StackFilter::Usernames),
+    ("owner_id", StackFilter::Owners),
+    ("parent", StackFilter::Owners),
+    ("tenant", StackFilter::Tenant),
+    ("stack_user_project_id", StackFilter::StackUserProject),
+];
+
+/// The ids among `values`; a value that is no uuid names no stack.
+fn stack_ids(values: &[String]) -> Vec<Uuid> {
+    values
+        .iter()
+        .filter_map(|v| Uuid::parse_str(v).ok())
+        .collect()
+}
+
+/// The store query of a stack list request (Heat's filters, tags, sort and paging; the marker
+/// is resolved by the caller), or `None` when a filter can match no stack at all.
+fn stack_query(params: &Params, project_id: &str) -> Result<Option<StackQuery>, EngineError> {
+    let mut query = StackQuery {
+        tenant: Some(project_id.to_string()),
+        show_deleted: param_bool(params, "show_deleted"),
+        show_nested: param_bool(params, "show_nested"),
+        limit: params.get("limit").and_then(Value::as_u64),
+        sort_dir: if param_str(params, "sort_dir") == Some("asc") {
+            SortDir::Asc
+        } else {
+            SortDir::Desc
+        },
+        ..StackQuery::default()
+    };
+    if param_bool(params, "global_tenant") {
+        query.tenant = None;
     }
-    apply_filters(&mut stacks, params.get("filters"), STACK_FILTER_FIELDS);
-    let tag_list = |key| params.get(key).map(accepted);
-    if let Some(all) = tag_list("tags") {
-        stacks.retain(|s| all.iter().all(|t| tags_of(s).contains(t)));
-    }
-    if let Some(any) = tag_list("tags_any") {
-        stacks.retain(|s| any.iter().any(|t| tags_of(s).contains(t)));
-    }
-    if let Some(all) = tag_list("not_tags") {
-        stacks.retain(|s| !all.iter().all(|t| tags_of(s).contains(t)));
-    }
-    if let Some(any) = tag_list("not_tags_any") {
-        stacks.retain(|s| !any.iter().any(|t| tags_of(s).contains(t)));
-    }
-    let count = stacks.len();
-    let keys: Vec<String> = params
-        .get("sort_keys")
-        .map(accepted)
-        .unwrap_or_else(|| vec!["creation_time".into()]);
-    for key in &keys {
-        if ![
-            "stack_name",
-            "stack_status",
-            "creation_time",
-            "updated_time",
-        ]
-        .contains(&key.as_str())
-        {
-            return Err(EngineError::new(
+    for key in params.get("sort_keys").map(accepted).unwrap_or_default() {
+        let sort_key = StackSortKey::parse(&key).ok_or_else(|| {
+            EngineError::new(
                 "HTTPBadRequest",
                 format!("Sort key \"{key}\" not supported"),
-            ));
-        }
+            )
+        })?;
+        query.sort_keys.push(sort_key);
     }
-    let descending = param_str(params, "sort_dir") != Some("asc");
-    stacks.sort_by(|a, b| {
-        let ordering = keys.iter().fold(Ordering::Equal, |acc, k| {
-            acc.then_with(|| {
-                let (x, y) = (
-                    a.get(k).and_then(Value::as_str),
-                    b.get(k).and_then(Value::as_str),
-                );
-                x.cmp(&y)
-            })
-        });
-        if descending {
-            ordering.reverse()
-        } else {
-            ordering
-        }
-    });
-    if let Some(marker) = param_str(params, "marker") {
-        match stacks
-            .iter()
-            .position(|s| s.get("id").and_then(Value::as_str) == Some(marker))
-        {
-            Some(i) => {
-                stacks.drain(..=i);
+    let tags = |key| params.get(key).map(accepted).unwrap_or_default();
+    query.tags = tags("tags");
+    query.tags_any = tags("tags_any");
+    query.not_tags = tags("not_tags");
+    query.not_tags_any = tags("not_tags_any");
+    let filters = params.get("filters").and_then(Value::as_object);
+    for (key, filter) in filters.into_iter().flatten() {
+        let Some((_, field)) = STACK_FILTERS.iter().find(|(name, _)| name == key) else {
+            continue;
+        };
+        let values = accepted(filter);
+        // Several filters on one field must all hold: keep only the values every one allows.
+        let narrow = |current: &mut Vec<String>| {
+            if current.is_empty() {
+                *current = values.clone();
+            } else {
+                current.retain(|v| values.contains(v));
             }
-            None => {
-                return Err(EngineError::new(
-                    "EntityNotFound",
-                    format!("The Stack ({marker}) could not be found."),
-                ))
+            !current.is_empty()
+        };
+        let satisfiable = match field {
+            StackFilter::Ids => {
+                let ids = stack_ids(&values);
+                if query.ids.is_empty() {
+                    query.ids = ids;
+                } else {
+                    query.ids.retain(|id| ids.contains(id));
+                }
+                !query.ids.is_empty()
             }
+            StackFilter::Owners => {
+                let ids = stack_ids(&values);
+                if query.owner_ids.is_empty() {
+                    query.owner_ids = ids;
+                } else {
+                    query.owner_ids.retain(|id| ids.contains(id));
+                }
+                // Heat lists top-level stacks only unless `show_nested`, owner filter or not.
+                !query.owner_ids.is_empty()
+            }
+            StackFilter::Names => narrow(&mut query.names),
+            StackFilter::Statuses => narrow(&mut query.statuses),
+            StackFilter::Actions => narrow(&mut query.actions),
+            StackFilter::Usernames => narrow(&mut query.usernames),
+            StackFilter::Tenant => match &query.tenant {
+                Some(tenant) => values.contains(tenant),
+                // A global listing filtered by tenant lists that tenant (the store's query
+                // names one tenant, so a filter naming several is not supported: nothing).
+                None => {
+                    query.tenant = values.first().cloned();
+                    values.len() == 1
+                }
+            },
+            StackFilter::StackUserProject => false,
+        };
+        if !satisfiable {
+            return Ok(None);
         }
     }
-    if let Some(limit) = params.get("limit").and_then(Value::as_u64) {
-        stacks.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    }
-    Ok(json!({"stacks": stacks, "count": count}))
+    Ok(Some(query))
 }
 
 /// The facade finds stacks by id; the canonical URL also names the stack, and a name that does
@@ -336,11 +367,17 @@ impl Orchestrator for Service {
                 value(self.identify_stack(cx, &name_or_id).await)
             }
             EngineCall::ListStacks { params, .. } => {
-                let stacks = self
-                    .list_stacks(cx, param_bool(&params, "show_deleted"))
-                    .await
-                    .map_err(engine_error)?;
-                list_stacks(stacks, &params)
+                let Some(mut query) = stack_query(&params, &ctx.project_id)? else {
+                    return Ok(json!({"stacks": [], "count": 0}));
+                };
+                if let Some(marker) = param_str(&params, "marker") {
+                    let identity = value(self.identify_stack(cx, marker).await)?;
+                    query.marker = identity["stack_id"]
+                        .as_str()
+                        .and_then(|id| Uuid::parse_str(id).ok());
+                }
+                let (stacks, count) = self.list_stacks(cx, query).await.map_err(engine_error)?;
+                Ok(json!({"stacks": stacks, "count": count}))
             }
             EngineCall::CreateStack { body } => {
                 let req = request(body, false)?;
@@ -655,20 +692,6 @@ impl Orchestrator for Service {
 mod tests {
     use super::*;
 
-    fn stack(name: &str, status: &str, created: &str, tags: &[&str]) -> Value {
-        json!({"id": format!("id-{name}"), "stack_name": name, "stack_status": status,
-               "creation_time": created, "tags": tags, "parent": null})
-    }
-
-    fn names(v: &Value) -> Vec<&str> {
-        v["stacks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["stack_name"].as_str().unwrap())
-            .collect()
-    }
-
     #[test]
     fn generated_template_matches_heat_for_os_heat_none() {
         let schema = json!({"properties": {}, "attributes": {"show": {"description": "Detailed information about resource.", "type": "map"}}});
@@ -696,46 +719,53 @@ mod tests {
     }
 
     #[test]
-    fn stack_list_filters_sorts_and_pages_like_heat() {
-        let stacks = vec![
-            stack("a", "CREATE_COMPLETE", "2026-01-01T00:00:01Z", &["x"]),
-            stack("b", "UPDATE_FAILED", "2026-01-01T00:00:02Z", &["x", "y"]),
-            stack("c", "CREATE_FAILED", "2026-01-01T00:00:03Z", &[]),
-        ];
+    fn stack_list_parameters_become_the_store_query() {
         let p = |v: Value| v.as_object().unwrap().clone();
-        assert_eq!(
-            names(&list_stacks(stacks.clone(), &p(json!({}))).unwrap()),
-            ["c", "b", "a"]
-        );
-        let asc = list_stacks(stacks.clone(), &p(json!({"sort_dir": "asc", "limit": 2}))).unwrap();
-        assert_eq!(
-            (names(&asc), asc["count"].clone()),
-            (vec!["a", "b"], json!(3))
-        );
-        let after = list_stacks(
-            stacks.clone(),
-            &p(json!({"sort_dir": "asc", "marker": "id-a"})),
+        let id = Uuid::new_v4();
+        let query = stack_query(
+            &p(
+                json!({"sort_dir": "asc", "sort_keys": ["stack_name", "updated_time"], "limit": 2,
+                      "tags_any": ["x", "y"], "show_nested": true,
+                      "filters": {"status": "FAILED", "stack_status": ["FAILED", "COMPLETE"],
+                                  "name": "a", "id": [id.to_string(), "not-a-uuid"],
+                                  "tenant": "t1", "unknown": "ignored"}}),
+            ),
+            "t1",
         )
+        .unwrap()
         .unwrap();
-        assert_eq!(names(&after), ["b", "c"]);
-        let failed =
-            list_stacks(stacks.clone(), &p(json!({"filters": {"status": "FAILED"}}))).unwrap();
-        assert_eq!(names(&failed), ["c", "b"]);
-        let created = list_stacks(
-            stacks.clone(),
-            &p(json!({"filters": {"action": ["CREATE"]}})),
-        )
-        .unwrap();
-        assert_eq!(names(&created), ["c", "a"]);
+        assert_eq!(query.tenant.as_deref(), Some("t1"));
+        assert_eq!(query.sort_dir, SortDir::Asc);
         assert_eq!(
-            names(&list_stacks(stacks.clone(), &p(json!({"tags": ["x", "y"]}))).unwrap()),
-            ["b"]
+            query.sort_keys,
+            [StackSortKey::StackName, StackSortKey::UpdatedTime]
         );
-        assert_eq!(
-            names(&list_stacks(stacks.clone(), &p(json!({"not_tags_any": ["x"]}))).unwrap()),
-            ["c"]
-        );
-        let bad = list_stacks(stacks, &p(json!({"sort_keys": ["id"]}))).unwrap_err();
+        assert_eq!((query.limit, query.show_nested), (Some(2), true));
+        assert_eq!(query.tags_any, ["x", "y"]);
+        // `status` and `stack_status` name one column: both must hold.
+        assert_eq!(query.statuses, ["FAILED"]);
+        assert_eq!((query.names, query.ids), (vec!["a".to_string()], vec![id]));
+        let defaults = stack_query(&p(json!({})), "t1").unwrap().unwrap();
+        assert_eq!(defaults.sort_dir, SortDir::Desc);
+        assert!(defaults.sort_keys.is_empty() && !defaults.show_deleted);
+        for impossible in [
+            json!({"tenant": "t2"}),
+            json!({"id": "not-a-uuid"}),
+            json!({"status": "FAILED", "stack_status": "COMPLETE"}),
+            json!({"stack_user_project_id": "p"}),
+        ] {
+            assert!(
+                stack_query(&p(json!({"filters": impossible})), "t1")
+                    .unwrap()
+                    .is_none(),
+                "{impossible}"
+            );
+        }
+        let global = stack_query(&p(json!({"global_tenant": true})), "t1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(global.tenant, None);
+        let bad = stack_query(&p(json!({"sort_keys": ["id"]})), "t1").unwrap_err();
         assert_eq!(bad.heat_type, "HTTPBadRequest");
     }
 }

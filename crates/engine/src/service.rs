@@ -16,6 +16,8 @@ use crate::registry::Registry;
 use crate::schema::validate_properties;
 use crate::store::{StateStore, StoreError, Write};
 use crate::template_compiler::{hidden_parameter_names, template_as_json};
+/// The stack list query callers of [`Service::list_stacks`] build.
+pub use ember_store::{SortDir, StackQuery, StackSortKey};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -509,23 +511,26 @@ impl Service {
         out
     }
 
+    /// One page of the stacks `query` selects, as Heat's list rows, and how many stacks match
+    /// in all.
     pub async fn list_stacks(
         &self,
         cx: &RequestContext,
-        show_deleted: bool,
-    ) -> Result<Vec<Value>, EngineError> {
-        let stacks = self
+        query: StackQuery,
+    ) -> Result<(Vec<Value>, u64), EngineError> {
+        // Only an admin lists other projects' stacks (`tenant` none: every project).
+        let tenant = match cx.is_admin {
+            true => query.tenant.clone(),
+            false => Some(cx.project_id.clone()),
+        };
+        let query = StackQuery { tenant, ..query };
+        let (stacks, count) = self
             .engine
             .store
-            .stacks(Some(&cx.project_id), show_deleted)
+            .stack_summaries(&query)
             .await
             .map_err(store_error)?;
-        // Nested stacks are listed only under their parent, as in Heat's default listing.
-        Ok(stacks
-            .iter()
-            .filter(|s| s.parent.is_none())
-            .map(|s| self.format_stack_summary(s))
-            .collect())
+        Ok((stacks.iter().map(format_stack_summary).collect(), count))
     }
 
     /// Finds a stack of the caller's project by name or id (another project's stack is
@@ -1683,25 +1688,6 @@ impl Service {
         json!({"href": stack_path(s), "rel": "self"})
     }
 
-    fn format_stack_summary(&self, s: &StackRecord) -> Value {
-        json!({
-            "creation_time": heat_time(&s.created_at),
-            "deletion_time": s.deleted_at.as_ref().map(heat_time),
-            "description": "",
-            "id": s.id,
-            "links": [self.link(s)],
-            "parent": s.parent,
-            "project": s.project_id,
-            "stack_name": s.name,
-            "stack_owner": s.username,
-            "stack_status": format!("{}_{}", s.action, s.status),
-            "stack_status_reason": s.status_reason,
-            "stack_user_project_id": null,
-            "tags": tags_value(&s.tags),
-            "updated_time": s.updated_at.as_ref().map(heat_time),
-        })
-    }
-
     async fn format_stack(
         &self,
         s: &StackRecord,
@@ -1900,6 +1886,25 @@ fn format_snapshot(s: &SnapshotRecord) -> Value {
 }
 
 /// The path of a stack's canonical URL; the API prefixes scheme and host.
+fn format_stack_summary(s: &ember_store::StackSummary) -> Value {
+    json!({
+        "creation_time": heat_time(&s.created_at),
+        "deletion_time": s.deleted_at.as_ref().map(heat_time),
+        "description": "",
+        "id": s.id,
+        "links": [{"href": format!("/v1/{}/stacks/{}/{}", s.tenant, s.name, s.id), "rel": "self"}],
+        "parent": s.owner_id,
+        "project": s.tenant,
+        "stack_name": s.name,
+        "stack_owner": s.username,
+        "stack_status": format!("{}_{}", s.action, s.status),
+        "stack_status_reason": s.status_reason,
+        "stack_user_project_id": null,
+        "tags": tags_value(&s.tags),
+        "updated_time": s.updated_at.as_ref().map(heat_time),
+    })
+}
+
 fn stack_path(s: &StackRecord) -> String {
     format!("/v1/{}/stacks/{}/{}", s.project_id, s.name, s.id)
 }

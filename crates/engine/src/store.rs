@@ -58,6 +58,12 @@ pub trait StateStore: Send + Sync {
         project_id: Option<&str>,
         show_deleted: bool,
     ) -> Result<Vec<StackRecord>, StoreError>;
+    /// The list rows of the stacks `query` selects (filtered, sorted, paged, as in Heat's
+    /// stack list) and how many stacks match it in all (paging aside).
+    async fn stack_summaries(
+        &self,
+        query: &ember_store::StackQuery,
+    ) -> Result<(Vec<ember_store::StackSummary>, u64), StoreError>;
     async fn resources(&self, stack_id: &str) -> Result<Vec<ResourceRecord>, StoreError>;
     /// Events of a stack, in `seq` order.
     async fn events(&self, stack_id: &str) -> Result<Vec<EventRecord>, StoreError>;
@@ -187,6 +193,25 @@ impl MemoryStore {
     }
 }
 
+/// A stack's list row; the engine makes every id a uuid (anything else lists as the nil id).
+fn summary_of(s: &StackRecord) -> ember_store::StackSummary {
+    let uuid = |id: &str| uuid::Uuid::parse_str(id).unwrap_or_default();
+    ember_store::StackSummary {
+        id: uuid(&s.id),
+        name: s.name.clone(),
+        tenant: s.project_id.clone(),
+        owner_id: s.parent.as_deref().map(uuid),
+        action: s.action.as_str().into(),
+        status: s.status.as_str().into(),
+        status_reason: s.status_reason.clone(),
+        tags: s.tags.clone(),
+        username: s.username.clone(),
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        deleted_at: s.deleted_at,
+    }
+}
+
 #[async_trait]
 impl StateStore for MemoryStore {
     async fn insert_stack(&self, stack: &StackRecord) -> Result<(), StoreError> {
@@ -280,6 +305,19 @@ impl StateStore for MemoryStore {
             .filter(|s| show_deleted || s.deleted_at.is_none())
             .cloned()
             .collect())
+    }
+
+    async fn stack_summaries(
+        &self,
+        query: &ember_store::StackQuery,
+    ) -> Result<(Vec<ember_store::StackSummary>, u64), StoreError> {
+        let summaries: Vec<ember_store::StackSummary> =
+            self.tables()?.stacks.iter().map(summary_of).collect();
+        let count = summaries.iter().filter(|s| query.matches(s)).count();
+        let page = query
+            .page(summaries)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok((page, u64::try_from(count).unwrap_or(u64::MAX)))
     }
 
     async fn resources(&self, stack_id: &str) -> Result<Vec<ResourceRecord>, StoreError> {

@@ -214,7 +214,8 @@ fn stack_out(s: &StackRecord, version: i64) -> Result<db::StackRecord, StoreErro
         id: uuid(&s.id)?,
         name: s.name.clone(),
         tenant: s.project_id.clone(),
-        owner_id: None,
+        // The owner column lets the store list top-level stacks only (`show_nested`).
+        owner_id: s.parent.as_deref().map(uuid).transpose()?,
         parent_resource: None,
         nested_depth: 0,
         action: s.action.as_str().into(),
@@ -549,6 +550,15 @@ impl StateStore for SqlStore {
                 stack_in(s)
             })
             .collect())
+    }
+
+    async fn stack_summaries(
+        &self,
+        query: &db::StackQuery,
+    ) -> Result<(Vec<db::StackSummary>, u64), StoreError> {
+        let page = self.store.stack_summaries(query).await.map_err(backend)?;
+        let count = self.store.count_stacks(query).await.map_err(backend)?;
+        Ok((page, count))
     }
 
     async fn resources(&self, stack_id: &str) -> Result<Vec<ResourceRecord>, StoreError> {

@@ -527,7 +527,18 @@ async fn invalid_properties_are_refused_before_anything_is_stored() {
         err.to_string(),
         "Property error: resources.pw.properties.length: 600 is out of range (min: 1, max: 512)"
     );
-    assert!(svc.list_stacks(&cx(), true).await.unwrap().is_empty());
+    assert!(svc
+        .list_stacks(
+            &cx(),
+            ember_engine::service::StackQuery {
+                show_deleted: true,
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .0
+        .is_empty());
     let unknown = "heat_template_version: 2018-08-31\nresources:\n  x: {type: OS::Heat::TestResource, properties: {nope: 1}}\n";
     let err = svc
         .create_stack(&cx(), request("invalid", unknown))

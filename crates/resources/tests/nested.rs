@@ -92,9 +92,10 @@ outputs:
     assert_eq!(parent_out, child["stack_name"]);
     // Nested stacks are not listed among the project's stacks.
     let listed: Vec<String> = svc
-        .list_stacks(&cx(), false)
+        .list_stacks(&cx(), Default::default())
         .await
         .unwrap()
+        .0
         .iter()
         .map(|s| s["stack_name"].as_str().unwrap().to_string())
         .collect();
