@@ -1725,7 +1725,12 @@ impl Service {
             "updated_time": s.updated_at.as_ref().map(heat_time),
         });
         if resolve_outputs {
-            let outputs = self.resolve_outputs(s, defn.clone()).await;
+            // Without outputs nothing is evaluated: no copy of the definition, no rows read.
+            let outputs = if defn.outputs.is_empty() {
+                Vec::new()
+            } else {
+                self.resolve_outputs(s, defn.clone()).await
+            };
             body["outputs"] = Value::Array(outputs);
         }
         Ok(body)
