@@ -49,9 +49,10 @@ pub enum ChildLookup {
     Attr(String, String, Vec<Value>),
 }
 
-/// The engine operations stack-backed resources use.
+/// The engine operations stack-backed resources use (and, through its supertrait, the
+/// software-config store the config and deployment resources use).
 #[async_trait]
-pub trait StackControl: Send + Sync {
+pub trait StackControl: crate::software::SoftwareControl + Send + Sync {
     /// Creates the child stack of the resource `cx` and starts its create; returns the child's id.
     /// The child inherits the parent's files and environment (the `resource_registry` entries
     /// scoped to this resource become the child's own).

@@ -20,7 +20,7 @@ fn config_from_row(row: &AnyRow) -> Result<SoftwareConfigRecord> {
         id: c.uuid("id")?,
         name: c.text("name")?,
         group: c.text("group_name")?,
-        config: c.text("config")?,
+        config: c.json("config")?,
         inputs: c.json("inputs")?,
         outputs: c.json("outputs")?,
         options: c.json("options")?,
@@ -92,7 +92,7 @@ impl Store {
         .bind(config.id.to_string())
         .bind(config.name.as_str())
         .bind(config.group.as_str())
-        .bind(config.config.as_str())
+        .bind(to_json(&config.config)?)
         .bind(to_json(&config.inputs)?)
         .bind(to_json(&config.outputs)?)
         .bind(to_json(&config.options)?)

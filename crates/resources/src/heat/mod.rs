@@ -7,7 +7,9 @@ mod random_string;
 pub mod resource_chain;
 pub mod resource_group;
 pub mod scaling_policy;
+mod multipart_mime;
 pub mod software_config;
+pub mod software_deployment;
 pub mod stack;
 mod test_resource;
 mod value;
@@ -75,23 +77,8 @@ pub fn register(registry: &mut Registry) {
             )),
         );
     }
-    for (name, kind) in [
-        (
-            "OS::Heat::SoftwareConfig",
-            software_config::ConfigKind::Software,
-        ),
-        (
-            "OS::Heat::StructuredConfig",
-            software_config::ConfigKind::Structured,
-        ),
-        ("OS::Heat::CloudConfig", software_config::ConfigKind::Cloud),
-        (
-            "OS::Heat::SoftwareComponent",
-            software_config::ConfigKind::Component,
-        ),
-    ] {
-        registry.register(name, Arc::new(software_config::SoftwareConfig::new(kind)));
-    }
+    software_config::register(registry, &handle);
+    software_deployment::register(registry, &handle);
     registry.register(
         "OS::Heat::WaitCondition",
         Arc::new(wait_condition::WaitCondition::new(false, handle.clone())),
