@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmark of the read paths of the orchestration API with 1,000 stacks stored:
-# stack list, stack show (canonical URL) and stack event list, with wrk (Debian package `wrk`).
+# stack list (all stacks, and one sorted page of 20), stack show (canonical URL) and stack event
+# list, with wrk (Debian package `wrk`).
 #
 #   crates/api/bench/load.sh URL_ROOT            e.g. http://127.0.0.1:18004 (ember serve --auth none)
 #   BENCH_AUTH=keystone crates/api/bench/load.sh http://127.0.0.1:8014   # OS_* sourced (heat-peer)
@@ -58,5 +59,6 @@ run() {
 }
 echo "server $ROOT_URL, $STACKS stacks, $CONNECTIONS connections, $DURATION per case"
 run "stack-list" "$ROOT_URL/v1/$TENANT/stacks"
+run "stack-page" "$ROOT_URL/v1/$TENANT/stacks?limit=20&sort_keys=stack_name&sort_dir=asc"
 run "stack-show" "$STACK_URL"
 run "event-list" "$STACK_URL/events"
