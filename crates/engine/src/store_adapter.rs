@@ -47,9 +47,20 @@ impl SqlStore {
         Ok(Self::new(store, lease))
     }
 
+    /// Records that `id` is stored at `version` or later. Versions only grow, and a read may
+    /// finish after a write of the same row that it did not see (a client listing resources
+    /// while the engine writes them), so the highest version seen wins: a stale read must not
+    /// make the next write name an old version and fail as "changed by someone else".
     fn remember(&self, id: Uuid, version: i64) {
         if let Ok(mut v) = self.versions.lock() {
-            v.insert(id, version);
+            let known = v.entry(id).or_insert(version);
+            *known = (*known).max(version);
+        }
+    }
+
+    fn forget(&self, id: &Uuid) {
+        if let Ok(mut v) = self.versions.lock() {
+            v.remove(id);
         }
     }
 
@@ -496,7 +507,10 @@ impl StateStore for SqlStore {
                 db::Write::InsertSnapshot(r) | db::Write::UpdateSnapshot(r) => {
                     self.remember(r.id, r.version)
                 }
-                _ => {}
+                db::Write::DeleteResource { id } | db::Write::DeleteSnapshot { id } => {
+                    self.forget(id)
+                }
+                db::Write::InsertEvent(_) => {}
             }
         }
         Ok(())
@@ -822,5 +836,90 @@ fn deployment_in(d: db::SoftwareDeploymentRecord) -> SoftwareDeployment {
         project_id: d.tenant,
         created_at: d.created_at,
         updated_at: d.updated_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack() -> StackRecord {
+        serde_json::from_value(json!({
+            "id": Uuid::new_v4().to_string(), "name": "s", "project_id": "p", "username": "u",
+            "action": "CREATE", "status": "IN_PROGRESS", "status_reason": "",
+            "source": {"template": {"heat_template_version": "2021-04-16"},
+                "environment": {}, "files": {}},
+            "parameters": {}, "previous": null, "timeout_mins": null,
+            "disable_rollback": true, "tags": [], "parent": null,
+            "created_at": Utc::now(), "updated_at": null, "deleted_at": null, "cancel": null
+        }))
+        .expect("a stack record")
+    }
+
+    fn resource(stack: &StackRecord) -> ResourceRecord {
+        serde_json::from_value(json!({
+            "id": Uuid::new_v4().to_string(), "stack_id": stack.id, "name": "r",
+            "type_name": "OS::Heat::None", "physical_id": null, "action": "CREATE",
+            "status": "IN_PROGRESS", "status_reason": "", "properties": {}, "metadata": {},
+            "data": {}, "current": true, "requires": [], "short_id": "abcdefghijkl",
+            "deletion_policy": "Delete", "created_at": null, "updated_at": null
+        }))
+        .expect("a resource record")
+    }
+
+    /// A reader whose query ran before a write of the row and whose answer is taken in after
+    /// it (a client listing resources while the engine writes) must not turn the adapter's
+    /// version of the row back: the engine's next write of the row still succeeds.
+    #[tokio::test]
+    async fn a_read_that_finishes_after_a_write_does_not_make_the_next_write_conflict() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("ember.db").display());
+        let key = db::EncryptionKey::from_bytes(&[7u8; 32]).expect("key");
+        let adapter = SqlStore::open(&url, &key, Duration::from_secs(30))
+            .await
+            .expect("store opens");
+        let stack = stack();
+        adapter.insert_stack(&stack).await.expect("stack stored");
+        let mut row = resource(&stack);
+        adapter
+            .apply(vec![Write::Resource(Box::new(row.clone()))])
+            .await
+            .expect("row inserted");
+        let id = uuid(&row.id).expect("uuid");
+
+        // The reader's query sees the row as it is now...
+        let read = adapter.store.resources(id_of(&stack)).await.expect("read");
+        // ...the engine writes the row meanwhile...
+        row.status = Status::Complete;
+        adapter
+            .apply(vec![Write::Resource(Box::new(row.clone()))])
+            .await
+            .expect("row updated");
+        // ...and the reader takes its answer in afterwards, as `resources()` does.
+        for r in read {
+            adapter.remember(r.id, r.version);
+        }
+
+        row.current = false;
+        adapter
+            .apply(vec![Write::Resource(Box::new(row.clone()))])
+            .await
+            .expect("the next write names the row's real version");
+        let stored = adapter.resources(&stack.id).await.expect("rows");
+        assert_eq!(stored, vec![row.clone()]);
+        assert_eq!(adapter.known(&id), Some(2));
+
+        adapter
+            .apply(vec![Write::RemoveResource {
+                stack_id: stack.id.clone(),
+                id: row.id.clone(),
+            }])
+            .await
+            .expect("row removed");
+        assert_eq!(adapter.known(&id), None);
+    }
+
+    fn id_of(stack: &StackRecord) -> Uuid {
+        uuid(&stack.id).expect("uuid")
     }
 }
