@@ -3,50 +3,15 @@
 
 mod common;
 
-use common::{ember, stderr, stdout};
+use common::{ember, serve, stderr, stdout};
 use serde_json::Value;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn client_mode_drives_ember_serve() {
     let server_dir = tempfile::tempdir().unwrap();
     let client_dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let _server = Server(
-        ember(server_dir.path())
-            .args(["serve", "--bind", &bind, "--auth", "none"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&bind).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "ember serve did not listen on {bind}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let server = serve(ember(server_dir.path()), &["--auth", "none"]);
+    let bind = &server.bind;
     let endpoint = format!("http://{bind}/v1/tenant-a");
     let client = |args: &[&str]| {
         ember(client_dir.path())

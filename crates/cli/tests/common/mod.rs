@@ -209,3 +209,45 @@ fn answer(recorded: &[Recorded], req: &Request<Body>) -> Response<Body> {
     };
     response.body(body).unwrap()
 }
+
+/// A running `ember serve`, stopped when dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub bind: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `ember serve --bind 127.0.0.1:<free port> <args>` with `command`'s store and
+/// environment, and waits until it listens.
+pub fn serve(mut command: Command, args: &[&str]) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let bind = format!("127.0.0.1:{port}");
+    let child = command
+        .args(["serve", "--bind", &bind])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ember serve starts");
+    let server = Server { child, bind };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(&server.bind).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ember serve did not listen on {}",
+            server.bind
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    server
+}
