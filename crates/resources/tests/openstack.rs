@@ -936,6 +936,35 @@ async fn custom_constraints_name_the_missing_thing() {
         .await
         .unwrap_err();
     assert_eq!(failure.0, "flavor");
+    // Nested values are checked too, named by Heat's path (`networks.0.network`).
+    for (props, path, missing) in [
+        (
+            json!({"image": "cirros", "flavor": "m1.tiny", "networks": [{"network": "private-net"}, {"network": "nowhere-net"}]}),
+            "networks.1.network",
+            "Unable to find network with name or id 'nowhere-net'",
+        ),
+        (
+            json!({"flavor": "m1.tiny", "block_device_mapping_v2": [{"image": "ubuntu-99.04", "volume_size": 1}]}),
+            "block_device_mapping_v2.0.image",
+            "The Image (ubuntu-99.04) could not be found.",
+        ),
+    ] {
+        let server = Res::new(&lab.types, "OS::Nova::Server", "srv", props);
+        let (at, message) = check_properties(&lab.demo, server.ty.schema(), &server.cx.properties)
+            .await
+            .unwrap_err();
+        assert_eq!(at, path);
+        assert!(message.ends_with(missing), "{message}");
+    }
+    let fine = Res::new(
+        &lab.types,
+        "OS::Nova::Server",
+        "srv",
+        json!({"image": "cirros", "flavor": "m1.tiny", "networks": [{"network": "public"}]}),
+    );
+    check_properties(&lab.demo, fine.ty.schema(), &fine.cx.properties)
+        .await
+        .unwrap();
     // Keystone lookups need the admin role (the Keystone types are admin-only too).
     assert_eq!(
         check(&lab.admin, "keystone.project", "demo").await,
@@ -1008,4 +1037,79 @@ async fn glance_web_image() {
     let error = broken.create().await.unwrap_err();
     assert!(error.to_string().contains("import failed"), "{error}");
     broken.delete().await.unwrap();
+}
+
+/// Heat's implicit dependencies, read from a compiled template (no cloud needed).
+#[test]
+fn implicit_dependencies_follow_heats_rules() {
+    use ember_engine::definition::{Compiler, StackIdentity, TemplateSource};
+    let template = r#"
+heat_template_version: 2018-08-31
+resources:
+  net: {type: OS::Neutron::Net}
+  subnet: {type: OS::Neutron::Subnet, properties: {network: {get_resource: net}, cidr: 10.0.0.0/24}}
+  other_net: {type: OS::Neutron::Net}
+  other_subnet: {type: OS::Neutron::Subnet, properties: {network: {get_resource: other_net}, cidr: 10.1.0.0/24}}
+  public_subnet: {type: OS::Neutron::Subnet, properties: {network: public, cidr: 172.30.0.0/24}}
+  port: {type: OS::Neutron::Port, properties: {network: {get_resource: net}}}
+  fixed_port: {type: OS::Neutron::Port, properties: {network: {get_resource: other_net}, fixed_ips: [{subnet: {get_resource: other_subnet}}]}}
+  router: {type: OS::Neutron::Router, properties: {external_gateway_info: {network: public}}}
+  interface: {type: OS::Neutron::RouterInterface, properties: {router: {get_resource: router}, subnet: {get_resource: subnet}}}
+  other_interface: {type: OS::Neutron::RouterInterface, properties: {router: {get_resource: router}, subnet: {get_resource: other_subnet}}}
+  fip: {type: OS::Neutron::FloatingIP, properties: {floating_network: public, port_id: {get_resource: port}}}
+  fixed_fip: {type: OS::Neutron::FloatingIP, properties: {floating_network: public, port_id: {get_resource: fixed_port}}}
+  lone_fip: {type: OS::Neutron::FloatingIP, properties: {floating_network: elsewhere}}
+  server: {type: OS::Nova::Server, properties: {image: cirros, flavor: m1.tiny, networks: [{network: {get_resource: net}}]}}
+  port_server: {type: OS::Nova::Server, properties: {image: cirros, flavor: m1.tiny, networks: [{port: {get_resource: port}}]}}
+  auto_server: {type: OS::Nova::Server, properties: {image: cirros, flavor: m1.tiny}}
+"#;
+    let source = TemplateSource {
+        template: Value::String(template.into()),
+        environment: json!({}),
+        ..Default::default()
+    };
+    let identity = StackIdentity {
+        stack_id: "s".into(),
+        stack_name: "deps".into(),
+        project_id: "p".into(),
+    };
+    let defn = ember_engine::template_compiler::TemplateCompiler::default()
+        .compile(&source, &Default::default(), &identity)
+        .unwrap();
+    let registry = ember_resources::registry();
+    let deps = |name: &str| {
+        let ty = registry.get(&defn.resources[name].type_name).unwrap();
+        let mut found = ty.implicit_dependencies(name, &defn);
+        found.sort();
+        found
+    };
+    assert_eq!(
+        deps("port"),
+        ["subnet"],
+        "a port after its network's subnets"
+    );
+    assert_eq!(
+        deps("router"),
+        ["public_subnet"],
+        "a gateway after the external subnets"
+    );
+    assert_eq!(
+        deps("fip"),
+        ["interface", "router"],
+        "after the gateway and the port's interface"
+    );
+    assert_eq!(
+        deps("fixed_fip"),
+        ["other_interface", "router"],
+        "the fixed IP's subnet decides"
+    );
+    assert!(deps("lone_fip").is_empty(), "another floating network");
+    assert_eq!(deps("server"), ["subnet"]);
+    assert_eq!(
+        deps("port_server"),
+        ["other_subnet", "public_subnet", "subnet"],
+        "a port entry has no known network: every subnet may be the one (Heat)"
+    );
+    assert!(deps("auto_server").is_empty());
+    assert!(deps("subnet").is_empty() && deps("interface").is_empty());
 }
