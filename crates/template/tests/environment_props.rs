@@ -95,6 +95,29 @@ proptest! {
         }
     }
 
+    /// What an environment shows of itself loads back as the same environment.
+    #[test]
+    fn shown_environments_load_back_unchanged(doc in value()) {
+        if let Ok(env) = Environment::from_json(&doc) {
+            let shown = env.user_env_json();
+            let again = Environment::from_json(&shown).expect("a shown environment loads");
+            prop_assert_eq!(again.user_env_json(), shown);
+        }
+    }
+
+    /// One environment file merged onto an empty environment gives the file's sections.
+    #[test]
+    fn one_file_merges_to_itself(doc in value()) {
+        let Ok(file) = parse_environment(&Node::from_json(&doc), "e.yaml") else {
+            return Ok(());
+        };
+        let Ok(alone) = Environment::from_json(&doc) else { return Ok(()); };
+        let types = IndexMap::new();
+        if let Ok(merged) = merge_environment_files(&Environment::default(), &[file], &types) {
+            prop_assert_eq!(merged.user_env_json(), alone.user_env_json());
+        }
+    }
+
     #[test]
     fn environment_text_never_panics(text in "[a-z_:*\\-\\[\\] {},\n]{0,80}") {
         if let Ok(node) = parse_document(&text, "e.yaml", &Limits::default()) {

@@ -56,6 +56,61 @@ fn run_all(text: &str) {
     }
 }
 
+/// Document data: JSON values without floats (YAML 1.1 and JSON type float text differently).
+fn data() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "[ -~\u{e9}\u{2603}]{0,10}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec(("[a-z0-9_ .-]{0,8}", inner), 0..5)
+                .prop_map(|e| Value::Object(e.into_iter().collect())),
+        ]
+    })
+}
+
+/// Writes data as block-style YAML (strings double-quoted, which JSON's escapes are valid in).
+fn block_yaml(value: &serde_json::Value, indent: usize, out: &mut String) {
+    use serde_json::Value;
+    let pad = " ".repeat(indent);
+    let nested = |v: &Value| match v {
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+        _ => false,
+    };
+    match value {
+        Value::Array(items) if !items.is_empty() => {
+            for item in items {
+                out.push_str(&pad);
+                out.push('-');
+                if nested(item) {
+                    out.push('\n');
+                    block_yaml(item, indent + 2, out);
+                } else {
+                    out.push_str(&format!(" {item}\n"));
+                }
+            }
+        }
+        Value::Object(map) if !map.is_empty() => {
+            for (key, item) in map {
+                out.push_str(&format!("{pad}{}:", Value::String(key.clone())));
+                if nested(item) {
+                    out.push('\n');
+                    block_yaml(item, indent + 2, out);
+                } else {
+                    out.push_str(&format!(" {item}\n"));
+                }
+            }
+        }
+        scalar => out.push_str(&format!("{pad}{scalar}\n")),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -67,6 +122,31 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
         run_all(&text);
+    }
+
+    #[test]
+    fn syntax_errors_point_inside_the_text(text in yamlish()) {
+        if let Err(e) = parse_document(&text, "fuzz.yaml", &Limits::default()) {
+            let lines = text.lines().count() as u32 + 1;
+            prop_assert!(e.location.span.line <= lines, "{e} for {text:?}");
+            prop_assert_eq!(e.location.file.as_str(), "fuzz.yaml");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Data written as JSON, or as block YAML, loads back as the same data.
+    #[test]
+    fn written_data_loads_back(value in data()) {
+        let json = serde_json::to_string(&value).unwrap();
+        let loaded = parse_document(&json, "d.json", &Limits::default()).unwrap();
+        prop_assert_eq!(loaded.to_json(), value.clone(), "{}", json);
+        let mut yaml = String::new();
+        block_yaml(&value, 0, &mut yaml);
+        let loaded = parse_document(&yaml, "d.yaml", &Limits::default()).unwrap();
+        prop_assert_eq!(loaded.to_json(), value, "{}", yaml);
     }
 }
 

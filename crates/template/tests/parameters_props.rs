@@ -163,6 +163,42 @@ proptest! {
         }
     }
 
+    /// Valid values of each type resolve to what they mean, and hidden ones never show.
+    #[test]
+    fn values_resolve_to_their_typed_meaning(
+        text in "[ -~]{0,16}",
+        number in any::<i64>(),
+        items in prop::collection::vec("[a-z0-9]{1,6}", 1..5),
+        truth in prop::sample::select(vec![("true", true), ("yes", true), ("on", true), ("1", true),
+            ("t", true), ("y", true), ("false", false), ("no", false), ("off", false), ("0", false),
+            ("f", false), ("n", false), ("TRUE", true), ("False", false)]),
+    ) {
+        let section = Node::from_json(&json!({
+            "s": {"type": "string", "hidden": true},
+            "n": {"type": "number"},
+            "l": {"type": "comma_delimited_list"},
+            "b": {"type": "boolean"},
+        }));
+        let syntax = ParameterSyntax::Hot { modulo: true, tags: true };
+        let parsed = ParameterSchemas::parse(Some(&section), "t", syntax).unwrap();
+        let input = ParameterInput {
+            values: [
+                ("s".to_string(), json!(text)),
+                ("n".to_string(), json!(number.to_string())),
+                ("l".to_string(), json!(items.join(","))),
+                ("b".to_string(), json!(truth.0)),
+            ].into_iter().collect(),
+            ..Default::default()
+        };
+        let resolved = parsed.resolve(&input, true, None).unwrap();
+        prop_assert_eq!(resolved.value("s"), Some(&json!(text)));
+        prop_assert_eq!(resolved.value("n"), Some(&json!(number)));
+        prop_assert_eq!(resolved.value("l"), Some(&json!(items)));
+        prop_assert_eq!(resolved.value("b"), Some(&json!(truth.1)));
+        let shown = resolved.display_values();
+        prop_assert_eq!(shown["s"].as_str(), "******");
+    }
+
     #[test]
     fn json_text_never_panics(text in "\\PC{0,40}") {
         let section = Node::from_json(&json!({"p": {"type": "json"}, "q": {"type": "string",
