@@ -98,6 +98,10 @@ pub struct TemplateSource {
     /// Ordered names of environment files, merged in the server as Heat does.
     #[serde(default)]
     pub environment_files: Vec<String>,
+    /// For a nested stack: what `resource_facade` answers, the parent resource's
+    /// `{metadata, deletion_policy, update_policy}`; `null` for a root stack.
+    #[serde(default)]
+    pub facade: Value,
 }
 
 /// Identity of the stack being compiled, for the pseudo parameters.
@@ -119,6 +123,14 @@ pub trait Compiler: Send + Sync {
         parameters: &Map<String, Value>,
         stack: &StackIdentity,
     ) -> Result<StackDefinition, EngineError>;
+    /// The merged environment's `resource_registry` alone, for walks over stored rows (delete,
+    /// suspend, resume, check): they resolve each row's type and hooks but evaluate nothing,
+    /// so they need no resource definitions.
+    fn resource_registry(
+        &self,
+        source: &TemplateSource,
+        parameters: &Map<String, Value>,
+    ) -> Result<Value, EngineError>;
     /// `POST /validate`'s body for this template (Description, Parameters, ...).
     fn validate(
         &self,

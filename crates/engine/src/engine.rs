@@ -49,8 +49,10 @@ pub struct EngineConfig {
     pub heartbeat_interval: Duration,
     pub enable_abandon: bool,
     pub enable_adopt: bool,
-    /// `max_resources_per_stack` (-1: unlimited).
+    /// `max_resources_per_stack` (-1: unlimited); nested stacks count toward their root's total.
     pub max_resources_per_stack: i64,
+    /// `max_nested_stack_depth`: how deep stacks may nest (a root stack is depth 0).
+    pub max_nested_stack_depth: usize,
     /// Handed to every resource handler (`ResourceContext::cloud`).
     pub cloud: Option<crate::resource::CloudHandle>,
     /// The API server's signal URLs and tokens; without it resources get native paths.
@@ -67,6 +69,7 @@ impl Default for EngineConfig {
             enable_abandon: true,
             enable_adopt: true,
             max_resources_per_stack: 1000,
+            max_nested_stack_depth: 5,
             cloud: None,
             signal_urls: None,
         }
@@ -285,6 +288,7 @@ impl EngineInner {
             short_id: row.short_id.clone(),
             cloud: self.config.cloud.clone(),
             checks: 0,
+            update_policy: Value::Null,
         }
     }
 
@@ -699,8 +703,13 @@ impl Run {
     }
 
     fn context(&self, row: &ResourceRecord, action: Action) -> ResourceContext {
-        self.engine
-            .context(&self.stack_id, &self.stack_name, row, action)
+        let mut cx = self
+            .engine
+            .context(&self.stack_id, &self.stack_name, row, action);
+        if let Some(def) = self.defn.resources.get(&row.name) {
+            cx.update_policy = def.update_policy.clone();
+        }
+        cx
     }
 
     /// Stores a row (and an event when the status changed) and waits until it is durable.
@@ -769,29 +778,34 @@ impl Run {
 
     /// Evaluates an expression against the rows, fetching attributes the expression reads.
     pub async fn evaluate(&self, expr: &dyn Evaluate) -> Result<Value, String> {
-        let mut attrs: HashMap<(String, String), Value> = HashMap::new();
+        let mut attrs: HashMap<AttrKey, Value> = HashMap::new();
         // Each round fetches every attribute the previous evaluation found missing; nested
         // get_attr inside get_attr arguments need one round per level.
         for _ in 0..8 {
             let resolver = RunResolver {
                 run: self,
                 attrs: &attrs,
-                missing: Mutex::new(BTreeSet::new()),
+                missing: Mutex::new(Vec::new()),
             };
             let value = expr.evaluate(&resolver);
             let missing = resolver.missing.into_inner().unwrap_or_default();
             if missing.is_empty() {
                 return value;
             }
-            for (name, attr) in missing {
-                let v = self.fetch_attribute(&name, &attr).await?;
-                attrs.insert((name, attr), v);
+            for key in missing {
+                let v = self.fetch_attribute(&key.0, &key.1, &key.2).await?;
+                attrs.insert(key, v);
             }
         }
         Err("attribute references nest too deeply".into())
     }
 
-    async fn fetch_attribute(&self, name: &str, attr: &str) -> Result<Value, String> {
+    async fn fetch_attribute(
+        &self,
+        name: &str,
+        attr: &str,
+        path: &[Value],
+    ) -> Result<Value, String> {
         let Some(row) = self.current_row(name) else {
             return Ok(Value::Null);
         };
@@ -808,7 +822,7 @@ impl Run {
                 _ => Value::Null,
             });
         }
-        match ty.attribute(&cx, attr).await {
+        match ty.attribute_with_path(&cx, attr, path).await {
             Ok(Some(v)) => Ok(v),
             Ok(None) => Ok(Value::Null),
             Err(e) => Err(e.located(&format!("resources.{name}"))),
@@ -1498,10 +1512,14 @@ fn short_id() -> String {
         .collect()
 }
 
+/// An attribute read by `get_attr`: resource, attribute and the path into it (the path is part
+/// of the key because types such as groups read it as an argument).
+type AttrKey = (String, String, Vec<Value>);
+
 struct RunResolver<'a> {
     run: &'a Run,
-    attrs: &'a HashMap<(String, String), Value>,
-    missing: Mutex<BTreeSet<(String, String)>>,
+    attrs: &'a HashMap<AttrKey, Value>,
+    missing: Mutex<Vec<AttrKey>>,
 }
 
 impl Resolver for RunResolver<'_> {
@@ -1518,12 +1536,14 @@ impl Resolver for RunResolver<'_> {
     }
 
     fn resource_attr(&self, name: &str, attr: &str, path: &[Value]) -> Result<Value, String> {
-        let key = (name.to_string(), attr.to_string());
+        let key = (name.to_string(), attr.to_string(), path.to_vec());
         match self.attrs.get(&key) {
-            Some(v) => Ok(follow_path(v, path)),
+            Some(v) => Ok(v.clone()),
             None => {
                 if let Ok(mut m) = self.missing.lock() {
-                    m.insert(key);
+                    if !m.contains(&key) {
+                        m.push(key);
+                    }
                 }
                 Ok(Value::Null)
             }
@@ -1541,22 +1561,4 @@ impl Resolver for RunResolver<'_> {
         }
         Ok(Value::Object(out))
     }
-}
-
-/// Follows a `get_attr` path (map keys, list indexes) into a value; `null` when absent.
-fn follow_path(value: &Value, path: &[Value]) -> Value {
-    let mut v = value;
-    for step in path {
-        let next = match (v, step) {
-            (Value::Object(m), Value::String(k)) => m.get(k),
-            (Value::Array(a), Value::Number(n)) => n.as_u64().and_then(|i| a.get(i as usize)),
-            (Value::Array(a), Value::String(s)) => s.parse::<usize>().ok().and_then(|i| a.get(i)),
-            _ => None,
-        };
-        match next {
-            Some(n) => v = n,
-            None => return Value::Null,
-        }
-    }
-    v.clone()
 }

@@ -68,6 +68,12 @@ pub struct StackRecord {
     pub disable_rollback: bool,
     pub tags: Vec<String>,
     pub parent: Option<String>,
+    /// The resource of the parent stack that owns this (nested) stack.
+    #[serde(default)]
+    pub parent_resource: Option<String>,
+    /// How deep this stack is nested: 0 for a root stack.
+    #[serde(default)]
+    pub nested_depth: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,

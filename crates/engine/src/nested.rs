@@ -12,19 +12,17 @@
 //! service is built ([`crate::registry::Registry::attach`]); the handle holds the engine weakly,
 //! so the registry inside the engine does not keep the engine alive.
 
-use crate::definition::{Evaluate, Resolver, TemplateSource};
+use crate::definition::{Evaluate, Resolver, StackDefinition, TemplateSource};
 use crate::engine::{EngineInner, Job};
-use crate::error::ResourceError;
+use crate::error::{EngineError, ResourceError};
 use crate::model::{Action, PreviousDefinition, StackRecord, Status};
 use crate::resource::{Progress, ResourceContext};
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
-
-/// Heat's `max_nested_stack_depth`: a root stack is depth 0.
-pub const MAX_NESTED_STACK_DEPTH: usize = 5;
 
 /// How often a parent resource polls its child stack.
 const CHILD_POLL: Duration = Duration::from_millis(20);
@@ -36,6 +34,27 @@ pub struct ChildTemplate {
     pub template: Value,
     /// The child's parameters (a provider's properties).
     pub parameters: Map<String, Value>,
+}
+
+/// Where the child stack of a stack-backed resource takes its template from, as validation
+/// sees it before anything exists ([`crate::resource::ResourceType::child_source`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChildSource {
+    /// A file of the stack's `files` map (a provider template); the properties are its parameters.
+    File(String),
+    /// A template built from the properties (`OS::Heat::Stack`, groups).
+    Inline(Value),
+}
+
+/// The stored state of a child stack that a group needs to pace its batches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildState {
+    /// The child's current template as the resource gave it.
+    pub template: Value,
+    /// Whether an action of the child is still running.
+    pub in_progress: bool,
+    /// When the child's last status change was stored (the end of a finished action).
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// What a stack-backed resource reads from its child.
@@ -82,6 +101,8 @@ pub trait StackControl: crate::software::SoftwareControl + Send + Sync {
     async fn child_outputs(&self, child_id: &str) -> Result<Map<String, Value>, ResourceError>;
     /// The current resource names of the child, oldest first.
     async fn child_members(&self, child_id: &str) -> Result<Vec<String>, ResourceError>;
+    /// The child's template and action state (`None` when the child is gone).
+    async fn child_state(&self, child_id: &str) -> Result<Option<ChildState>, ResourceError>;
     /// A file of the parent stack's `files` map (provider templates live there).
     async fn stack_file(&self, stack_id: &str, name: &str) -> Result<Option<Value>, ResourceError>;
     /// Sends a signal to another resource of a stack through the engine's signal path
@@ -204,18 +225,160 @@ impl EngineInner {
         self.store.stack(id).await.map_err(store_failure)
     }
 
-    /// How deep `stack_id` is nested (a root stack is 0).
-    async fn depth(&self, stack_id: &str) -> Result<usize, ResourceError> {
-        let mut depth = 0;
-        let mut current = self.stack_record(stack_id).await?;
-        while let Some(parent) = current.and_then(|s| s.parent) {
-            depth += 1;
-            if depth > MAX_NESTED_STACK_DEPTH {
-                break;
-            }
-            current = self.stack_record(&parent).await?;
+    /// Heat's `max_nested_stack_depth` refusal for a stack at `depth`.
+    fn check_depth(&self, depth: usize) -> Result<(), EngineError> {
+        let max = self.config.max_nested_stack_depth;
+        if depth > max {
+            return Err(EngineError::RequestLimitExceeded(format!(
+                "Recursion depth exceeds {max}."
+            )));
         }
-        Ok(depth)
+        Ok(())
+    }
+
+    /// How many current resources the whole tree of `stack` holds (Heat counts nested
+    /// resources toward the root stack's `max_resources_per_stack`).
+    async fn tree_resources(&self, stack: &StackRecord) -> Result<usize, ResourceError> {
+        let mut root = stack.clone();
+        while let Some(parent) = root.parent.clone() {
+            match self.stack_record(&parent).await? {
+                Some(p) => root = p,
+                None => break,
+            }
+        }
+        let mut total = 0;
+        let mut seen = HashSet::new();
+        let mut frontier = vec![root];
+        while let Some(stack) = frontier.pop() {
+            let id = stack.id.clone();
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let rows = self.rows(&id).await.map_err(store_failure)?;
+            let current: Vec<_> = rows.into_iter().filter(|r| r.current).collect();
+            // A stack whose action runs has rows only for the resources started so far; Heat
+            // counts every resource of its template.
+            let defined = match stack.status {
+                Status::InProgress => self.compile(&stack).map_or(0, |d| d.resources.len()),
+                _ => 0,
+            };
+            total += current.len().max(defined);
+            // A child stack's id is its resource's physical id (always a uuid).
+            for physical in current
+                .into_iter()
+                .filter_map(|r| r.physical_id)
+                .filter(|p| uuid::Uuid::parse_str(p).is_ok())
+            {
+                if let Some(child) = self.stack_record(&physical).await? {
+                    if child.parent.as_deref() == Some(id.as_str()) && child.deleted_at.is_none() {
+                        frontier.push(child);
+                    }
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Refuses a child definition that would take its root's tree over
+    /// `max_resources_per_stack`; `replaced` are the child's current resources (an update
+    /// does not count them twice).
+    async fn check_tree_size(
+        &self,
+        parent: &StackRecord,
+        child: &StackDefinition,
+        replaced: usize,
+    ) -> Result<(), ResourceError> {
+        let max = self.config.max_resources_per_stack;
+        if max < 0 {
+            return Ok(());
+        }
+        let total =
+            (self.tree_resources(parent).await? + child.resources.len()).saturating_sub(replaced);
+        if total as i64 > max {
+            let e =
+                EngineError::RequestLimitExceeded("Maximum resources per stack exceeded.".into());
+            return Err(ResourceError::new(e.heat_type(), e.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Validation of the nested templates `defn` reaches (provider templates, inline stacks,
+    /// group members), as Heat's validate of a stack-backed resource builds its child: nesting
+    /// deeper than `max_nested_stack_depth` is refused before anything is stored. A child
+    /// template that does not compile yet (its values depend on resources) is left to create.
+    pub(crate) fn check_nesting(
+        &self,
+        files: &Map<String, Value>,
+        defn: &StackDefinition,
+        depth: usize,
+    ) -> Result<(), EngineError> {
+        for (name, def) in &defn.resources {
+            let Ok(ty) = self
+                .registry
+                .resolve(&def.type_name, name, &defn.resource_registry)
+            else {
+                continue;
+            };
+            let properties = match def.properties.evaluate(&crate::service::PlaceholderState) {
+                Ok(Value::Object(p)) => p,
+                _ => continue,
+            };
+            let Some(source) = ty.child_source(&properties) else {
+                continue;
+            };
+            self.check_depth(depth + 1)?;
+            let (template, parameters) = match source {
+                ChildSource::File(file) => match files.get(&file) {
+                    Some(t) => (t.clone(), properties),
+                    None => continue,
+                },
+                ChildSource::Inline(t) => (t, Map::new()),
+            };
+            let child = TemplateSource {
+                template,
+                environment: json!({"resource_registry": defn.resource_registry}),
+                files: files.clone(),
+                environment_files: Vec::new(),
+                facade: Value::Null,
+            };
+            let identity = crate::definition::StackIdentity {
+                stack_id: String::new(),
+                stack_name: name.clone(),
+                project_id: String::new(),
+            };
+            let parameters = parameters
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .collect();
+            if let Ok(nested) = self.compiler.compile(&child, &parameters, &identity) {
+                self.check_nesting(files, &nested, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What `resource_facade` answers in the child of `parent`'s resource `resource`: the
+    /// resource's stored metadata and its definition's deletion and update policies.
+    async fn facade(&self, parent: &StackRecord, resource: &str) -> Result<Value, ResourceError> {
+        let defn = self.compile(parent).unwrap_or_default();
+        let def = defn.resources.get(resource);
+        let metadata = self
+            .rows(&parent.id)
+            .await
+            .map_err(store_failure)?
+            .into_iter()
+            .find(|r| r.current && r.name == resource)
+            .map(|r| r.metadata)
+            .filter(|m| !m.is_null())
+            .unwrap_or_else(|| json!({}));
+        Ok(json!({
+            "metadata": metadata,
+            "deletion_policy": def.map(|d| d.deletion_policy).unwrap_or_default(),
+            "update_policy": def
+                .map(|d| d.update_policy.clone())
+                .filter(|p| !p.is_null())
+                .unwrap_or_else(|| json!({})),
+        }))
     }
 
     /// The child's environment: the parent's merged registry (with the entries scoped to this
@@ -367,14 +530,10 @@ impl StackControl for EngineControl {
     ) -> Result<String, ResourceError> {
         let engine = self.engine()?;
         let parent = self.record(&engine, &cx.stack_id).await?;
-        if engine.depth(&parent.id).await? + 1 > MAX_NESTED_STACK_DEPTH {
-            return Err(ResourceError::new(
-                "RequestLimitExceeded",
-                format!(
-                    "Request limit exceeded: Recursion depth exceeds {MAX_NESTED_STACK_DEPTH}."
-                ),
-            ));
-        }
+        let depth = parent.nested_depth + 1;
+        engine
+            .check_depth(depth as usize)
+            .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))?;
         let mut record = StackRecord {
             id: uuid::Uuid::new_v4().to_string(),
             name: cx.physical_resource_name(),
@@ -388,6 +547,7 @@ impl StackControl for EngineControl {
                 environment: engine.child_environment(&parent, &cx.name),
                 files: parent.source.files.clone(),
                 environment_files: Vec::new(),
+                facade: engine.facade(&parent, &cx.name).await?,
             },
             parameters: child.parameters,
             previous: None,
@@ -396,14 +556,17 @@ impl StackControl for EngineControl {
             disable_rollback: true,
             tags: Vec::new(),
             parent: Some(parent.id.clone()),
+            parent_resource: Some(cx.name.clone()),
+            nested_depth: depth,
             created_at: Utc::now(),
             updated_at: None,
             deleted_at: None,
             cancel: None,
         };
-        engine
+        let defn = engine
             .compile(&record)
             .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))?;
+        engine.check_tree_size(&parent, &defn, 0).await?;
         engine
             .store
             .insert_stack(&record)
@@ -432,16 +595,30 @@ impl StackControl for EngineControl {
         };
         record.source.template = child.template;
         record.parameters = child.parameters;
-        if let Some(parent) = match &record.parent {
+        let parent = match &record.parent {
             Some(p) => engine.stack_record(p).await?,
             None => None,
-        } {
+        };
+        if let Some(parent) = &parent {
             // Files given with a parent update reach the child's next action.
             record.source.files = parent.source.files.clone();
+            if let Some(resource) = &record.parent_resource {
+                record.source.facade = engine.facade(parent, resource).await?;
+            }
         }
-        engine
+        let defn = engine
             .compile(&record)
             .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))?;
+        if let Some(parent) = &parent {
+            let existing = engine
+                .rows(child_id)
+                .await
+                .map_err(store_failure)?
+                .iter()
+                .filter(|r| r.current)
+                .count();
+            engine.check_tree_size(parent, &defn, existing).await?;
+        }
         record.previous = Some(previous);
         self.start(
             &engine,
@@ -555,6 +732,19 @@ impl StackControl for EngineControl {
         Ok(rows.into_iter().map(|r| r.name).collect())
     }
 
+    async fn child_state(&self, child_id: &str) -> Result<Option<ChildState>, ResourceError> {
+        let engine = self.engine()?;
+        Ok(engine
+            .stack_record(child_id)
+            .await?
+            .filter(|r| r.deleted_at.is_none())
+            .map(|r| ChildState {
+                in_progress: r.status == Status::InProgress || engine.is_running(child_id),
+                updated_at: r.updated_at,
+                template: r.source.template,
+            }))
+    }
+
     async fn stack_file(&self, stack_id: &str, name: &str) -> Result<Option<Value>, ResourceError> {
         let engine = self.engine()?;
         let record = self.record(&engine, stack_id).await?;
@@ -587,7 +777,9 @@ impl StackControl for EngineControl {
         kind: SignalUrlKind,
     ) -> Result<String, ResourceError> {
         let engine = self.engine()?;
-        let target = self.signal_target(&engine, stack_id, resource, kind).await?;
+        let target = self
+            .signal_target(&engine, stack_id, resource, kind)
+            .await?;
         Ok(match &engine.config.signal_urls {
             Some(urls) => urls.url(&target),
             None => target.native_path(),

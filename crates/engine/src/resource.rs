@@ -33,6 +33,9 @@ pub struct ResourceContext {
     pub cloud: Option<CloudHandle>,
     /// How many times the current step's completion has been polled (for growing intervals).
     pub checks: u32,
+    /// The definition's `update_policy` (`UpdatePolicy` in CFN templates), resolved; `null`
+    /// when the template gives none. Groups read `batch_create`/`rolling_update` from it.
+    pub update_policy: Value,
 }
 
 /// An opaque handle to whatever the resource types need to reach their services (e.g. an
@@ -51,6 +54,24 @@ impl std::fmt::Debug for CloudHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CloudHandle")
     }
+}
+
+/// Follows a `get_attr` path (map keys, list indexes) into a value; `null` when absent.
+pub fn follow_path(value: &Value, path: &[Value]) -> Value {
+    let mut v = value;
+    for step in path {
+        let next = match (v, step) {
+            (Value::Object(m), Value::String(k)) => m.get(k),
+            (Value::Array(a), Value::Number(n)) => n.as_u64().and_then(|i| a.get(i as usize)),
+            (Value::Array(a), Value::String(s)) => s.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(n) => v = n,
+            None => return Value::Null,
+        }
+    }
+    v.clone()
 }
 
 /// Heat's `<stack>-<resource>-<short id>` physical resource name.
@@ -135,6 +156,12 @@ pub trait ResourceType: Send + Sync {
         _stack: &crate::definition::StackDefinition,
     ) -> Vec<String> {
         Vec::new()
+    }
+
+    /// For a stack-backed type: where its child stack's template comes from with these
+    /// properties, so validation can walk nested templates (depth limit) before anything exists.
+    fn child_source(&self, _properties: &Properties) -> Option<crate::nested::ChildSource> {
+        None
     }
 
     /// Starts creating; returns as soon as the physical resource exists.
@@ -232,6 +259,21 @@ pub trait ResourceType: Send + Sync {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError>;
+
+    /// `get_attr: [resource, name, path...]`: the attribute with the path followed. Types whose
+    /// attributes take the path as an argument (a group's `attributes` reads the member
+    /// attribute named by the path) override this; the default follows the path into the value.
+    async fn attribute_with_path(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+        path: &[Value],
+    ) -> Result<Option<Value>, ResourceError> {
+        Ok(self
+            .attribute(cx, name)
+            .await?
+            .map(|value| follow_path(&value, path)))
+    }
 
     /// The value of `get_resource` / `Ref`.
     fn reference_id(&self, cx: &ResourceContext) -> Value {

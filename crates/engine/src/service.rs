@@ -265,6 +265,7 @@ impl Service {
                 environment: req.environment.clone().unwrap_or_else(|| json!({})),
                 files: req.files.clone(),
                 environment_files: req.environment_files.clone(),
+                facade: Value::Null,
             },
             parameters: req.parameters.clone(),
             previous: None,
@@ -272,6 +273,8 @@ impl Service {
             disable_rollback: req.disable_rollback.unwrap_or(true),
             tags: parse_tags(req.tags.as_deref()),
             parent: None,
+            parent_resource: None,
+            nested_depth: 0,
             created_at: Utc::now(),
             updated_at: None,
             deleted_at: None,
@@ -290,6 +293,8 @@ impl Service {
             ));
         }
         self.check_resources(&defn)?;
+        self.engine
+            .check_nesting(&stack.source.files, &defn, stack.nested_depth as usize)?;
         Ok(defn)
     }
 
@@ -1608,6 +1613,7 @@ impl Service {
             environment: req.environment.clone().unwrap_or_else(|| json!({})),
             files: req.files.clone(),
             environment_files: req.environment_files.clone(),
+            facade: Value::Null,
         };
         let answer = self.engine.compiler.validate(&source, &req.parameters)?;
         // Heat validates without values for parameters that have none; when some are missing
@@ -1795,7 +1801,7 @@ impl Service {
 
 /// Resolves references to nothing (refs to the resource name, attributes to null), as Heat's
 /// validation does before resources exist.
-struct PlaceholderState;
+pub(crate) struct PlaceholderState;
 
 impl crate::definition::Resolver for PlaceholderState {
     fn resource_ref(&self, name: &str) -> Option<Value> {

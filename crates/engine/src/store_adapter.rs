@@ -208,6 +208,7 @@ fn definition_in(
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect(),
         environment_files,
+        facade: Value::Null,
     };
     (source, parameters)
 }
@@ -227,8 +228,8 @@ fn stack_out(s: &StackRecord, version: i64) -> Result<db::StackRecord, StoreErro
         tenant: s.project_id.clone(),
         // The owner column lets the store list top-level stacks only (`show_nested`).
         owner_id: s.parent.as_deref().map(uuid).transpose()?,
-        parent_resource: None,
-        nested_depth: 0,
+        parent_resource: s.parent_resource.clone(),
+        nested_depth: i64::from(s.nested_depth),
         action: s.action.as_str().into(),
         status: s.status.as_str().into(),
         status_reason: s.status_reason.clone(),
@@ -244,6 +245,7 @@ fn stack_out(s: &StackRecord, version: i64) -> Result<db::StackRecord, StoreErro
             "template_kind": kind,
             "previous_template_kind": previous_kind,
             "environment_files": s.source.environment_files,
+            "facade": s.source.facade,
             "previous_environment_files": s.previous.as_ref().map(|p| p.source.environment_files.clone()),
             "cancel": s.cancel.map(|c| match c { CancelMode::Rollback => "rollback", CancelMode::NoRollback => "no_rollback" }),
             "parent": s.parent,
@@ -276,8 +278,9 @@ fn stack_in(s: db::StackRecord) -> StackRecord {
         .get("previous_template_kind")
         .and_then(Value::as_str)
         .unwrap_or("text");
-    let (source, parameters) =
+    let (mut source, parameters) =
         definition_in(&s.definition, kind, strings(e.get("environment_files")));
+    source.facade = e.get("facade").cloned().unwrap_or(Value::Null);
     StackRecord {
         id: s.id.to_string(),
         name: s.name,
@@ -300,6 +303,8 @@ fn stack_in(s: db::StackRecord) -> StackRecord {
         disable_rollback: s.disable_rollback,
         tags: s.tags,
         parent: e.get("parent").and_then(Value::as_str).map(str::to_string),
+        parent_resource: s.parent_resource,
+        nested_depth: u32::try_from(s.nested_depth).unwrap_or(0),
         created_at: s.created_at,
         updated_at: s.updated_at,
         deleted_at: s.deleted_at,

@@ -179,6 +179,8 @@ struct TemplateExpr {
     /// Behind a mutex because `tpl::StackDefinition` is not `Sync` (see NEEDS.md).
     definition: Arc<Mutex<tpl::StackDefinition>>,
     field: Field,
+    /// What `resource_facade` answers (the stack's [`TemplateSource::facade`]).
+    facade: Arc<Value>,
 }
 
 impl std::fmt::Debug for TemplateExpr {
@@ -189,7 +191,7 @@ impl std::fmt::Debug for TemplateExpr {
 
 impl Evaluate for TemplateExpr {
     fn evaluate(&self, resolver: &dyn Resolver) -> Result<Value, String> {
-        let bridge = Bridge(resolver);
+        let bridge = Bridge(resolver, &self.facade);
         let definition = self
             .definition
             .lock()
@@ -203,8 +205,8 @@ impl Evaluate for TemplateExpr {
     }
 }
 
-/// The engine's resolver seen through the template crate's trait.
-struct Bridge<'a>(&'a dyn Resolver);
+/// The engine's resolver seen through the template crate's trait, with the stack's facade.
+struct Bridge<'a>(&'a dyn Resolver, &'a Value);
 
 impl tpl::Resolver for Bridge<'_> {
     fn resource_ref(&self, name: &str) -> Result<Value, tpl::EvalError> {
@@ -230,9 +232,9 @@ impl tpl::Resolver for Bridge<'_> {
             .resource_attrs(name)
             .map_err(|m| tpl::EvalError::new(tpl::ErrorKind::Evaluation, m))
     }
-    fn resource_facade(&self, _what: &str) -> Result<Value, tpl::EvalError> {
-        // Only nested stacks (issue 4) have a parent resource.
-        Ok(Value::Null)
+    fn resource_facade(&self, what: &str) -> Result<Value, tpl::EvalError> {
+        // A root stack has no parent resource: null.
+        Ok(self.1.get(what).cloned().unwrap_or(Value::Null))
     }
     fn availability_zones(&self) -> Vec<String> {
         vec!["nova".to_string()]
@@ -269,10 +271,12 @@ impl Compiler for TemplateCompiler {
                 (k.clone(), shown)
             })
             .collect();
+        let facade = Arc::new(source.facade.clone());
         let expr = |field: Field| -> Arc<dyn Evaluate> {
             Arc::new(TemplateExpr {
                 definition: shared.clone(),
                 field,
+                facade: facade.clone(),
             })
         };
         // Values without any function need no evaluation (and no lock): most properties.

@@ -296,3 +296,229 @@ outputs:
         .collect();
     assert_eq!(order, vec!["0", "1", "2"]);
 }
+
+/// The group's child stack id.
+async fn child_of(svc: &Service, stack: &str) -> String {
+    resources(svc, stack).await["group"]["physical_resource_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Positions (in event order) of a member's events with this status.
+fn positions(events: &[(String, String, String)], member: &str, status: &str) -> Vec<usize> {
+    events
+        .iter()
+        .enumerate()
+        .filter(|(_, (name, s, _))| name == member && s == status)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Asserts that the members of each batch start only after every member of the batch before
+/// finished: `action` is CREATE or UPDATE.
+fn assert_batches(events: &[(String, String, String)], batches: &[&[&str]], action: &str) {
+    let started = format!("{action}_IN_PROGRESS");
+    let done = format!("{action}_COMPLETE");
+    for pair in batches.windows(2) {
+        let last_done = pair[0]
+            .iter()
+            .flat_map(|m| positions(events, m, &done))
+            .max()
+            .unwrap_or_else(|| panic!("{:?} finished: {events:?}", pair[0]));
+        let first_start = pair[1]
+            .iter()
+            .flat_map(|m| positions(events, m, &started))
+            .min()
+            .unwrap_or_else(|| panic!("{:?} started: {events:?}", pair[1]));
+        assert!(
+            last_done < first_start,
+            "{:?} started before {:?} finished: {events:?}",
+            pair[1],
+            pair[0]
+        );
+    }
+}
+
+/// How many child actions of `action` the child stack itself went through.
+fn stack_actions(events: &[(String, String, String)], child_name: &str, action: &str) -> usize {
+    let started = format!("{action}_IN_PROGRESS");
+    events
+        .iter()
+        .filter(|(name, s, _)| name == child_name && *s == started)
+        .count()
+}
+
+fn group_with_policy(count: usize, value: &str, policy: &str) -> String {
+    format!(
+        r#"
+heat_template_version: 2016-10-14
+resources:
+  group:
+    type: OS::Heat::ResourceGroup
+    update_policy: {policy}
+    properties:
+      count: {count}
+      resource_def:
+        type: OS::Heat::TestResource
+        properties: {{value: "{value}-%index%", action_wait_secs: {{create: 0.05, update: 0.05}}}}
+outputs:
+  values: {{value: {{get_attr: [group, output]}}}}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_create_creates_members_in_batches() {
+    let svc = service();
+    let stack = create(
+        &svc,
+        request(
+            "batchc",
+            &group_with_policy(5, "v", "{batch_create: {max_batch_size: 2}}"),
+        ),
+    )
+    .await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap();
+    let child = child_of(&svc, id).await;
+    let child_name = svc.show_stack(&cx(), &child, true).await.unwrap()["stack_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events = events(&svc, &child).await;
+    // Batches 0-1, 2-3, 4: the first is the child's create, the others two child updates.
+    assert_eq!(
+        stack_actions(&events, &child_name, "CREATE"),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        stack_actions(&events, &child_name, "UPDATE"),
+        2,
+        "{events:?}"
+    );
+    assert_batches(&events, &[&["0", "1"], &["2", "3"], &["4"]], "CREATE");
+    // Each member was created once and never touched again.
+    for m in ["0", "1", "2", "3", "4"] {
+        assert_eq!(positions(&events, m, "CREATE_IN_PROGRESS").len(), 1);
+        assert!(positions(&events, m, "UPDATE_IN_PROGRESS").is_empty());
+    }
+    assert_eq!(
+        out(&svc, id, "values").await,
+        json!(["v-0", "v-1", "v-2", "v-3", "v-4"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_batch_create_the_members_are_one_child_create() {
+    let svc = service();
+    let stack = create(&svc, request("nobatch", &group_with_policy(5, "v", "{}"))).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let child = child_of(&svc, stack["id"].as_str().unwrap()).await;
+    let child_name = svc.show_stack(&cx(), &child, true).await.unwrap()["stack_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events = events(&svc, &child).await;
+    assert_eq!(
+        stack_actions(&events, &child_name, "UPDATE"),
+        0,
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_update_updates_members_in_batches() {
+    let svc = service();
+    let policy = "{rolling_update: {max_batch_size: 2, pause_time: 0}}";
+    let stack = create(&svc, request("rolling", &group_with_policy(4, "a", policy))).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap().to_string();
+    let child = child_of(&svc, &id).await;
+    let before = events(&svc, &child).await.len();
+    let updated = update(&svc, &id, &group_with_policy(4, "b", policy)).await;
+    assert_eq!(status(&updated), "UPDATE_COMPLETE", "{}", reason(&updated));
+    let child_name = svc.show_stack(&cx(), &child, true).await.unwrap()["stack_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events: Vec<_> = events(&svc, &child).await.split_off(before);
+    assert_eq!(
+        stack_actions(&events, &child_name, "UPDATE"),
+        2,
+        "{events:?}"
+    );
+    assert_batches(&events, &[&["0", "1"], &["2", "3"]], "UPDATE");
+    assert_eq!(
+        out(&svc, &id, "values").await,
+        json!(["b-0", "b-1", "b-2", "b-3"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_in_service_limits_how_many_members_update_at_once() {
+    let svc = service();
+    // A batch of 4 would take every member out of service; 3 must stay: one at a time.
+    let policy = "{rolling_update: {max_batch_size: 4, min_in_service: 3}}";
+    let stack = create(&svc, request("insvc", &group_with_policy(4, "a", policy))).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap().to_string();
+    let child = child_of(&svc, &id).await;
+    let before = events(&svc, &child).await.len();
+    let updated = update(&svc, &id, &group_with_policy(4, "b", policy)).await;
+    assert_eq!(status(&updated), "UPDATE_COMPLETE", "{}", reason(&updated));
+    let events: Vec<_> = events(&svc, &child).await.split_off(before);
+    assert_batches(&events, &[&["0"], &["1"], &["2"], &["3"]], "UPDATE");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_attr_paths_reach_member_attributes() {
+    let svc = service();
+    let template = r#"
+heat_template_version: 2016-10-14
+resources:
+  group:
+    type: OS::Heat::ResourceGroup
+    properties:
+      count: 3
+      resource_def:
+        type: OS::Heat::Value
+        properties: {value: {name: "m-%index%", index: "%index%"}, type: json}
+  chain:
+    type: OS::Heat::ResourceChain
+    properties:
+      resources: [OS::Heat::Value, OS::Heat::Value]
+      resource_properties: {value: {k: chained}, type: json}
+outputs:
+  by_member: {value: {get_attr: [group, attributes, value]}}
+  names: {value: {get_attr: [group, attributes, value, name]}}
+  one: {value: {get_attr: [group, resource.1, value, name]}}
+  dotted: {value: {get_attr: [group, resource.2.value, index]}}
+  each: {value: {get_attr: [group, value, name]}}
+  second_ref: {value: {get_attr: [group, refs, 1]}}
+  chain_values: {value: {get_attr: [chain, attributes, value, k]}}
+"#;
+    let stack = create(&svc, request("paths", template)).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap();
+    assert_eq!(
+        out(&svc, id, "by_member").await,
+        json!({"0": {"name": "m-0", "index": "0"}, "1": {"name": "m-1", "index": "1"},
+               "2": {"name": "m-2", "index": "2"}})
+    );
+    assert_eq!(
+        out(&svc, id, "names").await,
+        json!({"0": "m-0", "1": "m-1", "2": "m-2"})
+    );
+    assert_eq!(out(&svc, id, "one").await, json!("m-1"));
+    assert_eq!(out(&svc, id, "dotted").await, json!("2"));
+    assert_eq!(out(&svc, id, "each").await, json!(["m-0", "m-1", "m-2"]));
+    let refs = out(&svc, id, "second_ref").await;
+    let members = members(&svc, id).await;
+    assert_eq!(refs, members["1"][0]);
+    assert_eq!(
+        out(&svc, id, "chain_values").await,
+        json!({"0": "chained", "1": "chained"})
+    );
+}

@@ -219,25 +219,146 @@ resources:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recursion_deeper_than_five_fails() {
+async fn recursion_deeper_than_five_is_refused_before_anything_is_stored() {
     let svc = service();
-    // A template that nests itself: depth 1..5 are created, the sixth is refused.
+    // A template that nests itself: validation walks the nested templates as Heat's does and
+    // refuses the sixth level, for create and preview alike.
     let recursive = r#"
 heat_template_version: 2016-10-14
 resources:
   again: {type: recursive.yaml}
 "#;
+    let req = with_files("deep", recursive, &[("recursive.yaml", recursive)]);
+    for refused in [
+        svc.create_stack(&cx(), req.clone()).await,
+        svc.preview_stack(&cx(), req).await,
+    ] {
+        let err = refused.expect_err("refused");
+        assert_eq!(err.heat_type(), "RequestLimitExceeded");
+        assert_eq!(
+            err.to_string(),
+            "Request limit exceeded: Recursion depth exceeds 5."
+        );
+    }
+    assert!(svc.show_stack(&cx(), "deep", false).await.is_err());
+}
+
+/// A service whose engine allows `depth` levels of nesting and `resources` resources per tree.
+fn limited(depth: usize, resources: i64) -> ember_engine::Service {
+    service_on(
+        std::sync::Arc::new(ember_engine::store::MemoryStore::new()),
+        ember_engine::EngineConfig {
+            max_nested_stack_depth: depth,
+            max_resources_per_stack: resources,
+            ..config()
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nesting_depth_is_configurable_and_checked_again_at_create() {
+    let leaf = r#"
+heat_template_version: 2016-10-14
+resources:
+  v: {type: OS::Heat::None}
+"#;
+    // mid.yaml needs a parameter that is only known once `v` exists, so validation cannot
+    // build it: the depth is found when the child is created.
+    let mid = r#"
+heat_template_version: 2016-10-14
+parameters:
+  p: {type: string}
+resources:
+  leaf: {type: leaf.yaml}
+"#;
+    let parent = r#"
+heat_template_version: 2016-10-14
+resources:
+  v: {type: OS::Heat::Value, properties: {value: x}}
+  inner: {type: mid.yaml, properties: {p: {get_attr: [v, value]}}}
+"#;
+    let files = [("mid.yaml", mid), ("leaf.yaml", leaf)];
+    let svc = limited(1, 1000);
+    let stack = create(&svc, with_files("cfgdepth", parent, &files)).await;
+    assert_eq!(status(&stack), "CREATE_FAILED");
+    assert!(
+        reason(&stack).contains("Recursion depth exceeds 1."),
+        "{}",
+        reason(&stack)
+    );
+    // One level is allowed, and a static second level is refused at validation.
+    let one = r#"
+heat_template_version: 2016-10-14
+resources:
+  inner: {type: leaf.yaml}
+"#;
+    let stack = create(&svc, with_files("onelevel", one, &files)).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let two = r#"
+heat_template_version: 2016-10-14
+resources:
+  inner: {type: two.yaml}
+"#;
+    let refused = svc
+        .create_stack(
+            &cx(),
+            with_files("twolevels", two, &[("two.yaml", one), ("leaf.yaml", leaf)]),
+        )
+        .await
+        .expect_err("too deep");
+    assert_eq!(
+        refused.to_string(),
+        "Request limit exceeded: Recursion depth exceeds 1."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_resources_count_toward_the_root_limit() {
+    let three = r#"
+heat_template_version: 2016-10-14
+resources:
+  a: {type: OS::Heat::None}
+  b: {type: OS::Heat::None}
+  c: {type: OS::Heat::None}
+"#;
+    let parent = r#"
+heat_template_version: 2016-10-14
+resources:
+  own: {type: OS::Heat::None}
+  inner: {type: three.yaml}
+"#;
+    // Two resources in the root and three in the child: five in the tree.
+    let svc = limited(5, 4);
     let stack = create(
         &svc,
-        with_files("deep", recursive, &[("recursive.yaml", recursive)]),
+        with_files("toomany", parent, &[("three.yaml", three)]),
     )
     .await;
     assert_eq!(status(&stack), "CREATE_FAILED");
     assert!(
-        reason(&stack).contains("Recursion depth exceeds 5."),
+        reason(&stack).contains("Request limit exceeded: Maximum resources per stack exceeded."),
         "{}",
         reason(&stack)
     );
+    let svc = limited(5, 5);
+    let stack = create(&svc, with_files("fits", parent, &[("three.yaml", three)])).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    // An update of the child does not count its current resources twice.
+    let id = stack["id"].as_str().unwrap().to_string();
+    let renamed = parent.replace(
+        "own: {type: OS::Heat::None}",
+        "own: {type: OS::Heat::None, metadata: {k: v}}",
+    );
+    let req = ember_engine::StackRequest {
+        template: Some(serde_json::json!(renamed)),
+        files: with_files("x", &renamed, &[("three.yaml", three)]).files,
+        ..Default::default()
+    };
+    svc.update_stack(&cx(), &id, req)
+        .await
+        .expect("update accepted");
+    let updated = wait(&svc, &id).await;
+    assert_eq!(status(&updated), "UPDATE_COMPLETE", "{}", reason(&updated));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

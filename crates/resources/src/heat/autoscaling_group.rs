@@ -4,17 +4,18 @@
 //! The size is the number of members of the child (no separate counter to drift). A resize
 //! keeps the newest members when shrinking (Heat removes the oldest first) and adds members
 //! with new names when growing, so only the members that appear or disappear are touched.
-//! Cooldown is kept in the resource data as the time the group may scale again.
+//! Cooldown is kept in the resource data as the time the group may scale again. A change of
+//! `resource` updates the members in batches as `rolling_updates` says (see [`Batching`]).
 
-use super::stack::{StackBacked, STACK_ID_ATTR};
+use super::stack::{members_template, Batching, Members, StackBacked, STACK_ID_ATTR};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ember_engine::model::Action;
-use ember_engine::nested::{ChildLookup, ChildTemplate, StackHandle};
+use ember_engine::nested::{ChildSource, StackHandle};
 use ember_engine::resource::{Properties, UpdateRequest};
 use ember_engine::schema::{AttributeSchema, Constraint, PropertySchema, PropertyType, TypeSchema};
 use ember_engine::{Progress, ResourceContext, ResourceError, ResourceType, Started};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// Resource data key: when the group may scale again (RFC 3339).
@@ -200,14 +201,30 @@ impl AutoScalingGroup {
         (get("min_size"), get("max_size"))
     }
 
-    fn template(props: &Properties, names: &[String]) -> ChildTemplate {
+    /// Every member gets the group's `resource` definition.
+    fn definitions(props: &Properties, names: Vec<String>) -> Members {
         let def = props.get("resource").cloned().unwrap_or(Value::Null);
-        let resources: Map<String, Value> =
-            names.iter().map(|n| (n.clone(), def.clone())).collect();
-        ChildTemplate {
-            template: json!({"heat_template_version": "2015-04-30", "resources": resources}),
-            parameters: Map::new(),
-        }
+        names.into_iter().map(|n| (n, def.clone())).collect()
+    }
+
+    /// `rolling_updates` (always set: the schema has Heat's default).
+    fn batching(cx: &ResourceContext) -> Option<Batching> {
+        Batching::from_policy(cx.properties.get("rolling_updates"))
+    }
+
+    /// The members after an update: the desired capacity when given, otherwise the current
+    /// size within the new bounds (Heat), each with the current `resource` definition.
+    async fn target(&self, cx: &ResourceContext) -> Result<Members, ResourceError> {
+        let members = self.members(cx).await?;
+        let (min, max) = Self::bounds(&cx.properties);
+        let size = cx
+            .properties
+            .get("desired_capacity")
+            .and_then(Value::as_i64)
+            .unwrap_or(members.len() as i64)
+            .clamp(min, max.max(min));
+        let names = Self::resized(members, usize::try_from(size).unwrap_or(0));
+        Ok(Self::definitions(&cx.properties, names))
     }
 
     async fn members(&self, cx: &ResourceContext) -> Result<Vec<String>, ResourceError> {
@@ -226,39 +243,6 @@ impl AutoScalingGroup {
             members.push(member_name());
         }
         members
-    }
-
-    async fn refs(&self, cx: &ResourceContext) -> Result<Vec<(String, Value)>, ResourceError> {
-        let members = self.members(cx).await?;
-        let lookups: Vec<ChildLookup> = members.iter().cloned().map(ChildLookup::Ref).collect();
-        let refs = self.nested.lookups(cx, &lookups).await?;
-        Ok(members.into_iter().zip(refs).collect())
-    }
-
-    /// `{output name: [(member, value)]}` over the members that are stacks (provider templates),
-    /// so that `get_attr: [group, outputs, name]` follows the path to one output.
-    async fn member_outputs(
-        &self,
-        cx: &ResourceContext,
-    ) -> Result<BTreeMap<String, Vec<(String, Value)>>, ResourceError> {
-        let control = self.nested.control()?;
-        let mut by_output: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
-        for (member, reference) in self.refs(cx).await? {
-            let Some(member_stack) = reference.as_str() else {
-                continue;
-            };
-            // A member that is not a stack has no outputs.
-            let Ok(outputs) = control.child_outputs(member_stack).await else {
-                continue;
-            };
-            for (name, value) in outputs {
-                by_output
-                    .entry(name)
-                    .or_default()
-                    .push((member.clone(), value));
-            }
-        }
-        Ok(by_output)
     }
 }
 
@@ -281,6 +265,12 @@ impl ResourceType for AutoScalingGroup {
         Ok(())
     }
 
+    /// Heat validates the group by building one member.
+    fn child_source(&self, properties: &Properties) -> Option<ChildSource> {
+        let one = Self::definitions(properties, vec![member_name()]);
+        Some(ChildSource::Inline(members_template(&one).template))
+    }
+
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         let (min, _) = Self::bounds(&cx.properties);
         let size = cx
@@ -290,7 +280,7 @@ impl ResourceType for AutoScalingGroup {
             .unwrap_or(min);
         let names = Self::resized(Vec::new(), usize::try_from(size).unwrap_or(0));
         self.nested
-            .create(cx, Self::template(&cx.properties, &names))
+            .create_members(cx, &Self::definitions(&cx.properties, names), None)
             .await
     }
 
@@ -298,28 +288,23 @@ impl ResourceType for AutoScalingGroup {
         self.nested.progress(cx, Action::Create).await
     }
 
-    /// Heat: the desired capacity when given, otherwise the current size within the new bounds.
+    /// A changed `resource` rolls through the members in batches; a size change alone is
+    /// one child update.
     async fn update(
         &self,
         cx: &ResourceContext,
-        _req: UpdateRequest<'_>,
+        req: UpdateRequest<'_>,
     ) -> Result<Started, ResourceError> {
-        let members = self.members(cx).await?;
-        let (min, max) = Self::bounds(&cx.properties);
-        let size = cx
-            .properties
-            .get("desired_capacity")
-            .and_then(Value::as_i64)
-            .unwrap_or(members.len() as i64)
-            .clamp(min, max.max(min));
-        let names = Self::resized(members, usize::try_from(size).unwrap_or(0));
-        self.nested
-            .update(cx, Self::template(&cx.properties, &names))
-            .await
+        let target = self.target(cx).await?;
+        let batching = Self::batching(cx).filter(|_| req.changed.iter().any(|c| c == "resource"));
+        self.nested.update_members(cx, &target, batching).await
     }
 
     async fn check_update_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        self.nested.progress(cx, Action::Update).await
+        let target = self.target(cx).await?;
+        self.nested
+            .members_progress(cx, Action::Update, &target, Self::batching(cx))
+            .await
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
@@ -372,7 +357,10 @@ impl ResourceType for AutoScalingGroup {
         }
         let names = Self::resized(members, usize::try_from(size).unwrap_or(0));
         control
-            .update_child(child, Self::template(&cx.properties, &names))
+            .update_child(
+                child,
+                members_template(&Self::definitions(&cx.properties, names)),
+            )
             .await?;
         let cooldown = details
             .get("cooldown")
@@ -387,32 +375,37 @@ impl ResourceType for AutoScalingGroup {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
+        self.attribute_with_path(cx, name, &[]).await
+    }
+
+    /// `outputs`/`outputs_list` take the member attribute (a provider template's output) from
+    /// the path: `get_attr: [group, outputs, name]`.
+    async fn attribute_with_path(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+        path: &[Value],
+    ) -> Result<Option<Value>, ResourceError> {
         match name {
             STACK_ID_ATTR => Ok(Some(
                 cx.physical_id.clone().map_or(Value::Null, Value::String),
             )),
             "current_size" => Ok(Some(json!(self.members(cx).await?.len()))),
-            "refs" => Ok(Some(Value::Array(
-                self.refs(cx).await?.into_iter().map(|(_, r)| r).collect(),
-            ))),
-            "refs_map" => Ok(Some(Value::Object(
-                self.refs(cx).await?.into_iter().collect(),
-            ))),
-            "outputs" => Ok(Some(Value::Object(
-                self.member_outputs(cx)
-                    .await?
-                    .into_iter()
-                    .map(|(k, vs)| (k, Value::Object(vs.into_iter().collect())))
-                    .collect(),
-            ))),
-            "outputs_list" => Ok(Some(Value::Object(
-                self.member_outputs(cx)
-                    .await?
-                    .into_iter()
-                    .map(|(k, vs)| (k, Value::Array(vs.into_iter().map(|(_, v)| v).collect())))
-                    .collect(),
-            ))),
             "show" => Ok(Some(Value::Null)),
+            "refs" | "refs_map" | "outputs" | "outputs_list" => {
+                let members = self.members(cx).await?;
+                self.nested
+                    .member_attribute(cx, members, name, path)
+                    .await
+                    .map(Some)
+            }
+            _ if name.starts_with("resource.") => {
+                let members = self.members(cx).await?;
+                self.nested
+                    .member_attribute(cx, members, name, path)
+                    .await
+                    .map(Some)
+            }
             _ => Ok(None),
         }
     }

@@ -5,7 +5,7 @@
 use super::stack::{StackBacked, STACK_ID_ATTR};
 use async_trait::async_trait;
 use ember_engine::model::Action;
-use ember_engine::nested::{ChildTemplate, StackHandle};
+use ember_engine::nested::{ChildSource, ChildTemplate, StackHandle};
 use ember_engine::resource::{Properties, UpdateRequest};
 use ember_engine::schema::{AttributeSchema, PropertySchema, PropertyType, TypeSchema};
 use ember_engine::{Progress, ResourceContext, ResourceError, ResourceType, Started};
@@ -120,6 +120,10 @@ impl ResourceType for ResourceChain {
         &self.schema
     }
 
+    fn child_source(&self, properties: &Properties) -> Option<ChildSource> {
+        Some(ChildSource::Inline(Self::template(properties).template))
+    }
+
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         self.nested.create(cx, Self::template(&cx.properties)).await
     }
@@ -153,15 +157,23 @@ impl ResourceType for ResourceChain {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
+        self.attribute_with_path(cx, name, &[]).await
+    }
+
+    async fn attribute_with_path(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+        path: &[Value],
+    ) -> Result<Option<Value>, ResourceError> {
         match name {
             STACK_ID_ATTR => Ok(Some(
                 cx.physical_id.clone().map_or(Value::Null, Value::String),
             )),
             "show" => Ok(Some(Value::Null)),
-            "attributes" => Ok(None),
             _ => self
                 .nested
-                .member_attribute(cx, Self::member_names(&cx.properties), name)
+                .member_attribute(cx, Self::member_names(&cx.properties), name, path)
                 .await
                 .map(Some),
         }

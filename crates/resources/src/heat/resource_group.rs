@@ -4,12 +4,13 @@
 //! The group only generates the child's template; creating, updating and deleting members is
 //! the engine's converge of the child, so a count change touches only the members that appear
 //! or disappear and a `resource_def` change updates every member in place (or replaces it, as
-//! its own type decides).
+//! its own type decides). The `update_policy` paces this: `batch_create` creates the members
+//! in batches, `rolling_update` updates them in batches (see [`Batching`]).
 
-use super::stack::{StackBacked, STACK_ID_ATTR};
+use super::stack::{members_template, Batching, Members, StackBacked, STACK_ID_ATTR};
 use async_trait::async_trait;
 use ember_engine::model::Action;
-use ember_engine::nested::{ChildLookup, ChildTemplate, StackHandle};
+use ember_engine::nested::{ChildLookup, ChildSource, StackHandle};
 use ember_engine::resource::{Properties, UpdateRequest};
 use ember_engine::schema::{AttributeSchema, Constraint, PropertySchema, PropertyType, TypeSchema};
 use ember_engine::{Progress, ResourceContext, ResourceError, ResourceType, Started};
@@ -188,14 +189,14 @@ fn substitute(value: &Value, index_var: &str, index: &str) -> Value {
     }
 }
 
-/// The child template for the given member names.
-fn group_template(props: &Properties, names: &[String]) -> Value {
+/// The member definitions for the given member names.
+fn member_definitions(props: &Properties, names: &[String]) -> Members {
     let def = props.get("resource_def").cloned().unwrap_or(Value::Null);
     let index_var = props
         .get("index_var")
         .and_then(Value::as_str)
         .unwrap_or("%index%");
-    let mut resources = Map::new();
+    let mut members = Vec::with_capacity(names.len());
     for name in names {
         let mut member = Map::new();
         member.insert(
@@ -212,9 +213,20 @@ fn group_template(props: &Properties, names: &[String]) -> Value {
                 member.insert(key.into(), v);
             }
         }
-        resources.insert(name.clone(), Value::Object(member));
+        members.push((name.clone(), Value::Object(member)));
     }
-    json!({"heat_template_version": "2015-04-30", "resources": resources})
+    members
+}
+
+/// The members the group should have: `count` names not removed, from the resource data.
+fn target(cx: &ResourceContext) -> Members {
+    let names = member_names(count_of(&cx.properties), &blacklist_of(cx));
+    member_definitions(&cx.properties, &names)
+}
+
+/// The group's pacing for an action: `batch_create` for create, `rolling_update` for update.
+fn batching(cx: &ResourceContext, policy: &str) -> Option<Batching> {
+    Batching::from_policy(cx.update_policy.get(policy))
 }
 
 impl ResourceGroup {
@@ -298,21 +310,32 @@ impl ResourceType for ResourceGroup {
         Ok(())
     }
 
+    /// Heat validates the group by building one member.
+    fn child_source(&self, properties: &Properties) -> Option<ChildSource> {
+        let one = member_definitions(properties, &["0".to_string()]);
+        Some(ChildSource::Inline(members_template(&one).template))
+    }
+
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         let removed = self.blacklist(cx, true).await?;
         let names = member_names(count_of(&cx.properties), &removed);
-        let child = ChildTemplate {
-            template: group_template(&cx.properties, &names),
-            parameters: Map::new(),
-        };
-        Ok(Self::started(
-            &removed,
-            self.nested.create(cx, child).await?,
-        ))
+        let members = member_definitions(&cx.properties, &names);
+        let started = self
+            .nested
+            .create_members(cx, &members, batching(cx, "batch_create"))
+            .await?;
+        Ok(Self::started(&removed, started))
     }
 
     async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        self.nested.progress(cx, Action::Create).await
+        self.nested
+            .members_progress(
+                cx,
+                Action::Create,
+                &target(cx),
+                batching(cx, "batch_create"),
+            )
+            .await
     }
 
     async fn update(
@@ -323,18 +346,23 @@ impl ResourceType for ResourceGroup {
         let append = cx.prop_str("removal_policies_mode") != Some("update");
         let removed = self.blacklist(cx, append).await?;
         let names = member_names(count_of(&cx.properties), &removed);
-        let child = ChildTemplate {
-            template: group_template(&cx.properties, &names),
-            parameters: Map::new(),
-        };
-        Ok(Self::started(
-            &removed,
-            self.nested.update(cx, child).await?,
-        ))
+        let members = member_definitions(&cx.properties, &names);
+        let started = self
+            .nested
+            .update_members(cx, &members, batching(cx, "rolling_update"))
+            .await?;
+        Ok(Self::started(&removed, started))
     }
 
     async fn check_update_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        self.nested.progress(cx, Action::Update).await
+        self.nested
+            .members_progress(
+                cx,
+                Action::Update,
+                &target(cx),
+                batching(cx, "rolling_update"),
+            )
+            .await
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
@@ -350,6 +378,15 @@ impl ResourceType for ResourceGroup {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
+        self.attribute_with_path(cx, name, &[]).await
+    }
+
+    async fn attribute_with_path(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+        path: &[Value],
+    ) -> Result<Option<Value>, ResourceError> {
         match name {
             STACK_ID_ATTR => Ok(Some(
                 cx.physical_id.clone().map_or(Value::Null, Value::String),
@@ -358,12 +395,10 @@ impl ResourceType for ResourceGroup {
                 .into_iter()
                 .collect::<Vec<_>>()))),
             "show" => Ok(Some(Value::Null)),
-            // `attributes` needs the attribute name from the get_attr path (see NEEDS.md).
-            "attributes" => Ok(None),
             _ => {
                 let names = member_names(count_of(&cx.properties), &blacklist_of(cx));
                 self.nested
-                    .member_attribute(cx, names, name)
+                    .member_attribute(cx, names, name, path)
                     .await
                     .map(Some)
             }

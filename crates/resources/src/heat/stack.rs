@@ -7,19 +7,112 @@
 //! stack-backed type (groups included) uses to drive its child.
 
 use async_trait::async_trait;
+use chrono::Utc;
 use ember_engine::error::EngineError;
 use ember_engine::model::Action;
-use ember_engine::nested::{ChildLookup, ChildTemplate, StackControl, StackHandle};
+use ember_engine::nested::{ChildLookup, ChildSource, ChildTemplate, StackControl, StackHandle};
 use ember_engine::registry::ProviderFactory;
-use ember_engine::resource::{Properties, UpdateRequest};
+use ember_engine::resource::{follow_path, Properties, UpdateRequest};
 use ember_engine::schema::{AttributeSchema, PropertySchema, PropertyType, TypeSchema};
 use ember_engine::{Progress, ResourceContext, ResourceError, ResourceType, Started};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The attribute every stack-backed resource has: the child stack's id.
 pub const STACK_ID_ATTR: &str = "OS::stack_id";
+
+/// How often a batched group looks at its child between batches.
+const BATCH_POLL: Duration = Duration::from_millis(20);
+
+/// Members of a group's child stack: name and resource definition, in member order.
+pub type Members = Vec<(String, Value)>;
+
+/// The child template of a group: its members as the only resources.
+pub fn members_template(members: &[(String, Value)]) -> ChildTemplate {
+    let resources: Map<String, Value> = members.iter().cloned().collect();
+    ChildTemplate {
+        template: json!({"heat_template_version": "2015-04-30", "resources": resources}),
+        parameters: Map::new(),
+    }
+}
+
+/// How a group paces the changes of its members (Heat's `batch_create`, `rolling_update` and
+/// the autoscaling group's `rolling_updates`): at most `max_batch_size` members are created or
+/// updated per child action, `pause` passes between actions, and at least `min_in_service`
+/// members that are in service keep running while others update.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Batching {
+    pub max_batch_size: usize,
+    pub min_in_service: usize,
+    pub pause: Duration,
+}
+
+impl Batching {
+    /// Reads `{max_batch_size, min_in_service, pause_time}` (Heat's defaults 1, 0, 0); `None`
+    /// when the policy is not given.
+    pub fn from_policy(policy: Option<&Value>) -> Option<Batching> {
+        let policy = policy.filter(|p| p.is_object())?;
+        let number = |key: &str| policy.get(key).and_then(number_of);
+        Some(Batching {
+            max_batch_size: number("max_batch_size").map_or(1, |n| (n as usize).max(1)),
+            min_in_service: number("min_in_service").map_or(0, |n| n as usize),
+            pause: Duration::from_secs_f64(number("pause_time").unwrap_or(0.0)),
+        })
+    }
+
+    /// The next child content on the way from `current` (the child's members now) to `target`,
+    /// or `None` when the child already is the target. Members no longer wanted go at once;
+    /// missing ones are created and changed ones updated, at most `max_batch_size` per step,
+    /// and an update never takes the members in service below `min_in_service` (at least one
+    /// member changes per step, so the sequence always ends).
+    pub fn next_batch(
+        &self,
+        current: &Map<String, Value>,
+        target: &[(String, Value)],
+    ) -> Option<Members> {
+        let in_target = |name: &str| target.iter().any(|(n, _)| n == name);
+        let done =
+            current.len() == target.len() && target.iter().all(|(n, d)| current.get(n) == Some(d));
+        if done {
+            return None;
+        }
+        let in_service = current.keys().filter(|n| in_target(n)).count();
+        let mut budget = self.max_batch_size;
+        let mut out_of_service = in_service.saturating_sub(self.min_in_service).max(1);
+        let mut next = Vec::with_capacity(target.len());
+        for (name, def) in target {
+            match current.get(name) {
+                Some(now) if now == def => next.push((name.clone(), def.clone())),
+                Some(now) => {
+                    if budget > 0 && out_of_service > 0 {
+                        budget -= 1;
+                        out_of_service -= 1;
+                        next.push((name.clone(), def.clone()));
+                    } else {
+                        next.push((name.clone(), now.clone()));
+                    }
+                }
+                None if budget > 0 => {
+                    budget -= 1;
+                    next.push((name.clone(), def.clone()));
+                }
+                None => {}
+            }
+        }
+        Some(next)
+    }
+}
+
+fn number_of(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|n: &f64| n.is_finite() && *n >= 0.0)
+}
 
 /// Drives the child stack of a stack-backed resource.
 #[derive(Clone, Debug, Default)]
@@ -82,6 +175,72 @@ impl StackBacked {
         Ok(Started::default())
     }
 
+    /// Starts the first child action towards `target`: everything at once, or the first batch.
+    pub async fn create_members(
+        &self,
+        cx: &ResourceContext,
+        target: &[(String, Value)],
+        batching: Option<Batching>,
+    ) -> Result<Started, ResourceError> {
+        let first = match batching {
+            Some(b) => b.next_batch(&Map::new(), target).unwrap_or_default(),
+            None => target.to_vec(),
+        };
+        self.create(cx, members_template(&first)).await
+    }
+
+    /// Starts an update of the child towards `target` (the first batch when batching).
+    pub async fn update_members(
+        &self,
+        cx: &ResourceContext,
+        target: &[(String, Value)],
+        batching: Option<Batching>,
+    ) -> Result<Started, ResourceError> {
+        let step = match (batching, &cx.physical_id) {
+            (Some(b), Some(id)) => {
+                let current = match self.control()?.child_state(id).await? {
+                    Some(state) => resources_of(&state.template),
+                    None => Map::new(),
+                };
+                b.next_batch(&current, target)
+                    .unwrap_or_else(|| target.to_vec())
+            }
+            _ => target.to_vec(),
+        };
+        self.update(cx, members_template(&step)).await
+    }
+
+    /// Polls the child; when batching, starts the next batch once the last one finished and
+    /// `pause` passed, until the child holds `target`. The batch reached is read from the
+    /// child's stored template, so an engine that takes over continues where it stopped.
+    pub async fn members_progress(
+        &self,
+        cx: &ResourceContext,
+        action: Action,
+        target: &[(String, Value)],
+        batching: Option<Batching>,
+    ) -> Result<Progress, ResourceError> {
+        let progress = self.progress(cx, action).await?;
+        let (Some(b), Some(id), Progress::Done) = (batching, &cx.physical_id, progress) else {
+            return Ok(progress);
+        };
+        let control = self.control()?;
+        let Some(state) = control.child_state(id).await? else {
+            return Ok(Progress::Done);
+        };
+        let Some(next) = b.next_batch(&resources_of(&state.template), target) else {
+            return Ok(Progress::Done);
+        };
+        if let Some(finished) = state.updated_at {
+            let since = (Utc::now() - finished).to_std().unwrap_or_default();
+            if since < b.pause {
+                return Ok(Progress::Pending(b.pause - since));
+            }
+        }
+        control.update_child(id, members_template(&next)).await?;
+        Ok(Progress::Pending(BATCH_POLL))
+    }
+
     pub async fn lookups(
         &self,
         cx: &ResourceContext,
@@ -93,42 +252,65 @@ impl StackBacked {
         }
     }
 
-    /// The attributes every group of numbered members has: `refs`, `refs_map`, `resource.N`
-    /// (the member's reference), `resource.N.attr`, and any other name as that attribute of
-    /// every member, in member order.
+    /// The attributes every group has, with the `get_attr` path: `refs` and `refs_map` (the
+    /// path selects from them), `attributes` (`[attributes, name, path...]`: that attribute of
+    /// every member by member name), `outputs`/`outputs_list` (the autoscaling group's names
+    /// for the same by name and in member order), `resource.N` (the member's reference, or
+    /// `[resource.N, attr, path...]`), `resource.N.attr`, and any other name as that attribute
+    /// of every member, in member order. `attributes`/`outputs` without a name are null.
     pub async fn member_attribute(
         &self,
         cx: &ResourceContext,
         members: Vec<String>,
         name: &str,
+        path: &[Value],
     ) -> Result<Value, ResourceError> {
+        let each = |attr: String, rest: &[Value]| -> Vec<ChildLookup> {
+            members
+                .iter()
+                .map(|n| ChildLookup::Attr(n.clone(), attr.clone(), rest.to_vec()))
+                .collect()
+        };
         match name {
             "refs" | "refs_map" => {
                 let lookups: Vec<ChildLookup> =
                     members.iter().cloned().map(ChildLookup::Ref).collect();
                 let refs = self.lookups(cx, &lookups).await?;
-                Ok(if name == "refs" {
+                let all = if name == "refs" {
                     Value::Array(refs)
                 } else {
                     Value::Object(members.into_iter().zip(refs).collect())
+                };
+                Ok(follow_path(&all, path))
+            }
+            "attributes" | "outputs" | "outputs_list" => {
+                let Some((attr, rest)) = path.split_first() else {
+                    return Ok(Value::Null);
+                };
+                let values = self.lookups(cx, &each(path_key(attr), rest)).await?;
+                Ok(if name == "outputs_list" {
+                    Value::Array(values)
+                } else {
+                    Value::Object(members.into_iter().zip(values).collect())
                 })
             }
             _ => {
                 if let Some(member) = name.strip_prefix("resource.") {
-                    let lookup = match member.split_once('.') {
-                        Some((n, attr)) => {
-                            ChildLookup::Attr(n.to_string(), attr.to_string(), Vec::new())
+                    let lookup = match (member.split_once('.'), path.split_first()) {
+                        (Some((n, attr)), _) => {
+                            ChildLookup::Attr(n.to_string(), attr.to_string(), path.to_vec())
                         }
-                        None => ChildLookup::Ref(member.to_string()),
+                        (None, Some((attr, rest))) => {
+                            ChildLookup::Attr(member.to_string(), path_key(attr), rest.to_vec())
+                        }
+                        (None, None) => ChildLookup::Ref(member.to_string()),
                     };
                     let mut v = self.lookups(cx, &[lookup]).await?;
                     return Ok(v.pop().unwrap_or(Value::Null));
                 }
-                let lookups: Vec<ChildLookup> = members
-                    .into_iter()
-                    .map(|n| ChildLookup::Attr(n, name.to_string(), Vec::new()))
-                    .collect();
-                Ok(Value::Array(self.lookups(cx, &lookups).await?))
+                Ok(Value::Array(
+                    self.lookups(cx, &each(name.to_string(), path)).await?,
+                ))
             }
         }
     }
@@ -140,6 +322,23 @@ impl StackBacked {
             .await?;
         Ok(values.pop().unwrap_or(Value::Null))
     }
+}
+
+/// A `get_attr` path element used as a name (numbers name members and outputs too).
+fn path_key(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The resources of a child template document (a group's members by name).
+fn resources_of(template: &Value) -> Map<String, Value> {
+    template
+        .get("resources")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Property values that are known become the child's parameters (unresolved ones are left to
@@ -206,6 +405,10 @@ impl ProviderResource {
 impl ResourceType for ProviderResource {
     fn schema(&self) -> &TypeSchema {
         &self.schema
+    }
+
+    fn child_source(&self, _properties: &Properties) -> Option<ChildSource> {
+        Some(ChildSource::File(self.template_name.clone()))
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
@@ -362,6 +565,13 @@ impl NestedStack {
 impl ResourceType for NestedStack {
     fn schema(&self) -> &TypeSchema {
         &self.schema
+    }
+
+    fn child_source(&self, properties: &Properties) -> Option<ChildSource> {
+        properties
+            .get("template")
+            .filter(|t| !t.is_null())
+            .map(|t| ChildSource::Inline(t.clone()))
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {

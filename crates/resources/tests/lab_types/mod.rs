@@ -123,6 +123,7 @@ impl Res {
             short_id: suffix(),
             cloud: None,
             checks: 0,
+            update_policy: Value::Null,
         };
         Ok(Res { ty, cx })
     }
