@@ -148,7 +148,10 @@ async fn no_signal_deployment_publishes_its_config_to_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signalled_deployment_completes_with_its_outputs_as_attributes() {
-    let svc = service();
+    signalled(&service()).await;
+}
+
+async fn signalled(svc: &Service) {
     let created = svc
         .create_stack(&cx(), request("sig", &template("HEAT_SIGNAL", "srv-1")))
         .await
@@ -236,7 +239,10 @@ async fn a_failed_deployment_fails_the_resource_with_heats_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_redeploy_in_place_and_replace_on_change_inputs_replace() {
-    let svc = service();
+    updates(&service()).await;
+}
+
+async fn updates(svc: &Service) {
     let tmpl = template("NO_SIGNAL", "srv-3");
     let stack = create(&svc, request("upd", &tmpl)).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
@@ -393,4 +399,34 @@ async fn swift_and_zaqar_transports_are_refused_clearly() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not an allowed value"), "{err}");
+}
+
+/// The same flows on the SQLite store: deployments are versioned rows there and point at their
+/// configs by foreign key, so the order of updates and deletes matters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_work_on_the_sql_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ember.db").to_string_lossy().to_string();
+    let key = ember_store::EncryptionKey::from_bytes(&[7u8; 32]).expect("key");
+    let store = ember_engine::store_adapter::SqlStore::open(
+        &format!("sqlite://{path}?mode=rwc"),
+        &key,
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("store opens");
+    let svc = service_on(std::sync::Arc::new(store), config());
+    signalled(&svc).await;
+    updates(&svc).await;
+    for name in ["sig", "upd"] {
+        let id = svc.lookup(&cx(), name, false).await.unwrap().id;
+        svc.delete_stack(&cx(), &id).await.unwrap();
+        assert_eq!(status(&wait(&svc, &id).await), "DELETE_COMPLETE");
+    }
+    assert!(svc.list_software_configs(&cx()).await.unwrap().is_empty());
+    assert!(svc
+        .list_software_deployments(&cx(), None)
+        .await
+        .unwrap()
+        .is_empty());
 }
