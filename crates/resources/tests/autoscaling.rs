@@ -237,3 +237,94 @@ resources:
         "{err}"
     );
 }
+
+fn rolling_group(value: &str) -> String {
+    format!(
+        r#"
+heat_template_version: 2016-10-14
+resources:
+  asg:
+    type: OS::Heat::AutoScalingGroup
+    properties:
+      min_size: 1
+      max_size: 5
+      desired_capacity: 4
+      rolling_updates: {{max_batch_size: 2, min_in_service: 1}}
+      resource:
+        type: OS::Heat::TestResource
+        properties: {{value: {value}, action_wait_secs: {{update: 0.05}}}}
+outputs:
+  values: {{value: {{get_attr: [asg, outputs_list, output]}}}}
+  one: {{value: {{get_attr: [asg, outputs, output]}}}}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_updates_replace_the_definition_in_batches() {
+    let svc = service();
+    let stack = create(&svc, request("asgroll", &rolling_group("a"))).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap().to_string();
+    let child = resources(&svc, &id).await["asg"]["physical_resource_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let child_name = svc.show_stack(&cx(), &child, false).await.unwrap()["stack_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let members_before: Vec<String> = resources(&svc, &child).await.keys().cloned().collect();
+    let before = events(&svc, &child).await.len();
+    let req = ember_engine::StackRequest {
+        template: Some(json!(rolling_group("b"))),
+        ..Default::default()
+    };
+    svc.update_stack(&cx(), &id, req)
+        .await
+        .expect("update accepted");
+    let updated = wait(&svc, &id).await;
+    assert_eq!(status(&updated), "UPDATE_COMPLETE", "{}", reason(&updated));
+    let events: Vec<_> = events(&svc, &child).await.split_off(before);
+    // Two batches of two: two child updates, and the second pair starts after the first ended.
+    let child_updates = events
+        .iter()
+        .filter(|(n, s, _)| *n == child_name && s == "UPDATE_IN_PROGRESS")
+        .count();
+    assert_eq!(child_updates, 2, "{events:?}");
+    let first = |member: &str, status: &str| {
+        events
+            .iter()
+            .position(|(n, s, _)| n == member && s == status)
+            .unwrap_or_else(|| panic!("{member} {status}: {events:?}"))
+    };
+    let mut order = members_before.clone();
+    order.sort_by_key(|m| first(m, "UPDATE_IN_PROGRESS"));
+    let first_batch_done =
+        first(&order[0], "UPDATE_COMPLETE").max(first(&order[1], "UPDATE_COMPLETE"));
+    assert!(
+        first_batch_done < first(&order[2], "UPDATE_IN_PROGRESS"),
+        "{events:?}"
+    );
+    assert!(
+        first_batch_done < first(&order[3], "UPDATE_IN_PROGRESS"),
+        "{events:?}"
+    );
+    // The same members, updated in place, each once.
+    let mut members_after: Vec<String> = resources(&svc, &child).await.keys().cloned().collect();
+    members_after.sort();
+    let mut sorted_before = members_before;
+    sorted_before.sort();
+    assert_eq!(members_after, sorted_before);
+    for m in &members_after {
+        let updates = events
+            .iter()
+            .filter(|(n, s, _)| n == m && s == "UPDATE_IN_PROGRESS")
+            .count();
+        assert_eq!(updates, 1, "{m}: {events:?}");
+    }
+    assert_eq!(out(&svc, &id, "values").await, json!(["b", "b", "b", "b"]));
+    let one = out(&svc, &id, "one").await;
+    assert_eq!(one.as_object().map(|m| m.len()), Some(4), "{one}");
+    assert!(one.as_object().unwrap().values().all(|v| v == "b"), "{one}");
+}

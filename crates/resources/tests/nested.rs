@@ -455,3 +455,109 @@ resources:
         .unwrap();
     assert_eq!(limited.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_facade_reads_the_parent_resource_definition() {
+    let svc = service();
+    let facade = r#"
+heat_template_version: 2016-10-14
+resources:
+  v: {type: OS::Heat::Value, properties: {value: {resource_facade: metadata}, type: json}}
+outputs:
+  metadata: {value: {get_attr: [v, value]}}
+  deletion_policy: {value: {resource_facade: deletion_policy}}
+  update_policy: {value: {resource_facade: update_policy}}
+"#;
+    let parent = r#"
+heat_template_version: 2016-10-14
+resources:
+  inner:
+    type: facade.yaml
+    metadata: {role: web, weight: 3}
+    deletion_policy: Retain
+    update_policy: {pause: 2}
+  plain: {type: facade.yaml}
+outputs:
+  metadata: {value: {get_attr: [inner, metadata]}}
+  deletion_policy: {value: {get_attr: [inner, deletion_policy]}}
+  update_policy: {value: {get_attr: [inner, update_policy]}}
+  plain_policy: {value: {get_attr: [plain, deletion_policy]}}
+  plain_metadata: {value: {get_attr: [plain, metadata]}}
+"#;
+    let stack = create(
+        &svc,
+        with_files("facade", parent, &[("facade.yaml", facade)]),
+    )
+    .await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap();
+    let out = |key: &'static str| {
+        let svc = svc.clone();
+        let id = id.to_string();
+        async move { output(&svc, &id, key).await["output_value"].clone() }
+    };
+    assert_eq!(out("metadata").await, json!({"role": "web", "weight": 3}));
+    assert_eq!(out("deletion_policy").await, json!("Retain"));
+    assert_eq!(out("update_policy").await, json!({"pause": 2}));
+    assert_eq!(out("plain_policy").await, json!("Delete"));
+    assert_eq!(out("plain_metadata").await, json!({}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_knows_owner_parent_resource_and_depth_of_nested_stacks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("nested.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let key = ember_store::EncryptionKey::from_bytes(&[3u8; 32]).expect("key");
+    let store =
+        ember_engine::store_adapter::SqlStore::open(&url, &key, std::time::Duration::from_secs(30))
+            .await
+            .expect("store opens");
+    let svc = service_on(std::sync::Arc::new(store), config());
+    let outer = r#"
+heat_template_version: 2016-10-14
+resources:
+  mid: {type: mid.yaml}
+"#;
+    let mid = r#"
+heat_template_version: 2016-10-14
+resources:
+  leaf: {type: OS::Heat::Stack, properties: {template: "heat_template_version: 2016-10-14"}}
+"#;
+    let stack = create(&svc, with_files("stored", outer, &[("mid.yaml", mid)])).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let root: uuid::Uuid = stack["id"].as_str().unwrap().parse().unwrap();
+    let db = ember_store::Store::open(&url, &key)
+        .await
+        .expect("store reopens");
+    let nested = db.nested_stacks(root, 5).await.expect("nested stacks");
+    let shape: Vec<(Option<String>, i64, bool)> = nested
+        .iter()
+        .map(|s| {
+            (
+                s.parent_resource.clone(),
+                s.nested_depth,
+                s.owner_id.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            (Some("mid".into()), 1, true),
+            (Some("leaf".into()), 2, true)
+        ],
+        "{nested:?}"
+    );
+    assert_eq!(nested[0].owner_id, Some(root));
+    assert_eq!(nested[1].owner_id, Some(nested[0].id));
+    // Stack lists show only the root unless nested stacks are asked for.
+    let top = db
+        .list_stacks(&ember_store::StackQuery {
+            tenant: Some("tenant".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(top.iter().map(|s| s.id).collect::<Vec<_>>(), vec![root]);
+}
