@@ -67,6 +67,8 @@ pub struct ServerConfig {
     pub signing_key: Option<String>,
     /// Lifetime of a pre-signed URL.
     pub signed_url_lifetime_seconds: u64,
+    /// Heat's `enable_stack_abandon`: abandon and export are refused (NotSupported) unless set.
+    pub enable_stack_abandon: bool,
     pub keystone: KeystoneConfig,
 }
 
@@ -82,6 +84,7 @@ impl Default for ServerConfig {
             signing_key: None,
             // Heat's wait handles live as long as the stack; a year bounds a leaked URL.
             signed_url_lifetime_seconds: 365 * 24 * 3600,
+            enable_stack_abandon: false,
             keystone: KeystoneConfig {
                 admin_roles: vec!["admin".into()],
                 ..Default::default()
@@ -173,6 +176,19 @@ impl ServerConfig {
         if let Some(v) = var("EMBER_SIGNING_KEY") {
             self.signing_key = Some(v);
         }
+        if let Some(v) = var("EMBER_ENABLE_STACK_ABANDON") {
+            self.enable_stack_abandon = match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "EMBER_ENABLE_STACK_ABANDON",
+                        value: v,
+                        expected: "true or false",
+                    })
+                }
+            };
+        }
         let keystone = &mut self.keystone;
         for (name, slot) in [
             ("OS_AUTH_URL", &mut keystone.auth_url),
@@ -205,6 +221,7 @@ mod tests {
             ("EMBER_MAX_JSON_BODY_SIZE", "2048"),
             ("OS_USERNAME", "ignored-because-file-set-it"),
             ("OS_PASSWORD", "service"),
+            ("EMBER_ENABLE_STACK_ABANDON", "True"),
         ]
         .into();
         config
@@ -213,6 +230,7 @@ mod tests {
         assert_eq!(config.bind.port(), 9000);
         assert_eq!(config.auth, AuthMode::Keystone);
         assert_eq!(config.max_json_body_size, 2048);
+        assert!(config.enable_stack_abandon && !ServerConfig::default().enable_stack_abandon);
         assert_eq!(config.keystone.username.as_deref(), Some("heat"));
         assert_eq!(config.keystone.password.as_deref(), Some("service"));
     }

@@ -553,10 +553,18 @@ impl Orchestrator for Service {
                 stack,
                 resource,
                 event_id,
-            } => value(
-                self.show_event(cx, &stack_id(self, cx, &stack).await?, &resource, &event_id)
-                    .await,
-            ),
+            } => self
+                .show_event(cx, &stack_id(self, cx, &stack).await?, &resource, &event_id)
+                .await
+                .map_err(|e| match e {
+                    // Heat's API finds the event by filtering the resource's events, so an
+                    // unknown event (or resource) is its own HTTPNotFound.
+                    ember_engine::EngineError::EventNotFound(_)
+                    | ember_engine::EngineError::ResourceNotFound { .. } => {
+                        EngineError::new("HTTPNotFound", format!("No event {event_id} found"))
+                    }
+                    e => engine_error(e),
+                }),
             EngineCall::CreateSnapshot { stack, name } => value(
                 self.create_snapshot(cx, &stack_id(self, cx, &stack).await?, name)
                     .await,

@@ -405,7 +405,20 @@ fn wrap(key: &str, value: Value) -> Response {
 fn check_instantiation(body: &Map<String, Value>, require_template: bool) -> Result<()> {
     let template = body.get("template");
     let has_template = match template {
-        Some(Value::Object(_)) | Some(Value::String(_)) => true,
+        Some(Value::Object(_)) => true,
+        // Heat's API parses a template given as text itself: YAML/JSON it cannot read is its
+        // HTTPBadRequest "Template not in valid format".
+        Some(Value::String(text)) => {
+            match ember_template::parse_document(text, "", &ember_template::Limits::default()) {
+                Err(e) if e.kind == ember_template::ErrorKind::Syntax => {
+                    return Err(ApiError::bad_request(format!(
+                        "Template not in valid format: Error parsing template [root stack] {}",
+                        e.message
+                    )))
+                }
+                _ => true,
+            }
+        }
         Some(Value::Null) | None => false,
         // Heat fails in its template parser with a TypeError: the generic 400.
         Some(_) => return Err(ApiError::bad_request(MALFORMED)),
@@ -922,19 +935,28 @@ async fn delete_stack(
     Ok(no_content())
 }
 
+/// Heat refuses abandon and export unless the operator enabled them (`enable_stack_abandon`).
+fn require_stack_abandon(state: &ApiState) -> Result<()> {
+    if state.config.enable_stack_abandon {
+        Ok(())
+    } else {
+        Err(ApiError::from_heat_type(
+            "NotSupported",
+            "Stack Abandon is not supported.",
+        ))
+    }
+}
+
 async fn abandon_stack(
     State(state): State<ApiState>,
     Extension(ctx): Ctx,
     Path(path): Path<StackPath>,
 ) -> Result<Response> {
-    Ok(ok(call(
-        &state,
-        &ctx,
-        EngineCall::AbandonStack {
-            stack: path.stack(),
-        },
-    )
-    .await?))
+    require_stack_abandon(&state)?;
+    let stack = path.stack();
+    Ok(ok(
+        call(&state, &ctx, EngineCall::AbandonStack { stack }).await?
+    ))
 }
 
 async fn export_stack(
@@ -942,14 +964,11 @@ async fn export_stack(
     Extension(ctx): Ctx,
     Path(path): Path<StackPath>,
 ) -> Result<Response> {
-    Ok(ok(call(
-        &state,
-        &ctx,
-        EngineCall::ExportStack {
-            stack: path.stack(),
-        },
-    )
-    .await?))
+    require_stack_abandon(&state)?;
+    let stack = path.stack();
+    Ok(ok(
+        call(&state, &ctx, EngineCall::ExportStack { stack }).await?
+    ))
 }
 
 async fn stack_action(
@@ -1394,7 +1413,16 @@ async fn validate_template(
             ignore_errors,
         },
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        // Heat's engine answers a template that fails validation with `{"Error": message}`,
+        // which its API raises as HTTPBadRequest; other errors keep their class.
+        if e.error_type == "StackValidationFailed" {
+            ApiError::bad_request(e.message)
+        } else {
+            e
+        }
+    })?;
     Ok(ok(result))
 }
 

@@ -247,4 +247,39 @@ async fn heat_errors_from_the_engine() {
         .any(|v| v["version"] == "heat_template_version.2016-04-08"));
     let (status, _, _) = send(&app, "GET", "/v1/t1/template_versions/nope/functions", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // `validate` answers a template failing validation with Heat's HTTPBadRequest.
+    let (status, _, err) = send(
+        &app,
+        "POST",
+        "/v1/t1/validate",
+        Some(sample("validate_invalid")["request"]["body"].clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        err["error"]["type"],
+        sample("validate_invalid")["body"]["error"]["type"]
+    );
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("OS::No::Such"),
+        "{err}"
+    );
+    // An unknown event of a known stack is Heat's HTTPNotFound "No event ... found".
+    let redirect = send(&app, "GET", "/v1/t1/stacks/dup", None).await.1;
+    let stack = redirect["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("http://heat.test");
+    let missing = "00000000-0000-0000-0000-000000000000";
+    let event = format!("{stack}/resources/none/events/{missing}");
+    let (status, _, err) = send(&app, "GET", &event, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{err}");
+    assert_eq!(
+        err["error"]["type"],
+        sample("event_missing")["body"]["error"]["type"]
+    );
+    assert_eq!(err["error"]["message"], format!("No event {missing} found"));
 }

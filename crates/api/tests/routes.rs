@@ -315,6 +315,11 @@ async fn bad_bodies_are_400_like_heat() {
         "create_timeout_wrong_type",
         true,
     );
+    assert_like_heat(
+        &post(r#"{"stack_name": "x", "template": "{{{"}"#.into()).await,
+        "create_bad_template_string",
+        false,
+    );
     let huge = format!(
         r#"{{"stack_name": "x", "template": {TEMPLATE}, "pad": "{}"}}"#,
         "x".repeat(1 << 20)
@@ -329,6 +334,34 @@ async fn bad_bodies_are_400_like_heat() {
         s.engine.0.lock().unwrap().calls.is_empty(),
         "no bad body reaches the engine"
     );
+}
+
+#[tokio::test]
+async fn abandon_and_export_follow_enable_stack_abandon() {
+    let path = |sub: &str| format!("/v1/t/stacks/s/00000001-0000-0000-0000-000000000000/{sub}");
+    let s = server();
+    let abandon = send(&s.app, "DELETE", &path("abandon"), None, &[]).await;
+    assert_like_heat(&abandon, "abandon_disabled", true);
+    assert_like_heat(
+        &send(&s.app, "GET", &path("export"), None, &[]).await,
+        "export",
+        true,
+    );
+    assert!(s.engine.0.lock().unwrap().calls.is_empty());
+    let enabled = server_with(ServerConfig {
+        enable_stack_abandon: true,
+        ..Default::default()
+    });
+    send(&enabled.app, "DELETE", &path("abandon"), None, &[]).await;
+    send(&enabled.app, "GET", &path("export"), None, &[]).await;
+    let calls = enabled.engine.0.lock().unwrap().calls.clone();
+    assert!(matches!(
+        calls.as_slice(),
+        [
+            EngineCall::AbandonStack { .. },
+            EngineCall::ExportStack { .. }
+        ]
+    ));
 }
 
 #[tokio::test]

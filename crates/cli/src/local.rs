@@ -50,7 +50,12 @@ impl InProcessTransport {
                 let session = self.cloud.get_or_init(cloud_session).await;
                 let cloud = session.clone().map(|s| CloudHandle(Arc::new(s)));
                 let engine = engine(&self.store_url, cloud, None).await?;
-                let state = ember_api::ApiState::new(ember_api::ServerConfig::default(), engine)
+                // In process the user is the operator: abandon/export are not a server policy.
+                let config = ember_api::ServerConfig {
+                    enable_stack_abandon: true,
+                    ..Default::default()
+                };
+                let state = ember_api::ApiState::new(config, engine)
                     .map_err(|e| CliError::Config(e.to_string()))?;
                 Ok::<_, CliError>(ember_api::router(state))
             })
