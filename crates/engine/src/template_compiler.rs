@@ -23,12 +23,13 @@ pub struct TemplateCompiler {
 impl TemplateCompiler {
     /// The stack's environment as Heat's API builds it: the inline environment, the request's
     /// parameters over it, then the environment files merged in order by the template crate
-    /// (with each file's `parameter_merge_strategies` and the template's parameter types).
+    /// (with each file's `parameter_merge_strategies` and the template's parameter `types`;
+    /// parameters without a type are not merged).
     fn environment(
         &self,
         source: &TemplateSource,
         parameters: &Map<String, Value>,
-        template: &tpl::Template,
+        types: &IndexMap<String, tpl::parameters::ParamType>,
     ) -> Result<tpl::environment::Environment, EngineError> {
         let files = source
             .environment_files
@@ -57,8 +58,7 @@ impl TemplateCompiler {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let types = template.parameter_types().map_err(template_error)?;
-        tpl::environment::request_environment(Some(&inline), &files, &parameters, &types)
+        tpl::environment::request_environment(Some(&inline), &files, &parameters, types)
             .map_err(template_error)
     }
 
@@ -249,7 +249,8 @@ impl Compiler for TemplateCompiler {
         identity: &StackIdentity,
     ) -> Result<StackDefinition, EngineError> {
         let template = self.template(source)?;
-        let env = self.environment(source, parameters, &template)?;
+        let types = template.parameter_types().map_err(template_error)?;
+        let env = self.environment(source, parameters, &types)?;
         let hidden = hidden_parameters(&template);
         let description = template.description.clone();
         let input = Self::input(&env, source, identity);
@@ -335,13 +336,25 @@ impl Compiler for TemplateCompiler {
         })
     }
 
+    /// The template is not parsed: the registry does not depend on it (parameter types only
+    /// decide how parameter values merge).
+    fn resource_registry(
+        &self,
+        source: &TemplateSource,
+        parameters: &Map<String, Value>,
+    ) -> Result<Value, EngineError> {
+        let env = self.environment(source, parameters, &IndexMap::new())?;
+        Ok(env.registry.to_json())
+    }
+
     fn validate(
         &self,
         source: &TemplateSource,
         parameters: &Map<String, Value>,
     ) -> Result<Value, EngineError> {
         let template = self.template(source)?;
-        let environment = self.environment(source, parameters, &template)?;
+        let types = template.parameter_types().map_err(template_error)?;
+        let environment = self.environment(source, parameters, &types)?;
         tpl::validate(template, &environment, Self::files(source)).map_err(template_error)
     }
 }
