@@ -63,6 +63,58 @@ fn value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A well-formed environment document: parameters, parameter defaults, registry entries
+/// (provider templates, aliases, globs, per-resource entries with hooks), event sinks and
+/// encrypted names, each section present or not.
+fn environment_doc() -> impl Strategy<Value = Value> {
+    let names = || prop::sample::select(vec!["p", "q", "r", "web_1", "nested"]);
+    let parameters = || prop::collection::btree_map(names(), value(), 0..4);
+    let registry_entry = prop_oneof![
+        prop::sample::select(vec!["a.yaml", "b.template", "OS::B", "OS::A"])
+            .prop_map(|t| Value::String(t.to_string())),
+        Just(serde_json::json!({"hooks": "pre-create"})),
+        Just(serde_json::json!({"OS::A": "a.yaml", "restricted_actions": ["update"]})),
+    ];
+    let registry = prop::collection::btree_map(
+        prop::sample::select(vec!["OS::A", "A::*", "x.yaml", "OS::C"]),
+        prop::sample::select(vec!["a.yaml", "b.template", "OS::B", "OS::*"])
+            .prop_map(|t| Value::String(t.to_string())),
+        0..3,
+    );
+    let resources = prop::collection::btree_map(names(), registry_entry, 0..3);
+    (
+        prop::option::of(parameters()),
+        prop::option::of(parameters()),
+        prop::option::of((registry, resources)),
+        prop::option::of(prop::collection::vec(names(), 0..3)),
+    )
+        .prop_map(|(parameters, defaults, registry, encrypted)| {
+            let mut doc = serde_json::Map::new();
+            if let Some(p) = parameters {
+                doc.insert("parameters".into(), serde_json::to_value(p).unwrap());
+            }
+            if let Some(d) = defaults {
+                doc.insert(
+                    "parameter_defaults".into(),
+                    serde_json::to_value(d).unwrap(),
+                );
+            }
+            if let Some((mut r, resources)) = registry {
+                if !resources.is_empty() {
+                    r.insert("resources", serde_json::to_value(resources).unwrap());
+                }
+                doc.insert("resource_registry".into(), serde_json::to_value(r).unwrap());
+            }
+            if let Some(e) = encrypted {
+                doc.insert(
+                    "encrypted_param_names".into(),
+                    serde_json::to_value(e).unwrap(),
+                );
+            }
+            Value::Object(doc)
+        })
+}
+
 fn builtin(name: &str) -> bool {
     name == "OS::B"
 }
@@ -97,8 +149,12 @@ proptest! {
 
     /// What an environment shows of itself loads back as the same environment.
     #[test]
-    fn shown_environments_load_back_unchanged(doc in value()) {
-        if let Ok(env) = Environment::from_json(&doc) {
+    fn shown_environments_load_back_unchanged(doc in environment_doc(), other in value()) {
+        let env = Environment::from_json(&doc).expect("a well-formed environment loads");
+        let shown = env.user_env_json();
+        let again = Environment::from_json(&shown).expect("a shown environment loads");
+        prop_assert_eq!(again.user_env_json(), shown);
+        if let Ok(env) = Environment::from_json(&other) {
             let shown = env.user_env_json();
             let again = Environment::from_json(&shown).expect("a shown environment loads");
             prop_assert_eq!(again.user_env_json(), shown);
@@ -107,15 +163,13 @@ proptest! {
 
     /// One environment file merged onto an empty environment gives the file's sections.
     #[test]
-    fn one_file_merges_to_itself(doc in value()) {
-        let Ok(file) = parse_environment(&Node::from_json(&doc), "e.yaml") else {
-            return Ok(());
-        };
-        let Ok(alone) = Environment::from_json(&doc) else { return Ok(()); };
+    fn one_file_merges_to_itself(doc in environment_doc()) {
+        let file = parse_environment(&Node::from_json(&doc), "e.yaml").expect("parses");
+        let alone = Environment::from_json(&doc).expect("loads");
         let types = IndexMap::new();
-        if let Ok(merged) = merge_environment_files(&Environment::default(), &[file], &types) {
-            prop_assert_eq!(merged.user_env_json(), alone.user_env_json());
-        }
+        let merged = merge_environment_files(&Environment::default(), &[file], &types)
+            .expect("one file merges");
+        prop_assert_eq!(merged.user_env_json(), alone.user_env_json());
     }
 
     #[test]
