@@ -78,36 +78,119 @@ fn seed_template() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/webapp.yaml")
 }
 
+/// The seed's template with its fixed physical names (`web-sg`, `private-net`, `web-server`)
+/// made unique, written into `dir`. The lab's demo project has a `private-net` of its own, and
+/// other tests name it: a second network of that name would make their lookups ambiguous
+/// while this test runs. The seed's names are not parameters, so the copy renames them (the
+/// `private-net` key of the server's `addresses` follows the network's name).
+fn unique_seed_template(dir: &Path, suffix: &str) -> PathBuf {
+    let text = std::fs::read_to_string(seed_template()).unwrap();
+    let mut renamed = text.clone();
+    for name in ["web-sg", "private-net", "web-server"] {
+        renamed = renamed.replace(name, &format!("{name}-{suffix}"));
+    }
+    assert_eq!(renamed.matches(suffix).count(), 4, "{renamed}");
+    let path = dir.join("webapp.yaml");
+    std::fs::write(&path, renamed).unwrap();
+    path
+}
+
+/// Deletes what a run made, also when an assertion fails midway: the stack (through
+/// `ember stack delete`, so the engine removes every resource it created) and the key pairs.
+struct Cleanup {
+    store: tempfile::TempDir,
+    stack: String,
+    keys: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let listed = run(
+            self.store.path(),
+            &["stack", "list", "-f", "value", "-c", "Stack Name"],
+        );
+        if stdout(&listed).lines().any(|l| l == self.stack) {
+            let deleted = run(
+                self.store.path(),
+                &["stack", "delete", "-y", "--wait", &self.stack],
+            );
+            if !deleted.status.success() {
+                eprintln!("cleanup: stack delete failed: {}", stderr(&deleted));
+            }
+        }
+        let keys = std::mem::take(&mut self.keys);
+        // Drop may run inside the test's runtime, which cannot block on another future.
+        let removed = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let demo = Session::connect(lab_cloud("lab-demo")?).await?;
+                let compute = Compute::new(&demo).await?;
+                for key in &keys {
+                    if let Err(e) = compute.delete_keypair(key).await {
+                        if !e.is_not_found() {
+                            return Err(e);
+                        }
+                    }
+                }
+                Ok::<_, Error>(())
+            })
+        })
+        .join();
+        if !matches!(removed, Ok(Ok(()))) {
+            eprintln!("cleanup: key pairs not all removed: {removed:?}");
+        }
+    }
+}
+
 fn suffix() -> String {
     format!("{:08x}", rand::random::<u32>())
 }
 
 /// The prerequisites the template presumes, made as admin when missing: a public image
-/// `ubuntu-22.04` and a volume type `ssd`.
+/// `ubuntu-22.04` and a volume type `ssd`. Once per test process (the tests of this file run in
+/// parallel), and only what is really missing: a lookup that fails otherwise (e.g. two images
+/// of the name, made by tests racing elsewhere) must not add one more.
 async fn seed_prerequisites(admin: &Session) {
-    let images = Image::new(admin).await.unwrap();
-    if images.find("ubuntu-22.04").await.is_err() {
-        let made = images
-            .create(json!({"name": "ubuntu-22.04", "disk_format": "raw",
-                "container_format": "bare", "visibility": "public"}))
-            .await
-            .unwrap();
-        images
-            .upload(
-                made["id"].as_str().unwrap(),
-                vec![0u8; 65536],
-                &Default::default(),
-            )
-            .await
-            .unwrap();
-    }
-    let storage = BlockStorage::new(admin).await.unwrap();
-    if storage.find_volume_type("ssd").await.is_err() {
-        storage
-            .create_volume_type(json!({"name": "ssd"}))
-            .await
-            .unwrap();
-    }
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        let images = Image::new(admin).await.unwrap();
+        match images.find("ubuntu-22.04").await {
+            Err(e) if e.is_not_found() => {
+                let made = images
+                    .create(json!({"name": "ubuntu-22.04", "disk_format": "raw",
+                        "container_format": "bare", "visibility": "public"}))
+                    .await
+                    .unwrap();
+                images
+                    .upload(
+                        made["id"].as_str().unwrap(),
+                        vec![0u8; 65536],
+                        &Default::default(),
+                    )
+                    .await
+                    .unwrap();
+            }
+            found => {
+                found.unwrap();
+            }
+        }
+        let storage = BlockStorage::new(admin).await.unwrap();
+        match storage.find_volume_type("ssd").await {
+            Err(e) if e.is_not_found() => {
+                storage
+                    .create_volume_type(json!({"name": "ssd"}))
+                    .await
+                    .unwrap();
+            }
+            found => {
+                found.unwrap();
+            }
+        }
+    })
+    .await;
 }
 
 /// Every resource of the demo project, by service and kind: (id, the object).
@@ -188,20 +271,23 @@ fn timed(store: &Path, args: &[&str]) -> (Output, f64) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "replacement update fails intermittently with a store version conflict when the old resource is deleted (engine bug, see the issue-6 note); run with --ignored"]
 async fn seed_webapp_stack_through_ember() {
     let Some(lab) = lab().await else { return };
     seed_prerequisites(&lab.admin).await;
     let s = suffix();
     let compute = Compute::new(&lab.demo).await.unwrap();
     let (key, new_key) = (format!("seed-{s}"), format!("seed-{s}-2"));
+    let cleanup = Cleanup {
+        store: tempfile::tempdir().unwrap(),
+        stack: format!("seed-{s}"),
+        keys: vec![key.clone(), new_key.clone()],
+    };
     for k in [&key, &new_key] {
         compute.create_keypair(json!({"name": k})).await.unwrap();
     }
-    let store = tempfile::tempdir().unwrap();
-    let store = store.path();
-    let stack = format!("seed-{s}");
-    let template = seed_template();
+    let store = cleanup.store.path();
+    let stack = cleanup.stack.clone();
+    let template = unique_seed_template(store, &s);
     let template = template.to_str().unwrap();
     let before = inventory(&lab.demo).await;
 
@@ -296,7 +382,7 @@ async fn seed_webapp_stack_through_ember() {
 
     // key_name cannot change in place: the server is replaced, and what used it follows.
     let new_key_param = format!("key_name={new_key}");
-    let (_, replace_secs) = timed(
+    let (replacing, replace_secs) = timed(
         store,
         &[
             "stack",
@@ -307,6 +393,13 @@ async fn seed_webapp_stack_through_ember() {
             "--wait",
             &stack,
         ],
+    );
+    assert!(
+        stdout(&replacing).contains(&format!(
+            "[{stack}]: UPDATE_COMPLETE  Stack UPDATE completed successfully"
+        )),
+        "{}",
+        stdout(&replacing)
     );
     let replaced = physical_ids(store, &stack);
     let new_server = replaced["web_server"].clone();
@@ -355,9 +448,6 @@ async fn seed_webapp_stack_through_ember() {
         json!([])
     );
     let after = inventory(&lab.demo).await;
-    for k in [&key, &new_key] {
-        compute.delete_keypair(k).await.unwrap();
-    }
     for (service, list) in &after {
         let now = ids(list);
         let leaked: Vec<&String> = now.iter().filter(|id| ours.contains(*id)).collect();
