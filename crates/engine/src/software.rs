@@ -332,19 +332,25 @@ fn is_zero(v: &Value) -> bool {
     crate::schema::python_str(v) == "0"
 }
 
-/// Heat's body of a config: the summary in lists, everything when shown.
-fn config_body(c: &SoftwareConfig, detail: bool) -> Value {
+/// Heat's body of a config: the summary in lists, everything when shown; the owning project
+/// only in an admin's list.
+fn config_body(c: &SoftwareConfig, detail: bool, include_project: bool) -> Value {
     let mut body = json!({
         "id": c.id,
         "name": c.name,
         "group": c.group,
         "creation_time": heat_time(&c.created_at),
     });
-    if let (true, Some(map)) = (detail, body.as_object_mut()) {
-        map.insert("config".into(), c.config.clone());
-        map.insert("inputs".into(), c.inputs.clone());
-        map.insert("outputs".into(), c.outputs.clone());
-        map.insert("options".into(), c.options.clone());
+    if let Some(map) = body.as_object_mut() {
+        if detail {
+            map.insert("config".into(), c.config.clone());
+            map.insert("inputs".into(), c.inputs.clone());
+            map.insert("outputs".into(), c.outputs.clone());
+            map.insert("options".into(), c.options.clone());
+        }
+        if include_project {
+            map.insert("project".into(), json!(c.project_id));
+        }
     }
     body
 }
@@ -390,7 +396,10 @@ async fn server_metadata(
         }
     }
     configs.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(configs.iter().map(|c| config_body(c, true)).collect())
+    Ok(configs
+        .iter()
+        .map(|c| config_body(c, true, false))
+        .collect())
 }
 
 impl Service {
@@ -404,7 +413,7 @@ impl Service {
             .insert_software_config(&config)
             .await
             .map_err(store_error)?;
-        Ok(config_body(&config, true))
+        Ok(config_body(&config, true, false))
     }
 
     async fn config_record(
@@ -428,20 +437,24 @@ impl Service {
         cx: &RequestContext,
         id: &str,
     ) -> Result<Value, EngineError> {
-        Ok(config_body(&self.config_record(cx, id).await?, true))
+        Ok(config_body(&self.config_record(cx, id).await?, true, false))
     }
 
-    /// The project's configs, oldest first (Heat's list shows no config text).
+    /// The project's configs (every project's for an admin, with their project), oldest
+    /// first (Heat's list shows no config text).
     pub async fn list_software_configs(
         &self,
         cx: &RequestContext,
     ) -> Result<Vec<Value>, EngineError> {
         let configs = self
             .state_store()
-            .software_configs(Some(&cx.project_id))
+            .software_configs((!cx.is_admin).then_some(cx.project_id.as_str()))
             .await
             .map_err(store_error)?;
-        Ok(configs.iter().map(|c| config_body(c, false)).collect())
+        Ok(configs
+            .iter()
+            .map(|c| config_body(c, false, cx.is_admin))
+            .collect())
     }
 
     pub async fn delete_software_config(
@@ -833,6 +846,13 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
+        let admin = RequestContext {
+            is_admin: true,
+            ..cx("p2")
+        };
+        let all = svc.list_software_configs(&admin).await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0]["project"], json!("p1"), "admins see the owner");
         assert_eq!(
             svc.show_software_config(&cx("p2"), &id).await.unwrap_err(),
             EngineError::SoftwareConfigNotFound(id.clone())
