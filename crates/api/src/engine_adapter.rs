@@ -221,11 +221,13 @@ async fn stack_id(
     cx: &service::RequestContext,
     stack: &StackRef,
 ) -> Result<String, EngineError> {
-    let identity = svc
-        .identify_stack(cx, &stack.stack_id)
+    // Deleted stacks too: Heat shows them by their canonical URL; each facade method decides
+    // what a deleted stack allows.
+    let found = svc
+        .lookup(cx, &stack.stack_id, true)
         .await
         .map_err(engine_error)?;
-    if identity.get("stack_name").and_then(Value::as_str) != Some(stack.stack_name.as_str()) {
+    if found.name != stack.stack_name {
         return Err(EngineError::new(
             "EntityNotFound",
             format!("The Stack ({}) could not be found.", stack.stack_name),

@@ -16,8 +16,6 @@ use crate::registry::Registry;
 use crate::schema::validate_properties;
 use crate::store::{StateStore, StoreError, Write};
 use crate::template_compiler::{hidden_parameter_names, template_as_json};
-/// The stack list query callers of [`Service::list_stacks`] build.
-pub use ember_store::{SortDir, StackQuery, StackSortKey};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -25,6 +23,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
+
+/// The stack list query callers of [`Service::list_stacks`] build.
+pub use ember_store::{SortDir, StackQuery, StackSortKey};
 
 /// Who is asking.
 #[derive(Debug, Clone, Default)]
@@ -928,7 +929,11 @@ impl Service {
         name_or_id: &str,
     ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
-        Ok(self.environment_body(&s, true))
+        let mut body = self.environment_body(&s, true);
+        // Heat's environment show names the parameters its `encrypt_parameters_and_properties`
+        // option encrypted: none by default (hidden values here are masked instead).
+        body["encrypted_param_names"] = json!([]);
+        Ok(body)
     }
 
     /// The stored environment with the request's parameters over its own. `mask_hidden` shows
@@ -1109,10 +1114,17 @@ impl Service {
     ) -> Result<Vec<Value>, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let rows = self.current_rows(&s).await?;
-        Ok(rows
-            .iter()
-            .map(|r| self.format_resource(&s, r, &rows, with_detail))
-            .collect())
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut body = self.format_resource(&s, r, &rows, with_detail);
+            // Heat's detailed list shows each resource's attribute values, as show does.
+            if let (true, Some(b)) = (with_detail, body.as_object_mut()) {
+                let attributes = self.resource_attributes(&s, r, &[]).await;
+                b.insert("attributes".into(), Value::Object(attributes));
+            }
+            out.push(body);
+        }
+        Ok(out)
     }
 
     pub async fn show_resource(
@@ -1131,34 +1143,46 @@ impl Service {
             }
         })?;
         let mut body = self.format_resource(&s, row, &rows, true);
-        let mut attributes = Map::new();
-        if let Ok(ty) =
-            self.engine
-                .registry
-                .resolve(&row.type_name, &row.name, &run_registry(&self.engine, &s))
-        {
-            let names: Vec<String> = ty
-                .schema()
-                .attributes
-                .keys()
-                .cloned()
-                .chain(with_attr.iter().cloned())
-                .collect();
-            let cx = self.engine.context(&s.id, &s.name, row, row.action);
-            for attr in names {
-                let v = ty
-                    .attribute(&cx, &attr)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or(Value::Null);
-                attributes.insert(attr, v);
-            }
-        }
+        let attributes = self.resource_attributes(&s, row, with_attr).await;
         if let Some(b) = body.as_object_mut() {
             b.insert("attributes".into(), Value::Object(attributes));
         }
         Ok(body)
+    }
+
+    /// The values of a resource's schema attributes and of `extra` ones (null when unknown).
+    async fn resource_attributes(
+        &self,
+        s: &StackRecord,
+        row: &ResourceRecord,
+        extra: &[String],
+    ) -> Map<String, Value> {
+        let mut attributes = Map::new();
+        let Ok(ty) =
+            self.engine
+                .registry
+                .resolve(&row.type_name, &row.name, &run_registry(&self.engine, s))
+        else {
+            return attributes;
+        };
+        let names: Vec<String> = ty
+            .schema()
+            .attributes
+            .keys()
+            .cloned()
+            .chain(extra.iter().cloned())
+            .collect();
+        let cx = self.engine.context(&s.id, &s.name, row, row.action);
+        for attr in names {
+            let v = ty
+                .attribute(&cx, &attr)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(Value::Null);
+            attributes.insert(attr, v);
+        }
+        attributes
     }
 
     pub async fn resource_metadata(
