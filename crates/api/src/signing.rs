@@ -172,6 +172,13 @@ pub fn sign_url(key: &SigningKey, target: &SignedTarget, base_url: &str, expires
     )
 }
 
+/// A signing secret derived from another key (HMAC-SHA256 of `purpose` under it): a server
+/// without a configured signing key keeps the same one across restarts (its URLs stay valid)
+/// without using the other key itself.
+pub fn derive_secret(key: &[u8], purpose: &str) -> String {
+    URL_SAFE_NO_PAD.encode(SigningKey::new(key).mac(purpose).finalize().into_bytes())
+}
+
 /// A token for the native signal of one resource (a wait condition handle's `token`):
 /// `{expires}.{signature}`, the HMAC over a message of its own form, so it is neither a URL
 /// signature nor valid for another resource.

@@ -202,23 +202,34 @@ pub async fn engine(
 /// The key hidden parameter values are encrypted with: `EMBER_ENCRYPTION_KEY` (32 bytes), else
 /// a random key kept in `encryption.key` in the user's data directory, made on first use.
 fn encryption_key() -> Result<EncryptionKey, CliError> {
-    let invalid = |e: ember_store::StoreError| CliError::Config(e.to_string());
+    EncryptionKey::from_bytes(&encryption_key_bytes()?).map_err(|e| CliError::Config(e.to_string()))
+}
+
+/// `ember serve`'s URL signing secret when none is configured: derived from the store's
+/// encryption key, so signal URLs minted before a restart keep working after it.
+pub fn derived_signing_secret() -> Result<String, CliError> {
+    Ok(ember_api::signing::derive_secret(
+        &encryption_key_bytes()?,
+        "ember signal URLs",
+    ))
+}
+
+fn encryption_key_bytes() -> Result<Vec<u8>, CliError> {
     if let Ok(text) = std::env::var("EMBER_ENCRYPTION_KEY") {
-        return EncryptionKey::from_bytes(text.as_bytes()).map_err(invalid);
+        return Ok(text.into_bytes());
     }
     let path = crate::mode::data_dir()?.join("encryption.key");
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             rand::Rng::fill(&mut rand::rngs::OsRng, &mut key);
             write_private(&path, &key)
                 .map_err(|e| CliError::io(format!("cannot write {}", path.display()), e))?;
-            key.to_vec()
+            Ok(key.to_vec())
         }
-        Err(e) => return Err(CliError::io(format!("cannot read {}", path.display()), e)),
-    };
-    EncryptionKey::from_bytes(&bytes).map_err(invalid)
+        Err(e) => Err(CliError::io(format!("cannot read {}", path.display()), e)),
+    }
 }
 
 /// Writes a file only its owner can read.

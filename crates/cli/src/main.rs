@@ -187,7 +187,9 @@ async fn serve(args: cli::ServeArgs, store_url: Option<String>) -> Result<(), Cl
     // Server mode: each stack's resources reach the cloud as their own user (not this
     // process's OS_* credentials), so no shared session is given here. Resources get signal
     // URLs and tokens from a signer with the server's key and public endpoint.
-    config.ensure_signing_key();
+    if config.signing_key.is_none() {
+        config.signing_key = Some(local::derived_signing_secret()?);
+    }
     let signer = Arc::new(ember_api::UrlSigner::new(&config));
     let engine = local::engine(&database_url, None, Some(signer)).await?;
     let state =

@@ -308,3 +308,39 @@ fn expired_urls_are_refused() {
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("Signature expired"), "{body}");
 }
+
+#[test]
+fn urls_stay_valid_across_a_server_restart() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let client_dir = tempfile::tempdir().unwrap();
+    let server = serve(ember(server_dir.path()), &["--auth", "none"]);
+    let template = client_dir.path().join("signals.yaml");
+    std::fs::write(&template, TEMPLATE).unwrap();
+    let created = client(
+        client_dir.path(),
+        &server,
+        &[
+            "stack",
+            "create",
+            "-t",
+            template.to_str().unwrap(),
+            "--wait",
+            "--poll",
+            "0.2",
+            "kept",
+        ],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let old_api = format!("http://{}/v1/tenant-a", server.bind);
+    let alarm_url = text(&outputs(&old_api, "kept"), "alarm_url");
+    let old_bind = server.bind.clone();
+    drop(server);
+
+    // Same store, no configured signing key: the key is derived from the store's key again.
+    let server = serve(ember(server_dir.path()), &["--auth", "none"]);
+    let api = format!("http://{}/v1/tenant-a", server.bind);
+    let moved = alarm_url.replace(&old_bind, &server.bind);
+    let (code, body) = curl("POST", &moved, Some("{}"), &[]);
+    assert_eq!(code, 200, "{body}");
+    wait_for_size(&api, "kept", 2);
+}
