@@ -1113,3 +1113,374 @@ resources:
     assert!(deps("auto_server").is_empty());
     assert!(deps("subnet").is_empty() && deps("interface").is_empty());
 }
+
+#[tokio::test]
+async fn security_group_rule_and_provider_net() {
+    let Some(lab) = lab().await else { return };
+    let s = suffix();
+    let network = Network::new(&lab.demo).await.unwrap();
+    let mut group = Res::new(
+        &lab.types,
+        "OS::Neutron::SecurityGroup",
+        "sg",
+        json!({"name": format!("ost-rule-{s}")}),
+    );
+    group.create().await.unwrap();
+    let ssh = |port: u16| json!({"security_group": format!("ost-rule-{s}"), "port_range_min": port, "port_range_max": port, "remote_ip_prefix": "10.0.0.0/8"});
+    // Heat's own checks come first.
+    let mut both = ssh(22);
+    both["remote_group"] = json!("default");
+    assert_eq!(
+        Res::try_new(&lab.types, "OS::Neutron::SecurityGroupRule", "r", both).err(),
+        Some("Cannot define the following properties at the same time: remote_group, remote_ip_prefix".into())
+    );
+    let mut reversed = ssh(22);
+    reversed["port_range_min"] = json!(30);
+    assert_eq!(
+        Res::try_new(&lab.types, "OS::Neutron::SecurityGroupRule", "r", reversed).err(),
+        Some(
+            "The minimum port number must be less than or equal to the maximum port number.".into()
+        )
+    );
+    let mut rule = Res::new(
+        &lab.types,
+        "OS::Neutron::SecurityGroupRule",
+        "rule",
+        ssh(22),
+    );
+    rule.create().await.unwrap();
+    let shown = rule.attr("show").await;
+    assert_eq!(shown["security_group_id"], group.id().as_str());
+    assert_eq!(shown["direction"], "ingress");
+    assert_eq!(shown["protocol"], "tcp");
+    assert_eq!(shown["port_range_min"], 22);
+    assert!(
+        !rule.update(ssh(2222)).await.unwrap(),
+        "nothing updates in place: a new port replaces"
+    );
+    // Neutron's refusal is the reason: the same rule twice.
+    let mut twin = Res::new(
+        &lab.types,
+        "OS::Neutron::SecurityGroupRule",
+        "twin",
+        ssh(22),
+    );
+    let error = twin.create().await.unwrap_err().to_string();
+    assert!(
+        error.starts_with("Conflict: ") && error.contains("already exists"),
+        "{error}"
+    );
+    rule.delete().await.unwrap();
+    rule.delete().await.unwrap();
+    assert!(network
+        .show(NeutronKind::SecurityGroupRule, &rule.id())
+        .await
+        .unwrap_err()
+        .is_not_found());
+    group.delete().await.unwrap();
+
+    // ProviderNet: admin only (Neutron's policy), provider fields under Neutron's names.
+    let vlan = 100 + (rand::random::<u16>() % 100);
+    let provider = |name: &str, segment: u16| json!({"name": name, "network_type": "vlan", "physical_network": "physnet1", "segmentation_id": segment.to_string(), "shared": false});
+    assert_eq!(
+        Res::try_new(
+            &lab.admin_types,
+            "OS::Neutron::ProviderNet",
+            "p",
+            json!({"network_type": "flat", "physical_network": "physnet1", "segmentation_id": "7"})
+        )
+        .err(),
+        Some("segmentation_id not allowed for network types: local, flat".into())
+    );
+    let mut net = Res::new(
+        &lab.admin_types,
+        "OS::Neutron::ProviderNet",
+        "pnet",
+        provider(&format!("ost-pnet-{s}"), vlan),
+    );
+    net.create().await.unwrap();
+    let admin_network = Network::new(&lab.admin).await.unwrap();
+    let shown = admin_network
+        .show(NeutronKind::Network, &net.id())
+        .await
+        .unwrap();
+    assert_eq!(shown["provider:network_type"], "vlan");
+    assert_eq!(shown["provider:physical_network"], "physnet1");
+    assert_eq!(shown["provider:segmentation_id"], vlan);
+    assert_eq!(shown["shared"], false);
+    assert_eq!(net.attr("status").await, "ACTIVE");
+    let id = net.id();
+    assert!(net
+        .update(provider(&format!("ost-pnet-{s}-renamed"), vlan))
+        .await
+        .unwrap());
+    assert_eq!(net.id(), id, "in place");
+    assert_eq!(
+        admin_network.show(NeutronKind::Network, &id).await.unwrap()["name"],
+        format!("ost-pnet-{s}-renamed")
+    );
+    // The demo user may not make one: Neutron's refusal is the reason.
+    let mut refused = Res::new(
+        &lab.types,
+        "OS::Neutron::ProviderNet",
+        "pnet",
+        provider(&format!("ost-pnet-{s}-demo"), vlan + 1),
+    );
+    let error = refused.create().await.unwrap_err().to_string();
+    assert!(error.starts_with("Forbidden: "), "{error}");
+    // An out-of-range segment: Neutron's message.
+    let mut bad = Res::new(
+        &lab.admin_types,
+        "OS::Neutron::ProviderNet",
+        "pnet",
+        provider(&format!("ost-pnet-{s}-bad"), 5000),
+    );
+    let error = bad.create().await.unwrap_err().to_string();
+    assert!(error.contains("4094"), "{error}");
+    net.delete().await.unwrap();
+    net.delete().await.unwrap();
+    assert!(admin_network
+        .show(NeutronKind::Network, &id)
+        .await
+        .unwrap_err()
+        .is_not_found());
+}
+
+/// Heat's user data for `SOFTWARE_CONFIG`/`HEAT_CFNTOOLS` as Nova stored it (admin view).
+async fn stored_user_data(admin: &Session, server: &str) -> String {
+    use base64::Engine as _;
+    let shown = Compute::new(admin)
+        .await
+        .unwrap()
+        .server(server)
+        .await
+        .unwrap();
+    let encoded = shown["OS-EXT-SRV-ATTR:user_data"]
+        .as_str()
+        .unwrap_or_default();
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_networks_in_place_user_data_consoles_and_snapshot() {
+    let Some(lab) = lab().await else { return };
+    let t = &lab.types;
+    let s = suffix();
+    let private = lab_private_net(&lab.demo).await;
+    let mut net = Res::new(
+        t,
+        "OS::Neutron::Net",
+        "net2",
+        json!({"name": format!("ost-srv-{s}")}),
+    );
+    net.create().await.unwrap();
+    let mut subnet = Res::new(
+        t,
+        "OS::Neutron::Subnet",
+        "subnet2",
+        json!({"network": net.id(), "cidr": "10.77.0.0/24", "name": format!("ost-srv-{s}")}),
+    );
+    subnet.create().await.unwrap();
+    let props = |networks: Value| {
+        json!({
+        "image": "cirros", "flavor": "m1.tiny", "networks": networks,
+        "user_data_format": "SOFTWARE_CONFIG", "user_data": "#!/bin/sh\necho ember\n"})
+    };
+    let mut server = Res::new(
+        t,
+        "OS::Nova::Server",
+        "srv",
+        props(json!([{"network": private}])),
+    );
+    server.create().await.unwrap();
+    let id = server.id();
+    let compute = Compute::new(&lab.demo).await.unwrap();
+    let network = Network::new(&lab.demo).await.unwrap();
+
+    // The MIME body cloud-init reads, with Heat's parts.
+    let user_data = stored_user_data(&lab.admin, &id).await;
+    assert!(
+        user_data.starts_with("Content-Type: multipart/mixed; boundary="),
+        "{user_data}"
+    );
+    for part in [
+        "filename=\"cloud-config\"",
+        "filename=\"boothook.sh\"",
+        "filename=\"part-handler.py\"",
+        "filename=\"cfn-init-data\"",
+        "echo ember",
+    ] {
+        assert!(user_data.contains(part), "{part} in {user_data}");
+    }
+
+    // console_urls: every console type, with a URL or the reason there is none.
+    let consoles = server.attr("console_urls").await;
+    let kinds: Vec<&String> = consoles.as_object().unwrap().keys().collect();
+    assert_eq!(
+        kinds,
+        [
+            "novnc",
+            "xvpvnc",
+            "spice-html5",
+            "rdp-html5",
+            "serial",
+            "webmks"
+        ]
+    );
+    for (kind, url) in consoles.as_object().unwrap() {
+        let url = url.as_str().unwrap();
+        assert!(
+            url.starts_with("http")
+                || url.starts_with("ws")
+                || url.starts_with("Cannot get console url: "),
+            "{kind}: {url}"
+        );
+    }
+
+    // networks in place: a second nic on a subnet (a port made for it), then the first one goes.
+    let interfaces = |list: Vec<Value>| {
+        let mut nets: Vec<String> = list
+            .iter()
+            .map(|i| i["net_id"].as_str().unwrap().to_string())
+            .collect();
+        nets.sort();
+        nets
+    };
+    assert!(server
+        .update(props(
+            json!([{"network": private}, {"subnet": subnet.id()}])
+        ))
+        .await
+        .unwrap());
+    assert_eq!(server.id(), id, "updated in place, as Heat does");
+    let mut both = vec![private.clone(), net.id()];
+    both.sort();
+    assert_eq!(interfaces(compute.interfaces(&id).await.unwrap()), both);
+    assert!(server
+        .update(props(json!([{"subnet": subnet.id()}])))
+        .await
+        .unwrap());
+    assert_eq!(
+        interfaces(compute.interfaces(&id).await.unwrap()),
+        [net.id()]
+    );
+    assert!(server
+        .update(props(json!([{"network": private}])))
+        .await
+        .unwrap());
+    assert_eq!(
+        interfaces(compute.interfaces(&id).await.unwrap()),
+        [private.clone()]
+    );
+    assert!(
+        network
+            .list(NeutronKind::Port, &[("network_id", &net.id())])
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p["device_owner"] == "network:dhcp"),
+        "the port made for the subnet entry went with it"
+    );
+
+    // Snapshot: an image of the server, active in Glance, named after the resource. The lab's
+    // fake Nova driver never uploads snapshot data: there the snapshot must fail at once with
+    // the reason (Heat would wait until its timeout) and leave no empty image.
+    let glance = ember_openstack::services::image::Image::new(&lab.demo)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let outcome = server.ty.snapshot(&server.cx).await;
+    eprintln!("server snapshot: {:.1} s", started.elapsed().as_secs_f64());
+    match outcome {
+        Ok(data) => {
+            let image_id = data["snapshot_image_id"].clone();
+            let image = glance.image(&image_id).await.unwrap();
+            assert_eq!(image["status"], "active");
+            assert_eq!(image["name"], server.cx.physical_resource_name());
+            glance.delete(&image_id).await.unwrap();
+        }
+        Err(error) => {
+            let error = error.to_string();
+            assert!(
+                error.contains("Glance never received the image (status queued)"),
+                "{error}"
+            );
+            let left = glance
+                .client()
+                .get("/images")
+                .query("name", server.cx.physical_resource_name())
+                .send_json()
+                .await
+                .unwrap();
+            assert_eq!(left["images"], json!([]), "no empty image left");
+        }
+    }
+
+    server.delete().await.unwrap();
+    server.delete().await.unwrap();
+    subnet.delete().await.unwrap();
+    net.delete().await.unwrap();
+}
+
+#[tokio::test]
+async fn volume_snapshot_is_a_backup_taken_before_the_delete() {
+    let Some(lab) = lab().await else { return };
+    let mut volume = Res::new(&lab.types, "OS::Cinder::Volume", "vol", json!({"size": 1}));
+    volume.create().await.unwrap();
+    let storage = BlockStorage::new(&lab.demo).await.unwrap();
+    let backup_service = BlockStorage::new(&lab.admin)
+        .await
+        .unwrap()
+        .client()
+        .get("/os-services")
+        .query("binary", "cinder-backup")
+        .send_json()
+        .await
+        .unwrap()["services"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|s| s["state"] == "up"));
+    // What the engine does for `deletion_policy: Snapshot`: snapshot, then delete.
+    match volume.ty.snapshot(&volume.cx).await {
+        Ok(data) => {
+            assert!(backup_service, "a backup without a backup service?");
+            let backup = data["backup_id"].clone();
+            volume.delete().await.unwrap();
+            let kept = storage
+                .client()
+                .get(format!("/backups/{backup}"))
+                .send_json()
+                .await
+                .unwrap();
+            assert_eq!(
+                kept["backup"]["status"], "available",
+                "the backup outlives the volume"
+            );
+            storage.delete_backup(&backup).await.unwrap();
+        }
+        Err(error) => {
+            // This lab runs no cinder-backup: Cinder's refusal is the reason, and the volume,
+            // whose data could not be kept, is not deleted.
+            assert!(!backup_service, "{error}");
+            let error = error.to_string();
+            assert!(
+                error.contains("cinder-backup") || error.contains("backup"),
+                "{error}"
+            );
+            assert_eq!(
+                storage.volume(&volume.id()).await.unwrap()["status"],
+                "available"
+            );
+            volume.delete().await.unwrap();
+        }
+    }
+    assert!(storage
+        .volume(&volume.id())
+        .await
+        .unwrap_err()
+        .is_not_found());
+}

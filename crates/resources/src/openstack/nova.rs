@@ -847,20 +847,32 @@ impl ResourceType for Server {
         let glance = Image::new(session).await.map_err(cloud_error)?;
         let policy = ember_openstack::PollPolicy::default()
             .with_deadline(std::time::Duration::from_secs(600));
-        ember_openstack::poll(&policy, "Image", &image, || async {
-            if let ember_openstack::Poll::Pending(status) = glance.check_active(&image).await? {
-                return Ok(ember_openstack::Poll::Pending(status));
-            }
+        let made = ember_openstack::poll(&policy, "Image", &image, || async {
+            // The server first: once Nova has no image task left, the image must be there.
             let server = compute.server(id).await?;
-            match server["OS-EXT-STS:task_state"].as_str() {
-                Some(task) if task.starts_with("image_") => {
-                    Ok(ember_openstack::Poll::Pending(task.to_string()))
+            let task = server["OS-EXT-STS:task_state"].as_str().unwrap_or_default();
+            let look = glance.check_active(&image).await?;
+            match (look, task.starts_with("image_")) {
+                (ember_openstack::Poll::Ready(_), false) => Ok(ember_openstack::Poll::Ready(())),
+                (ember_openstack::Poll::Pending(status), false) => {
+                    Err(ember_openstack::Error::Failed {
+                        kind: "Image",
+                        id: image.clone(),
+                        message: format!(
+                            "Nova finished the snapshot but Glance never received the image (status {status})"
+                        ),
+                        status,
+                    })
                 }
-                _ => Ok(ember_openstack::Poll::Ready(())),
+                (_, true) => Ok(ember_openstack::Poll::Pending(task.to_string())),
             }
         })
-        .await
-        .map_err(cloud_error)?;
+        .await;
+        if let Err(e) = made {
+            // Nothing usable was made: do not leave an empty image behind.
+            glance.delete(&image).await.map_err(cloud_error)?;
+            return Err(cloud_error(e));
+        }
         let mut data = cx.data.clone();
         data.insert(SNAPSHOT_IMAGE.into(), image);
         Ok(data)
