@@ -1544,6 +1544,22 @@ async fn list_services(State(state): State<ApiState>, Extension(ctx): Ctx) -> Re
 
 // ---- software configs and deployments ---------------------------------------------------
 
+/// One engine call whose answer goes out as `{key: answer}`.
+async fn wrapped(
+    state: &ApiState,
+    ctx: &RequestContext,
+    key: &str,
+    engine_call: EngineCall,
+) -> Result<Response> {
+    Ok(wrap(key, call(state, ctx, engine_call).await?))
+}
+
+/// One engine call answered with an empty 204.
+async fn done(state: &ApiState, ctx: &RequestContext, engine_call: EngineCall) -> Result<Response> {
+    call(state, ctx, engine_call).await?;
+    Ok(no_content())
+}
+
 async fn list_software_configs(
     State(state): State<ApiState>,
     Extension(ctx): Ctx,
@@ -1562,16 +1578,9 @@ async fn create_software_config(
     Extension(ctx): Ctx,
     body: HeatBody,
 ) -> Result<Response> {
-    let body = body.object()?;
-    let config = call(
-        &state,
-        &ctx,
-        EngineCall::CreateSoftwareConfig {
-            body: Value::Object(body),
-        },
-    )
-    .await?;
-    Ok(wrap("software_config", config))
+    let body = Value::Object(body.object()?);
+    let engine_call = EngineCall::CreateSoftwareConfig { body };
+    wrapped(&state, &ctx, "software_config", engine_call).await
 }
 
 #[derive(Deserialize)]
@@ -1582,33 +1591,18 @@ struct ConfigPath {
 async fn show_software_config(
     State(state): State<ApiState>,
     Extension(ctx): Ctx,
-    Path(path): Path<ConfigPath>,
+    Path(ConfigPath { config_id }): Path<ConfigPath>,
 ) -> Result<Response> {
-    let config = call(
-        &state,
-        &ctx,
-        EngineCall::ShowSoftwareConfig {
-            config_id: path.config_id,
-        },
-    )
-    .await?;
-    Ok(wrap("software_config", config))
+    let engine_call = EngineCall::ShowSoftwareConfig { config_id };
+    wrapped(&state, &ctx, "software_config", engine_call).await
 }
 
 async fn delete_software_config(
     State(state): State<ApiState>,
     Extension(ctx): Ctx,
-    Path(path): Path<ConfigPath>,
+    Path(ConfigPath { config_id }): Path<ConfigPath>,
 ) -> Result<Response> {
-    call(
-        &state,
-        &ctx,
-        EngineCall::DeleteSoftwareConfig {
-            config_id: path.config_id,
-        },
-    )
-    .await?;
-    Ok(no_content())
+    done(&state, &ctx, EngineCall::DeleteSoftwareConfig { config_id }).await
 }
 
 async fn list_software_deployments(
@@ -1629,16 +1623,9 @@ async fn create_software_deployment(
     Extension(ctx): Ctx,
     body: HeatBody,
 ) -> Result<Response> {
-    let body = body.object()?;
-    let deployment = call(
-        &state,
-        &ctx,
-        EngineCall::CreateSoftwareDeployment {
-            body: Value::Object(body),
-        },
-    )
-    .await?;
-    Ok(wrap("software_deployment", deployment))
+    let body = Value::Object(body.object()?);
+    let engine_call = EngineCall::CreateSoftwareDeployment { body };
+    wrapped(&state, &ctx, "software_deployment", engine_call).await
 }
 
 #[derive(Deserialize)]
@@ -1649,52 +1636,37 @@ struct DeploymentPath {
 async fn show_software_deployment(
     State(state): State<ApiState>,
     Extension(ctx): Ctx,
-    Path(path): Path<DeploymentPath>,
+    Path(DeploymentPath { deployment_id }): Path<DeploymentPath>,
 ) -> Result<Response> {
-    let deployment = call(
-        &state,
-        &ctx,
-        EngineCall::ShowSoftwareDeployment {
-            deployment_id: path.deployment_id,
-        },
-    )
-    .await?;
-    Ok(wrap("software_deployment", deployment))
+    let engine_call = EngineCall::ShowSoftwareDeployment { deployment_id };
+    wrapped(&state, &ctx, "software_deployment", engine_call).await
 }
 
 async fn update_software_deployment(
     State(state): State<ApiState>,
     Extension(ctx): Ctx,
-    Path(path): Path<DeploymentPath>,
+    Path(DeploymentPath { deployment_id }): Path<DeploymentPath>,
     body: HeatBody,
 ) -> Result<Response> {
-    let body = body.object()?;
-    let deployment = call(
-        &state,
-        &ctx,
-        EngineCall::UpdateSoftwareDeployment {
-            deployment_id: path.deployment_id,
-            body: Value::Object(body),
-        },
-    )
-    .await?;
-    Ok(wrap("software_deployment", deployment))
+    let body = Value::Object(body.object()?);
+    let engine_call = EngineCall::UpdateSoftwareDeployment {
+        deployment_id,
+        body,
+    };
+    wrapped(&state, &ctx, "software_deployment", engine_call).await
 }
 
 async fn delete_software_deployment(
     State(state): State<ApiState>,
     Extension(ctx): Ctx,
-    Path(path): Path<DeploymentPath>,
+    Path(DeploymentPath { deployment_id }): Path<DeploymentPath>,
 ) -> Result<Response> {
-    call(
+    done(
         &state,
         &ctx,
-        EngineCall::DeleteSoftwareDeployment {
-            deployment_id: path.deployment_id,
-        },
+        EngineCall::DeleteSoftwareDeployment { deployment_id },
     )
-    .await?;
-    Ok(no_content())
+    .await
 }
 
 #[derive(Deserialize)]
@@ -1705,15 +1677,13 @@ struct ServerPath {
 async fn deployment_metadata(
     State(state): State<ApiState>,
     Extension(ctx): Ctx,
-    Path(path): Path<ServerPath>,
+    Path(ServerPath { server_id }): Path<ServerPath>,
 ) -> Result<Response> {
-    let metadata = call(
+    wrapped(
         &state,
         &ctx,
-        EngineCall::DeploymentMetadata {
-            server_id: path.server_id,
-        },
+        "metadata",
+        EngineCall::DeploymentMetadata { server_id },
     )
-    .await?;
-    Ok(wrap("metadata", metadata))
+    .await
 }
