@@ -587,9 +587,9 @@ impl Orchestrator for Service {
                 self.restore_snapshot(cx, &stack_id(self, cx, &stack).await?, &snapshot_id)
                     .await,
             ),
-            EngineCall::ValidateTemplate { body, .. } => {
-                value(self.validate_template(&request(body, false)?))
-            }
+            EngineCall::ValidateTemplate {
+                body, show_nested, ..
+            } => value(self.validate_template(&request(body, false)?, show_nested)),
             EngineCall::ListResourceTypes { params } => {
                 let name = param_str(&params, "name");
                 let types: Vec<Value> = self

@@ -283,3 +283,105 @@ async fn heat_errors_from_the_engine() {
     );
     assert_eq!(err["error"]["message"], format!("No event {missing} found"));
 }
+
+/// `POST /validate?show_nested=true` answers Heat's `NestedParameters` for a provider template
+/// of the `files` map, with the values the resource passes; the query parameter is read with
+/// Heat's `extract_bool` (true/false in any case, anything else a 400).
+#[tokio::test]
+async fn validate_show_nested() {
+    let app = app();
+    let nested = "heat_template_version: 2016-10-14\n\
+                  description: One inner server\n\
+                  parameters:\n  \
+                    flavor:\n    type: string\n    description: Flavor of the server\n  \
+                    count:\n    type: number\n    default: 2\n\
+                  resources:\n  inner:\n    type: OS::Heat::None\n";
+    let body = json!({
+        "template": "heat_template_version: 2016-10-14\n\
+                     parameters:\n  size:\n    type: string\n    default: small\n\
+                     resources:\n  server:\n    type: server.yaml\n    \
+                       properties:\n      flavor: {get_param: size}\n",
+        "files": {"server.yaml": nested},
+    });
+    let (status, _, plain) = send(&app, "POST", "/v1/t1/validate", Some(body.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{plain}");
+    assert!(plain.get("NestedParameters").is_none(), "{plain}");
+    for query in ["show_nested=false", "show_nested=FALSE"] {
+        let path = format!("/v1/t1/validate?{query}");
+        let (status, _, answer) = send(&app, "POST", &path, Some(body.clone())).await;
+        assert_eq!((status, &answer), (StatusCode::OK, &plain));
+    }
+
+    for query in ["show_nested=true", "show_nested=True"] {
+        let path = format!("/v1/t1/validate?{query}");
+        let (status, _, answer) = send(&app, "POST", &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let server = &answer["NestedParameters"]["server"];
+        assert_eq!(server["Type"], "server.yaml", "{answer}");
+        assert_eq!(server["Description"], "One inner server", "{answer}");
+        let flavor = &server["Parameters"]["flavor"];
+        assert_eq!(flavor["Value"], "small", "{answer}");
+        assert_eq!(flavor["Description"], "Flavor of the server", "{answer}");
+        assert_eq!(server["Parameters"]["count"]["Default"], 2, "{answer}");
+        // The rest of the answer is the one without show_nested.
+        let mut outer = answer.clone();
+        outer.as_object_mut().unwrap().remove("NestedParameters");
+        assert_eq!(outer, plain);
+    }
+
+    // Heat's extract_bool knows only true and false.
+    for bad in ["yes", "1", "maybe"] {
+        let path = format!("/v1/t1/validate?show_nested={bad}");
+        let (status, _, err) = send(&app, "POST", &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+        assert_eq!(
+            err["error"]["message"],
+            format!(
+                "Unrecognized value \"{bad}\" for \"show_nested\", acceptable values are: true, false."
+            )
+        );
+    }
+}
+
+/// A parameter without a value does not stop validate from refusing an unknown resource type,
+/// as Heat's validate still builds every resource then.
+#[tokio::test]
+async fn validate_refuses_unknown_type_when_a_parameter_has_no_value() {
+    let app = app();
+    let template = |resource_type: &str| {
+        json!({
+            "template": format!(
+                "heat_template_version: 2016-10-14\n\
+                 parameters:\n  size:\n    type: number\n\
+                 resources:\n  thing:\n    type: {resource_type}\n    \
+                   properties:\n      value: {{get_param: size}}\n"
+            )
+        })
+    };
+    let (status, _, err) = send(
+        &app,
+        "POST",
+        "/v1/t1/validate",
+        Some(template("OS::No::Such")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert_eq!(err["error"]["type"], "HTTPBadRequest", "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("resources.thing: The Resource Type (OS::No::Such) could not be found."),
+        "{err}"
+    );
+    // The same template with a known type validates: the parameter's missing value is no error.
+    let (status, _, answer) = send(
+        &app,
+        "POST",
+        "/v1/t1/validate",
+        Some(template("OS::Heat::Value")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["Parameters"]["size"]["Type"], "Number", "{answer}");
+}

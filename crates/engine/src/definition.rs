@@ -131,10 +131,22 @@ pub trait Compiler: Send + Sync {
         source: &TemplateSource,
         parameters: &Map<String, Value>,
     ) -> Result<Value, EngineError>;
-    /// `POST /validate`'s body for this template (Description, Parameters, ...).
+    /// `POST /validate` for this template; `show_nested` adds Heat's `NestedParameters`.
     fn validate(
         &self,
         source: &TemplateSource,
         parameters: &Map<String, Value>,
-    ) -> Result<Value, EngineError>;
+        show_nested: bool,
+    ) -> Result<Validation, EngineError>;
+}
+
+/// What validating a template gives the engine.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// Heat's validate body (Description, Parameters, ParameterGroups, NestedParameters,
+    /// Environment).
+    pub answer: Value,
+    /// `(name, type)` of every active resource, with parameters that have no value bound to
+    /// placeholders: the types to check when the stack cannot be compiled for lack of values.
+    pub resource_types: Vec<(String, String)>,
 }

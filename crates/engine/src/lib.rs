@@ -20,7 +20,7 @@ pub mod store;
 pub mod store_adapter;
 pub mod template_compiler;
 
-pub use definition::{Compiler, Evaluate, Resolver, StackDefinition};
+pub use definition::{Compiler, Evaluate, Resolver, StackDefinition, Validation};
 pub use engine::{EngineConfig, StatusChange};
 pub use error::{EngineError, ResourceError};
 pub use registry::Registry;

@@ -1628,7 +1628,12 @@ impl Service {
 
     // ---- templates and types ---------------------------------------------------------------
 
-    pub fn validate_template(&self, req: &StackRequest) -> Result<Value, EngineError> {
+    /// Heat's validate call; `show_nested` adds the nested templates' `NestedParameters`.
+    pub fn validate_template(
+        &self,
+        req: &StackRequest,
+        show_nested: bool,
+    ) -> Result<Value, EngineError> {
         let source = TemplateSource {
             template: req
                 .template
@@ -1639,22 +1644,35 @@ impl Service {
             environment_files: req.environment_files.clone(),
             facade: Value::Null,
         };
-        let answer = self.engine.compiler.validate(&source, &req.parameters)?;
-        // Heat validates without values for parameters that have none; when some are missing
-        // the stack cannot be compiled, and only the template-level checks above apply.
+        let validation = self
+            .engine
+            .compiler
+            .validate(&source, &req.parameters, show_nested)?;
         let identity = StackIdentity {
             stack_id: String::new(),
             stack_name: "dummy".into(),
             project_id: String::new(),
         };
-        if let Ok(defn) = self
+        match self
             .engine
             .compiler
             .compile(&source, &req.parameters, &identity)
         {
-            self.check_resources(&defn)?;
+            Ok(defn) => self.check_resources(&defn)?,
+            // Heat validates without values for parameters that have none: the stack cannot
+            // be compiled then and properties are not checked, but every active resource's
+            // type still must be known (`The Resource Type (X) could not be found.`).
+            Err(_) => {
+                let registry = self
+                    .engine
+                    .compiler
+                    .resource_registry(&source, &req.parameters)?;
+                for (name, type_name) in &validation.resource_types {
+                    self.engine.registry.resolve(type_name, name, &registry)?;
+                }
+            }
         }
-        Ok(answer)
+        Ok(validation.answer)
     }
 
     pub fn list_resource_types(&self) -> Vec<String> {

@@ -4,7 +4,7 @@
 
 use crate::definition::{
     Compiler, DeletionPolicy, Evaluate, Literal, OutputDefinition, Resolver, ResourceDefinition,
-    StackDefinition, StackIdentity, TemplateSource,
+    StackDefinition, StackIdentity, TemplateSource, Validation,
 };
 use crate::error::EngineError;
 use crate::schema::python_str;
@@ -351,10 +351,26 @@ impl Compiler for TemplateCompiler {
         &self,
         source: &TemplateSource,
         parameters: &Map<String, Value>,
-    ) -> Result<Value, EngineError> {
+        show_nested: bool,
+    ) -> Result<Validation, EngineError> {
         let template = self.template(source)?;
         let types = template.parameter_types().map_err(template_error)?;
         let environment = self.environment(source, parameters, &types)?;
-        tpl::validate(template, &environment, Self::files(source)).map_err(template_error)
+        let (answer, checked) = tpl::validate_definition(
+            template,
+            &environment,
+            Self::files(source),
+            tpl::ValidateOptions { show_nested },
+        )
+        .map_err(template_error)?;
+        let resource_types = checked
+            .resources
+            .iter()
+            .map(|r| (r.name.clone(), r.resource_type.clone()))
+            .collect();
+        Ok(Validation {
+            answer,
+            resource_types,
+        })
     }
 }

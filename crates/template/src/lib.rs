@@ -22,5 +22,5 @@ pub use load::{parse_document, Limits};
 pub use node::{Location, Node, NodeValue, Path, Span};
 pub use stack::{StackDefinition, StackIdentity, StackInput, StackOutput, StackResource};
 pub use template::{parse_template, OutputDefinition, ResourceDefinition, Template};
-pub use validate::{validate, validate_with, ValidateOptions};
+pub use validate::{validate, validate_definition, validate_with, ValidateOptions};
 pub use version::{template_functions, template_versions, Version};

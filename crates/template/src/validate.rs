@@ -49,6 +49,18 @@ pub fn validate_with(
     files: BTreeMap<String, String>,
     options: ValidateOptions,
 ) -> Result<Value, TemplateError> {
+    validate_definition(template, environment, files, options).map(|(answer, _)| answer)
+}
+
+/// [`validate_with`], also giving the stack definition it checked (stack "dummy", parameters
+/// without a value bound to placeholders of their type), so that a caller can run checks of
+/// its own on the active resources (the engine checks their types, as Heat's validate does).
+pub fn validate_definition(
+    template: Template,
+    environment: &Environment,
+    files: BTreeMap<String, String>,
+    options: ValidateOptions,
+) -> Result<(Value, StackDefinition), TemplateError> {
     // Heat validates as a stack named "dummy".
     let (stack, parameters_view) = validate_stack(template, environment, files, "dummy")?;
     let template = stack.template();
@@ -67,7 +79,7 @@ pub fn validate_with(
         }
     }
     answer.insert("Environment".into(), environment.user_env_json());
-    Ok(Value::Object(answer))
+    Ok((Value::Object(answer), stack))
 }
 
 /// Checks one stack's template as Heat's validate does and gives its definition and the
