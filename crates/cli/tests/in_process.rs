@@ -542,3 +542,56 @@ fn update_dry_run_lists_changes_by_kind() {
         ["added", "deleted", "replaced", "unchanged", "updated"]
     );
 }
+
+/// `--show-nested` sends Heat's `show_nested=True`: the answer carries `NestedParameters` for a
+/// provider template the CLI put in `files` (as heatclient does for a `*.yaml` type), with the
+/// value the resource passes; without the flag there is none.
+#[test]
+fn validate_show_nested_prints_nested_parameters() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "server.yaml",
+        "heat_template_version: 2016-10-14\ndescription: One inner server\nparameters:\n  flavor:\n    type: string\n    description: Flavor of the server\nresources:\n  inner:\n    type: OS::Heat::None\n",
+    );
+    let parent = write(
+        dir.path(),
+        "parent.yaml",
+        "heat_template_version: 2016-10-14\nparameters:\n  size:\n    type: string\n    default: small\nresources:\n  server:\n    type: server.yaml\n    properties:\n      flavor: {get_param: size}\n",
+    );
+    let plain = json(
+        store.path(),
+        &["template", "validate", "-t", &parent, "-f", "json"],
+    );
+    assert!(plain.get("NestedParameters").is_none(), "{plain}");
+    for group in [&["template"][..], &["orchestration", "template"][..]] {
+        let mut args = group.to_vec();
+        args.extend(["validate", "-t", &parent, "--show-nested", "-f", "json"]);
+        let nested = json(store.path(), &args);
+        let server = &nested["NestedParameters"]["server"];
+        assert_eq!(server["Type"], "server.yaml", "{nested}");
+        assert_eq!(server["Description"], "One inner server", "{nested}");
+        assert_eq!(server["Parameters"]["flavor"]["Value"], "small", "{nested}");
+        assert_eq!(nested["Parameters"], plain["Parameters"]);
+    }
+}
+
+/// A parameter without a value does not hide an unknown resource type from validate.
+#[test]
+fn validate_refuses_unknown_type_when_a_parameter_has_no_value() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let template = write(
+        dir.path(),
+        "unknown.yaml",
+        "heat_template_version: 2016-10-14\nparameters:\n  size:\n    type: number\nresources:\n  thing:\n    type: OS::No::Such\n    properties:\n      value: {get_param: size}\n",
+    );
+    let output = run(store.path(), &["template", "validate", "-t", &template]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("resources.thing: The Resource Type (OS::No::Such) could not be found."),
+        "{err}"
+    );
+}
