@@ -528,24 +528,7 @@ impl Orchestrator for Service {
                 };
                 let mut events = match nested_depth(&params) {
                     0 => self.list_events(cx, &id, &query).await,
-                    depth => {
-                        let events = self.list_events_nested(cx, &id, &query, depth).await;
-                        // Heat links every event of a nested listing to the root stack; clients
-                        // (heatclient) take that link as the sign that the server did the
-                        // nesting, and otherwise walk the nested stacks themselves.
-                        let root = json!({
-                            "href": format!("/v1/{}/stacks/{}/{id}", ctx.project_id, stack.stack_name),
-                            "rel": "root_stack",
-                        });
-                        events.map(|mut events| {
-                            for event in &mut events {
-                                if let Some(Value::Array(links)) = event.get_mut("links") {
-                                    links.push(root.clone());
-                                }
-                            }
-                            events
-                        })
-                    }
+                    depth => self.list_events_nested(cx, &id, &query, depth).await,
                 }
                 .map_err(engine_error)?;
                 apply_filters(&mut events, filters, EVENT_FILTER_FIELDS);

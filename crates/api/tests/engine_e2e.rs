@@ -385,3 +385,42 @@ async fn validate_refuses_unknown_type_when_a_parameter_has_no_value() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["Parameters"]["size"]["Type"], "Number", "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_event_list_links_every_event_to_the_root_stack() {
+    let app = app();
+    let body = json!({"stack_name": "outer", "template": {"heat_template_version": "2018-08-31",
+        "resources": {"inner": {"type": "inner.yaml"}}},
+        "files": {"inner.yaml": "heat_template_version: 2018-08-31\nresources:\n  v: {type: OS::Heat::None}\n"}});
+    let (status, headers, created) = send(&app, "POST", "/v1/t1/stacks", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let location = headers["location"].to_str().unwrap().to_string();
+    let url = location.trim_start_matches("http://heat.test").to_string();
+    assert_eq!(
+        wait_for(&app, &url).await["stack_status"],
+        "CREATE_COMPLETE"
+    );
+    let (_, _, flat) = send(&app, "GET", &format!("{url}/events"), None).await;
+    let (_, _, nested) = send(&app, "GET", &format!("{url}/events?nested_depth=1"), None).await;
+    let (flat, nested) = (
+        flat["events"].as_array().unwrap(),
+        nested["events"].as_array().unwrap(),
+    );
+    assert!(
+        nested.len() > flat.len(),
+        "the nested stack's events are listed too"
+    );
+    for event in nested {
+        let root: Vec<&Value> = event["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["rel"] == "root_stack")
+            .collect();
+        assert_eq!(root.len(), 1, "{event}");
+        assert_eq!(root[0]["href"], location.as_str());
+    }
+    assert!(flat
+        .iter()
+        .all(|e| !e["links"].to_string().contains("root_stack")));
+}

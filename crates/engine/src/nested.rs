@@ -932,7 +932,22 @@ impl crate::service::Service {
                 .cmp(&b["event_time"].as_str())
                 .then(ia.cmp(ib))
         });
-        let mut events: Vec<Value> = merged.into_iter().map(|(_, e)| e).collect();
+        // Heat links every event of a nested listing to the root stack; clients (heatclient)
+        // take that link as the sign that the server did the nesting, and otherwise walk the
+        // nested stacks themselves.
+        let root_link = serde_json::json!({
+            "href": crate::service::stack_path(&root),
+            "rel": "root_stack",
+        });
+        let mut events: Vec<Value> = merged
+            .into_iter()
+            .map(|(_, mut event)| {
+                if let Some(Value::Array(links)) = event.get_mut("links") {
+                    links.push(root_link.clone());
+                }
+                event
+            })
+            .collect();
         if !query.ascending {
             events.reverse();
         }

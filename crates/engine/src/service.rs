@@ -1958,7 +1958,7 @@ fn format_stack_summary(s: &ember_store::StackSummary) -> Value {
     })
 }
 
-fn stack_path(s: &StackRecord) -> String {
+pub(crate) fn stack_path(s: &StackRecord) -> String {
     format!("/v1/{}/stacks/{}/{}", s.project_id, s.name, s.id)
 }
 
