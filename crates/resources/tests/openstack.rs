@@ -16,7 +16,7 @@ use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::network::{Network, NeutronKind};
 use ember_openstack::{ServiceType, Session};
-use lab_types::{lab, suffix, Res};
+use lab_types::{lab, serve, suffix, Res};
 use serde_json::{json, Value};
 
 /// The id of the lab's own `private-net` (found through its uniquely named subnet: the seed
@@ -976,31 +976,10 @@ async fn custom_constraints_name_the_missing_thing() {
     );
 }
 
-/// Serve `body` over HTTP on 127.0.0.1 (Glance's web-download is allowed from loopback in the
-/// lab); returns the URL.
-async fn serve_once(body: Vec<u8>) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/image.raw", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let body = body.clone();
-            tokio::spawn(async move {
-                let mut request = [0u8; 4096];
-                let _ = socket.read(&mut request).await;
-                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(&body).await;
-            });
-        }
-    });
-    url
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn glance_web_image() {
     let Some(lab) = lab().await else { return };
-    let url = serve_once(vec![5u8; 8192]).await;
+    let url = serve(vec![5u8; 8192]).await;
     let mut image = Res::new(
         &lab.types,
         "OS::Glance::WebImage",

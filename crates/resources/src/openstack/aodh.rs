@@ -579,7 +579,7 @@ impl ResourceType for Alarm {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        super::show_attribute(cx, name, |id| async move {
+        super::attribute_of(&self.schema, cx, name, |id| async move {
             let aodh = self.aodh(cx).await?;
             aodh.get(format!("/alarms/{id}"))
                 .send_json()

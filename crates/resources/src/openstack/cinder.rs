@@ -393,24 +393,21 @@ impl ResourceType for Volume {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        if !self.schema.attributes.contains_key(name) {
-            return Ok(None);
-        }
-        let Some(id) = cx.physical_id.as_deref() else {
-            return Ok(Some(Value::Null));
-        };
-        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
-        let volume = storage.volume(id).await.map_err(cloud_error)?;
-        Ok(Some(match name {
-            "show" => volume,
-            "display_name" => volume["name"].clone(),
-            "display_description" => volume["description"].clone(),
-            "metadata" => json!(volume["metadata"].to_string()),
-            "metadata_values" => volume["metadata"].clone(),
-            "attachments" => json!(volume["attachments"].to_string()),
-            "attachments_list" => volume["attachments"].clone(),
-            other => volume.get(other).cloned().unwrap_or(Value::Null),
-        }))
+        super::attribute_of(&self.schema, cx, name, |id| async move {
+            let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
+            let volume = storage.volume(id).await.map_err(cloud_error)?;
+            Ok(match name {
+                "show" => volume,
+                "display_name" => volume["name"].clone(),
+                "display_description" => volume["description"].clone(),
+                "metadata" => json!(volume["metadata"].to_string()),
+                "metadata_values" => volume["metadata"].clone(),
+                "attachments" => json!(volume["attachments"].to_string()),
+                "attachments_list" => volume["attachments"].clone(),
+                other => volume.get(other).cloned().unwrap_or(Value::Null),
+            })
+        })
+        .await
     }
 }
 
@@ -528,13 +525,7 @@ impl ResourceType for VolumeAttachment {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        // Nothing to look up: what these show is their own id.
-        super::show_attribute(
-            cx,
-            name,
-            |id| async move { Ok(Value::String(id.to_string())) },
-        )
-        .await
+        super::id_attribute(&self.schema, cx, name).await
     }
 }
 
@@ -685,7 +676,7 @@ impl ResourceType for VolumeType {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        super::show_attribute(cx, name, |id| async move {
+        super::attribute_of(&self.schema, cx, name, |id| async move {
             let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
             storage.find_volume_type(id).await.map_err(cloud_error)
         })

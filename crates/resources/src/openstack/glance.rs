@@ -281,7 +281,7 @@ impl ResourceType for WebImage {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        super::show_attribute(cx, name, |id| async move {
+        super::attribute_of(&self.schema, cx, name, |id| async move {
             let glance = self.glance(cx).await?;
             glance.image(id).await.map_err(cloud_error)
         })

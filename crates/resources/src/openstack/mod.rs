@@ -103,9 +103,10 @@ where
         .map_err(cloud_error)
 }
 
-/// The `show` attribute of a type that has no other: `fetch(physical id)`, `null` before the
-/// resource exists.
-pub(crate) async fn show_attribute<'a, F>(
+/// An attribute of the schema: `fetch(physical id)` gives its value, `null` before the resource
+/// exists; `None` for a name the type does not have.
+pub(crate) async fn attribute_of<'a, F>(
+    schema: &ember_engine::schema::TypeSchema,
     cx: &'a ResourceContext,
     name: &str,
     fetch: impl FnOnce(&'a str) -> F,
@@ -113,13 +114,26 @@ pub(crate) async fn show_attribute<'a, F>(
 where
     F: std::future::Future<Output = Result<serde_json::Value, ResourceError>>,
 {
-    if name != "show" {
+    if !schema.attributes.contains_key(name) {
         return Ok(None);
     }
     match cx.physical_id.as_deref() {
         Some(id) => fetch(id).await.map(Some),
         None => Ok(Some(serde_json::Value::Null)),
     }
+}
+
+/// The `show` of a type that acts on another object and has no object of its own to look up
+/// (attachments, interfaces, associations): its own id.
+pub(crate) async fn id_attribute(
+    schema: &ember_engine::schema::TypeSchema,
+    cx: &ResourceContext,
+    name: &str,
+) -> Result<Option<serde_json::Value>, ResourceError> {
+    attribute_of(schema, cx, name, |id| async move {
+        Ok(serde_json::Value::String(id.to_string()))
+    })
+    .await
 }
 
 /// Heat's custom constraints of `schema` (`nova.flavor`, `glance.image`, ...) checked against

@@ -1047,44 +1047,41 @@ impl ResourceType for NeutronResource {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        if !self.schema.attributes.contains_key(name) {
-            return Ok(None);
-        }
-        let Some(id) = cx.physical_id.as_deref() else {
-            return Ok(Some(Value::Null));
-        };
-        let network = super::client(&self.cloud, cx, Network::new).await?;
-        let shown = network.show(self.kind, id).await.map_err(cloud_error)?;
-        Ok(Some(match name {
-            "show" => shown,
-            "tenant_id" => shown
-                .get("tenant_id")
-                .or_else(|| shown.get("project_id"))
-                .cloned()
-                .unwrap_or(Value::Null),
-            "network" => match shown["network_id"].as_str() {
-                Some(net) => network
-                    .show(NeutronKind::Network, net)
-                    .await
-                    .map_err(cloud_error)?,
-                None => Value::Null,
-            },
-            "subnets" if self.kind == NeutronKind::Port => {
-                let mut subnets = Vec::new();
-                for ip in shown["fixed_ips"].as_array().into_iter().flatten() {
-                    if let Some(subnet) = ip["subnet_id"].as_str() {
-                        subnets.push(
-                            network
-                                .show(NeutronKind::Subnet, subnet)
-                                .await
-                                .map_err(cloud_error)?,
-                        );
+        super::attribute_of(&self.schema, cx, name, |id| async move {
+            let network = super::client(&self.cloud, cx, Network::new).await?;
+            let shown = network.show(self.kind, id).await.map_err(cloud_error)?;
+            Ok(match name {
+                "show" => shown,
+                "tenant_id" => shown
+                    .get("tenant_id")
+                    .or_else(|| shown.get("project_id"))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                "network" => match shown["network_id"].as_str() {
+                    Some(net) => network
+                        .show(NeutronKind::Network, net)
+                        .await
+                        .map_err(cloud_error)?,
+                    None => Value::Null,
+                },
+                "subnets" if self.kind == NeutronKind::Port => {
+                    let mut subnets = Vec::new();
+                    for ip in shown["fixed_ips"].as_array().into_iter().flatten() {
+                        if let Some(subnet) = ip["subnet_id"].as_str() {
+                            subnets.push(
+                                network
+                                    .show(NeutronKind::Subnet, subnet)
+                                    .await
+                                    .map_err(cloud_error)?,
+                            );
+                        }
                     }
+                    Value::Array(subnets)
                 }
-                Value::Array(subnets)
-            }
-            other => shown.get(other).cloned().unwrap_or(Value::Null),
-        }))
+                other => shown.get(other).cloned().unwrap_or(Value::Null),
+            })
+        })
+        .await
     }
 }
 
@@ -1179,13 +1176,7 @@ impl ResourceType for RouterInterface {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        // Nothing to look up: what these show is their own id.
-        super::show_attribute(
-            cx,
-            name,
-            |id| async move { Ok(Value::String(id.to_string())) },
-        )
-        .await
+        super::id_attribute(&self.schema, cx, name).await
     }
 }
 
@@ -1299,12 +1290,6 @@ impl ResourceType for FloatingIpAssociation {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        // Nothing to look up: what these show is their own id.
-        super::show_attribute(
-            cx,
-            name,
-            |id| async move { Ok(Value::String(id.to_string())) },
-        )
-        .await
+        super::id_attribute(&self.schema, cx, name).await
     }
 }

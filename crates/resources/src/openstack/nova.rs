@@ -912,52 +912,49 @@ impl ResourceType for Server {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        if !self.schema.attributes.contains_key(name) {
-            return Ok(None);
-        }
-        let Some(id) = cx.physical_id.as_deref() else {
-            return Ok(Some(Value::Null));
-        };
-        let session = super::session(&self.cloud, cx).await?;
-        let compute = Compute::new(session).await.map_err(cloud_error)?;
-        let server = compute.server(id).await.map_err(cloud_error)?;
-        Ok(Some(match name {
-            "show" => server,
-            "instance_name" => server["OS-EXT-SRV-ATTR:instance_name"].clone(),
-            "console_urls" => console_urls(&compute, id).await,
-            "os_collect_config" => Value::Null,
-            "addresses" => self.addresses(session, &server).await?.0,
-            "first_address" => {
-                // Heat's deprecated first_address: the first IPv4 address of the server.
-                let first = server["addresses"]
-                    .as_object()
-                    .into_iter()
-                    .flat_map(|by_net| by_net.values())
-                    .flat_map(|list| list.as_array().into_iter().flatten())
-                    .find(|a| a["version"] == 4)
-                    .and_then(|a| a["addr"].as_str())
-                    .unwrap_or_default();
-                json!(first)
-            }
-            "networks" => {
-                let (addresses, ids) = self.addresses(session, &server).await?;
-                let mut networks = Map::new();
-                for (net, list) in addresses.as_object().into_iter().flatten() {
-                    let ips: Vec<Value> = list
-                        .as_array()
+        super::attribute_of(&self.schema, cx, name, |id| async move {
+            let session = super::session(&self.cloud, cx).await?;
+            let compute = Compute::new(session).await.map_err(cloud_error)?;
+            let server = compute.server(id).await.map_err(cloud_error)?;
+            Ok(match name {
+                "show" => server,
+                "instance_name" => server["OS-EXT-SRV-ATTR:instance_name"].clone(),
+                "console_urls" => console_urls(&compute, id).await,
+                "os_collect_config" => Value::Null,
+                "addresses" => self.addresses(session, &server).await?.0,
+                "first_address" => {
+                    // Heat's deprecated first_address: the first IPv4 address of the server.
+                    let first = server["addresses"]
+                        .as_object()
                         .into_iter()
-                        .flatten()
-                        .map(|a| a["addr"].clone())
-                        .collect();
-                    networks.insert(net.clone(), json!(ips));
-                    if let Some(id) = ids.get(net) {
-                        networks.insert(id.clone(), json!(ips));
-                    }
+                        .flat_map(|by_net| by_net.values())
+                        .flat_map(|list| list.as_array().into_iter().flatten())
+                        .find(|a| a["version"] == 4)
+                        .and_then(|a| a["addr"].as_str())
+                        .unwrap_or_default();
+                    json!(first)
                 }
-                Value::Object(networks)
-            }
-            other => server.get(other).cloned().unwrap_or(Value::Null),
-        }))
+                "networks" => {
+                    let (addresses, ids) = self.addresses(session, &server).await?;
+                    let mut networks = Map::new();
+                    for (net, list) in addresses.as_object().into_iter().flatten() {
+                        let ips: Vec<Value> = list
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|a| a["addr"].clone())
+                            .collect();
+                        networks.insert(net.clone(), json!(ips));
+                        if let Some(id) = ids.get(net) {
+                            networks.insert(id.clone(), json!(ips));
+                        }
+                    }
+                    Value::Object(networks)
+                }
+                other => server.get(other).cloned().unwrap_or(Value::Null),
+            })
+        })
+        .await
     }
 }
 
@@ -1234,19 +1231,16 @@ impl ResourceType for Flavor {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        if !self.schema.attributes.contains_key(name) {
-            return Ok(None);
-        }
-        let Some(id) = cx.physical_id.as_deref() else {
-            return Ok(Some(Value::Null));
-        };
-        let compute = super::client(&self.cloud, cx, Compute::new).await?;
-        let flavor = compute.find_flavor(id).await.map_err(cloud_error)?;
-        Ok(Some(match name {
-            "show" => flavor,
-            "is_public" => flavor["os-flavor-access:is_public"].clone(),
-            _ => flavor["extra_specs"].clone(),
-        }))
+        super::attribute_of(&self.schema, cx, name, |id| async move {
+            let compute = super::client(&self.cloud, cx, Compute::new).await?;
+            let flavor = compute.find_flavor(id).await.map_err(cloud_error)?;
+            Ok(match name {
+                "show" => flavor,
+                "is_public" => flavor["os-flavor-access:is_public"].clone(),
+                _ => flavor["extra_specs"].clone(),
+            })
+        })
+        .await
     }
 }
 
@@ -1323,7 +1317,7 @@ impl ResourceType for ServerGroup {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        super::show_attribute(cx, name, |id| async move {
+        super::attribute_of(&self.schema, cx, name, |id| async move {
             let compute = super::client(&self.cloud, cx, Compute::new).await?;
             let shown = compute
                 .client()
