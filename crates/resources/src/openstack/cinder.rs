@@ -629,14 +629,9 @@ impl ResourceType for VolumeType {
                 .map_err(cloud_error)?;
         }
         if changed("projects") {
-            let projects = |p: &Map<String, Value>| {
-                p.get("projects")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            let (old, new) = (projects(request.old_properties), projects(&cx.properties));
-            for project in old.iter().filter(|p| !new.contains(p)) {
+            let (removed, added) =
+                super::list_changes(request.old_properties, &cx.properties, "projects");
+            for project in removed {
                 storage
                     .client()
                     .post(
@@ -647,7 +642,7 @@ impl ResourceType for VolumeType {
                     .await
                     .map_err(cloud_error)?;
             }
-            for project in new.iter().filter(|p| !old.contains(p)) {
+            for project in added {
                 storage
                     .client()
                     .post(

@@ -210,6 +210,24 @@ pub(crate) fn progress<T>(
     }
 }
 
+/// The items of list property `key` that an update removes and adds (`tenants`, `projects`).
+pub(crate) fn list_changes(
+    old: &ember_engine::Properties,
+    new: &ember_engine::Properties,
+    key: &str,
+) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let items = |p: &ember_engine::Properties| {
+        p.get(key)
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (old, new) = (items(old), items(new));
+    let removed = old.iter().filter(|i| !new.contains(i)).cloned().collect();
+    let added = new.iter().filter(|i| !old.contains(i)).cloned().collect();
+    (removed, added)
+}
+
 /// The physical id, which every handler after `create` relies on.
 pub(crate) fn physical_id(cx: &ResourceContext) -> Result<&str, ResourceError> {
     cx.physical_id

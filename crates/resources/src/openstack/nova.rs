@@ -1194,20 +1194,15 @@ impl ResourceType for Flavor {
                 .map_err(cloud_error)?;
         }
         if request.changed.iter().any(|c| c == "tenants") {
-            let tenants = |p: &Map<String, Value>| -> Vec<Value> {
-                p.get("tenants")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            let (old, new) = (tenants(request.old_properties), tenants(&cx.properties));
-            for tenant in old.iter().filter(|t| !new.contains(t)) {
+            let (removed, added) =
+                super::list_changes(request.old_properties, &cx.properties, "tenants");
+            for tenant in removed {
                 compute
                     .flavor_action(id, json!({"removeTenantAccess": {"tenant": tenant}}))
                     .await
                     .map_err(cloud_error)?;
             }
-            for tenant in new.iter().filter(|t| !old.contains(t)) {
+            for tenant in added {
                 compute
                     .flavor_action(id, json!({"addTenantAccess": {"tenant": tenant}}))
                     .await
