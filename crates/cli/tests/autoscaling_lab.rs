@@ -56,9 +56,12 @@ fn suffix() -> String {
     format!("{:08x}", rand::random::<u32>())
 }
 
+/// Runs `ember` in client mode against the test's server.
+type Client = Box<dyn Fn(&[&str]) -> std::process::Output>;
+
 /// Deletes the stack (and the Gnocchi resources made for its servers) even when the test fails.
 struct Cleanup {
-    client: Box<dyn Fn(&[&str]) -> std::process::Output>,
+    client: Client,
     stack: String,
     metric: ServiceClient,
     gnocchi_resources: Vec<String>,
@@ -429,7 +432,7 @@ async fn handle_token_signals_its_handle_only_with_keystone_auth() {
     assert_eq!(signal(endpoint.clone(), handle_token.clone()).await, 200);
     assert_eq!(signal(other.clone(), handle_token.clone()).await, 401);
     let read = http
-        .get(&endpoint.replace("/signal", ""))
+        .get(endpoint.replace("/signal", ""))
         .header("X-Auth-Token", &handle_token)
         .send()
         .await
