@@ -502,7 +502,6 @@ fn the_mode_rule() {
 }
 
 #[test]
-#[ignore = "the engine returns the stored template text instead of the parsed template (crates/cli/NEEDS.md)"]
 fn template_show_prints_the_stored_template() {
     let store = tempfile::tempdir().unwrap();
     let hello = example("hello.yaml");

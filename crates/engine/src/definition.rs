@@ -131,6 +131,15 @@ pub trait Compiler: Send + Sync {
         source: &TemplateSource,
         parameters: &Map<String, Value>,
     ) -> Result<Value, EngineError>;
+    /// The environment Heat stores for a request naming `environment_files`: `base` (the
+    /// stored environment, for a PATCH update; none otherwise, as the API then ignores the
+    /// inline environment) with `parameters` over it and each file merged in order.
+    fn merge_environment_files(
+        &self,
+        source: &TemplateSource,
+        parameters: &Map<String, Value>,
+        base: Option<&Value>,
+    ) -> Result<Value, EngineError>;
     /// `POST /validate` for this template; `show_nested` adds Heat's `NestedParameters`.
     fn validate(
         &self,

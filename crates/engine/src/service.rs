@@ -253,7 +253,7 @@ impl Service {
             .template
             .clone()
             .ok_or_else(|| EngineError::InvalidRequest("No template specified".into()))?;
-        Ok(StackRecord {
+        let mut stack = StackRecord {
             id: uuid::Uuid::new_v4().to_string(),
             name: name.to_string(),
             project_id: cx.project_id.clone(),
@@ -280,7 +280,34 @@ impl Service {
             updated_at: None,
             deleted_at: None,
             cancel: None,
-        })
+        };
+        self.merge_environment_files(&mut stack, None)?;
+        Ok(stack)
+    }
+
+    /// Heat stores the environment that a request's environment files merge into, not the
+    /// files: the merged environment takes the request's parameters with it (the files merge
+    /// over them) and the files leave `files`. So a hidden value written in a file is stored
+    /// encrypted and shown as `******` like any other, and `GET .../files` does not show it.
+    /// `base` is the environment the files merge over (a PATCH update's stored one).
+    fn merge_environment_files(
+        &self,
+        stack: &mut StackRecord,
+        base: Option<&Value>,
+    ) -> Result<(), EngineError> {
+        if stack.source.environment_files.is_empty() {
+            return Ok(());
+        }
+        let merged =
+            self.engine
+                .compiler
+                .merge_environment_files(&stack.source, &stack.parameters, base)?;
+        for name in std::mem::take(&mut stack.source.environment_files) {
+            stack.source.files.remove(&name);
+        }
+        stack.source.environment = merged;
+        stack.parameters.clear();
+        Ok(())
     }
 
     /// Compiles and validates every resource's properties and type before anything is stored,
@@ -633,6 +660,8 @@ impl Service {
             stack.source.files.extend(req.files.clone());
             if !req.environment_files.is_empty() {
                 stack.source.environment_files = req.environment_files.clone();
+                let base = stack.source.environment.clone();
+                self.merge_environment_files(stack, Some(&base))?;
             }
         } else {
             stack.source.template = req
@@ -643,6 +672,7 @@ impl Service {
             stack.source.environment = req.environment.clone().unwrap_or_else(|| json!({}));
             stack.source.files = req.files.clone();
             stack.source.environment_files = req.environment_files.clone();
+            self.merge_environment_files(stack, None)?;
         }
         if let Some(t) = req.timeout_mins {
             stack.timeout_mins = Some(t);

@@ -31,7 +31,26 @@ impl TemplateCompiler {
         parameters: &Map<String, Value>,
         types: &IndexMap<String, tpl::parameters::ParamType>,
     ) -> Result<tpl::environment::Environment, EngineError> {
-        let files = source
+        let files = self.environment_files(source)?;
+        let inline = tpl::environment::parse_environment(
+            &tpl::Node::from_json(&source.environment),
+            "environment",
+        )
+        .map_err(template_error)?;
+        let parameters: IndexMap<String, Value> = parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        tpl::environment::request_environment(Some(&inline), &files, &parameters, types)
+            .map_err(template_error)
+    }
+
+    /// The source's environment files, parsed, in merge order.
+    fn environment_files(
+        &self,
+        source: &TemplateSource,
+    ) -> Result<Vec<tpl::environment::EnvironmentFile>, EngineError> {
+        source
             .environment_files
             .iter()
             .map(|name| {
@@ -48,18 +67,7 @@ impl TemplateCompiler {
                 };
                 tpl::environment::parse_environment(&node, name).map_err(template_error)
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let inline = tpl::environment::parse_environment(
-            &tpl::Node::from_json(&source.environment),
-            "environment",
-        )
-        .map_err(template_error)?;
-        let parameters: IndexMap<String, Value> = parameters
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        tpl::environment::request_environment(Some(&inline), &files, &parameters, types)
-            .map_err(template_error)
+            .collect()
     }
 
     fn template(&self, source: &TemplateSource) -> Result<tpl::Template, EngineError> {
@@ -345,6 +353,29 @@ impl Compiler for TemplateCompiler {
     ) -> Result<Value, EngineError> {
         let env = self.environment(source, parameters, &IndexMap::new())?;
         Ok(env.registry.to_json())
+    }
+
+    fn merge_environment_files(
+        &self,
+        source: &TemplateSource,
+        parameters: &Map<String, Value>,
+        base: Option<&Value>,
+    ) -> Result<Value, EngineError> {
+        let files = self.environment_files(source)?;
+        let types = self
+            .template(source)?
+            .parameter_types()
+            .map_err(template_error)?;
+        let mut start = match base {
+            Some(env) => tpl::environment::Environment::from_json(env).map_err(template_error)?,
+            None => tpl::environment::Environment::default(),
+        };
+        start
+            .parameters
+            .extend(parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let merged = tpl::environment::merge_environment_files(&start, &files, &types)
+            .map_err(template_error)?;
+        Ok(merged.env_json())
     }
 
     fn validate(

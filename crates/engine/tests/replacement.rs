@@ -7,53 +7,14 @@
 //! "changed by someone else". Runs on SQLite and, when the local `test` database answers, on
 //! PostgreSQL.
 
-use async_trait::async_trait;
-use ember_engine::schema::{AttributeSchema, PropertySchema, PropertyType, TypeSchema};
+mod common;
+
+use common::{cx, finished, service, sqlite_store, status, with_postgres};
 use ember_engine::store::StateStore;
-use ember_engine::store_adapter::SqlStore;
-use ember_engine::{
-    EngineConfig, Registry, RequestContext, ResourceContext, ResourceError, ResourceType, Service,
-    StackRequest, Started, TemplateCompiler,
-};
+use ember_engine::StackRequest;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock};
-use std::time::Duration;
-
-/// A resource whose `value` cannot change in place: every change replaces it.
-struct Replaceable;
-
-static SCHEMA: LazyLock<TypeSchema> = LazyLock::new(|| TypeSchema {
-    properties: BTreeMap::from([(
-        "value".to_string(),
-        PropertySchema::new(PropertyType::String, "Replaced when changed.").required(),
-    )]),
-    attributes: BTreeMap::from([("value".to_string(), AttributeSchema::new("The value."))]),
-    ..TypeSchema::default()
-});
-
-#[async_trait]
-impl ResourceType for Replaceable {
-    fn schema(&self) -> &TypeSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        Ok(Started {
-            physical_id: Some(cx.physical_resource_name()),
-            data: BTreeMap::new(),
-        })
-    }
-
-    async fn attribute(
-        &self,
-        cx: &ResourceContext,
-        name: &str,
-    ) -> Result<Option<Value>, ResourceError> {
-        Ok((name == "value").then(|| cx.properties.get("value").cloned().unwrap_or_default()))
-    }
-}
+use std::sync::Arc;
 
 const TEMPLATE: &str = r#"
 heat_template_version: 2021-04-16
@@ -80,14 +41,6 @@ outputs:
 /// How many replacement updates each backend runs.
 const UPDATES: usize = 12;
 
-fn cx() -> RequestContext {
-    RequestContext {
-        project_id: "tenant".into(),
-        username: "demo".into(),
-        is_admin: false,
-    }
-}
-
 fn request(generation: usize) -> StackRequest {
     let mut parameters = Map::new();
     parameters.insert("generation".into(), json!(format!("g{generation}")));
@@ -97,32 +50,6 @@ fn request(generation: usize) -> StackRequest {
         parameters,
         ..StackRequest::default()
     }
-}
-
-fn service(store: Arc<dyn StateStore>) -> Service {
-    let mut registry = Registry::new();
-    registry.register("Test::Replaceable", Arc::new(Replaceable));
-    Service::new(
-        store,
-        registry,
-        Arc::new(TemplateCompiler::default()),
-        EngineConfig::default(),
-    )
-}
-
-async fn finished(svc: &Service, id: &str) -> Value {
-    tokio::time::timeout(Duration::from_secs(60), svc.wait(&cx(), id))
-        .await
-        .expect("action finished in time")
-        .expect("stack readable")
-}
-
-fn status(stack: &Value) -> String {
-    format!(
-        "{}: {}",
-        stack["stack_status"].as_str().unwrap_or_default(),
-        stack["stack_status_reason"].as_str().unwrap_or_default()
-    )
 }
 
 /// Creates the stack, then replaces every resource `UPDATES` times while two readers list the
@@ -187,50 +114,13 @@ async fn replacements_while_reading(store: Arc<dyn StateStore>) {
     assert_eq!(out["output_value"], json!(format!("g{UPDATES}-x")), "{out}");
 }
 
-fn key() -> ember_store::EncryptionKey {
-    ember_store::EncryptionKey::from_bytes(&[7u8; 32]).expect("32 bytes")
-}
-
-const LEASE: Duration = Duration::from_secs(30);
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replacement_updates_while_reading_on_sqlite() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("ember.db").display());
-    let store = SqlStore::open(&url, &key(), LEASE)
-        .await
-        .expect("sqlite store opens");
-    replacements_while_reading(Arc::new(store)).await;
+    replacements_while_reading(sqlite_store(dir.path()).await).await;
 }
 
-/// The same on PostgreSQL, in a fresh schema of the local `test` database that is dropped
-/// afterwards; skipped when no PostgreSQL answers there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replacement_updates_while_reading_on_postgres() {
-    use sqlx::{Connection, Executor};
-    const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-    let Ok(mut admin) = sqlx::PgConnection::connect(PG_URL).await else {
-        eprintln!("skipped: no PostgreSQL at {PG_URL}");
-        return;
-    };
-    let schema = format!("ember_replacement_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(format!("CREATE SCHEMA {schema}").as_str())
-        .await
-        .expect("schema created");
-    let url = format!("{PG_URL}?options[search_path]={schema}");
-    let outcome = tokio::spawn(async move {
-        let store = SqlStore::open(&url, &key(), LEASE)
-            .await
-            .expect("postgres store opens");
-        replacements_while_reading(Arc::new(store)).await;
-    })
-    .await;
-    admin
-        .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
-        .await
-        .expect("schema dropped");
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic.into_panic());
-    }
+    with_postgres(replacements_while_reading).await;
 }

@@ -542,7 +542,10 @@ pub async fn template_show(ctx: &mut Ctx, command: StackTemplateCommand) -> Resu
     let StackTemplateCommand::Show { stack, format } = command;
     let stack = ctx.find_stack(&stack).await?;
     let template = ctx.heat.stack_part(&stack, "template").await?;
-    format.print_one(&mut ctx.out, Format::Yaml, Record::from_object(&template))
+    // heatclient shows it through `dict2columns`, which sorts the template's sections.
+    let mut record = Record::from_object(&template);
+    record.fields.sort_by(|(a, _), (b, _)| a.cmp(b));
+    format.print_one(&mut ctx.out, Format::Yaml, record)
 }
 
 pub async fn environment_show(
