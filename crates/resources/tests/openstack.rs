@@ -1354,7 +1354,7 @@ async fn server_networks_in_place_user_data_consoles_and_snapshot() {
         .unwrap());
     assert_eq!(
         interfaces(compute.interfaces(&id).await.unwrap()),
-        [private.clone()]
+        [private.as_str()]
     );
     assert!(
         network

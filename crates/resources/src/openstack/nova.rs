@@ -288,7 +288,7 @@ impl Server {
         let mut interfaces = compute.interfaces(id).await.map_err(cloud_error)?;
         let mut detach = Vec::new();
         match entries(old) {
-            None => detach.extend(interfaces.drain(..)),
+            None => detach.append(&mut interfaces),
             Some(old_entries) => {
                 for entry in old_entries {
                     if let Some(kept) = added.iter().position(|e| *e == entry) {
