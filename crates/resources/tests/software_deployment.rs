@@ -157,7 +157,7 @@ async fn signalled(svc: &Service) {
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap().to_string();
-    let deployment_id = deployment_waiting(&svc, &id, "deploy").await;
+    let deployment_id = deployment_waiting(svc, &id, "deploy").await;
     let waiting = svc
         .show_software_deployment(&cx(), &deployment_id)
         .await
@@ -185,11 +185,11 @@ async fn signalled(svc: &Service) {
     )
     .await
     .unwrap();
-    let stack = wait(&svc, &id).await;
+    let stack = wait(svc, &id).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
-    assert_eq!(out(&svc, &id, "stdout").await, json!("hello\n"));
-    assert_eq!(out(&svc, &id, "code").await, json!(0));
-    assert_eq!(out(&svc, &id, "result").await, json!("built"));
+    assert_eq!(out(svc, &id, "stdout").await, json!("hello\n"));
+    assert_eq!(out(svc, &id, "code").await, json!(0));
+    assert_eq!(out(svc, &id, "result").await, json!("built"));
     let done = svc
         .show_software_deployment(&cx(), &deployment_id)
         .await
@@ -202,7 +202,7 @@ async fn signalled(svc: &Service) {
     svc.signal_resource(&cx(), &id, "deploy", json!({"deploy_status_code": 9}))
         .await
         .unwrap();
-    assert_eq!(out(&svc, &id, "code").await, json!(0));
+    assert_eq!(out(svc, &id, "code").await, json!(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,10 +244,10 @@ async fn updates_redeploy_in_place_and_replace_on_change_inputs_replace() {
 
 async fn updates(svc: &Service) {
     let tmpl = template("NO_SIGNAL", "srv-3");
-    let stack = create(&svc, request("upd", &tmpl)).await;
+    let stack = create(svc, request("upd", &tmpl)).await;
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
     let id = stack["id"].as_str().unwrap().to_string();
-    let first = out(&svc, &id, "deployment").await;
+    let first = out(svc, &id, "deployment").await;
     let first_config = svc
         .show_software_deployment(&cx(), first.as_str().unwrap())
         .await
@@ -262,13 +262,9 @@ async fn updates(svc: &Service) {
     svc.update_stack(&cx(), &id, update(tmpl.clone(), "bonjour"))
         .await
         .unwrap();
-    let stack = wait(&svc, &id).await;
+    let stack = wait(svc, &id).await;
     assert_eq!(status(&stack), "UPDATE_COMPLETE", "{}", reason(&stack));
-    assert_eq!(
-        out(&svc, &id, "deployment").await,
-        first,
-        "updated in place"
-    );
+    assert_eq!(out(svc, &id, "deployment").await, first, "updated in place");
     let d = svc
         .show_software_deployment(&cx(), first.as_str().unwrap())
         .await
@@ -294,9 +290,9 @@ async fn updates(svc: &Service) {
     svc.update_stack(&cx(), &id, update(pinned, "bonjour"))
         .await
         .unwrap();
-    let stack = wait(&svc, &id).await;
+    let stack = wait(svc, &id).await;
     assert_eq!(status(&stack), "UPDATE_COMPLETE", "{}", reason(&stack));
-    let second = out(&svc, &id, "deployment").await;
+    let second = out(svc, &id, "deployment").await;
     assert_ne!(second, first, "replaced");
     assert!(svc
         .show_software_deployment(&cx(), first.as_str().unwrap())
