@@ -6,6 +6,7 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::time::Duration;
 
 use crate::client::{text, Heat, StackRef};
@@ -66,14 +67,31 @@ pub fn event_line(stack_name: &str, event: &Value) -> String {
     )
 }
 
-/// Waits until the stack's `action` (or any action, when `None`) completes or fails.
+/// Waits until the stack's `action` (or any action, when `None`) completes or fails; event
+/// lines go to standard output.
 pub async fn wait(
+    heat: &Heat,
+    stack: &StackRef,
+    action: Option<&str>,
+    marker: Option<String>,
+    poll: Duration,
+    show: Show,
+) -> Result<Outcome, CliError> {
+    let mut stdout = std::io::stdout();
+    wait_printing(heat, stack, action, marker, poll, show, &mut stdout).await
+}
+
+/// [`wait`], writing the event lines to `out`. Every event up to the stack's terminal one is
+/// printed: when `stack show` is what tells the end (no event for a while), the events written
+/// since the last poll are fetched once more before the wait returns.
+pub async fn wait_printing(
     heat: &Heat,
     stack: &StackRef,
     action: Option<&str>,
     mut marker: Option<String>,
     poll: Duration,
     show: Show,
+    out: &mut (dyn Write + Send),
 ) -> Result<Outcome, CliError> {
     let is_final = |status: &str| match action {
         Some(a) => status == format!("{a}_COMPLETE") || status == format!("{a}_FAILED"),
@@ -101,6 +119,8 @@ pub async fn wait(
     // The latest status of each resource, to count the finished ones.
     let mut resource_status: BTreeMap<String, String> = BTreeMap::new();
     let mut quiet_polls = 0;
+    // The end as `stack show` reported it, once it did: one more event poll follows.
+    let mut settled: Option<Outcome> = None;
     loop {
         let mut query = vec![("sort_dir".to_owned(), "asc".to_owned())];
         if let Some(m) = &marker {
@@ -141,7 +161,7 @@ pub async fn wait(
                 resource == stack.name && text(event, "physical_resource_id") == stack.id;
             if let Some(bar) = &bar {
                 let line = event_line(&stack.name, event);
-                bar.suspend(|| println!("{line}"));
+                bar.suspend(|| writeln!(out, "{line}"))?;
                 if !is_stack_event {
                     resource_status.insert(resource, status.clone());
                     let done = resource_status
@@ -159,13 +179,18 @@ pub async fn wait(
                 return finish(bar, status, text(event, "resource_status_reason"));
             }
         }
+        if let Some(outcome) = settled {
+            return finish(bar, outcome.status, outcome.reason);
+        }
         if quiet_polls >= 2 {
             quiet_polls = 0;
             match heat.stack_show(stack, false).await {
                 Ok(current) => {
                     let status = text(&current, "stack_status");
                     if is_final(&status) {
-                        return finish(bar, status, text(&current, "stack_status_reason"));
+                        let reason = text(&current, "stack_status_reason");
+                        settled = Some(Outcome { status, reason });
+                        continue;
                     }
                 }
                 Err(e) if e.is_not_found() && action == Some("DELETE") => {
@@ -189,7 +214,101 @@ fn finish(bar: Option<ProgressBar>, status: String, reason: String) -> Result<Ou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::{ApiRequest, ApiResponse, Transport};
     use serde_json::json;
+    use std::sync::Mutex;
+
+    /// A stack being deleted as the API shows it: the events written so far, and the status.
+    /// The delete finishes (its last events written, the stack `DELETE_COMPLETE`) at the moment
+    /// the client asks for the stack itself, right after an event poll that found nothing new.
+    struct DeletingStack {
+        /// How many of `EVENTS` the API shows.
+        published: Mutex<usize>,
+    }
+
+    const EVENTS: [(&str, &str, &str, &str); 4] = [
+        ("e1", "web", "DELETE_IN_PROGRESS", "Stack DELETE started"),
+        ("e2", "server", "DELETE_IN_PROGRESS", "state changed"),
+        ("e3", "server", "DELETE_COMPLETE", "state changed"),
+        (
+            "e4",
+            "web",
+            "DELETE_COMPLETE",
+            "Stack DELETE completed successfully",
+        ),
+    ];
+
+    fn event((id, resource, status, reason): (&str, &str, &str, &str)) -> Value {
+        let physical = if resource == "web" {
+            "web-id"
+        } else {
+            "server-id"
+        };
+        json!({"id": id, "event_time": "2026-11-26T03:00:00Z", "resource_name": resource,
+            "physical_resource_id": physical, "resource_status": status,
+            "resource_status_reason": reason})
+    }
+
+    #[async_trait::async_trait]
+    impl Transport for DeletingStack {
+        async fn send(&self, request: ApiRequest) -> Result<ApiResponse, CliError> {
+            let mut published = self.published.lock().unwrap();
+            let body = if request.path.ends_with("/events") {
+                let shown: Vec<Value> = EVENTS[..*published].iter().copied().map(event).collect();
+                let after = request
+                    .query
+                    .iter()
+                    .find(|(k, _)| k == "marker")
+                    .and_then(|(_, m)| shown.iter().position(|e| e["id"] == m.as_str()))
+                    .map_or(0, |i| i + 1);
+                json!({"events": shown[after..]})
+            } else if request.path.ends_with("/resources") {
+                json!({"resources": [{"resource_name": "server"}]})
+            } else {
+                *published = EVENTS.len();
+                json!({"stack": {"stack_status": "DELETE_COMPLETE",
+                    "stack_status_reason": "Stack DELETE completed successfully"}})
+            };
+            Ok(ApiResponse {
+                status: 200,
+                location: None,
+                body,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn every_event_up_to_the_end_is_printed_when_stack_show_tells_the_end() {
+        let heat = Heat::new(Box::new(DeletingStack {
+            published: Mutex::new(2),
+        }));
+        let stack = StackRef {
+            name: "web".into(),
+            id: "web-id".into(),
+        };
+        let mut out = Vec::new();
+        let outcome = wait_printing(
+            &heat,
+            &stack,
+            Some("DELETE"),
+            Some("e1".into()),
+            Duration::ZERO,
+            Show::Progress,
+            &mut out,
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome.status, "DELETE_COMPLETE");
+        let lines: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "2026-11-26 03:00:00Z [web.server]: DELETE_IN_PROGRESS  state changed",
+                "2026-11-26 03:00:00Z [web.server]: DELETE_COMPLETE  state changed",
+                "2026-11-26 03:00:00Z [web]: DELETE_COMPLETE  Stack DELETE completed successfully",
+            ]
+        );
+    }
 
     #[test]
     fn event_lines_match_heatclients_log_format() {
