@@ -1263,15 +1263,11 @@ impl Service {
             Ok(data) => {
                 row.data.extend(data);
                 // Heat records every signal as a SIGNAL event with the signal's summary.
-                let mut event = resource_event(&row);
-                event.action = Action::Signal;
-                event.reason = signal_summary(&details);
-                self.engine
-                    .commit(vec![
-                        Write::Resource(Box::new(row)),
-                        Write::Event(Box::new(event)),
-                    ])
-                    .await
+                self.store_row_with_event(row, |event| {
+                    event.action = Action::Signal;
+                    event.reason = signal_summary(&details);
+                })
+                .await
             }
             Err(crate::error::ResourceError::NotSupported(action)) => {
                 Err(EngineError::ResourceActionNotSupported { action })
@@ -1339,8 +1335,22 @@ impl Service {
                 "The \"{hook}\" hook is not defined on {described}"
             )));
         }
+        self.store_row_with_event(row, |event| {
+            event.reason = format!("Hook {hook} is cleared")
+        })
+        .await
+    }
+
+    /// Stores a row changed outside any stack action (a signal, a cleared hook, a health mark)
+    /// together with the event recording the change; `amend` makes the event say what Heat's
+    /// says for that change.
+    async fn store_row_with_event(
+        &self,
+        row: ResourceRecord,
+        amend: impl FnOnce(&mut EventRecord),
+    ) -> Result<(), EngineError> {
         let mut event = resource_event(&row);
-        event.reason = format!("Hook {hook} is cleared");
+        amend(&mut event);
         self.engine
             .commit(vec![
                 Write::Resource(Box::new(row)),
@@ -1373,13 +1383,7 @@ impl Service {
         }
         row.status_reason = reason;
         row.updated_at = Some(Utc::now());
-        let event = resource_event(&row);
-        self.engine
-            .commit(vec![
-                Write::Resource(Box::new(row)),
-                Write::Event(Box::new(event)),
-            ])
-            .await
+        self.store_row_with_event(row, |_| {}).await
     }
 
     // ---- events ----------------------------------------------------------------------------
