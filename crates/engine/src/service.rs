@@ -686,6 +686,30 @@ impl Service {
         Ok(())
     }
 
+    /// The type of resource `name` (`def` in `defn`) and its properties as far as `run`'s stored state
+    /// gives them (validated against the schema; empty when they cannot be known yet), for the
+    /// update preview and adopt, which act without converging.
+    async fn known_properties(
+        &self,
+        run: &crate::engine::Run,
+        defn: &StackDefinition,
+        name: &str,
+        def: &crate::definition::ResourceDefinition,
+    ) -> Result<(Arc<dyn crate::resource::ResourceType>, Map<String, Value>), EngineError> {
+        let ty = self
+            .engine
+            .registry
+            .resolve(&def.type_name, name, &defn.resource_registry)?;
+        let properties = run
+            .evaluate(def.properties.as_ref())
+            .await
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .and_then(|m| validate_properties(ty.schema(), &m).ok())
+            .unwrap_or_default();
+        Ok((ty, properties))
+    }
+
     /// `{added, deleted, replaced, updated, unchanged}` lists of Heat's update preview.
     pub async fn preview_update(
         &self,
@@ -716,17 +740,7 @@ impl Service {
                 lists.entry("added").or_default().push(entry);
                 continue;
             };
-            let ty =
-                self.engine
-                    .registry
-                    .resolve(&def.type_name, name, &new_defn.resource_registry)?;
-            let new_props = run
-                .evaluate(def.properties.as_ref())
-                .await
-                .ok()
-                .and_then(|v| v.as_object().cloned())
-                .and_then(|m| validate_properties(ty.schema(), &m).ok())
-                .unwrap_or_default();
+            let (ty, new_props) = self.known_properties(&run, &new_defn, name, def).await?;
             let changed: Vec<String> = {
                 let keys: std::collections::BTreeSet<&String> =
                     row.properties.keys().chain(new_props.keys()).collect();
@@ -900,17 +914,7 @@ impl Service {
                         .collect()
                 })
                 .unwrap_or_default();
-            let ty =
-                self.engine
-                    .registry
-                    .resolve(&def.type_name, rname, &defn.resource_registry)?;
-            let props = run
-                .evaluate(def.properties.as_ref())
-                .await
-                .ok()
-                .and_then(|v| v.as_object().cloned())
-                .and_then(|m| validate_properties(ty.schema(), &m).ok())
-                .unwrap_or_default();
+            let (_, props) = self.known_properties(&run, &defn, rname, def).await?;
             let now = Utc::now();
             let row = ResourceRecord {
                 id: uuid::Uuid::new_v4().to_string(),
