@@ -2,12 +2,12 @@
 
 pub mod autoscaling_group;
 mod delay;
+mod multipart_mime;
 mod none;
 mod random_string;
 pub mod resource_chain;
 pub mod resource_group;
 pub mod scaling_policy;
-mod multipart_mime;
 pub mod software_config;
 pub mod software_deployment;
 pub mod stack;
