@@ -511,7 +511,12 @@ fn template_show_prints_the_stored_template() {
     );
     assert!(created.status.success(), "{}", stderr(&created));
     let template = stdout(&run(store.path(), &["stack", "template", "show", "t"]));
-    assert!(template.starts_with("description: A first Ember stack, with no cloud needed.\nheat_template_version: '2021-04-16'\n"), "{template}");
+    assert!(
+        template.starts_with(
+            "heat_template_version: '2021-04-16'\ndescription: A first Ember stack, with no cloud needed.\n"
+        ),
+        "{template}"
+    );
 }
 
 #[test]

@@ -542,10 +542,9 @@ pub async fn template_show(ctx: &mut Ctx, command: StackTemplateCommand) -> Resu
     let StackTemplateCommand::Show { stack, format } = command;
     let stack = ctx.find_stack(&stack).await?;
     let template = ctx.heat.stack_part(&stack, "template").await?;
-    // heatclient shows it through `dict2columns`, which sorts the template's sections.
-    let mut record = Record::from_object(&template);
-    record.fields.sort_by(|(a, _), (b, _)| a.cmp(b));
-    format.print_one(&mut ctx.out, Format::Yaml, record)
+    // OSC keeps the sections in the API's (the template's) order; only the YAML of each
+    // section's value has its keys sorted (the golden files of tests/osc_output.rs show it).
+    format.print_one(&mut ctx.out, Format::Yaml, Record::from_object(&template))
 }
 
 pub async fn environment_show(
