@@ -284,6 +284,33 @@ async fn heat_errors_from_the_engine() {
     assert_eq!(err["error"]["message"], format!("No event {missing} found"));
 }
 
+/// A value for an undeclared parameter and an unknown template version answer with Heat's own
+/// classes and messages (UnknownUserParameter, InvalidTemplateVersion), not
+/// StackValidationFailed, exactly as recorded from Heat.
+#[tokio::test]
+async fn unknown_parameter_and_bad_version_keep_heats_classes() {
+    let app = app();
+    for case in ["create_unknown_param", "validate_bad_version"] {
+        let heat = sample(case);
+        let path = heat["request"]["path"].as_str().unwrap().replacen(
+            "cb698c85c26444d68d426ee47c103cfd",
+            "t1",
+            1,
+        );
+        let (status, _, err) =
+            send(&app, "POST", &path, Some(heat["request"]["body"].clone())).await;
+        assert_eq!(status.as_u16(), heat["status"], "{case}: {err}");
+        assert_eq!(
+            err["error"]["type"], heat["body"]["error"]["type"],
+            "{case}"
+        );
+        assert_eq!(
+            err["error"]["message"], heat["body"]["error"]["message"],
+            "{case}"
+        );
+    }
+}
+
 /// `POST /validate?show_nested=true` answers Heat's `NestedParameters` for a provider template
 /// of the `files` map, with the values the resource passes; the query parameter is read with
 /// Heat's `extract_bool` (true/false in any case, anything else a 400).

@@ -37,8 +37,14 @@ pub enum EngineError {
     RequestLimitExceeded(String),
     #[error("The Parameter ({0}) was not provided.")]
     UserParameterMissing(String),
-    #[error("The Parameter ({0}) was not defined in template.")]
+    /// A value for a parameter the template does not declare; holds Heat's message
+    /// ("The Parameter (x) was not defined in template.").
+    #[error("{0}")]
     UnknownUserParameter(String),
+    /// The template's version is missing, unknown or ambiguous; holds Heat's message
+    /// ("The template version is invalid: ...").
+    #[error("{0}")]
+    InvalidTemplateVersion(String),
     #[error("{0}")]
     Store(String),
 }
@@ -65,6 +71,7 @@ impl EngineError {
             EngineError::RequestLimitExceeded(_) => "RequestLimitExceeded",
             EngineError::UserParameterMissing(_) => "UserParameterMissing",
             EngineError::UnknownUserParameter(_) => "UnknownUserParameter",
+            EngineError::InvalidTemplateVersion(_) => "InvalidTemplateVersion",
             EngineError::Store(_) => "Error",
         }
     }

@@ -109,6 +109,8 @@ impl TemplateCompiler {
 fn template_error(e: tpl::TemplateError) -> EngineError {
     match e.kind {
         tpl::ErrorKind::Limit => EngineError::RequestLimitExceeded(e.message),
+        tpl::ErrorKind::UnknownParameter => EngineError::UnknownUserParameter(e.message),
+        tpl::ErrorKind::InvalidVersion => EngineError::InvalidTemplateVersion(e.message),
         _ => EngineError::StackValidationFailed(e.to_string()),
     }
 }

@@ -21,6 +21,11 @@ pub enum ErrorKind {
     Dependency,
     /// A parameter value or definition is invalid.
     Parameter,
+    /// A value was given for a parameter the template does not declare (Heat's
+    /// UnknownUserParameter, a class of its own so the API can answer with it).
+    UnknownParameter,
+    /// The template's version key is missing, unknown or ambiguous (Heat's InvalidTemplateVersion).
+    InvalidVersion,
     /// Evaluating a function failed on the values it got.
     Evaluation,
 }

@@ -430,7 +430,7 @@ impl Version {
         };
         match present.as_slice() {
             [] => Err(TemplateError::new(
-                ErrorKind::Structure,
+                ErrorKind::InvalidVersion,
                 Location::in_file(file),
                 "The template version is invalid: Template version was not provided",
             )),
@@ -456,7 +456,7 @@ impl Version {
                         )
                     };
                     TemplateError::new(
-                        ErrorKind::Structure,
+                        ErrorKind::InvalidVersion,
                         location(value, key),
                         format!("The template version is invalid: {explanation}"),
                     )
@@ -465,7 +465,7 @@ impl Version {
             several => {
                 let keys: Vec<&str> = several.iter().filter_map(|(k, _)| k.as_str()).collect();
                 Err(TemplateError::new(
-                    ErrorKind::Structure,
+                    ErrorKind::InvalidVersion,
                     location(&several[1].0, keys[1]),
                     format!(
                         "The template version is invalid: Ambiguous versions ({})",
@@ -801,6 +801,17 @@ mod tests {
         .unwrap_err()
         .message
         .starts_with("The template version is invalid: Ambiguous versions ("));
+        for text in [
+            "heat_template_version: 2099-01-01\n",
+            "description: x\n",
+            "heat_template_version: 2015-04-30\nHeatTemplateFormatVersion: 2012-12-12\n",
+        ] {
+            assert_eq!(
+                detect(text).unwrap_err().kind,
+                ErrorKind::InvalidVersion,
+                "{text}"
+            );
+        }
         // A number is not a candidate version value.
         assert!(detect("heat_template_version: 2015\n").is_err());
     }

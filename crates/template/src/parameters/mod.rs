@@ -685,8 +685,9 @@ impl ParameterSchemas {
     ) -> Result<ResolvedParameters, TemplateError> {
         for name in input.values.keys() {
             if !self.schemas.contains_key(name) {
-                return Err(schema_error(
-                    &Location::new(
+                return Err(TemplateError::new(
+                    ErrorKind::UnknownParameter,
+                    Location::new(
                         &self.file,
                         Span::default(),
                         Path::root().child(self.syntax.section()),
