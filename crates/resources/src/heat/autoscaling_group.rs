@@ -386,20 +386,14 @@ impl ResourceType for AutoScalingGroup {
         name: &str,
         path: &[Value],
     ) -> Result<Option<Value>, ResourceError> {
+        if let Some(value) = StackBacked::group_own_attribute(cx, name) {
+            return Ok(Some(value));
+        }
         match name {
-            STACK_ID_ATTR => Ok(Some(
-                cx.physical_id.clone().map_or(Value::Null, Value::String),
-            )),
             "current_size" => Ok(Some(json!(self.members(cx).await?.len()))),
-            "show" => Ok(Some(Value::Null)),
-            "refs" | "refs_map" | "outputs" | "outputs_list" => {
-                let members = self.members(cx).await?;
-                self.nested
-                    .member_attribute(cx, members, name, path)
-                    .await
-                    .map(Some)
-            }
-            _ if name.starts_with("resource.") => {
+            _ if matches!(name, "refs" | "refs_map" | "outputs" | "outputs_list")
+                || name.starts_with("resource.") =>
+            {
                 let members = self.members(cx).await?;
                 self.nested
                     .member_attribute(cx, members, name, path)

@@ -166,11 +166,10 @@ impl ResourceType for ResourceChain {
         name: &str,
         path: &[Value],
     ) -> Result<Option<Value>, ResourceError> {
+        if let Some(value) = StackBacked::group_own_attribute(cx, name) {
+            return Ok(Some(value));
+        }
         match name {
-            STACK_ID_ATTR => Ok(Some(
-                cx.physical_id.clone().map_or(Value::Null, Value::String),
-            )),
-            "show" => Ok(Some(Value::Null)),
             _ => self
                 .nested
                 .member_attribute(cx, Self::member_names(&cx.properties), name, path)

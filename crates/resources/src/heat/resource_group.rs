@@ -387,14 +387,13 @@ impl ResourceType for ResourceGroup {
         name: &str,
         path: &[Value],
     ) -> Result<Option<Value>, ResourceError> {
+        if let Some(value) = StackBacked::group_own_attribute(cx, name) {
+            return Ok(Some(value));
+        }
         match name {
-            STACK_ID_ATTR => Ok(Some(
-                cx.physical_id.clone().map_or(Value::Null, Value::String),
-            )),
             "removed_rsrc_list" => Ok(Some(json!(blacklist_of(cx)
                 .into_iter()
                 .collect::<Vec<_>>()))),
-            "show" => Ok(Some(Value::Null)),
             _ => {
                 let names = member_names(count_of(&cx.properties), &blacklist_of(cx));
                 self.nested

@@ -252,6 +252,16 @@ impl StackBacked {
         }
     }
 
+    /// The attributes a group answers without its members: `OS::stack_id` (the child stack's
+    /// id) and `show` (null, as Heat's groups show nothing of their own).
+    pub fn group_own_attribute(cx: &ResourceContext, name: &str) -> Option<Value> {
+        match name {
+            STACK_ID_ATTR => Some(cx.physical_id.clone().map_or(Value::Null, Value::String)),
+            "show" => Some(Value::Null),
+            _ => None,
+        }
+    }
+
     /// The attributes every group has, with the `get_attr` path: `refs` and `refs_map` (the
     /// path selects from them), `attributes` (`[attributes, name, path...]`: that attribute of
     /// every member by member name), `outputs`/`outputs_list` (the autoscaling group's names
