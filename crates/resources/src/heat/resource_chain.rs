@@ -169,12 +169,9 @@ impl ResourceType for ResourceChain {
         if let Some(value) = StackBacked::group_own_attribute(cx, name) {
             return Ok(Some(value));
         }
-        match name {
-            _ => self
-                .nested
-                .member_attribute(cx, Self::member_names(&cx.properties), name, path)
-                .await
-                .map(Some),
-        }
+        self.nested
+            .member_attribute(cx, Self::member_names(&cx.properties), name, path)
+            .await
+            .map(Some)
     }
 }
