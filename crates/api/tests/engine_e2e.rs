@@ -1,66 +1,14 @@
 //! The router over the real engine (in-memory store, built-in resource types): the asynchronous
 //! lifecycle as a client sees it, compared with the shapes recorded from Heat 27.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use ember_api::{router, ApiState, ServerConfig};
-use ember_engine::service::Service;
-use ember_engine::store::MemoryStore;
-use ember_engine::{EngineConfig, TemplateCompiler};
+use axum::http::StatusCode;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-fn app() -> axum::Router {
-    let service = Service::new(
-        Arc::new(MemoryStore::new()),
-        ember_resources::registry(),
-        Arc::new(TemplateCompiler::default()),
-        EngineConfig::default(),
-    );
-    router(ApiState::new(ServerConfig::default(), Arc::new(service)).unwrap())
-}
-
-async fn send(
-    app: &axum::Router,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("Host", "heat.test");
-    if body.is_some() {
-        req = req.header("Content-Type", "application/json");
-    }
-    let req = req
-        .body(
-            body.map(|b| Body::from(b.to_string()))
-                .unwrap_or_else(Body::empty),
-        )
-        .unwrap();
-    let response = app.clone().oneshot(req).await.unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        headers,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-fn sample(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/heat-samples/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use common::{app, sample, send};
 
 fn keys(v: &Value) -> Vec<String> {
     let mut k: Vec<String> = v

@@ -3,65 +3,14 @@
 //! codes and key structure, and a deployment resource signalled through the resource-signal
 //! route as a server's agent does.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use ember_api::{router, ApiState, ServerConfig};
-use ember_engine::service::Service;
-use ember_engine::store::MemoryStore;
-use ember_engine::{EngineConfig, TemplateCompiler};
+use axum::http::StatusCode;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-fn app() -> axum::Router {
-    let service = Service::new(
-        Arc::new(MemoryStore::new()),
-        ember_resources::registry(),
-        Arc::new(TemplateCompiler::default()),
-        EngineConfig::default(),
-    );
-    router(ApiState::new(ServerConfig::default(), Arc::new(service)).unwrap())
-}
-
-async fn send(
-    app: &axum::Router,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("Host", "heat.test");
-    if body.is_some() {
-        req = req.header("Content-Type", "application/json");
-    }
-    let req = req
-        .body(
-            body.map(|b| Body::from(b.to_string()))
-                .unwrap_or_else(Body::empty),
-        )
-        .unwrap();
-    let response = app.clone().oneshot(req).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-fn sample(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/heat-samples/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use common::{app, sample, send};
 
 /// The sorted keys of every object along the value, paths included, so nested shapes compare.
 fn shape(v: &Value, path: &str, out: &mut Vec<String>) {
@@ -94,7 +43,7 @@ fn keys(v: &Value) -> Vec<String> {
 async fn replay(app: &axum::Router, name: &str, path: String, body: Option<Value>) -> Value {
     let heat = sample(name);
     let method = heat["request"]["method"].as_str().unwrap().to_string();
-    let (status, ours) = send(app, &method, &path, body).await;
+    let (status, _, ours) = send(app, &method, &path, body).await;
     assert_eq!(
         status.as_u16(),
         heat["status"].as_u64().unwrap() as u16,
@@ -143,7 +92,7 @@ async fn software_config_and_deployment_calls_answer_as_heat() {
     )
     .await;
     assert_eq!(shown["software_config"], config);
-    let (status, missing) = send(
+    let (status, _, missing) = send(
         &app,
         "GET",
         &format!("{t}/software_configs/00000000-0000-0000-0000-000000000000"),
@@ -215,7 +164,7 @@ async fn software_config_and_deployment_calls_answer_as_heat() {
         None,
     )
     .await;
-    let (status, _) = send(&app, "GET", &format!("{t}/software_configs/{cfg}"), None).await;
+    let (status, _, _) = send(&app, "GET", &format!("{t}/software_configs/{cfg}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -234,7 +183,7 @@ async fn a_deployment_resource_waits_for_the_signal_sent_through_the_api() {
         },
         "outputs": {"result": {"value": {"get_attr": ["deploy", "result"]}}}
     });
-    let (status, created) = send(
+    let (status, _, created) = send(
         &app,
         "POST",
         &format!("{t}/stacks"),
@@ -246,7 +195,7 @@ async fn a_deployment_resource_waits_for_the_signal_sent_through_the_api() {
     // What the server's agent reads: its deployments' configs, with the signal path.
     let mut signal_path = String::new();
     for _ in 0..400 {
-        let (_, metadata) = send(
+        let (_, _, metadata) = send(
             &app,
             "GET",
             &format!("{t}/software_deployments/metadata/srv-9"),
@@ -267,7 +216,7 @@ async fn a_deployment_resource_waits_for_the_signal_sent_through_the_api() {
         "{signal_path}"
     );
     let path = signal_path.trim_start_matches("http://heat.test");
-    let (status, body) = send(
+    let (status, _, body) = send(
         &app,
         "POST",
         path,
@@ -277,7 +226,7 @@ async fn a_deployment_resource_waits_for_the_signal_sent_through_the_api() {
     assert!(status.is_success(), "{status} {body}");
     let mut stack = Value::Null;
     for _ in 0..400 {
-        let (_, body) = send(&app, "GET", &format!("{t}/stacks/dep/{id}"), None).await;
+        let (_, _, body) = send(&app, "GET", &format!("{t}/stacks/dep/{id}"), None).await;
         stack = body["stack"].clone();
         if !stack["stack_status"]
             .as_str()
@@ -289,7 +238,7 @@ async fn a_deployment_resource_waits_for_the_signal_sent_through_the_api() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(stack["stack_status"], json!("CREATE_COMPLETE"), "{stack}");
-    let (_, output) = send(
+    let (_, _, output) = send(
         &app,
         "GET",
         &format!("{t}/stacks/dep/{id}/outputs/result"),
