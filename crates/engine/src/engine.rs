@@ -303,6 +303,7 @@ impl EngineInner {
             cloud: self.config.cloud.clone(),
             checks: 0,
             update_policy: Value::Null,
+            metadata: row.metadata.clone(),
         }
     }
 
@@ -1190,6 +1191,7 @@ impl Run {
         .map_err(store_err)?;
         let mut cx = self.context(&row, Action::Update);
         cx.properties = properties.clone();
+        cx.metadata = metadata.clone();
         let req = UpdateRequest {
             old_properties: &old,
             changed: &changed,

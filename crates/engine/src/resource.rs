@@ -36,6 +36,9 @@ pub struct ResourceContext {
     /// The definition's `update_policy` (`UpdatePolicy` in CFN templates), resolved; `null`
     /// when the template gives none. Groups read `batch_create`/`rolling_update` from it.
     pub update_policy: Value,
+    /// The definition's `Metadata`, evaluated (`{}` when the template gives none): what Heat's
+    /// `metadata_get()` gives a handler (a server puts it in its user data).
+    pub metadata: Value,
 }
 
 /// An opaque handle to whatever the resource types need to reach their services (e.g. an
@@ -251,6 +254,20 @@ pub trait ResourceType: Send + Sync {
         cx: &ResourceContext,
     ) -> Result<BTreeMap<String, String>, ResourceError> {
         Ok(cx.data.clone())
+    }
+
+    /// Heat's `handle_restore`: the properties this resource is restored with from a stack
+    /// snapshot. `properties` are the snapshot template's, as written (functions unresolved);
+    /// `data` is what `snapshot` kept for the resource. `None` keeps the template's
+    /// definition. The restore converges to the result like an update, so a changed property
+    /// updates or replaces the resource by the type's usual rules (a server's new image
+    /// rebuilds it).
+    fn restore_properties(
+        &self,
+        _properties: &Map<String, Value>,
+        _data: &BTreeMap<String, String>,
+    ) -> Result<Option<Map<String, Value>>, ResourceError> {
+        Ok(None)
     }
 
     /// An attribute value (`get_attr`). `None` when the type has no such attribute.

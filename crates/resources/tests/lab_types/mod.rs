@@ -16,6 +16,9 @@ use ember_engine::model::Action;
 use ember_engine::resource::UpdateRequest;
 use ember_engine::schema::validate_properties;
 use ember_engine::{Progress, Registry, ResourceContext, ResourceError, ResourceType};
+use ember_openstack::services::block_storage::BlockStorage;
+use ember_openstack::services::compute::Compute;
+use ember_openstack::services::network::{Network, NeutronKind};
 use ember_openstack::{CloudConfig, Error, Session};
 use ember_resources::openstack::{register_with, Cloud};
 use serde_json::{Map, Value};
@@ -124,6 +127,7 @@ impl Res {
             cloud: None,
             checks: 0,
             update_policy: Value::Null,
+            metadata: Value::Object(Map::new()),
         };
         Ok(Res { ty, cx })
     }
@@ -222,6 +226,46 @@ impl Res {
             .unwrap()
             .unwrap_or_else(|| panic!("attribute {name}"))
     }
+}
+
+/// What each service holds, by id, for before/after comparisons.
+pub async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<String>> {
+    let ids = |list: Vec<Value>| {
+        list.iter()
+            .filter_map(|v| v["id"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    let network = Network::new(session).await.unwrap();
+    let mut out = BTreeMap::new();
+    for (label, kind) in [
+        ("networks", NeutronKind::Network),
+        ("subnets", NeutronKind::Subnet),
+        ("ports", NeutronKind::Port),
+        ("routers", NeutronKind::Router),
+        ("security_groups", NeutronKind::SecurityGroup),
+        ("floatingips", NeutronKind::FloatingIp),
+    ] {
+        out.insert(label, ids(network.list(kind, &[]).await.unwrap()));
+    }
+    out.insert(
+        "servers",
+        ids(Compute::new(session)
+            .await
+            .unwrap()
+            .list_servers()
+            .await
+            .unwrap()),
+    );
+    out.insert(
+        "volumes",
+        ids(BlockStorage::new(session)
+            .await
+            .unwrap()
+            .list_volumes()
+            .await
+            .unwrap()),
+    );
+    out
 }
 
 /// Serves `body` over HTTP on 127.0.0.1 (the lab's Glance may web-download from loopback);
