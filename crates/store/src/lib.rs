@@ -30,7 +30,8 @@ pub use crypto::EncryptionKey;
 pub use error::{Conflict, Result, StoreError};
 pub use records::{
     now, EngineRecord, EventRecord, ResourceRecord, SnapshotRecord, SoftwareConfigRecord,
-    SoftwareDeploymentRecord, StackDefinition, StackLock, StackRecord, StackSummary, WorkItem,
+    SoftwareDeploymentRecord, StackDefinition, StackLock, StackRecord, StackSummary, TrustId,
+    WorkItem,
 };
 pub use schema::SCHEMA_VERSION;
 pub use software::DeploymentQuery;

@@ -84,7 +84,32 @@ pub struct StackRecord {
     pub updated_at: Option<DateTime<Utc>>,
     /// Set when the stack is soft-deleted; the name becomes free again.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The Keystone trust the stack's deferred work acts under (server mode with Keystone).
+    pub trust_id: Option<TrustId>,
     pub version: i64,
+}
+
+/// The id of a Keystone trust from a stack's creator to the service (Heat's `user_creds` under
+/// `deferred_auth_method = trusts`): with the service's password it yields a token acting as the
+/// creator, so it is stored encrypted and `Debug` masks it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TrustId(String);
+
+impl TrustId {
+    pub fn new(id: impl Into<String>) -> Self {
+        TrustId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TrustId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TrustId(******)")
+    }
 }
 
 impl StackRecord {
@@ -116,6 +141,7 @@ impl StackRecord {
             created_at: now(),
             updated_at: None,
             deleted_at: None,
+            trust_id: None,
             version: 0,
         }
     }

@@ -11,9 +11,10 @@ use crate::Dialect;
 use sqlx::{AnyConnection, Executor};
 
 /// (version, statements). Append only: never edit an applied migration.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE ember_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO ember_counters (name, value) VALUES ('event_seq', 0);
 INSERT INTO ember_counters (name, value) VALUES ('work_seq', 0);
@@ -166,7 +167,13 @@ CREATE TABLE work_items (
 );
 CREATE INDEX work_items_seq ON work_items (seq);
 "#,
-)];
+    ),
+    (
+        2,
+        // A stack's Keystone trust for deferred work, encrypted like hidden parameters.
+        "ALTER TABLE stacks ADD COLUMN trust_id TEXT;",
+    ),
+];
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

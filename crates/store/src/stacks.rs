@@ -8,6 +8,7 @@ use crate::crypto::Cipher;
 use crate::error::{Conflict, Result, StoreError};
 use crate::records::{
     EventRecord, ResourceRecord, SnapshotRecord, StackDefinition, StackRecord, StackSummary,
+    TrustId,
 };
 use crate::Store;
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,7 @@ use uuid::Uuid;
 const STACK_COLUMNS: &str = "id, name, tenant, owner_id, parent_resource, nested_depth, action, status, \
     status_reason, template, environment, files, parameters, hidden_parameters, previous, timeout_mins, \
     disable_rollback, tags, user_id, username, current_traversal, engine_data, created_at, updated_at, \
-    deleted_at, version";
+    deleted_at, trust_id, version";
 
 /// The columns of a [`StackSummary`]: a listing reads no definition.
 const SUMMARY_COLUMNS: &str = "id, name, tenant, owner_id, action, status, status_reason, tags, \
@@ -200,6 +201,15 @@ fn stack_from_row(cipher: &Cipher, row: &AnyRow) -> Result<StackRecord> {
         created_at: c.time("created_at")?,
         updated_at: c.opt_time("updated_at")?,
         deleted_at: c.opt_time("deleted_at")?,
+        trust_id: c
+            .opt_text("trust_id")?
+            .map(|sealed| {
+                let plain = cipher.decrypt(&hidden_context(id, "trust_id"), &sealed)?;
+                String::from_utf8(plain)
+                    .map(TrustId::new)
+                    .map_err(|e| StoreError::Corrupt(format!("stacks.trust_id:{id}: {e}")))
+            })
+            .transpose()?,
         version: c.int("version")?,
     })
 }
@@ -230,6 +240,11 @@ fn push_stack(values: &mut Values, cipher: &Cipher, stack: &StackRecord) -> Resu
         .as_ref()
         .map(|p| seal_previous(cipher, stack.id, p))
         .transpose()?;
+    let trust_id = stack
+        .trust_id
+        .as_ref()
+        .map(|t| cipher.encrypt(&hidden_context(stack.id, "trust_id"), t.as_str().as_bytes()))
+        .transpose()?;
     values
         .add(stack.id.to_string())
         .add(stack.name.clone())
@@ -256,6 +271,7 @@ fn push_stack(values: &mut Values, cipher: &Cipher, stack: &StackRecord) -> Resu
         .add(micros(&stack.created_at))
         .add(stack.updated_at.as_ref().map(micros))
         .add(stack.deleted_at.as_ref().map(micros))
+        .add(trust_id)
         .add(stack.version);
     Ok(())
 }

@@ -189,6 +189,67 @@ async fn hidden_parameters_are_encrypted_at_rest(store: Db) {
     other.close().await;
 }
 
+/// The trust of a stack's deferred work is sealed like hidden parameters: bound to its row,
+/// masked in `Debug`; a store made before the column existed gains it on open.
+async fn trust_ids_are_encrypted_at_rest_and_migrated_in(store: Db) {
+    let older = stack("older", "t1");
+    store.create_stack(&older).await.unwrap();
+    let mut s = stack("trusted", "t1");
+    s.trust_id = Some(TrustId::new("trust-plaintext-0123"));
+    store.create_stack(&s).await.unwrap();
+    let read = store.stack(s.id).await.unwrap();
+    assert_eq!(
+        read.trust_id.as_ref().map(TrustId::as_str),
+        Some("trust-plaintext-0123")
+    );
+    assert_eq!(store.stack(older.id).await.unwrap().trust_id, None);
+    let raw = store
+        .raw_text(
+            "SELECT trust_id FROM stacks WHERE id = $1",
+            &s.id.to_string(),
+        )
+        .await;
+    assert!(!raw.contains("plaintext") && !raw.is_empty(), "{raw}");
+    let shown = format!("{read:?}");
+    assert!(!shown.contains("plaintext"), "{shown}");
+    // An update keeps it (the row is rewritten and sealed again).
+    let mut updated = read.clone();
+    updated.status_reason = "moved on".into();
+    store.update_stack(&mut updated).await.unwrap();
+    assert_eq!(store.stack(s.id).await.unwrap().trust_id, s.trust_id);
+    // Sealed for its row: copied onto another stack it does not open.
+    let mut raw_conn = store.raw().await;
+    sqlx::query("UPDATE stacks SET trust_id = $1 WHERE id = $2")
+        .bind(&raw)
+        .bind(older.id.to_string())
+        .execute(&mut raw_conn)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.stack(older.id).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    // A store at schema version 1 (no trust column): opening it adds the column.
+    sqlx::query("DELETE FROM stacks WHERE id = $1")
+        .bind(older.id.to_string())
+        .execute(&mut raw_conn)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE stacks DROP COLUMN trust_id")
+        .execute(&mut raw_conn)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM ember_migrations WHERE version > 1")
+        .execute(&mut raw_conn)
+        .await
+        .unwrap();
+    drop(raw_conn);
+    let reopened = Store::open(&store.url, &backends::key()).await.unwrap();
+    let kept = reopened.stack(s.id).await.unwrap();
+    assert_eq!((kept.name.as_str(), kept.trust_id), ("trusted", None));
+    reopened.close().await;
+}
+
 async fn resource_data_is_encrypted_at_rest(store: Db) {
     let s = stack("data", "t1");
     store.create_stack(&s).await.unwrap();
@@ -1270,7 +1331,7 @@ async fn reopening_migrates_once_and_keeps_data(store: Db) {
         .fetch_all(&mut raw)
         .await
         .unwrap();
-    assert_eq!(versions, [SCHEMA_VERSION]);
+    assert_eq!(versions, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
 }
 
 on_both_backends!(
@@ -1278,6 +1339,7 @@ on_both_backends!(
     stack_names_are_unique_among_live_stacks,
     purge_removes_everything_of_a_stack,
     hidden_parameters_are_encrypted_at_rest,
+    trust_ids_are_encrypted_at_rest_and_migrated_in,
     resource_data_is_encrypted_at_rest,
     resources_round_trip_and_lookups,
     batch_assigns_versions_and_sequences,
