@@ -1,5 +1,6 @@
 //! ember-template: the template language (see ARCHITECTURE.md). No I/O.
 
+mod block_yaml;
 pub mod conditions;
 pub mod environment;
 pub mod error;

@@ -37,11 +37,29 @@ impl Default for Limits {
 
 /// Loads one YAML or JSON document. Text that is valid JSON is read as JSON (as Heat tries
 /// `json.loads` first); anything else as YAML 1.1. An empty document loads as an empty map.
+///
+/// YAML in the subset templates are written in is loaded by [`crate::block_yaml`] straight from
+/// the text; everything else (and every error) goes through `saphyr-parser`'s events.
 pub fn parse_document(text: &str, file: &str, limits: &Limits) -> Result<Node, TemplateError> {
     check_size(text, file, limits)?;
     // PyYAML drops a leading byte-order mark; so do we (JSON with one falls back to YAML there).
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let json = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+    if !json {
+        if let Some(node) = crate::block_yaml::load(text, limits) {
+            return Ok(node);
+        }
+    }
+    load_with_events(text, file, limits, json)
+}
+
+/// Loads a document from `saphyr-parser`'s events (`json`: the text is valid JSON, typed so).
+pub(crate) fn load_with_events(
+    text: &str,
+    file: &str,
+    limits: &Limits,
+    json: bool,
+) -> Result<Node, TemplateError> {
     let mut loader = Loader {
         file,
         limits,
@@ -338,7 +356,7 @@ fn same_key(a: &Node, b: &Node) -> bool {
 /// Applies YAML merge keys (`<<: *base`) and Python dict semantics for repeated keys: a repeated
 /// key keeps its first position and takes its last value. Keys written in the map win over
 /// merged ones; among merge sources the earlier wins.
-fn merge_keys(entries: Vec<(Node, Node)>, json: bool) -> Vec<(Node, Node)> {
+pub(crate) fn merge_keys(entries: Vec<(Node, Node)>, json: bool) -> Vec<(Node, Node)> {
     // Small maps (most of them) are cheaper to check without hashing.
     if entries.len() <= 8 && (json || !entries.iter().any(|(k, _)| k.as_str() == Some("<<"))) {
         let repeated = entries
@@ -414,7 +432,7 @@ fn resolve_plain(text: &str) -> NodeValue {
 }
 
 /// The YAML 1.1 type of a plain scalar other than a string; None for a string.
-fn yaml11_typed(text: &str) -> Option<NodeValue> {
+pub(crate) fn yaml11_typed(text: &str) -> Option<NodeValue> {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Some(NodeValue::Null),
         "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
