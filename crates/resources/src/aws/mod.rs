@@ -8,9 +8,13 @@
 //!
 //! `AWS::EC2::EIP` and `EIPAssociation` have their own handlers (`eip.rs`): Heat gives them
 //! semantics of their own (the EIP's `Ref` is its address, the external network is discovered).
+//! The autoscaling family, `AWS::CloudWatch::Alarm` (`autoscaling.rs`) and
+//! `AWS::CloudFormation::Stack` (`cfn_stack.rs`) are the Heat types under AWS names.
 //!
 //! [`register`] reads the OpenStack types from the registry, so it runs after them.
 
+mod autoscaling;
+mod cfn_stack;
 mod eip;
 
 use std::sync::Arc;
@@ -443,6 +447,8 @@ pub fn register(registry: &mut Registry) {
 /// target is missing is left out); the EIP types use `cloud`.
 pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
     eip::register(registry, &cloud);
+    autoscaling::register(registry, &cloud);
+    cfn_stack::register(registry);
     let aliases: Vec<(&str, &str, TypeSchema, Translate, AttributeMap)> = vec![
         (
             "AWS::EC2::Volume",

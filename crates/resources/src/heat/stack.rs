@@ -361,22 +361,45 @@ fn parameters_of(properties: &Properties) -> Map<String, Value> {
         .collect()
 }
 
+/// Where a provider's template comes from.
+enum ProviderTemplate {
+    /// A file of the stack's `files` map.
+    File(String),
+    /// A template Ember carries for a type Heat's global environment maps onto a template
+    /// (`AWS::CloudWatch::Alarm`).
+    Builtin(&'static str),
+}
+
 /// A resource whose type is a template (Heat's `TemplateResource`).
 pub struct ProviderResource {
-    template_name: String,
+    template: ProviderTemplate,
     nested: StackBacked,
     schema: TypeSchema,
 }
 
 impl ProviderResource {
     pub fn new(template_name: &str, handle: StackHandle) -> Self {
+        Self::with_template(
+            ProviderTemplate::File(template_name.to_string()),
+            template_name,
+            handle,
+        )
+    }
+
+    /// A type backed by a template built into Ember (`text`, HOT or CFN), described as
+    /// `type_name`.
+    pub fn builtin(type_name: &str, text: &'static str, handle: StackHandle) -> Self {
+        Self::with_template(ProviderTemplate::Builtin(text), type_name, handle)
+    }
+
+    fn with_template(template: ProviderTemplate, template_name: &str, handle: StackHandle) -> Self {
         let mut attributes = BTreeMap::new();
         attributes.insert(
             STACK_ID_ATTR.into(),
             AttributeSchema::new("The nested stack's id."),
         );
         ProviderResource {
-            template_name: template_name.to_string(),
+            template,
             nested: StackBacked::new(handle),
             schema: TypeSchema {
                 attributes,
@@ -390,18 +413,24 @@ impl ProviderResource {
     }
 
     async fn child(&self, cx: &ResourceContext) -> Result<ChildTemplate, ResourceError> {
+        let name = match &self.template {
+            ProviderTemplate::File(name) => name,
+            ProviderTemplate::Builtin(text) => {
+                return Ok(ChildTemplate {
+                    template: Value::String(text.to_string()),
+                    parameters: parameters_of(&cx.properties),
+                })
+            }
+        };
         let template = self
             .nested
             .control()?
-            .stack_file(&cx.stack_id, &self.template_name)
+            .stack_file(&cx.stack_id, name)
             .await?
             .ok_or_else(|| {
                 ResourceError::new(
                     "NotFound",
-                    format!(
-                        "Could not fetch remote template \"{}\": file not found",
-                        self.template_name
-                    ),
+                    format!("Could not fetch remote template \"{name}\": file not found"),
                 )
             })?;
         Ok(ChildTemplate {
@@ -418,7 +447,10 @@ impl ResourceType for ProviderResource {
     }
 
     fn child_source(&self, _properties: &Properties) -> Option<ChildSource> {
-        Some(ChildSource::File(self.template_name.clone()))
+        Some(match &self.template {
+            ProviderTemplate::File(name) => ChildSource::File(name.clone()),
+            ProviderTemplate::Builtin(text) => ChildSource::Inline(Value::String(text.to_string())),
+        })
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
