@@ -42,8 +42,9 @@ pub struct ParseContext<'a> {
 
 impl Expr {
     /// Parses a template value in the given context (ordinary values or condition definitions).
+    /// The node's strings are moved into the expression, not copied.
     pub fn parse(
-        node: &Node,
+        node: Node,
         path: &Path,
         cx: &ParseContext<'_>,
         context: FnContext,
@@ -147,39 +148,44 @@ impl Trail<'_> {
 }
 
 fn parse_node(
-    node: &Node,
+    node: Node,
     path: &Trail<'_>,
     cx: &ParseContext<'_>,
     context: FnContext,
 ) -> Result<Expr, TemplateError> {
-    Ok(match &node.value {
+    Ok(match node.value {
         NodeValue::Null => Expr::Null,
-        NodeValue::Bool(b) => Expr::Bool(*b),
-        NodeValue::Int(i) => Expr::Int(*i),
-        NodeValue::Float(f) => Expr::Float(*f),
-        NodeValue::String(s) => Expr::Str(s.clone()),
+        NodeValue::Bool(b) => Expr::Bool(b),
+        NodeValue::Int(i) => Expr::Int(i),
+        NodeValue::Float(f) => Expr::Float(f),
+        NodeValue::String(s) => Expr::Str(s),
         NodeValue::List(items) => Expr::List(
             items
-                .iter()
+                .into_iter()
                 .enumerate()
                 .map(|(i, item)| parse_node(item, &Trail::Index(path, i), cx, context))
                 .collect::<Result<_, _>>()?,
         ),
-        NodeValue::Map(entries) => {
-            if let [(key, args)] = entries.as_slice() {
-                if let Some(name) = key.as_str() {
-                    if let Some(func) = cx.version.lookup(name, context) {
-                        let call_path = path.to_path().child(name);
-                        let location = Location::new(cx.file, key.span, call_path.clone());
-                        return parse_call(func, name, args, &call_path, location, cx, context);
-                    }
-                }
+        NodeValue::Map(mut entries) => {
+            let func = match entries.as_slice() {
+                [(key, _)] => key
+                    .as_str()
+                    .and_then(|name| cx.version.lookup(name, context)),
+                _ => None,
+            };
+            // A one-entry map whose key is a function is a call (`entries` has that one entry).
+            if let Some((func, (key, args))) = func.and_then(|f| Some((f, entries.pop()?))) {
+                let span = key.span;
+                let name = key.into_key_text();
+                let call_path = path.to_path().child(name.as_str());
+                let location = Location::new(cx.file, span, call_path.clone());
+                return parse_call(func, name, args, &call_path, location, cx, context);
             }
             Expr::Map(
                 entries
-                    .iter()
+                    .into_iter()
                     .map(|(k, v)| {
-                        let key = k.key_text();
+                        let key = k.into_key_text();
                         let value = parse_node(v, &Trail::Key(path, &key), cx, context)?;
                         Ok((key, value))
                     })
@@ -191,8 +197,8 @@ fn parse_node(
 
 fn parse_call(
     func: Func,
-    name: &str,
-    args_node: &Node,
+    name: String,
+    args_node: Node,
     path: &Path,
     location: Location,
     cx: &ParseContext<'_>,
@@ -219,15 +225,15 @@ fn parse_call(
         _ => {}
     }
     let args = match func {
-        Func::If { .. } => parse_if_args(name, func, args_node, path, cx, &location)?,
+        Func::If { .. } => parse_if_args(&name, func, args_node, path, cx, &location)?,
         // In conditions, `and`, `or` and `not` take condition expressions (which may be names).
         _ => parse_node(args_node, &Trail::Base(path), cx, context)?,
     };
-    check_args(func, name, &args)
+    check_args(func, &name, &args)
         .map_err(|(kind, message)| TemplateError::new(kind, location.clone(), message))?;
     Ok(Expr::Call(Box::new(Call {
         func,
-        name: name.to_string(),
+        name,
         args,
         location,
     })))
@@ -238,14 +244,14 @@ fn parse_call(
 fn parse_if_args(
     name: &str,
     func: Func,
-    args: &Node,
+    args: Node,
     path: &Path,
     cx: &ParseContext<'_>,
     location: &Location,
 ) -> Result<Expr, TemplateError> {
     let nullable = matches!(func, Func::If { nullable: true });
-    let items = match args.as_list() {
-        Some(items) if (items.len() == 3 || (nullable && items.len() == 2)) => items,
+    let items = match args.value {
+        NodeValue::List(items) if (items.len() == 3 || (nullable && items.len() == 2)) => items,
         _ => {
             return Err(TemplateError::new(
                 ErrorKind::Function,
@@ -259,11 +265,14 @@ fn parse_if_args(
     };
     let mut parsed = Vec::with_capacity(items.len());
     let base = Trail::Base(path);
-    parsed.push(parse_node(&items[0], &base, cx, FnContext::Condition)?);
-    for (i, item) in items.iter().enumerate().skip(1) {
-        let branch = parse_node(item, &Trail::Index(&base, i), cx, FnContext::Value)
-            .unwrap_or_else(|e| Expr::Invalid(Box::new(e)));
-        parsed.push(branch);
+    for (i, item) in items.into_iter().enumerate() {
+        if i == 0 {
+            parsed.push(parse_node(item, &base, cx, FnContext::Condition)?);
+        } else {
+            let branch = parse_node(item, &Trail::Index(&base, i), cx, FnContext::Value)
+                .unwrap_or_else(|e| Expr::Invalid(Box::new(e)));
+            parsed.push(branch);
+        }
     }
     Ok(Expr::List(parsed))
 }

@@ -443,6 +443,10 @@ pub(crate) fn yaml11_typed(text: &str) -> Option<NodeValue> {
         }
         _ => {}
     }
+    // Numbers start with a digit, a sign or a dot; anything else (most scalars) is a string.
+    if !text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.')) {
+        return None;
+    }
     if let Some(i) = yaml11_int(text) {
         return Some(NodeValue::Int(i));
     }

@@ -77,6 +77,14 @@ impl Node {
         }
     }
 
+    /// [`Node::key_text`], moving a string key's text out instead of copying it.
+    pub fn into_key_text(self) -> String {
+        match self.value {
+            NodeValue::String(s) => s,
+            _ => self.key_text(),
+        }
+    }
+
     /// A name for the node's type, for error messages.
     pub fn kind_name(&self) -> &'static str {
         match self.value {

@@ -10,7 +10,7 @@ use crate::conditions::ConditionDefinition;
 use crate::error::{ErrorKind, TemplateError};
 use crate::expr::{Expr, ParseContext};
 use crate::load::{parse_document, Limits};
-use crate::node::{Location, Node, NodeValue, Path};
+use crate::node::{Location, Node, NodeValue, Path, Span};
 use crate::parameters::{ParamType, ParameterSchemas, ParameterSyntax};
 use crate::version::{FnContext, Version, AWS_KEY, HEAT_CFN_KEY, HOT_KEY};
 
@@ -19,8 +19,6 @@ use crate::version::{FnContext, Version, AWS_KEY, HEAT_CFN_KEY, HOT_KEY};
 pub struct Template {
     pub file: String,
     pub version: Version,
-    /// The whole document, for the parameters module and for storing.
-    pub root: Node,
     pub description: String,
     /// The `parameters`/`Parameters` section as written (null when absent).
     pub parameters: Node,
@@ -137,6 +135,13 @@ fn python_type(node: &Node) -> &'static str {
     }
 }
 
+/// Moves the value under a string key out of a map's entries (leaving a null in its place).
+fn take(entries: &mut [(Node, Node)], key: &str) -> Option<Node> {
+    let (_, value) = entries.iter_mut().find(|(k, _)| k.as_str() == Some(key))?;
+    let span = value.span;
+    Some(std::mem::replace(value, Node::new(NodeValue::Null, span)))
+}
+
 fn is_empty(node: &Node) -> bool {
     match &node.value {
         NodeValue::Null => true,
@@ -150,7 +155,7 @@ fn is_empty(node: &Node) -> bool {
 }
 
 impl Template {
-    /// Builds a template from an already loaded document.
+    /// Builds a template from an already loaded document, moving its values into expressions.
     pub fn from_node(root: Node, file: &str) -> Result<Template, TemplateError> {
         let at = |node: &Node, path: Path| Location::new(file, node.span, path);
         let Some(entries) = root.as_map() else {
@@ -185,8 +190,6 @@ impl Template {
             }
         }
         let null = Node::new(NodeValue::Null, root.span);
-        let section_ref = |name: &str| root.get(name).unwrap_or(&null);
-        let section = |name: &str| section_ref(name).clone();
         let cx = ParseContext { version, file };
 
         let description = match root.get(keys.description) {
@@ -206,29 +209,35 @@ impl Template {
             }
         };
 
+        let mut entries = match root.value {
+            NodeValue::Map(entries) => entries,
+            _ => Vec::new(),
+        };
+        let mut section = |name: &str| take(&mut entries, name).unwrap_or_else(|| null.clone());
         let conditions = if version.has_conditions() {
-            parse_conditions(section_ref(keys.conditions), keys, &cx)?
+            parse_conditions(section(keys.conditions), keys, &cx)?
         } else {
             Vec::new()
         };
-        let resources = parse_resources(section_ref(keys.resources), keys, &cx)?;
-        let outputs = parse_outputs(section_ref(keys.outputs), keys, &cx)?;
+        let resources = parse_resources(section(keys.resources), keys, &cx)?;
+        let outputs = parse_outputs(section(keys.outputs), keys, &cx)?;
+        let parameters = section(keys.parameters);
+        let parameter_groups = if version.is_hot() {
+            section("parameter_groups")
+        } else {
+            null
+        };
 
         Ok(Template {
             file: file.to_string(),
             version,
             description,
-            parameters: section(keys.parameters),
-            parameter_groups: if version.is_hot() {
-                section("parameter_groups")
-            } else {
-                null.clone()
-            },
+            parameters,
+            parameter_groups,
             resources,
             outputs,
             conditions,
             mappings,
-            root,
         })
     }
 
@@ -252,32 +261,34 @@ impl Template {
 }
 
 fn parse_conditions(
-    node: &Node,
+    node: Node,
     keys: &Keys,
     cx: &ParseContext<'_>,
 ) -> Result<Vec<ConditionDefinition>, TemplateError> {
     let section = Path::root().child(keys.conditions);
-    let entries = match &node.value {
+    let entries = match node.value {
         NodeValue::Null => return Ok(Vec::new()),
         NodeValue::Map(entries) => entries,
-        _ => {
+        other => {
+            let node = Node::new(other, node.span);
             return Err(structure(
                 Location::new(cx.file, node.span, section),
                 format!(
                     "Condition definitions must be a map. Found a {} instead",
-                    python_type(node)
+                    python_type(&node)
                 ),
-            ))
+            ));
         }
     };
     entries
-        .iter()
+        .into_iter()
         .map(|(k, v)| {
-            let name = k.key_text();
+            let span = k.span;
+            let name = k.into_key_text();
             let path = section.child(name.clone());
             Ok(ConditionDefinition {
                 expr: Expr::parse(v, &path, cx, FnContext::Condition)?,
-                location: Location::new(cx.file, k.span, path),
+                location: Location::new(cx.file, span, path),
                 name,
             })
         })
@@ -285,24 +296,27 @@ fn parse_conditions(
 }
 
 fn parse_resources(
-    node: &Node,
+    node: Node,
     keys: &Keys,
     cx: &ParseContext<'_>,
 ) -> Result<Vec<ResourceDefinition>, TemplateError> {
     let section = Path::root().child(keys.resources);
-    let entries = match &node.value {
+    let entries = match node.value {
         NodeValue::Null => return Ok(Vec::new()),
         NodeValue::Map(entries) => entries,
-        _ if is_empty(node) => return Ok(Vec::new()),
-        _ => {
+        other => {
+            let node = Node::new(other, node.span);
+            if is_empty(&node) {
+                return Ok(Vec::new());
+            }
             return Err(structure(
                 Location::new(cx.file, node.span, section),
                 format!(
                     "\"{}\" must contain a map of resource maps. Found a [<class '{}'>] instead",
                     keys.resources,
-                    python_type(node)
+                    python_type(&node)
                 ),
-            ))
+            ));
         }
     };
     let hot = cx.version.is_hot();
@@ -314,29 +328,35 @@ fn parse_resources(
     };
     let mut out = Vec::with_capacity(entries.len());
     for (key, body) in entries {
-        let name = key.key_text();
+        let key_span = key.span;
+        let name = key.into_key_text();
         let path = section.child(name.clone());
-        let location = Location::new(cx.file, key.span, path.clone());
-        let at = |n: &Node, p: Path| Location::new(cx.file, n.span, p);
-        let Some(fields) = body.as_map() else {
-            if is_empty(body) {
-                return Err(structure(location, type_missing));
+        let location = Location::new(cx.file, key_span, path.clone());
+        let at = |span: Span, p: Path| Location::new(cx.file, span, p);
+        let mut fields = match body.value {
+            NodeValue::Map(fields) => fields,
+            other => {
+                let body = Node::new(other, body.span);
+                if is_empty(&body) {
+                    return Err(structure(location, type_missing));
+                }
+                return Err(structure(
+                    at(body.span, path),
+                    if hot {
+                        format!(
+                            "\"{}\" must contain a map of resource maps. Found a [<class '{}'>] \
+                             instead",
+                            keys.resources,
+                            python_type(&body)
+                        )
+                    } else {
+                        format!(
+                            "Resources must contain Resource. Found a [<class '{}'>] instead",
+                            python_type(&body)
+                        )
+                    },
+                ));
             }
-            return Err(structure(
-                at(body, path),
-                if hot {
-                    format!(
-                        "\"{}\" must contain a map of resource maps. Found a [<class '{}'>] instead",
-                        keys.resources,
-                        python_type(body)
-                    )
-                } else {
-                    format!(
-                        "Resources must contain Resource. Found a [<class '{}'>] instead",
-                        python_type(body)
-                    )
-                },
-            ));
         };
         if fields.is_empty() {
             return Err(structure(location, type_missing));
@@ -349,7 +369,7 @@ fn parse_resources(
             if let Some((field, _)) = unknown {
                 let field_name = field.key_text();
                 return Err(structure(
-                    at(field, path.child(field_name.clone())),
+                    at(field.span, path.child(field_name.clone())),
                     format!("\"{field_name}\" is not a valid keyword inside a resource definition"),
                 ));
             }
@@ -357,74 +377,77 @@ fn parse_resources(
         if name.contains('/') {
             return Err(structure(location, "Resource name may not contain \"/\""));
         }
-        let get = |k: &str| {
+        let mut get = |k: &str| {
             if allowed.contains(&k) {
-                body.get(k)
+                take(&mut fields, k)
             } else {
                 None
             }
         };
-        let type_error = |k: &str, typename: &str, n: &Node| {
+        let type_error = |k: &str, typename: &str, span: Span| {
             structure(
-                at(n, path.child(k)),
+                at(span, path.child(k)),
                 format!("Resource {name} {k} type must be {typename}"),
             )
         };
         let resource_type = match get(keys.res_type) {
             None => return Err(structure(location, type_missing)),
-            Some(t) => match &t.value {
+            Some(t) => match t.value {
                 // CFN requires a non-empty Type; HOT only a string (the engine refuses unknown types).
-                NodeValue::String(s) if hot || !s.is_empty() => s.clone(),
+                NodeValue::String(s) if hot || !s.is_empty() => s,
                 NodeValue::String(_) => return Err(structure(location, type_missing)),
-                _ => return Err(type_error(keys.res_type, "string", t)),
+                _ => return Err(type_error(keys.res_type, "string", t.span)),
             },
         };
-        let parse_field = |k: &str, object: bool| -> Result<Option<Expr>, TemplateError> {
-            let Some(n) = get(k) else { return Ok(None) };
-            let expr = Expr::parse(n, &path.child(k), cx, FnContext::Value)?;
-            if object && !matches!(expr, Expr::Map(_) | Expr::Call(_) | Expr::Null) {
-                return Err(type_error(k, "object", n));
-            }
-            Ok(Some(expr).filter(|e| !matches!(e, Expr::Null)))
+        // A field's expression and where its value is written.
+        let mut parse_field =
+            |k: &str, object: bool| -> Result<Option<(Expr, Span)>, TemplateError> {
+                let Some(n) = get(k) else { return Ok(None) };
+                let span = n.span;
+                let expr = Expr::parse(n, &path.child(k), cx, FnContext::Value)?;
+                if object && !matches!(expr, Expr::Map(_) | Expr::Call(_) | Expr::Null) {
+                    return Err(type_error(k, "object", span));
+                }
+                Ok(Some((expr, span)).filter(|(e, _)| !matches!(e, Expr::Null)))
+            };
+        let mut object_field = |k: &str| -> Result<Option<Arc<Expr>>, TemplateError> {
+            Ok(parse_field(k, true)?.map(|(expr, _)| Arc::new(expr)))
         };
-        let properties = parse_field(keys.properties, true)?.map(Arc::new);
-        let metadata = parse_field(keys.metadata, true)?.map(Arc::new);
-        let update_policy = parse_field(keys.update_policy, true)?.map(Arc::new);
+        let properties = object_field(keys.properties)?;
+        let metadata = object_field(keys.metadata)?;
+        let update_policy = object_field(keys.update_policy)?;
         let deletion_policy = parse_field(keys.deletion_policy, false)?;
-        if let Some(dp) = &deletion_policy {
+        if let Some((dp, span)) = &deletion_policy {
             match dp {
                 Expr::Str(policy) => {
                     if cx.version.deletion_policy(policy).is_none() {
-                        let n = get(keys.deletion_policy).unwrap_or(body);
                         return Err(TemplateError::new(
                             ErrorKind::Structure,
-                            at(n, path.child(keys.deletion_policy)),
+                            at(*span, path.child(keys.deletion_policy)),
                             format!("Invalid deletion policy \"{policy}\""),
                         ));
                     }
                 }
                 Expr::Call(_) => {}
-                _ => {
-                    let n = get(keys.deletion_policy).unwrap_or(body);
-                    return Err(type_error(keys.deletion_policy, "string", n));
-                }
+                _ => return Err(type_error(keys.deletion_policy, "string", *span)),
             }
         }
+        let deletion_policy = deletion_policy.map(|(expr, _)| expr);
         let depends_on = match get(keys.depends_on) {
             None => Vec::new(),
             Some(d) => {
                 let dpath = path.child(keys.depends_on);
-                match &d.value {
+                match d.value {
                     NodeValue::Null => Vec::new(),
-                    NodeValue::String(s) => vec![(s.clone(), at(d, dpath))],
+                    NodeValue::String(s) => vec![(s, at(d.span, dpath))],
                     NodeValue::List(items) => items
-                        .iter()
+                        .into_iter()
                         .enumerate()
-                        .map(|(i, item)| match item.as_str() {
-                            Some(s) => Ok((s.to_string(), at(item, dpath.index(i)))),
-                            None => Err(TemplateError::new(
+                        .map(|(i, item)| match item.value {
+                            NodeValue::String(s) => Ok((s, at(item.span, dpath.index(i)))),
+                            _ => Err(TemplateError::new(
                                 ErrorKind::Dependency,
-                                at(item, dpath.index(i)),
+                                at(item.span, dpath.index(i)),
                                 format!(
                                     "Resource {name} {} must be a list of strings",
                                     keys.depends_on
@@ -432,21 +455,22 @@ fn parse_resources(
                             )),
                         })
                         .collect::<Result<_, _>>()?,
-                    _ => return Err(type_error(keys.depends_on, "list or string", d)),
+                    _ => return Err(type_error(keys.depends_on, "list or string", d.span)),
                 }
             }
         };
         let description = match get(keys.res_description) {
             None => None,
-            Some(d) => match &d.value {
-                NodeValue::String(s) => Some(s.clone()),
+            Some(d) => match d.value {
+                NodeValue::String(s) => Some(s),
                 NodeValue::Null => None,
-                _ => return Err(type_error(keys.res_description, "string", d)),
+                _ => return Err(type_error(keys.res_description, "string", d.span)),
             },
         };
         let condition = match get(keys.condition) {
             None => None,
             Some(c) => {
+                let span = c.span;
                 let expr = Expr::parse(c, &path.child(keys.condition), cx, FnContext::Condition)?;
                 match expr {
                     Expr::Str(_) | Expr::Bool(_) | Expr::Call(_) => Some(expr),
@@ -459,7 +483,7 @@ fn parse_resources(
                             } else {
                                 "string or boolean"
                             },
-                            c,
+                            span,
                         ))
                     }
                 }
@@ -468,11 +492,12 @@ fn parse_resources(
         let external_id = match get("external_id") {
             None => None,
             Some(e) => {
+                let span = e.span;
                 let expr = Expr::parse(e, &path.child("external_id"), cx, FnContext::Value)?;
                 match expr {
                     Expr::Str(_) | Expr::Call(_) => Some(expr),
                     Expr::Null => None,
-                    _ => return Err(type_error("external_id", "string", e)),
+                    _ => return Err(type_error("external_id", "string", span)),
                 }
             }
         };
@@ -494,53 +519,60 @@ fn parse_resources(
 }
 
 fn parse_outputs(
-    node: &Node,
+    node: Node,
     keys: &Keys,
     cx: &ParseContext<'_>,
 ) -> Result<Vec<OutputDefinition>, TemplateError> {
     let section = Path::root().child(keys.outputs);
-    let entries = match &node.value {
+    let entries = match node.value {
         NodeValue::Map(entries) => entries,
-        _ if is_empty(node) => return Ok(Vec::new()),
-        _ => {
+        other => {
+            let node = Node::new(other, node.span);
+            if is_empty(&node) {
+                return Ok(Vec::new());
+            }
             return Err(structure(
                 Location::new(cx.file, node.span, section),
                 format!(
                     "\"{}\" must contain a map of output maps. Found a [<class '{}'>] instead",
                     keys.outputs,
-                    python_type(node)
+                    python_type(&node)
                 ),
-            ))
+            ));
         }
     };
     let allowed = cx.version.output_keys();
     let mut out = Vec::with_capacity(entries.len());
     for (key, body) in entries {
-        let name = key.key_text();
+        let key_span = key.span;
+        let name = key.into_key_text();
         let path = section.child(name.clone());
-        let location = Location::new(cx.file, key.span, path.clone());
+        let location = Location::new(cx.file, key_span, path.clone());
         // Unknown keys in an output are ignored, as Heat never checks them.
-        if body.as_map().is_none() {
-            return Err(structure(
-                location,
-                format!(
-                    "Output definitions must be a map. Found a {} instead",
-                    python_type(body)
-                ),
-            ));
-        }
-        let Some(value) = body.get(keys.value) else {
+        let mut fields = match body.value {
+            NodeValue::Map(fields) => fields,
+            other => {
+                return Err(structure(
+                    location,
+                    format!(
+                        "Output definitions must be a map. Found a {} instead",
+                        python_type(&Node::new(other, body.span))
+                    ),
+                ));
+            }
+        };
+        let Some(value) = take(&mut fields, keys.value) else {
             return Err(structure(
                 location,
                 format!("Each output definition must contain a {} key.", keys.value),
             ));
         };
-        let description = body.get(keys.res_description).and_then(|d| match &d.value {
+        let description = take(&mut fields, keys.res_description).and_then(|d| match d.value {
             NodeValue::Null => None,
-            NodeValue::String(s) => Some(s.clone()),
+            NodeValue::String(s) => Some(s),
             _ => Some(d.to_json().to_string()),
         });
-        let condition = match body.get(keys.condition) {
+        let condition = match take(&mut fields, keys.condition) {
             Some(c) if allowed.contains(&keys.condition) => Some(Expr::parse(
                 c,
                 &path.child(keys.condition),
