@@ -13,6 +13,7 @@ pub mod model;
 pub mod nested;
 pub mod registry;
 pub mod resource;
+mod restore;
 pub mod schema;
 pub mod service;
 pub mod software;

@@ -13,6 +13,7 @@ use crate::model::{
     StackRecord, Status,
 };
 use crate::registry::Registry;
+use crate::restore;
 use crate::schema::validate_properties;
 use crate::store::{StateStore, StoreError, Write};
 use crate::template_compiler::{hidden_parameter_names, template_as_json};
@@ -1615,21 +1616,22 @@ impl Service {
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
+        // A template that no longer compiles is left to the converge, which reports it.
+        if let Ok(defn) = self.engine.compile(&stack) {
+            restore::apply_restore_properties(
+                &mut stack.source.template,
+                &defn,
+                &self.engine.registry,
+                &snap_resources,
+            )?;
+        }
         let mut writes = Vec::new();
         for row in rows.iter_mut() {
             if let Some(saved) = snap_resources.get(&row.name) {
                 let same =
                     saved.get("resource_id").and_then(Value::as_str) == row.physical_id.as_deref();
-                if let (true, Some(Value::Object(d))) = (same, saved.get("resource_data")) {
-                    row.data = d
-                        .iter()
-                        .map(|(k, v)| {
-                            (
-                                k.clone(),
-                                v.as_str().map_or_else(|| v.to_string(), str::to_string),
-                            )
-                        })
-                        .collect();
+                if let (true, Some(data)) = (same, restore::resource_data(saved)) {
+                    row.data = data;
                     writes.push(Write::Resource(Box::new(row.clone())));
                 }
             }

@@ -1,0 +1,219 @@
+//! A stack restore gives each resource the definition its type restores from the snapshot's
+//! data (`ResourceType::restore_properties`, Heat's `handle_restore`), then converges to it:
+//! the stored template names what the stack was restored to, and a type that cannot restore
+//! from the snapshot refuses the restore before anything changes.
+
+mod common;
+
+use async_trait::async_trait;
+use common::{cx, finished, sqlite_store, status};
+use ember_engine::schema::{AttributeSchema, PropertySchema, PropertyType, TypeSchema};
+use ember_engine::store::{StateStore, Write};
+use ember_engine::{
+    EngineConfig, EngineError, Registry, ResourceContext, ResourceError, ResourceType, Service,
+    StackRequest, Started, TemplateCompiler,
+};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+
+/// `Test::Imaged`: `image` changes in place; a snapshot keeps `<image>-copy` as
+/// `snapshot_image_id`, and a restore puts that back as the `image` (what a Nova server does).
+struct Imaged;
+
+const KEPT: &str = "snapshot_image_id";
+
+static SCHEMA: LazyLock<TypeSchema> = LazyLock::new(|| {
+    let image = PropertySchema::new(PropertyType::String, "The image.")
+        .required()
+        .update_allowed();
+    TypeSchema {
+        properties: BTreeMap::from([("image".to_string(), image)]),
+        attributes: BTreeMap::from([("image".to_string(), AttributeSchema::new("The image."))]),
+        ..TypeSchema::default()
+    }
+});
+
+#[async_trait]
+impl ResourceType for Imaged {
+    fn schema(&self) -> &TypeSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        Ok(Started {
+            physical_id: Some(cx.physical_resource_name()),
+            data: BTreeMap::new(),
+        })
+    }
+
+    async fn snapshot(
+        &self,
+        cx: &ResourceContext,
+    ) -> Result<BTreeMap<String, String>, ResourceError> {
+        let image = cx.prop_str("image").unwrap_or_default();
+        Ok(BTreeMap::from([(
+            KEPT.to_string(),
+            format!("{image}-copy"),
+        )]))
+    }
+
+    fn restore_properties(
+        &self,
+        properties: &Map<String, Value>,
+        data: &BTreeMap<String, String>,
+    ) -> Result<Option<Map<String, Value>>, ResourceError> {
+        let image = data
+            .get(KEPT)
+            .ok_or_else(|| ResourceError::new("Error", "no image kept"))?;
+        let mut restored = properties.clone();
+        restored.insert("image".into(), json!(image));
+        Ok(Some(restored))
+    }
+
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
+        Ok((name == "image").then(|| cx.properties.get("image").cloned().unwrap_or_default()))
+    }
+}
+
+fn service(store: Arc<dyn StateStore>) -> Service {
+    let mut registry = Registry::new();
+    registry.register("Test::Imaged", Arc::new(Imaged));
+    Service::new(
+        store,
+        registry,
+        Arc::new(TemplateCompiler::default()),
+        EngineConfig::default(),
+    )
+}
+
+const HOT: &str = r#"
+heat_template_version: 2021-04-16
+parameters:
+  image: {type: string, default: base}
+resources:
+  server:
+    type: Test::Imaged
+    properties: {image: {get_param: image}}
+outputs:
+  image:
+    value: {get_attr: [server, image]}
+"#;
+
+/// Creates the stack and takes a snapshot; the stack's id and the snapshot's id.
+async fn stack_with_snapshot(svc: &Service, name: &str, template: &str) -> (String, String) {
+    let created = svc
+        .create_stack(
+            &cx(),
+            StackRequest {
+                stack_name: Some(name.into()),
+                template: Some(Value::String(template.into())),
+                ..StackRequest::default()
+            },
+        )
+        .await
+        .expect("create accepted");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        status(&finished(svc, &id).await),
+        "CREATE_COMPLETE: Stack CREATE completed successfully"
+    );
+    let snapshot = svc
+        .create_snapshot(&cx(), &id, Some("s".into()))
+        .await
+        .expect("snapshot");
+    assert_eq!(snapshot["status"], "COMPLETE", "{snapshot}");
+    (id, snapshot["id"].as_str().unwrap().to_string())
+}
+
+async fn physical_id(svc: &Service, id: &str) -> Value {
+    svc.show_resource(&cx(), id, "server", &[])
+        .await
+        .expect("resource")["physical_resource_id"]
+        .clone()
+}
+
+#[tokio::test]
+async fn restore_converges_to_the_definition_the_type_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(sqlite_store(dir.path()).await);
+    let (id, snapshot) = stack_with_snapshot(&svc, "restored", HOT).await;
+    let before = physical_id(&svc, &id).await;
+    svc.restore_snapshot(&cx(), &id, &snapshot)
+        .await
+        .expect("restore accepted");
+    assert_eq!(
+        status(&finished(&svc, &id).await),
+        "RESTORE_COMPLETE: Stack RESTORE completed successfully"
+    );
+    // The image kept by the snapshot, updated in place (the type allows it).
+    let output = svc.show_output(&cx(), &id, "image").await.unwrap();
+    assert_eq!(output["output_value"], "base-copy");
+    assert_eq!(physical_id(&svc, &id).await, before);
+    // The stored template says what the stack was restored to, the function replaced.
+    let template = svc.get_template(&cx(), &id).await.unwrap();
+    assert_eq!(
+        template["resources"]["server"]["properties"],
+        json!({"image": "base-copy"})
+    );
+}
+
+#[tokio::test]
+async fn restore_rewrites_cfn_style_templates_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(sqlite_store(dir.path()).await);
+    let cfn = r#"{"AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {"server": {"Type": "Test::Imaged", "Properties": {"image": "cfn"}}}}"#;
+    let (id, snapshot) = stack_with_snapshot(&svc, "cfn", cfn).await;
+    svc.restore_snapshot(&cx(), &id, &snapshot)
+        .await
+        .expect("restore accepted");
+    assert_eq!(
+        status(&finished(&svc, &id).await),
+        "RESTORE_COMPLETE: Stack RESTORE completed successfully"
+    );
+    let template = svc.get_template(&cx(), &id).await.unwrap();
+    assert_eq!(
+        template["Resources"]["server"]["Properties"],
+        json!({"image": "cfn-copy"})
+    );
+}
+
+#[tokio::test]
+async fn a_type_that_cannot_restore_refuses_the_restore_before_anything_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path()).await;
+    let svc = service(store.clone());
+    let (id, snapshot) = stack_with_snapshot(&svc, "refused", HOT).await;
+    // A snapshot whose data for the server lost what the type restores from.
+    let mut record = store
+        .snapshots(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == snapshot)
+        .unwrap();
+    record.data["resources"]["server"]["resource_data"] = json!({});
+    store
+        .apply(vec![Write::Snapshot(Box::new(record))])
+        .await
+        .unwrap();
+    let before = svc.show_stack(&cx(), &id, false).await.unwrap();
+    let template_before = svc.get_template(&cx(), &id).await.unwrap();
+    let error = svc
+        .restore_snapshot(&cx(), &id, &snapshot)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(error, EngineError::StackValidationFailed(_)),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), "Error: resources.server: no image kept");
+    let after = svc.show_stack(&cx(), &id, false).await.unwrap();
+    assert_eq!(status(&after), status(&before));
+    assert_eq!(svc.get_template(&cx(), &id).await.unwrap(), template_before);
+}
