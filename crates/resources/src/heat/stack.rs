@@ -366,8 +366,30 @@ enum ProviderTemplate {
     /// A file of the stack's `files` map.
     File(String),
     /// A template Ember carries for a type Heat's global environment maps onto a template
-    /// (`AWS::CloudWatch::Alarm`).
+    /// (`AWS::CloudWatch::Alarm`). Its list parameters are all `CommaDelimitedList`s, so list
+    /// properties are passed as Heat's `TemplateResource` passes them to those (see
+    /// [`comma_delimited`]).
     Builtin(&'static str),
+}
+
+/// A list property as Heat's `TemplateResource` passes it to a `CommaDelimitedList`
+/// parameter: the items joined with commas, a list of maps as an AWS member list
+/// (`.member.0.Name=x,.member.0.Value=y`, what `Fn::MemberListToMap` reads).
+fn comma_delimited(items: &[Value]) -> String {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if !items.first().is_some_and(Value::is_object) {
+        return items.iter().map(text).collect::<Vec<_>>().join(",");
+    }
+    let mut members = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        for (key, value) in item.as_object().into_iter().flatten() {
+            members.push(format!(".member.{index}.{key}={}", text(value)));
+        }
+    }
+    members.join(",")
 }
 
 /// A resource whose type is a template (Heat's `TemplateResource`).
@@ -416,10 +438,16 @@ impl ProviderResource {
         let name = match &self.template {
             ProviderTemplate::File(name) => name,
             ProviderTemplate::Builtin(text) => {
+                let mut parameters = parameters_of(&cx.properties);
+                for value in parameters.values_mut() {
+                    if let Value::Array(items) = value {
+                        *value = Value::String(comma_delimited(items));
+                    }
+                }
                 return Ok(ChildTemplate {
                     template: Value::String(text.to_string()),
-                    parameters: parameters_of(&cx.properties),
-                })
+                    parameters,
+                });
             }
         };
         let template = self
