@@ -16,7 +16,7 @@ use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::network::{Network, NeutronKind};
 use ember_openstack::{ServiceType, Session};
-use lab_types::{lab, serve, suffix, Res};
+use lab_types::{inventory, lab, serve, suffix, Res};
 use serde_json::{json, Value};
 
 /// The id of the lab's own `private-net` (found through its uniquely named subnet: the seed
@@ -538,46 +538,6 @@ async fn cinder_types_and_attachment() {
         .await
         .unwrap_err()
         .is_not_found());
-}
-
-/// What each service holds, by id, for before/after comparisons.
-async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<String>> {
-    let ids = |list: Vec<Value>| {
-        list.iter()
-            .filter_map(|v| v["id"].as_str().map(str::to_string))
-            .collect::<Vec<_>>()
-    };
-    let network = Network::new(session).await.unwrap();
-    let mut out = BTreeMap::new();
-    for (label, kind) in [
-        ("networks", NeutronKind::Network),
-        ("subnets", NeutronKind::Subnet),
-        ("ports", NeutronKind::Port),
-        ("routers", NeutronKind::Router),
-        ("security_groups", NeutronKind::SecurityGroup),
-        ("floatingips", NeutronKind::FloatingIp),
-    ] {
-        out.insert(label, ids(network.list(kind, &[]).await.unwrap()));
-    }
-    out.insert(
-        "servers",
-        ids(Compute::new(session)
-            .await
-            .unwrap()
-            .list_servers()
-            .await
-            .unwrap()),
-    );
-    out.insert(
-        "volumes",
-        ids(BlockStorage::new(session)
-            .await
-            .unwrap()
-            .list_volumes()
-            .await
-            .unwrap()),
-    );
-    out
 }
 
 /// The seed's web application stack (../shared/seed/webapp.yaml), its resources created in the

@@ -8,11 +8,9 @@ mod common;
 mod lab_types;
 
 use common::*;
-use ember_engine::store::MemoryStore;
-use ember_engine::{CloudHandle, EngineConfig, Service};
+use ember_engine::Service;
 use ember_openstack::services::compute::Compute;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,13 +19,7 @@ async fn deployment_to_a_nova_server_waits_for_its_signal() {
         return;
     };
     let name = format!("swdep-{}", lab_types::suffix());
-    let svc = service_on(
-        Arc::new(MemoryStore::new()),
-        EngineConfig {
-            cloud: Some(CloudHandle(Arc::new(lab.demo.clone()))),
-            ..config()
-        },
-    );
+    let svc = lab_service(&lab.demo);
     let template = json!({
         "heat_template_version": "2016-10-14",
         "resources": {

@@ -372,11 +372,20 @@ impl ResourceType for Volume {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let Some(id) = cx.physical_id.as_deref() else {
+            // The service refused the create: nothing was made (Heat: no resource_id).
+            return Ok(Started::default());
+        };
         let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
-        storage
-            .start_delete_volume(physical_id(cx)?)
+        // Deleted outside Ember meanwhile: Cinder refuses a second delete while the first runs
+        // (Heat waits for that one too).
+        let deleting = storage
+            .volume(id)
             .await
-            .map_err(cloud_error)?;
+            .is_ok_and(|volume| volume["status"] == "deleting");
+        if !deleting {
+            storage.start_delete_volume(id).await.map_err(cloud_error)?;
+        }
         Ok(Started {
             physical_id: None,
             data: started_now(),
@@ -385,7 +394,10 @@ impl ResourceType for Volume {
 
     async fn check_delete_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
         let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
-        progress(cx, storage.check_volume_gone(physical_id(cx)?).await)
+        match cx.physical_id.as_deref() {
+            Some(id) => progress(cx, storage.check_volume_gone(id).await),
+            None => Ok(Progress::Done),
+        }
     }
 
     async fn attribute(
@@ -498,14 +510,20 @@ impl ResourceType for VolumeAttachment {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let Some(id) = cx.physical_id.as_deref() else {
+            // The service refused the create: nothing was made (Heat: no resource_id).
+            return Ok(Started::default());
+        };
         let compute = super::client(&self.cloud, cx, Compute::new).await?;
-        compute
-            .detach_volume(
-                cx.prop_str("instance_uuid").unwrap_or_default(),
-                physical_id(cx)?,
-            )
-            .await
-            .map_err(cloud_error)?;
+        let detached = compute
+            .detach_volume(cx.prop_str("instance_uuid").unwrap_or_default(), id)
+            .await;
+        // Nova answers 400 when the volume is no longer attached (detached outside Ember, or
+        // detaching): as in Heat, there is nothing left to detach.
+        match detached {
+            Err(e) if e.status() != Some(400) => return Err(cloud_error(e)),
+            _ => {}
+        }
         Ok(Started {
             physical_id: None,
             data: started_now(),
@@ -514,7 +532,10 @@ impl ResourceType for VolumeAttachment {
 
     async fn check_delete_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
         let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
-        match storage.check_status(physical_id(cx)?, &["available"]).await {
+        let Some(id) = cx.physical_id.as_deref() else {
+            return Ok(Progress::Done);
+        };
+        match storage.check_status(id, &["available"]).await {
             Err(e) if e.is_not_found() => Ok(Progress::Done),
             other => progress(cx, other),
         }
@@ -658,11 +679,12 @@ impl ResourceType for VolumeType {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let Some(id) = cx.physical_id.as_deref() else {
+            // The service refused the create: nothing was made (Heat: no resource_id).
+            return Ok(Started::default());
+        };
         let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
-        storage
-            .delete_volume_type(physical_id(cx)?)
-            .await
-            .map_err(cloud_error)?;
+        storage.delete_volume_type(id).await.map_err(cloud_error)?;
         Ok(Started::default())
     }
 

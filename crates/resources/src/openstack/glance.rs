@@ -271,8 +271,12 @@ impl ResourceType for WebImage {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let Some(id) = cx.physical_id.as_deref() else {
+            // Glance refused the create: nothing was made (Heat: no resource_id).
+            return Ok(Started::default());
+        };
         let glance = self.glance(cx).await?;
-        glance.delete(physical_id(cx)?).await.map_err(cloud_error)?;
+        glance.delete(id).await.map_err(cloud_error)?;
         Ok(Started::default())
     }
 

@@ -1025,11 +1025,12 @@ impl ResourceType for NeutronResource {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let Some(id) = cx.physical_id.as_deref() else {
+            // The service refused the create: nothing was made (Heat: no resource_id).
+            return Ok(Started::default());
+        };
         let network = super::client(&self.cloud, cx, Network::new).await?;
-        network
-            .delete(self.kind, physical_id(cx)?)
-            .await
-            .map_err(cloud_error)?;
+        network.delete(self.kind, id).await.map_err(cloud_error)?;
         Ok(Started::default())
     }
 
@@ -1160,7 +1161,9 @@ impl ResourceType for RouterInterface {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        let Some((router, key, value)) = parse_interface_id(physical_id(cx)?) else {
+        // None when the service refused the create: nothing to remove.
+        let Some((router, key, value)) = cx.physical_id.as_deref().and_then(parse_interface_id)
+        else {
             return Ok(Started::default());
         };
         let network = super::client(&self.cloud, cx, Network::new).await?;
@@ -1270,13 +1273,13 @@ impl ResourceType for FloatingIpAssociation {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let Some(id) = cx.physical_id.as_deref() else {
+            // The service refused the create: nothing was made (Heat: no resource_id).
+            return Ok(Started::default());
+        };
         let network = super::client(&self.cloud, cx, Network::new).await?;
         match network
-            .update(
-                NeutronKind::FloatingIp,
-                physical_id(cx)?,
-                json!({ "port_id": null }),
-            )
+            .update(NeutronKind::FloatingIp, id, json!({ "port_id": null }))
             .await
         {
             Ok(_) => Ok(Started::default()),

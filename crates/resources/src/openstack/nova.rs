@@ -795,11 +795,12 @@ impl ResourceType for Server {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let Some(id) = cx.physical_id.as_deref() else {
+            // The service refused the create: nothing was made (Heat: no resource_id).
+            return Ok(Started::default());
+        };
         let compute = super::client(&self.cloud, cx, Compute::new).await?;
-        compute
-            .start_delete_server(physical_id(cx)?)
-            .await
-            .map_err(cloud_error)?;
+        compute.start_delete_server(id).await.map_err(cloud_error)?;
         Ok(Started {
             physical_id: None,
             data: started_now(),
@@ -808,7 +809,10 @@ impl ResourceType for Server {
 
     async fn check_delete_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
         let compute = super::client(&self.cloud, cx, Compute::new).await?;
-        let step = progress(cx, compute.check_server_gone(physical_id(cx)?).await)?;
+        let step = match cx.physical_id.as_deref() {
+            Some(id) => progress(cx, compute.check_server_gone(id).await)?,
+            None => Progress::Done,
+        };
         if step == Progress::Done {
             self.delete_internal_ports(cx).await?;
         }
@@ -1051,11 +1055,12 @@ impl ResourceType for KeyPair {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let Some(id) = cx.physical_id.as_deref() else {
+            // The service refused the create: nothing was made (Heat: no resource_id).
+            return Ok(Started::default());
+        };
         let compute = super::client(&self.cloud, cx, Compute::new).await?;
-        compute
-            .delete_keypair(physical_id(cx)?)
-            .await
-            .map_err(cloud_error)?;
+        compute.delete_keypair(id).await.map_err(cloud_error)?;
         Ok(Started::default())
     }
 
@@ -1213,11 +1218,12 @@ impl ResourceType for Flavor {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let Some(id) = cx.physical_id.as_deref() else {
+            // The service refused the create: nothing was made (Heat: no resource_id).
+            return Ok(Started::default());
+        };
         let compute = super::client(&self.cloud, cx, Compute::new).await?;
-        compute
-            .delete_flavor(physical_id(cx)?)
-            .await
-            .map_err(cloud_error)?;
+        compute.delete_flavor(id).await.map_err(cloud_error)?;
         Ok(Started::default())
     }
 
@@ -1299,11 +1305,12 @@ impl ResourceType for ServerGroup {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let Some(id) = cx.physical_id.as_deref() else {
+            // The service refused the create: nothing was made (Heat: no resource_id).
+            return Ok(Started::default());
+        };
         let compute = super::client(&self.cloud, cx, Compute::new).await?;
-        compute
-            .delete_server_group(physical_id(cx)?)
-            .await
-            .map_err(cloud_error)?;
+        compute.delete_server_group(id).await.map_err(cloud_error)?;
         Ok(Started::default())
     }
 

@@ -36,6 +36,17 @@ pub fn service() -> Service {
     service_on(Arc::new(MemoryStore::new()), config())
 }
 
+/// A service whose OpenStack types call the cloud through `session` (the lab tests).
+pub fn lab_service(session: &ember_openstack::Session) -> Service {
+    service_on(
+        Arc::new(MemoryStore::new()),
+        EngineConfig {
+            cloud: Some(ember_engine::CloudHandle(Arc::new(session.clone()))),
+            ..config()
+        },
+    )
+}
+
 pub fn request(name: &str, template: &str) -> StackRequest {
     StackRequest {
         stack_name: Some(name.into()),
