@@ -140,6 +140,24 @@ impl Network {
         Ok(())
     }
 
+    /// Make the object's tags exactly `tags` (`PUT /v2.0/{collection}/{id}/tags`, Heat's
+    /// `replace_tag`); an empty list removes them all. Idempotent, so retried like any PUT.
+    pub async fn replace_tags(
+        &self,
+        kind: NeutronKind,
+        id: &str,
+        tags: &[Value],
+    ) -> Result<(), Error> {
+        self.client
+            .put(
+                format!("{}/{id}/tags", kind.path()),
+                json!({ "tags": tags }),
+            )
+            .send()
+            .await?;
+        Ok(())
+    }
+
     /// Objects matching the filters (`[("network_id", id)]`).
     pub async fn list(
         &self,

@@ -134,16 +134,7 @@ impl ResourceType for Eip {
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         let network = neutron(&self.cloud, cx).await?;
-        let external = network
-            .list(NeutronKind::Network, &[("router:external", "True")])
-            .await
-            .map_err(cloud_error)?;
-        let Some(external) = external.first().and_then(|n| n["id"].as_str()) else {
-            return Err(ResourceError::new(
-                "NotFound",
-                "No external network to allocate an Elastic IP from.",
-            ));
-        };
+        let external = super::vpc::external_network(&network).await?;
         let port = port_of(&network, cx.prop_str("InstanceId"), None).await?;
         let created = network
             .create(

@@ -8,6 +8,8 @@
 //!
 //! `AWS::EC2::EIP` and `EIPAssociation` have their own handlers (`eip.rs`): Heat gives them
 //! semantics of their own (the EIP's `Ref` is its address, the external network is discovered).
+//! So do the VPC types (`vpc.rs`: `VPC`, `Subnet`, `InternetGateway`, `VPCGatewayAttachment`,
+//! `RouteTable`, `SubnetRouteTableAssociation`, `NetworkInterface`).
 //! The autoscaling family, `AWS::CloudWatch::Alarm` (`autoscaling.rs`) and
 //! `AWS::CloudFormation::Stack` (`cfn_stack.rs`) are the Heat types under AWS names.
 //!
@@ -16,6 +18,7 @@
 mod autoscaling;
 mod cfn_stack;
 mod eip;
+mod vpc;
 
 use std::sync::Arc;
 
@@ -449,6 +452,7 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
     eip::register(registry, &cloud);
     autoscaling::register(registry, &cloud);
     cfn_stack::register(registry);
+    vpc::register(registry, &cloud);
     let aliases: Vec<(&str, &str, TypeSchema, Translate, AttributeMap)> = vec![
         (
             "AWS::EC2::Volume",

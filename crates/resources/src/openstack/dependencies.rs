@@ -1,5 +1,6 @@
 //! Heat's implicit dependencies between OpenStack resources (`add_dependencies` in Heat's Port,
-//! Router, FloatingIP, FloatingIPAssociation and Server), found before anything exists.
+//! Router, FloatingIP, FloatingIPAssociation and Server, and AWS::EC2::VPCGatewayAttachment),
+//! found before anything exists.
 //!
 //! As in Heat, two properties "name the same thing" when their values are equal with every
 //! reference to another resource still unresolved: here `get_resource: net` evaluates to a
@@ -247,5 +248,21 @@ pub(crate) fn floating_ip_association(stack: &StackDefinition, name: &str) -> Ve
                 .any(|subnet| networks.iter().any(|n| subnet.requires.contains(n)))
         })
         .map(|interface| interface.name.clone())
+        .collect()
+}
+
+/// A VPC gateway attachment waits for the route tables of its VPC (Heat's
+/// `VPCGatewayAttachment.add_dependencies`): it gives each of them the external gateway.
+pub(crate) fn vpc_gateway_attachment(stack: &StackDefinition, name: &str) -> Vec<String> {
+    let Some(attachment) = me(stack, name) else {
+        return Vec::new();
+    };
+    let Some(vpc) = attachment.get(&["VpcId"]) else {
+        return Vec::new();
+    };
+    views(stack, &["AWS::EC2::RouteTable"])
+        .into_iter()
+        .filter(|table| table.get(&["VpcId"]) == Some(vpc))
+        .map(|table| table.name.to_string())
         .collect()
 }

@@ -13,7 +13,7 @@
 mod aodh;
 mod cinder;
 pub mod constraints;
-mod dependencies;
+pub(crate) mod dependencies;
 mod glance;
 mod keystone;
 mod neutron;

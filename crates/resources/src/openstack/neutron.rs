@@ -4,8 +4,10 @@
 //! Net, ProviderNet, Subnet, Port, Router, SecurityGroup, SecurityGroupRule and FloatingIP share
 //! one implementation: their
 //! properties map onto the API object field by field, with the few renames and name-or-id
-//! lookups Heat does in [`api_fields`]. RouterInterface and FloatingIPAssociation act on another
-//! object and have their own types.
+//! lookups Heat does in [`api_fields`]. `tags` (Net, ProviderNet, Subnet, Port, Router) are not a
+//! field: Heat sets them with Neutron's tag call once the object exists and replaces them in
+//! place on update. RouterInterface and FloatingIPAssociation act on another object and have
+//! their own types.
 
 use std::sync::Arc;
 
@@ -162,7 +164,9 @@ fn schema_of(kind: NeutronKind) -> (&'static str, TypeSchema) {
                     ),
                     (
                         "tags",
-                        list("The tags to be added to the network.").update_allowed(),
+                        list("The tags to be added to the network.")
+                            .with_items(string(""))
+                            .update_allowed(),
                     ),
                 ],
                 &[
@@ -261,7 +265,9 @@ fn schema_of(kind: NeutronKind) -> (&'static str, TypeSchema) {
                     ),
                     (
                         "tags",
-                        list("The tags to be added to the subnet.").update_allowed(),
+                        list("The tags to be added to the subnet.")
+                            .with_items(string(""))
+                            .update_allowed(),
                     ),
                 ],
                 &[
@@ -318,7 +324,9 @@ fn schema_of(kind: NeutronKind) -> (&'static str, TypeSchema) {
                     ),
                     (
                         "tags",
-                        list("The tags to be added to the port.").update_allowed(),
+                        list("The tags to be added to the port.")
+                            .with_items(string(""))
+                            .update_allowed(),
                     ),
                     ("value_specs", value_specs()),
                     ("admin_state_up", admin_state_up()),
@@ -423,7 +431,9 @@ fn schema_of(kind: NeutronKind) -> (&'static str, TypeSchema) {
                     ),
                     (
                         "tags",
-                        list("The tags to be added to the router.").update_allowed(),
+                        list("The tags to be added to the router.")
+                            .with_items(string(""))
+                            .update_allowed(),
                     ),
                     ("tenant_id", tenant_id()),
                 ],
@@ -649,7 +659,9 @@ fn provider_net_schema() -> TypeSchema {
             ),
             (
                 "tags",
-                list("The tags to be added to the provider network.").update_allowed(),
+                list("The tags to be added to the provider network.")
+                    .with_items(string(""))
+                    .update_allowed(),
             ),
             (
                 "tenant_id",
@@ -687,6 +699,15 @@ const NOT_FIELDS: &[&str] = &[
     "tags",
     "no_fixed_ips",
 ];
+
+/// The `tags` property (Net, ProviderNet, Subnet, Port, Router), empty when not given.
+fn tags(props: &Map<String, Value>) -> Vec<Value> {
+    props
+        .get("tags")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
 
 async fn find_id(
     network: &Network,
@@ -1000,6 +1021,20 @@ impl ResourceType for NeutronResource {
         })
     }
 
+    /// Tags are set once the object's id is stored, so an object whose tags Neutron refuses is
+    /// still found by the rollback or delete.
+    async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
+        let tags = tags(&cx.properties);
+        if !tags.is_empty() {
+            let network = super::client(&self.cloud, cx, Network::new).await?;
+            network
+                .replace_tags(self.kind, physical_id(cx)?, &tags)
+                .await
+                .map_err(cloud_error)?;
+        }
+        Ok(Progress::Done)
+    }
+
     async fn update(
         &self,
         cx: &ResourceContext,
@@ -1007,6 +1042,13 @@ impl ResourceType for NeutronResource {
     ) -> Result<Started, ResourceError> {
         let id = physical_id(cx)?;
         let network = super::client(&self.cloud, cx, Network::new).await?;
+        if request.changed.iter().any(|k| k == "tags") {
+            // In place, as Heat's `set_tags`: the new list replaces the old (none removes all).
+            network
+                .replace_tags(self.kind, id, &tags(&cx.properties))
+                .await
+                .map_err(cloud_error)?;
+        }
         let mut body = api_fields(&network, &cx.properties, Some(request.changed)).await?;
         if request.changed.iter().any(|k| k == "name") && self.named() {
             body.insert("name".into(), json!(name_or_generated(cx)));
