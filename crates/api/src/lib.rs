@@ -2,7 +2,8 @@
 //!
 //! - [`router`] builds the axum [`Router`]: every route of Heat's API v1 under
 //!   `/v1/{tenant_id}`, the version document at `/`, the CFN signal endpoints
-//!   (`/v1/waitcondition/{arn}`, `/v1/signal/{arn}`) and `/openapi.json`.
+//!   (`/v1/waitcondition/{arn}`, `/v1/signal/{arn}`), a server's pre-signed metadata
+//!   (`/v1/metadata/{arn}`) and `/openapi.json`.
 //! - [`serve`] binds [`ServerConfig::bind`] and serves that router until Ctrl-C or SIGTERM.
 //! - The engine is reached through the [`engine::Orchestrator`] trait, one [`engine::EngineCall`]
 //!   per Heat engine RPC; [`ApiState::new`] takes the engine and the configuration.
@@ -161,6 +162,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/v1/waitcondition/{*arn}", put(cfn::waitcondition))
         .route("/v1/signal/{*arn}", post(cfn::signal))
+        .route("/v1/metadata/{*arn}", get(cfn::metadata))
         .nest("/v1/{tenant_id}", routes::tenant_routes())
         .fallback(negotiate_version)
         .layer(axum::middleware::from_fn_with_state(
@@ -275,7 +277,9 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
     let path = req.uri().path();
     let mut segments = path.trim_start_matches('/').split('/');
     let tenant = match (segments.next(), segments.next()) {
-        (Some("v1"), Some(t)) if !t.is_empty() && t != "waitcondition" && t != "signal" => {
+        (Some("v1"), Some(t))
+            if !t.is_empty() && !["waitcondition", "signal", "metadata"].contains(&t) =>
+        {
             t.to_string()
         }
         _ => return next.run(req).await,

@@ -1,5 +1,6 @@
 //! Pre-signed URLs for the CFN-style endpoints: a wait condition handle's URL (`PUT
-//! /v1/waitcondition/{arn}`) and a resource's signal URL (`POST /v1/signal/{arn}`).
+//! /v1/waitcondition/{arn}`), a resource's signal URL (`POST /v1/signal/{arn}`) and a server's
+//! metadata URL (`GET /v1/metadata/{arn}`, polled by os-collect-config).
 //!
 //! A URL is bound to one method, one resource of one stack, and an expiry time, by an
 //! HMAC-SHA256 over those three; anyone holding it can signal that resource with plain curl
@@ -63,6 +64,8 @@ pub enum SignalKind {
     WaitCondition,
     /// `POST /v1/signal/{arn}` with any JSON body (scaling policies' `alarm_url`).
     Signal,
+    /// `GET /v1/metadata/{arn}`: a server's metadata, polled by os-collect-config.
+    Metadata,
 }
 
 impl SignalKind {
@@ -70,6 +73,7 @@ impl SignalKind {
         match self {
             SignalKind::WaitCondition => "PUT",
             SignalKind::Signal => "POST",
+            SignalKind::Metadata => "GET",
         }
     }
 
@@ -77,6 +81,7 @@ impl SignalKind {
         match self {
             SignalKind::WaitCondition => "waitcondition",
             SignalKind::Signal => "signal",
+            SignalKind::Metadata => "metadata",
         }
     }
 }
@@ -245,6 +250,7 @@ impl ember_engine::nested::SignalUrls for crate::UrlSigner {
             }
             SignalUrlKind::PresignedSignal => self.url(&signed(SignalKind::Signal)),
             SignalUrlKind::PresignedWaitCondition => self.url(&signed(SignalKind::WaitCondition)),
+            SignalUrlKind::PresignedMetadata => self.url(&signed(SignalKind::Metadata)),
         }
     }
 

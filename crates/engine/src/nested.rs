@@ -152,6 +152,10 @@ pub enum SignalUrlKind {
     PresignedSignal,
     /// A pre-signed CFN `PUT /v1/waitcondition/{arn}` URL (the CFN wait condition handle).
     PresignedWaitCondition,
+    /// A pre-signed `GET /v1/metadata/{arn}` URL: the resource's metadata with the deployments
+    /// of its server, which os-collect-config's `request` collector polls. Without a signer
+    /// the native path stands in, which no server can poll.
+    PresignedMetadata,
 }
 
 /// The resource a signal URL or token is for.

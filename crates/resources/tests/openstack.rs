@@ -16,7 +16,7 @@ use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::network::{Network, NeutronKind};
 use ember_openstack::{ServiceType, Session};
-use lab_types::{inventory, lab, serve, suffix, Res};
+use lab_types::{inventory, lab, serve, stored_user_data, suffix, Res};
 use serde_json::{json, Value};
 
 /// The id of the lab's own `private-net` (found through its uniquely named subnet: the seed
@@ -1183,26 +1183,6 @@ async fn security_group_rule_and_provider_net() {
         .await
         .unwrap_err()
         .is_not_found());
-}
-
-/// Heat's user data for `SOFTWARE_CONFIG`/`HEAT_CFNTOOLS` as Nova stored it (admin view).
-async fn stored_user_data(admin: &Session, server: &str) -> String {
-    use base64::Engine as _;
-    let shown = Compute::new(admin)
-        .await
-        .unwrap()
-        .server(server)
-        .await
-        .unwrap();
-    let encoded = shown["OS-EXT-SRV-ATTR:user_data"]
-        .as_str()
-        .unwrap_or_default();
-    String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
+use ember_engine::nested::{SignalUrlKind, StackHandle};
 use ember_engine::resource::UpdateRequest;
 use ember_engine::schema::{Constraint, TypeSchema};
 use ember_engine::{Progress, Registry, ResourceContext, ResourceError, ResourceType, Started};
@@ -18,11 +19,15 @@ use super::props::{allowed, boolean, custom, integer, list, map, number, string,
 use super::{cloud_error, name_or_generated, physical_id, progress, started_now, Cloud};
 
 pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
+    // The server reads software configs and mints its metadata URL through the engine.
+    let handle = StackHandle::new();
+    registry.add_stack_handle(handle.clone());
     registry.register(
         "OS::Nova::Server",
         Arc::new(Server {
             schema: server_schema(),
             cloud: cloud.clone(),
+            handle,
         }),
     );
     registry.register(
@@ -151,6 +156,11 @@ fn server_schema() -> TypeSchema {
     )
 }
 
+/// Nova takes user data base64-encoded.
+fn base64_text(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
 /// Nova metadata values are strings: Heat sends other JSON values serialized.
 fn string_map(value: Option<&Value>) -> Value {
     let mut out = Map::new();
@@ -172,10 +182,30 @@ const REBUILD_IMAGE: &str = "rebuild_image";
 const DETACHING: &str = "detaching_ports";
 /// Heat's data key for the image a snapshot made.
 const SNAPSHOT_IMAGE: &str = "snapshot_image_id";
+/// The `os-collect-config` settings a SOFTWARE_CONFIG server booted with (JSON), for the
+/// `os_collect_config` attribute.
+const OS_COLLECT_CONFIG: &str = "os_collect_config";
 
 struct Server {
     schema: TypeSchema,
     cloud: Arc<Cloud>,
+    handle: StackHandle,
+}
+
+/// What a server boots with: the user data Nova gets (base64; none for an empty RAW text) and
+/// the metadata in it.
+struct BootData {
+    user_data: Option<String>,
+    metadata: Value,
+}
+
+impl BootData {
+    /// Data to store: the `os-collect-config` a SOFTWARE_CONFIG server got.
+    fn record(&self, data: &mut BTreeMap<String, String>) {
+        if let Some(occ) = self.metadata.get("os-collect-config") {
+            data.insert(OS_COLLECT_CONFIG.into(), occ.to_string());
+        }
+    }
 }
 
 impl Server {
@@ -382,25 +412,52 @@ impl Server {
         Ok(None)
     }
 
-    /// The user data Nova gets (base64), built per `user_data_format` (see `user_data.rs`).
-    async fn user_data(session: &Session, cx: &ResourceContext) -> Option<String> {
+    /// The user data Nova gets, built per `user_data_format` (see `user_data.rs`) as Heat's
+    /// `handle_create` builds it: a RAW or SOFTWARE_CONFIG `user_data` that is the id of a
+    /// software config stands for that config's body; HEAT_CFNTOOLS carries the resource's
+    /// `Metadata`, SOFTWARE_CONFIG that metadata with the deployments and os-collect-config.
+    async fn boot_data(
+        &self,
+        session: &Session,
+        cx: &ResourceContext,
+    ) -> Result<BootData, ResourceError> {
         let format = cx.prop_str("user_data_format").unwrap_or("HEAT_CFNTOOLS");
-        let text = cx.prop_str("user_data").unwrap_or_default();
-        if format == "RAW" && text.is_empty() {
-            return None;
-        }
-        // What os-collect-config reads for SOFTWARE_CONFIG; the polling transports'
-        // credentials are not minted yet (see NEEDS.md), so only the default collector.
-        let metadata = if format == "SOFTWARE_CONFIG" {
-            json!({"deployments": [], "os-collect-config": {"collectors": ["ec2"]}})
-        } else {
-            json!({})
+        let given = cx.prop_str("user_data").unwrap_or_default();
+        let text = match format {
+            "HEAT_CFNTOOLS" => None,
+            _ => self.software_config_body(given).await?,
         };
-        let cfn_url = match session.service(ServiceType::CloudFormation).await {
-            Ok(client) if format == "HEAT_CFNTOOLS" => {
-                Some(format!("{}/", client.endpoint().trim_end_matches('/')))
-            }
-            _ => None,
+        let text = text.as_deref().unwrap_or(given);
+        if format == "RAW" {
+            return Ok(BootData {
+                user_data: (!text.is_empty()).then(|| base64_text(text)),
+                metadata: Value::Null,
+            });
+        }
+        let metadata_url = self.metadata_url(cx).await?;
+        let metadata = if format == "SOFTWARE_CONFIG" {
+            let transport = cx
+                .prop_str("software_config_transport")
+                .unwrap_or("POLL_SERVER_CFN");
+            super::user_data::software_config_metadata(
+                &cx.metadata,
+                transport,
+                metadata_url.as_deref(),
+            )
+        } else {
+            cx.metadata.clone()
+        };
+        // Ember's own CFN-compatible endpoint (where its pre-signed URLs point), else the
+        // catalog's, as Heat's `get_cfn_metadata_server_url`.
+        let cfn_url = match metadata_url
+            .as_deref()
+            .and_then(|url| url.find("/v1/").map(|at| &url[..at]))
+        {
+            Some(base) => Some(format!("{base}/v1/")),
+            None => match session.service(ServiceType::CloudFormation).await {
+                Ok(client) => Some(format!("{}/", client.endpoint().trim_end_matches('/'))),
+                Err(_) => None,
+            },
         };
         let built = super::user_data::build(&super::user_data::UserDataInput {
             format,
@@ -409,7 +466,40 @@ impl Server {
             cfn_url: cfn_url.as_deref(),
             boundary: None,
         });
-        Some(base64::engine::general_purpose::STANDARD.encode(built))
+        Ok(BootData {
+            user_data: Some(base64_text(&built)),
+            metadata,
+        })
+    }
+
+    /// The body of the software config whose id `user_data` is (Heat's `get_software_config`);
+    /// `None` when it is no id of a stored config, or no engine is attached.
+    async fn software_config_body(&self, user_data: &str) -> Result<Option<String>, ResourceError> {
+        if uuid::Uuid::parse_str(user_data).is_err() {
+            return Ok(None);
+        }
+        let Ok(control) = self.handle.get() else {
+            return Ok(None);
+        };
+        Ok(control
+            .software_config(user_data)
+            .await?
+            .map(|config| match config.config {
+                Value::String(text) => text,
+                other => other.to_string(),
+            }))
+    }
+
+    /// Ember's pre-signed URL of this server's metadata, when an API server mints URLs (else
+    /// the engine's fallback is a bare path no server can poll).
+    async fn metadata_url(&self, cx: &ResourceContext) -> Result<Option<String>, ResourceError> {
+        let Ok(control) = self.handle.get() else {
+            return Ok(None);
+        };
+        let url = control
+            .signal_url(&cx.stack_id, &cx.name, SignalUrlKind::PresignedMetadata)
+            .await?;
+        Ok(url.starts_with("http").then_some(url))
     }
 
     /// Starts the server action `action` (`suspend`, `resume`); `check_action_complete` waits.
@@ -536,6 +626,14 @@ impl ResourceType for Server {
         if !has("image") && !has("block_device_mapping") && !has("block_device_mapping_v2") {
             return Err("Neither image nor bootable volume is specified for instance".into());
         }
+        if props.get("user_data_format").and_then(Value::as_str) == Some("SOFTWARE_CONFIG") {
+            let transport = props
+                .get("software_config_transport")
+                .and_then(Value::as_str);
+            if let Some(refusal) = transport.and_then(super::user_data::unserved_transport) {
+                return Err(refusal);
+            }
+        }
         for entry in props
             .get("networks")
             .and_then(Value::as_array)
@@ -586,7 +684,8 @@ impl ResourceType for Server {
         if let Some(tags) = cx.properties.get("tags").filter(|t| t.is_array()) {
             server["tags"] = tags.clone();
         }
-        if let Some(user_data) = Self::user_data(session, cx).await {
+        let boot = self.boot_data(session, cx).await?;
+        if let Some(user_data) = &boot.user_data {
             server["user_data"] = json!(user_data);
         }
         let groups: Vec<Value> = cx
@@ -626,6 +725,7 @@ impl ResourceType for Server {
             .map_err(cloud_error)?;
         let mut data = started_now();
         data.insert(INTERNAL_PORTS.into(), ports_made.join(","));
+        boot.record(&mut data);
         Ok(Started {
             physical_id: created["server"]["id"].as_str().map(str::to_string),
             data,
@@ -722,9 +822,11 @@ impl ResourceType for Server {
                 "imageRef": image,
                 "preserve_ephemeral": policy("image_update_policy") == "REBUILD_PRESERVE_EPHEMERAL",
             });
-            if let Some(user_data) = Self::user_data(session, cx).await {
+            let boot = self.boot_data(session, cx).await?;
+            if let Some(user_data) = &boot.user_data {
                 rebuild["user_data"] = json!(user_data);
             }
+            boot.record(&mut data);
             compute
                 .action(id, json!({ "rebuild": rebuild }))
                 .await
@@ -924,7 +1026,12 @@ impl ResourceType for Server {
                 "show" => server,
                 "instance_name" => server["OS-EXT-SRV-ATTR:instance_name"].clone(),
                 "console_urls" => console_urls(&compute, id).await,
-                "os_collect_config" => Value::Null,
+                // Heat's: the os-collect-config settings in the server's metadata.
+                "os_collect_config" => cx
+                    .data
+                    .get(OS_COLLECT_CONFIG)
+                    .and_then(|occ| serde_json::from_str(occ).ok())
+                    .unwrap_or_else(|| json!({})),
                 "addresses" => self.addresses(session, &server).await?.0,
                 "first_address" => {
                     // Heat's deprecated first_address: the first IPv4 address of the server.

@@ -69,6 +69,64 @@ def main():\n\
 if __name__ == '__main__':\n\
     sys.exit(main())\n";
 
+/// Heat's `software_config_transport` values Ember cannot serve, and why: both need a Keystone
+/// user and password for the server (Heat's stack domain user), which Ember does not create.
+/// The other two are served by Ember's pre-signed metadata URL (see
+/// [`software_config_metadata`]).
+pub(crate) fn unserved_transport(transport: &str) -> Option<String> {
+    let needs = match transport {
+        "POLL_SERVER_HEAT" => "the heat collector's Keystone user and password",
+        "ZAQAR_MESSAGE" => "a Zaqar queue read with a Keystone user and password",
+        _ => return None,
+    };
+    Some(format!(
+        "software_config_transport {transport} is not supported by Ember: it needs {needs} for \
+         the server (Heat's stack domain user), which Ember does not create; use \
+         POLL_SERVER_CFN or POLL_TEMP_URL, which poll Ember's pre-signed metadata URL"
+    ))
+}
+
+/// The metadata a `SOFTWARE_CONFIG` server boots with (its `cfn-init-data` part), made as
+/// Heat's `_populate_deployments_metadata` makes it from the resource's `metadata`:
+/// `deployments` (those the template gives, else none: deployments name the server's id, so
+/// they come after it), and `os-collect-config` with the collectors `ec2`, the transport's,
+/// `local`, every polling setting the template gave set to null so the boot-time one wins.
+///
+/// The transport: Heat's `POLL_SERVER_CFN` hands the server a stack user's EC2 keys for its
+/// CFN API and `POLL_TEMP_URL` a Swift temp URL where it pushes the metadata; Ember serves
+/// both through `metadata_url`, its own pre-signed URL of the server's metadata (read live, the
+/// deployments included), polled by os-collect-config's `request` collector as Heat's temp
+/// URL is. Without one (no API server minting URLs) no polling collector is written.
+pub(crate) fn software_config_metadata(
+    metadata: &Value,
+    transport: &str,
+    metadata_url: Option<&str>,
+) -> Value {
+    let mut meta = metadata.as_object().cloned().unwrap_or_default();
+    let deployments = meta
+        .remove("deployments")
+        .unwrap_or_else(|| Value::Array(Vec::new()));
+    meta.insert("deployments".into(), deployments);
+    let mut occ = match meta.remove("os-collect-config") {
+        Some(Value::Object(occ)) => occ,
+        _ => serde_json::Map::new(),
+    };
+    for key in ["heat", "zaqar", "cfn", "request"] {
+        if let Some(Value::Object(settings)) = occ.get_mut(key) {
+            settings.values_mut().for_each(|v| *v = Value::Null);
+        }
+    }
+    let mut collectors = vec!["ec2"];
+    if let (Some(url), "POLL_SERVER_CFN" | "POLL_TEMP_URL") = (metadata_url, transport) {
+        occ.insert("request".into(), serde_json::json!({ "metadata_url": url }));
+        collectors.push("request");
+    }
+    collectors.push("local");
+    occ.insert("collectors".into(), serde_json::json!(collectors));
+    meta.insert("os-collect-config".into(), Value::Object(occ));
+    Value::Object(meta)
+}
+
 /// One part: content, file name, MIME subtype (`text/<subtype>`; none gives `text/plain`).
 struct Part {
     content: String,
@@ -358,5 +416,81 @@ mod tests {
         assert_eq!(parts[3].filename, "one.sh");
         assert_eq!(parts[3].content, "#!/bin/sh\none\n");
         assert_eq!(parts[4].subtype, "cloud-config");
+    }
+
+    #[test]
+    fn software_config_metadata_is_heats_with_embers_metadata_url() {
+        let template = json!({
+            "app": {"port": 80},
+            "os-collect-config": {"polling_interval": 10, "cfn": {"stack_name": "old"}},
+        });
+        let url = "http://ember:8004/v1/metadata/arn?Expires=9&Signature=s";
+        for transport in ["POLL_SERVER_CFN", "POLL_TEMP_URL"] {
+            assert_eq!(
+                software_config_metadata(&template, transport, Some(url)),
+                json!({
+                    "app": {"port": 80},
+                    "deployments": [],
+                    "os-collect-config": {
+                        "polling_interval": 10,
+                        "cfn": {"stack_name": null},
+                        "request": {"metadata_url": url},
+                        "collectors": ["ec2", "request", "local"],
+                    },
+                }),
+                "{transport}"
+            );
+        }
+        // Without an API server minting URLs there is nothing to poll.
+        assert_eq!(
+            software_config_metadata(
+                &json!({"deployments": [{"id": "d"}]}),
+                "POLL_SERVER_CFN",
+                None
+            ),
+            json!({
+                "deployments": [{"id": "d"}],
+                "os-collect-config": {"collectors": ["ec2", "local"]},
+            })
+        );
+    }
+
+    #[test]
+    fn transports_needing_a_stack_user_are_refused_with_the_reason() {
+        for transport in ["POLL_SERVER_HEAT", "ZAQAR_MESSAGE"] {
+            let refusal = unserved_transport(transport).expect("refused");
+            assert!(refusal.starts_with(&format!(
+                "software_config_transport {transport} is not supported by Ember"
+            )));
+            assert!(refusal.contains("POLL_SERVER_CFN or POLL_TEMP_URL"));
+        }
+        assert_eq!(unserved_transport("POLL_SERVER_CFN"), None);
+        assert_eq!(unserved_transport("POLL_TEMP_URL"), None);
+    }
+
+    #[test]
+    fn software_config_user_data_carries_the_metadata_as_cfn_init_data() {
+        let metadata = software_config_metadata(
+            &json!({"app": 1}),
+            "POLL_TEMP_URL",
+            Some("http://ember/v1/metadata/x"),
+        );
+        let message = build(&UserDataInput {
+            format: "SOFTWARE_CONFIG",
+            user_data: "#!/bin/sh\n",
+            metadata: &metadata,
+            cfn_url: None,
+            boundary: None,
+        });
+        let parts = split_multipart(&message).unwrap();
+        let init = parts
+            .iter()
+            .find(|p| p.filename == "cfn-init-data")
+            .expect("cfn-init-data part");
+        assert_eq!(
+            serde_json::from_str::<Value>(&init.content).unwrap(),
+            metadata
+        );
+        assert!(!parts.iter().any(|p| p.filename == "cfn-metadata-server"));
     }
 }

@@ -268,6 +268,26 @@ pub async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<String>>
     out
 }
 
+/// The user data Nova stored for a server, decoded (shown to the admin, microversion >= 2.3).
+pub async fn stored_user_data(admin: &Session, server: &str) -> String {
+    use base64::Engine as _;
+    let shown = Compute::new(admin)
+        .await
+        .unwrap()
+        .server(server)
+        .await
+        .unwrap();
+    let encoded = shown["OS-EXT-SRV-ATTR:user_data"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no user data shown for {server}: {shown}"));
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 /// Serves `body` over HTTP on 127.0.0.1 (the lab's Glance may web-download from loopback);
 /// returns its URL.
 pub async fn serve(body: Vec<u8>) -> String {
