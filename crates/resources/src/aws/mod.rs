@@ -383,19 +383,29 @@ fn instance_properties(props: &Properties) -> Properties {
         .collect();
     out.insert("security_groups".into(), Value::Array(groups));
     // Interfaces first (they name ports), else the subnet; neither lets Nova pick the network.
-    let interfaces: Vec<Value> = props
+    // Heat orders interfaces by `DeviceIndex`; a bare port id takes its position as its index.
+    let mut interfaces: Vec<(i64, Value)> = props
         .get("NetworkInterfaces")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|nic| match nic {
-            Value::String(port) => Some(json!({ "port": port })),
-            Value::Object(nic) => nic
-                .get("NetworkInterfaceId")
-                .map(|port| json!({ "port": port })),
+        .enumerate()
+        .filter_map(|(position, nic)| match nic {
+            Value::String(port) => Some((position as i64, json!({ "port": port }))),
+            Value::Object(nic) => {
+                let index = match nic.get("DeviceIndex") {
+                    Some(Value::String(text)) => text.trim().parse().ok(),
+                    Some(number) => number.as_i64(),
+                    None => None,
+                };
+                let port = nic.get("NetworkInterfaceId")?;
+                Some((index.unwrap_or(position as i64), json!({ "port": port })))
+            }
             _ => None,
         })
         .collect();
+    interfaces.sort_by_key(|(index, _)| *index);
+    let interfaces: Vec<Value> = interfaces.into_iter().map(|(_, nic)| nic).collect();
     if !interfaces.is_empty() {
         out.insert("networks".into(), Value::Array(interfaces));
     } else if let Some(subnet) = props.get("SubnetId").and_then(Value::as_str) {
@@ -598,6 +608,11 @@ mod tests {
         // Interfaces win over the subnet.
         let out = instance_properties(&props(json!({
             "SubnetId": "sub", "NetworkInterfaces": ["p1", {"NetworkInterfaceId": "p2", "DeviceIndex": "1"}],
+        })));
+        assert_eq!(out["networks"], json!([{"port": "p1"}, {"port": "p2"}]));
+        // In DeviceIndex order, as Heat attaches them.
+        let out = instance_properties(&props(json!({
+            "NetworkInterfaces": [{"NetworkInterfaceId": "p2", "DeviceIndex": "1"}, {"NetworkInterfaceId": "p1", "DeviceIndex": 0}],
         })));
         assert_eq!(out["networks"], json!([{"port": "p1"}, {"port": "p2"}]));
     }
