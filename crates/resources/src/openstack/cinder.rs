@@ -123,6 +123,8 @@ const EXTEND_TO: &str = "extend_to";
 const BACK_TO: &str = "back_to_status";
 /// Heat's data key for the backup a snapshot made.
 const BACKUP: &str = "backup_id";
+/// The sources a volume is made from besides a backup (a backup excludes them, as in Heat).
+const SOURCES: [&str; 3] = ["snapshot_id", "source_volid", "image"];
 
 fn string_values(value: Option<&Value>) -> Value {
     let mut out = Map::new();
@@ -175,6 +177,9 @@ impl ResourceType for Volume {
             "name": name_or_generated(cx),
             "metadata": string_values(cx.properties.get("metadata")),
         });
+        // Heat makes a volume with a backup from the backup alone (Cinder's restore), whatever
+        // other source the definition names; Cinder (3.47+) takes `backup_id` at create.
+        let from_backup = cx.prop_str("backup_id").is_some();
         for key in [
             "size",
             "description",
@@ -185,11 +190,14 @@ impl ResourceType for Volume {
             "backup_id",
             "multiattach",
         ] {
+            if from_backup && SOURCES.contains(&key) {
+                continue;
+            }
             if let Some(value) = cx.properties.get(key).filter(|v| !v.is_null()) {
                 volume[key] = value.clone();
             }
         }
-        if let Some(image) = cx.prop_str("image") {
+        if let Some(image) = cx.prop_str("image").filter(|_| !from_backup) {
             let found = Image::new(session)
                 .await
                 .map_err(cloud_error)?
@@ -246,8 +254,29 @@ impl ResourceType for Volume {
         let id = physical_id(cx)?;
         let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
         let current = storage.volume(id).await.map_err(cloud_error)?;
+        // A new backup is restored into the volume, as Heat does (a stack restore gives the
+        // volume its snapshot's backup). Cinder restores only into an available volume and
+        // one change at a time: an attached volume, or a restore with a new size, is replaced
+        // by a volume made from the backup instead (Heat detaches and re-attaches).
+        let restore = cx.prop_str("backup_id").filter(|_| changed("backup_id"));
+        if restore.is_some() && (current["status"] != "available" || changed("size")) {
+            return Err(ResourceError::UpdateReplace);
+        }
         let mut data = started_now();
         data.insert(EXTEND_TO.into(), String::new());
+        // Cinder marks the volume `restoring-backup` before answering, so the update's check
+        // waits for `available` (or stops at `error_restoring` with Cinder's reason).
+        if let Some(backup) = restore {
+            storage
+                .client()
+                .post(
+                    format!("/backups/{backup}/restore"),
+                    json!({"restore": {"volume_id": id}}),
+                )
+                .send()
+                .await
+                .map_err(cloud_error)?;
+        }
         if changed("size") {
             let old = current["size"].as_u64().unwrap_or(0);
             let new = cx
@@ -320,9 +349,6 @@ impl ResourceType for Volume {
                 .await
                 .map_err(cloud_error)?;
         }
-        if changed("backup_id") {
-            return Err(ResourceError::UpdateReplace);
-        }
         Ok(Started {
             physical_id: None,
             data,
@@ -369,6 +395,25 @@ impl ResourceType for Volume {
         let mut data = cx.data.clone();
         data.insert(BACKUP.into(), backup);
         Ok(data)
+    }
+
+    /// Heat's `handle_restore`: the volume comes back from its snapshot's backup, so
+    /// `backup_id` names it (`size` stays: a volume grown since the snapshot is replaced by one
+    /// of the snapshot's size). An unchanged volume gets the backup restored in place.
+    fn restore_properties(
+        &self,
+        properties: &Map<String, Value>,
+        data: &BTreeMap<String, String>,
+    ) -> Result<Option<Map<String, Value>>, ResourceError> {
+        let backup = data.get(BACKUP).filter(|b| !b.is_empty()).ok_or_else(|| {
+            ResourceError::new("Error", "The snapshot holds no backup of this volume")
+        })?;
+        let mut restored = properties.clone();
+        // As Heat: the image and the source volume go; a snapshot named stays (unused).
+        restored.remove("image");
+        restored.remove("source_volid");
+        restored.insert("backup_id".into(), json!(backup));
+        Ok(Some(restored))
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {

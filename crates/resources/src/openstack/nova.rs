@@ -984,6 +984,24 @@ impl ResourceType for Server {
         Ok(data)
     }
 
+    /// Heat's `handle_restore`: the snapshot's image becomes the server's `image`, so the
+    /// restore rebuilds the server from it (or replaces it, per `image_update_policy`).
+    fn restore_properties(
+        &self,
+        properties: &Map<String, Value>,
+        data: &BTreeMap<String, String>,
+    ) -> Result<Option<Map<String, Value>>, ResourceError> {
+        let image = data
+            .get(SNAPSHOT_IMAGE)
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| {
+                ResourceError::new("Error", "The snapshot holds no image of this server")
+            })?;
+        let mut restored = properties.clone();
+        restored.insert("image".into(), json!(image));
+        Ok(Some(restored))
+    }
+
     async fn suspend(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         self.start_action(cx, "suspend").await
     }
