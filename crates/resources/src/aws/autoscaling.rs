@@ -83,7 +83,17 @@ async fn server_launch_properties(
         .collect();
     let mut out = Map::new();
     out.insert("ImageId".into(), server["image"]["id"].clone());
-    out.insert("InstanceType".into(), server["flavor"]["id"].clone());
+    // Nova gives the flavor's id before microversion 2.47 and its name from then on; the
+    // flavor property takes either.
+    let flavor = &server["flavor"];
+    out.insert(
+        "InstanceType".into(),
+        flavor
+            .get("id")
+            .or_else(|| flavor.get("original_name"))
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
     out.insert("KeyName".into(), server["key_name"].clone());
     out.insert("SecurityGroups".into(), Value::Array(groups));
     Ok(out)
