@@ -144,7 +144,8 @@ impl Call {
 }
 
 /// Where the service shows a case's resource: a GET and the JSON pointer of the resource in
-/// the answer. The resource is gone when the GET answers 404 or nothing is at the pointer.
+/// the answer. The resource is gone when the GET answers 404 or nothing (or something
+/// `DELETED`) is at the pointer.
 struct Probe {
     call: Call,
     at: String,
@@ -160,7 +161,11 @@ impl Probe {
 
     async fn look(&self, session: &Session) -> Result<Option<Value>, String> {
         match self.call.send(session).await {
-            Ok(body) => Ok(body.pointer(&self.at).filter(|v| !v.is_null()).cloned()),
+            // Nova shows a deleted server as `DELETED` for a moment, which Heat takes as gone.
+            Ok(body) => Ok(body
+                .pointer(&self.at)
+                .filter(|v| !v.is_null() && v["status"] != "DELETED")
+                .cloned()),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(format!("probe {}: {e}", self.call.path)),
         }
