@@ -43,8 +43,31 @@ pub struct KeystoneConfig {
     pub project_name: Option<String>,
     pub user_domain_name: Option<String>,
     pub project_domain_name: Option<String>,
+    /// Region and interface of the endpoints stacks use (`OS_REGION_NAME`, `OS_INTERFACE`).
+    pub region_name: Option<String>,
+    pub interface: Option<String>,
     /// Roles that make a caller an admin (Heat's policy: `admin`).
     pub admin_roles: Vec<String>,
+}
+
+impl KeystoneConfig {
+    /// These settings as the `OS_*` variables an OpenStack client reads: how the engine logs
+    /// in as the service user, the trustee of every stack's trust.
+    pub fn os_vars(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            ("OS_AUTH_URL", &self.auth_url),
+            ("OS_USERNAME", &self.username),
+            ("OS_PASSWORD", &self.password),
+            ("OS_PROJECT_NAME", &self.project_name),
+            ("OS_USER_DOMAIN_NAME", &self.user_domain_name),
+            ("OS_PROJECT_DOMAIN_NAME", &self.project_domain_name),
+            ("OS_REGION_NAME", &self.region_name),
+            ("OS_INTERFACE", &self.interface),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_string(), value.clone()?)))
+        .collect()
+    }
 }
 
 /// Settings of the API server.
@@ -197,6 +220,8 @@ impl ServerConfig {
             ("OS_PROJECT_NAME", &mut keystone.project_name),
             ("OS_USER_DOMAIN_NAME", &mut keystone.user_domain_name),
             ("OS_PROJECT_DOMAIN_NAME", &mut keystone.project_domain_name),
+            ("OS_REGION_NAME", &mut keystone.region_name),
+            ("OS_INTERFACE", &mut keystone.interface),
         ] {
             if slot.is_none() {
                 *slot = var(name);
@@ -233,6 +258,11 @@ mod tests {
         assert!(config.enable_stack_abandon && !ServerConfig::default().enable_stack_abandon);
         assert_eq!(config.keystone.username.as_deref(), Some("heat"));
         assert_eq!(config.keystone.password.as_deref(), Some("service"));
+        // The same login, for the engine's client of the service user.
+        let vars = config.keystone.os_vars();
+        assert_eq!(vars["OS_USERNAME"], "heat");
+        assert_eq!(vars["OS_PASSWORD"], "service");
+        assert!(!vars.contains_key("OS_AUTH_URL"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 /// Who is calling, taken from the validated token (Keystone mode) or the URL (no-auth mode).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RequestContext {
     pub project_id: String,
     pub user_id: Option<String>,
@@ -19,6 +19,21 @@ pub struct RequestContext {
     /// The caller's Keystone token, for the engine's calls to other OpenStack services.
     pub auth_token: Option<String>,
     pub request_id: String,
+}
+
+impl std::fmt::Debug for RequestContext {
+    // The token never reaches logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("project_id", &self.project_id)
+            .field("user_id", &self.user_id)
+            .field("username", &self.username)
+            .field("roles", &self.roles)
+            .field("is_admin", &self.is_admin)
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "******"))
+            .field("request_id", &self.request_id)
+            .finish()
+    }
 }
 
 /// A stack as named by the canonical URL `/stacks/{stack_name}/{stack_id}`.

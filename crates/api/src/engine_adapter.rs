@@ -27,6 +27,7 @@ fn context(ctx: &RequestContext) -> service::RequestContext {
             .or_else(|| ctx.user_id.clone())
             .unwrap_or_default(),
         is_admin: ctx.is_admin,
+        auth_token: ctx.auth_token.clone(),
     }
 }
 

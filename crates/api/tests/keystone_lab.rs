@@ -38,6 +38,7 @@ fn service_config() -> KeystoneConfig {
         user_domain_name: Some("Default".into()),
         project_domain_name: Some("Default".into()),
         admin_roles: vec!["admin".into()],
+        ..KeystoneConfig::default()
     }
 }
 

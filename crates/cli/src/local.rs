@@ -7,8 +7,9 @@ use axum::Router;
 use ember_api::engine::Orchestrator;
 use ember_engine::nested::SignalUrls;
 use ember_engine::store_adapter::SqlStore;
-use ember_engine::{CloudHandle, EngineConfig, Service, TemplateCompiler};
+use ember_engine::{CloudProvider, EngineConfig, Service, TemplateCompiler};
 use ember_openstack::{CloudConfig, Session};
+use ember_resources::openstack::Cloud;
 use ember_store::EncryptionKey;
 use serde_json::Value;
 use std::sync::Arc;
@@ -30,8 +31,8 @@ const MAX_BODY: usize = 256 * 1024 * 1024;
 pub struct InProcessTransport {
     store_url: String,
     router: OnceCell<Router>,
-    /// The cloud session every resource of this process uses (see [`cloud_session`]).
-    cloud: OnceCell<Option<Session>>,
+    /// The cloud every stack of this process uses (see [`cloud_session`]).
+    cloud: OnceCell<Option<Arc<Cloud>>>,
 }
 
 impl InProcessTransport {
@@ -47,9 +48,12 @@ impl InProcessTransport {
         let router = self
             .router
             .get_or_try_init(|| async {
-                let session = self.cloud.get_or_init(cloud_session).await;
-                let cloud = session.clone().map(|s| CloudHandle(Arc::new(s)));
-                let engine = engine(&self.store_url, cloud, None).await?;
+                let cloud = self
+                    .cloud
+                    .get_or_init(|| async { cloud_session().await.map(Cloud::from_session) })
+                    .await;
+                let clouds = cloud.clone().map(|c| c as Arc<dyn CloudProvider>);
+                let engine = engine(&self.store_url, clouds, None).await?;
                 // In process the user is the operator: abandon/export are not a server policy.
                 let config = ember_api::ServerConfig {
                     enable_stack_abandon: true,
@@ -68,7 +72,7 @@ impl InProcessTransport {
 /// debug, shown with `EMBER_LOG=ember::cloud=debug`) when the command is done.
 impl Drop for InProcessTransport {
     fn drop(&mut self) {
-        if let Some(Some(session)) = self.cloud.get() {
+        if let Some(session) = self.cloud.get().and_then(|c| c.as_ref()?.connected()) {
             let counts = session.call_counts();
             let total: u64 = counts.values().sum();
             let per_service = counts
@@ -170,12 +174,13 @@ impl Transport for InProcessTransport {
 const LOCK_LEASE: Duration = Duration::from_secs(30);
 
 /// The engine on the store at `store_url`, with every built-in resource type, started (actions
-/// that a previous process left in progress are resumed). `cloud` reaches every resource handler
-/// as `ResourceContext::cloud`; without it the OpenStack types read `OS_*` themselves.
+/// that a previous process left in progress are resumed). `clouds` gives each stack's resource
+/// handlers their `ResourceContext::cloud` (and makes the trusts of `--auth keystone`); without
+/// it the OpenStack types read `OS_*` themselves.
 /// `signal_urls` (from `ember serve`) mints the signal URLs and tokens the server accepts.
 pub async fn engine(
     store_url: &str,
-    cloud: Option<CloudHandle>,
+    clouds: Option<Arc<dyn CloudProvider>>,
     signal_urls: Option<Arc<dyn SignalUrls>>,
 ) -> Result<Arc<dyn Orchestrator>, CliError> {
     let key = encryption_key()?;
@@ -187,7 +192,7 @@ pub async fn engine(
         ember_resources::registry(),
         Arc::new(TemplateCompiler::default()),
         EngineConfig {
-            cloud,
+            clouds,
             signal_urls,
             ..EngineConfig::default()
         },

@@ -184,14 +184,23 @@ async fn serve(args: cli::ServeArgs, store_url: Option<String>) -> Result<(), Cl
         Some(url) => url.clone(),
         None => mode::default_store_url()?,
     };
-    // Server mode: each stack's resources reach the cloud as their own user (not this
-    // process's OS_* credentials), so no shared session is given here. Resources get signal
-    // URLs and tokens from a signer with the server's key and public endpoint.
+    // With Keystone, each stack's resources act as the user who created it, through a trust to
+    // the service user that validates tokens (the same login). Without auth there is no user:
+    // every stack uses this process's OS_* / clouds.yaml credentials.
+    let clouds: Arc<dyn ember_engine::CloudProvider> = match config.auth {
+        ember_api::AuthMode::Keystone => {
+            let service = ember_openstack::CloudConfig::from_vars(&config.keystone.os_vars(), &[])
+                .map_err(|e| CliError::Config(format!("the service user's login: {e}")))?;
+            Arc::new(ember_resources::openstack::KeystoneTrusts::new(service))
+        }
+        ember_api::AuthMode::None => ember_resources::openstack::Cloud::from_env(),
+    };
+    // Resources get signal URLs and tokens from a signer with the server's key and endpoint.
     if config.signing_key.is_none() {
         config.signing_key = Some(local::derived_signing_secret()?);
     }
     let signer = Arc::new(ember_api::UrlSigner::new(&config));
-    let engine = local::engine(&database_url, None, Some(signer)).await?;
+    let engine = local::engine(&database_url, Some(clouds), Some(signer)).await?;
     let state =
         ember_api::ApiState::new(config, engine).map_err(|e| CliError::Config(e.to_string()))?;
     ember_api::serve(state)

@@ -12,7 +12,7 @@ use crate::graph::{run_graph, GraphOutcome, StepFailure};
 use crate::model::{Action, CancelMode, EventRecord, ResourceRecord, StackRecord, Status};
 use crate::registry::Registry;
 use crate::resource::{
-    physical_resource_name, Progress, ResourceContext, ResourceType, UpdateRequest,
+    physical_resource_name, CloudHandle, Progress, ResourceContext, ResourceType, UpdateRequest,
 };
 use crate::schema::{validate_properties, PropertyError};
 use crate::store::{GroupWriter, StateStore, Write};
@@ -53,8 +53,9 @@ pub struct EngineConfig {
     pub max_resources_per_stack: i64,
     /// `max_nested_stack_depth`: how deep stacks may nest (a root stack is depth 0).
     pub max_nested_stack_depth: usize,
-    /// Handed to every resource handler (`ResourceContext::cloud`).
-    pub cloud: Option<crate::resource::CloudHandle>,
+    /// Cloud access per stack (`ResourceContext::cloud`) and the trusts of deferred work
+    /// (`crate::cloud`); without it the OpenStack types use the process's `OS_*` credentials.
+    pub clouds: Option<Arc<dyn crate::cloud::CloudProvider>>,
     /// The API server's signal URLs and tokens; without it resources get native paths.
     pub signal_urls: Option<Arc<dyn crate::nested::SignalUrls>>,
 }
@@ -70,7 +71,7 @@ impl Default for EngineConfig {
             enable_adopt: true,
             max_resources_per_stack: 1000,
             max_nested_stack_depth: 5,
-            cloud: None,
+            clouds: None,
             signal_urls: None,
         }
     }
@@ -95,6 +96,11 @@ pub(crate) struct EngineInner {
     pub config: EngineConfig,
     /// Actions running in this process: their cancel signal and completion.
     running: Mutex<HashMap<String, RunningAction>>,
+    /// The cloud access of the actions a request started, by stack id, while they run (their
+    /// nested stacks' actions inherit it): they act with the requester's token, as Heat runs a
+    /// request's work with its context. Everything else (signals, scaling, an action resumed by
+    /// another engine) acts through the stack's trust.
+    acting: Mutex<HashMap<String, CloudHandle>>,
     /// Definitions the service compiled to check a request, by stack id, taken by the action
     /// the request starts so a template is compiled once per action.
     prepared: Mutex<HashMap<String, Prepared>>,
@@ -141,6 +147,7 @@ impl EngineInner {
             registry,
             compiler,
             config,
+            acting: Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
             prepared: Mutex::new(HashMap::new()),
             changes,
@@ -283,11 +290,34 @@ impl EngineInner {
         }
     }
 
-    /// What a handler sees of a stored resource.
+    /// The cloud access of `stack`'s resources: through its trust, if it has one.
+    pub fn stack_cloud(&self, stack: &StackRecord) -> Option<CloudHandle> {
+        if let Some(acting) = self.acting_cloud(&stack.id) {
+            return Some(acting);
+        }
+        let clouds = self.config.clouds.as_ref()?;
+        clouds.for_stack(stack.trust_id.as_ref())
+    }
+
+    /// The cloud access a request gave the stack's running action, if any.
+    pub fn acting_cloud(&self, stack_id: &str) -> Option<CloudHandle> {
+        self.acting.lock().ok()?.get(stack_id).cloned()
+    }
+
+    /// Deletes a root stack's trust (nested stacks share it), as the last step of its delete.
+    pub async fn revoke_trust(&self, stack: &StackRecord) -> Result<(), EngineError> {
+        match (&self.config.clouds, &stack.trust_id, &stack.parent) {
+            (Some(clouds), Some(trust), None) => clouds.revoke(trust).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// What a handler sees of a stored resource; `cloud` is its stack's ([`Self::stack_cloud`]).
     pub fn context(
         &self,
         stack_id: &str,
         stack_name: &str,
+        cloud: Option<CloudHandle>,
         row: &ResourceRecord,
         action: Action,
     ) -> ResourceContext {
@@ -300,7 +330,7 @@ impl EngineInner {
             data: row.data.clone(),
             action,
             short_id: row.short_id.clone(),
-            cloud: self.config.cloud.clone(),
+            cloud,
             checks: 0,
             update_policy: Value::Null,
             metadata: row.metadata.clone(),
@@ -345,8 +375,12 @@ impl EngineInner {
     }
 
     /// Runs `job` on a stack whose lock this engine holds and whose in-progress state is
-    /// stored; releases the lock at the end.
-    pub fn spawn(self: &Arc<Self>, stack_id: String, job: Job) {
+    /// stored; releases the lock at the end. `acting`: the cloud access of the request that
+    /// started it (see `acting`), else the stack's own.
+    pub fn spawn(self: &Arc<Self>, stack_id: String, job: Job, acting: Option<CloudHandle>) {
+        if let (Some(cloud), Ok(mut clouds)) = (acting, self.acting.lock()) {
+            clouds.insert(stack_id.clone(), cloud);
+        }
         let (cancel_tx, cancel_rx) = watch::channel(None);
         let (done_tx, done_rx) = watch::channel(false);
         if let Ok(mut running) = self.running.lock() {
@@ -392,6 +426,9 @@ impl EngineInner {
             if let Ok(mut running) = engine.running.lock() {
                 running.remove(&stack_id);
             }
+            if let Ok(mut clouds) = engine.acting.lock() {
+                clouds.remove(&stack_id);
+            }
             // Waiters may be gone; that is fine.
             let _ = done_tx.send(true);
         });
@@ -430,10 +467,19 @@ impl EngineInner {
                 let targets: Vec<String> = run.all_row_ids();
                 let outcome = run.delete_rows(targets, deadline, abandon, false).await;
                 match outcome {
+                    // As Heat's `_delete_credentials`: the trust goes before the stack is
+                    // marked deleted, and a trust that cannot be deleted fails the delete
+                    // (which can be repeated).
                     GraphOutcome::Complete => {
-                        stack.deleted_at = Some(Utc::now());
-                        let reason = "Stack DELETE completed successfully".to_string();
-                        self.set_stack_state(&mut stack, Action::Delete, Status::Complete, reason)
+                        let (status, reason) = match self.revoke_trust(&stack).await {
+                            Ok(()) => {
+                                stack.deleted_at = Some(Utc::now());
+                                let reason = "Stack DELETE completed successfully".to_string();
+                                (Status::Complete, reason)
+                            }
+                            Err(e) => (Status::Failed, format!("Error deleting trust: {e}")),
+                        };
+                        self.set_stack_state(&mut stack, Action::Delete, status, reason)
                             .await
                     }
                     other => {
@@ -632,6 +678,8 @@ pub(crate) struct Run {
     engine: Arc<EngineInner>,
     stack_id: String,
     stack_name: String,
+    /// The stack's cloud access, asked for once per action.
+    cloud: Option<CloudHandle>,
     defn: StackDefinition,
     /// Implementations by resource name (from the definition, with the environment).
     types: HashMap<String, Result<Arc<dyn ResourceType>, String>>,
@@ -668,6 +716,7 @@ impl Run {
         }
         let (stop, _) = watch::channel(false);
         Arc::new(Run {
+            cloud: engine.stack_cloud(stack),
             engine,
             stack_id: stack.id.clone(),
             stack_name: stack.name.clone(),
@@ -718,9 +767,13 @@ impl Run {
     }
 
     fn context(&self, row: &ResourceRecord, action: Action) -> ResourceContext {
-        let mut cx = self
-            .engine
-            .context(&self.stack_id, &self.stack_name, row, action);
+        let mut cx = self.engine.context(
+            &self.stack_id,
+            &self.stack_name,
+            self.cloud.clone(),
+            row,
+            action,
+        );
         if let Some(def) = self.defn.resources.get(&row.name) {
             cx.update_policy = def.update_policy.clone();
         }

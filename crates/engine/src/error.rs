@@ -47,6 +47,12 @@ pub enum EngineError {
     InvalidTemplateVersion(String),
     #[error("{0}")]
     Store(String),
+    /// Keystone refused the requester's rights for a stack's deferred work (a trust).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The stack's deferred work could not be delegated (Heat's `MissingCredentialError`).
+    #[error("Missing required credential: {0}")]
+    MissingCredential(String),
 }
 
 impl EngineError {
@@ -73,6 +79,8 @@ impl EngineError {
             EngineError::UnknownUserParameter(_) => "UnknownUserParameter",
             EngineError::InvalidTemplateVersion(_) => "InvalidTemplateVersion",
             EngineError::Store(_) => "Error",
+            EngineError::Forbidden(_) => "Forbidden",
+            EngineError::MissingCredential(_) => "MissingCredentialError",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! - [`service::Service`]: the facade the CLI and the API call; it returns Heat-shaped JSON.
 //! - [`store::StateStore`]: the persistence the engine needs.
 
+pub mod cloud;
 pub mod definition;
 pub mod engine;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod store;
 pub mod store_adapter;
 pub mod template_compiler;
 
+pub use cloud::{CloudProvider, TrustId};
 pub use definition::{Compiler, Evaluate, Resolver, StackDefinition, Validation};
 pub use engine::{EngineConfig, StatusChange};
 pub use error::{EngineError, ResourceError};

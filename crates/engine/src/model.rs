@@ -79,6 +79,10 @@ pub struct StackRecord {
     pub deleted_at: Option<DateTime<Utc>>,
     /// Set by `cancel_update`; the engine running the action stops at its next step.
     pub cancel: Option<CancelMode>,
+    /// The Keystone trust the stack's deferred work acts under (`crate::cloud`); a nested
+    /// stack holds its root's.
+    #[serde(default)]
+    pub trust_id: Option<crate::cloud::TrustId>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

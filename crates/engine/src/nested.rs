@@ -494,7 +494,9 @@ impl EngineControl {
                 .await;
             return Err(store_failure(e));
         }
-        engine.spawn(child.id.clone(), job);
+        // A child's action is part of its parent's: it acts with the same cloud access.
+        let acting = child.parent.as_deref().and_then(|p| engine.acting_cloud(p));
+        engine.spawn(child.id.clone(), job, acting);
         Ok(())
     }
 }
@@ -566,6 +568,8 @@ impl StackControl for EngineControl {
             updated_at: None,
             deleted_at: None,
             cancel: None,
+            // Nested stacks act under their root's trust (Heat shares the parent's user_creds).
+            trust_id: parent.trust_id.clone(),
         };
         let defn = engine
             .compile(&record)
@@ -767,6 +771,7 @@ impl StackControl for EngineControl {
             project_id: record.project_id.clone(),
             username: record.username.clone(),
             is_admin: true,
+            auth_token: None,
         };
         crate::service::Service::from_engine(engine)
             .signal_resource(&cx, stack_id, resource, details.clone())

@@ -13,6 +13,7 @@ use crate::model::{
     StackRecord, Status,
 };
 use crate::registry::Registry;
+use crate::resource::CloudHandle;
 use crate::restore;
 use crate::schema::validate_properties;
 use crate::store::{StateStore, StoreError, Write};
@@ -29,11 +30,26 @@ use tokio::sync::broadcast;
 pub use ember_store::{SortDir, StackQuery, StackSortKey};
 
 /// Who is asking.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RequestContext {
     pub project_id: String,
     pub username: String,
     pub is_admin: bool,
+    /// The caller's Keystone token (`--auth keystone`): what a stack's trust is made from and
+    /// what request-time cloud checks use.
+    pub auth_token: Option<String>,
+}
+
+impl std::fmt::Debug for RequestContext {
+    // The token never reaches logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("project_id", &self.project_id)
+            .field("username", &self.username)
+            .field("is_admin", &self.is_admin)
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "******"))
+            .finish()
+    }
 }
 
 /// A create, update or preview body (`POST /stacks`, `PUT|PATCH /stacks/{name}/{id}`).
@@ -164,7 +180,7 @@ impl Service {
             };
             match job {
                 Some(job) => {
-                    engine.spawn(stack_id.clone(), job);
+                    engine.spawn(stack_id.clone(), job, None);
                     resumed.push(stack_id);
                 }
                 None => {
@@ -227,10 +243,13 @@ impl Service {
         }
         let mut stack = self.new_record(cx, &name, &req)?;
         let defn = self.compile_checked(&stack)?;
-        self.check_against_cloud(&defn).await?;
+        let acting = self.request_cloud(cx);
+        self.check_against_cloud(acting.as_ref(), &defn).await?;
+        self.delegate(cx, &mut stack).await?;
         self.engine.prepare(&stack, defn);
         let started = self
             .insert_and_start(
+                acting,
                 &mut stack,
                 Action::Create,
                 "Stack CREATE started",
@@ -239,9 +258,36 @@ impl Service {
             .await;
         if let Err(e) = started {
             self.engine.discard_prepared(&stack.id);
+            self.discard_trust(&stack).await;
             return Err(e);
         }
         Ok(json!({"id": stack.id, "links": [self.link(&stack)]}))
+    }
+
+    /// The cloud access of work done for `cx` now: the requester's own (their token).
+    fn request_cloud(&self, cx: &RequestContext) -> Option<CloudHandle> {
+        self.engine.config.clouds.as_ref()?.for_request(cx)
+    }
+
+    /// The trust for the stack's deferred work, made from the requester's token before the
+    /// stack is stored (see [`crate::cloud`]).
+    async fn delegate(
+        &self,
+        cx: &RequestContext,
+        stack: &mut StackRecord,
+    ) -> Result<(), EngineError> {
+        if let Some(clouds) = &self.engine.config.clouds {
+            stack.trust_id = clouds.delegate(cx).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the trust of a stack that was not stored. A failure is logged only: the
+    /// request's own error is what the caller needs to see.
+    async fn discard_trust(&self, stack: &StackRecord) {
+        if let Err(error) = self.engine.revoke_trust(stack).await {
+            tracing::warn!(stack = %stack.name, %error, "could not delete the unused trust");
+        }
     }
 
     fn new_record(
@@ -281,6 +327,7 @@ impl Service {
             updated_at: None,
             deleted_at: None,
             cancel: None,
+            trust_id: None,
         };
         self.merge_environment_files(&mut stack, None)?;
         Ok(stack)
@@ -370,8 +417,11 @@ impl Service {
 
     /// Every resource's [`crate::resource::ResourceType::validate_with_cloud`], as Heat checks custom constraints
     /// (a missing flavor or image) before accepting a stack.
-    async fn check_against_cloud(&self, defn: &StackDefinition) -> Result<(), EngineError> {
-        let cloud = self.engine.config.cloud.as_ref();
+    async fn check_against_cloud(
+        &self,
+        cloud: Option<&CloudHandle>,
+        defn: &StackDefinition,
+    ) -> Result<(), EngineError> {
         for (name, def) in &defn.resources {
             let ty = self
                 .engine
@@ -396,6 +446,7 @@ impl Service {
 
     async fn insert_and_start(
         &self,
+        acting: Option<CloudHandle>,
         stack: &mut StackRecord,
         action: Action,
         reason: &str,
@@ -414,7 +465,7 @@ impl Service {
         engine
             .set_stack_state(stack, action, Status::InProgress, reason.to_string())
             .await?;
-        engine.spawn(stack.id.clone(), job);
+        engine.spawn(stack.id.clone(), job, acting);
         Ok(())
     }
 
@@ -437,6 +488,7 @@ impl Service {
     /// Starts an action on an existing stack: lock, store the in-progress state, spawn.
     async fn start_action(
         &self,
+        cx: &RequestContext,
         stack: &mut StackRecord,
         action: Action,
         job: Job,
@@ -456,7 +508,8 @@ impl Service {
                 .await;
             return Err(e);
         }
-        self.engine.spawn(stack.id.clone(), job);
+        self.engine
+            .spawn(stack.id.clone(), job, self.request_cloud(cx));
         Ok(())
     }
 
@@ -626,7 +679,12 @@ impl Service {
         });
         self.engine.prepare(&stack, defn);
         let started = self
-            .start_action(&mut stack, Action::Update, Job::Converge(Action::Update))
+            .start_action(
+                cx,
+                &mut stack,
+                Action::Update,
+                Job::Converge(Action::Update),
+            )
             .await;
         if let Err(e) = started {
             self.engine.discard_prepared(&stack.id);
@@ -722,7 +780,8 @@ impl Service {
         let mut target = stack.clone();
         self.apply_update_request(&mut target, &req)?;
         let new_defn = self.compile_checked(&target)?;
-        self.check_against_cloud(&new_defn).await?;
+        self.check_against_cloud(self.request_cloud(cx).as_ref(), &new_defn)
+            .await?;
         let rows = self.engine.rows(&stack.id).await?;
         let current: BTreeMap<&str, &ResourceRecord> = rows
             .iter()
@@ -787,8 +846,13 @@ impl Service {
             self.engine.wait_idle(&stack.id).await;
             stack = self.lookup(cx, name_or_id, false).await?;
         }
-        self.start_action(&mut stack, Action::Delete, Job::Delete { abandon: false })
-            .await
+        self.start_action(
+            cx,
+            &mut stack,
+            Action::Delete,
+            Job::Delete { abandon: false },
+        )
+        .await
     }
 
     /// Abandon data, then the stack is deleted leaving every physical resource in place.
@@ -804,8 +868,13 @@ impl Service {
         }
         let mut stack = self.lookup(cx, name_or_id, false).await?;
         let data = self.export_data(&stack).await?;
-        self.start_action(&mut stack, Action::Delete, Job::Delete { abandon: true })
-            .await?;
+        self.start_action(
+            cx,
+            &mut stack,
+            Action::Delete,
+            Job::Delete { abandon: true },
+        )
+        .await?;
         Ok(data)
     }
 
@@ -876,14 +945,14 @@ impl Service {
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        self.engine
-            .store
-            .insert_stack(&stack)
-            .await
-            .map_err(|e| match e {
+        self.delegate(cx, &mut stack).await?;
+        if let Err(e) = self.engine.store.insert_stack(&stack).await {
+            self.discard_trust(&stack).await;
+            return Err(match e {
                 StoreError::NameTaken(n) => EngineError::StackExists(n),
                 other => store_error(other),
-            })?;
+            });
+        }
         self.lock(&stack).await?;
         self.engine
             .set_stack_state(
@@ -944,8 +1013,11 @@ impl Service {
             writes.push(Write::Resource(Box::new(row)));
         }
         self.engine.commit(writes).await?;
-        self.engine
-            .spawn(stack.id.clone(), Job::Converge(Action::Adopt));
+        self.engine.spawn(
+            stack.id.clone(),
+            Job::Converge(Action::Adopt),
+            self.request_cloud(cx),
+        );
         Ok(json!({"id": stack.id, "links": [self.link(&stack)]}))
     }
 
@@ -1096,15 +1168,15 @@ impl Service {
         let mut stack = self.lookup(cx, name_or_id, false).await?;
         match action {
             StackAction::Suspend => {
-                self.start_action(&mut stack, Action::Suspend, Job::Walk(Action::Suspend))
+                self.start_action(cx, &mut stack, Action::Suspend, Job::Walk(Action::Suspend))
                     .await
             }
             StackAction::Resume => {
-                self.start_action(&mut stack, Action::Resume, Job::Walk(Action::Resume))
+                self.start_action(cx, &mut stack, Action::Resume, Job::Walk(Action::Resume))
                     .await
             }
             StackAction::Check => {
-                self.start_action(&mut stack, Action::Check, Job::Walk(Action::Check))
+                self.start_action(cx, &mut stack, Action::Check, Job::Walk(Action::Check))
                     .await
             }
             StackAction::CancelUpdate | StackAction::CancelWithoutRollback => {
@@ -1207,7 +1279,9 @@ impl Service {
             .cloned()
             .chain(extra.iter().cloned())
             .collect();
-        let cx = self.engine.context(&s.id, &s.name, row, row.action);
+        let cx = self
+            .engine
+            .context(&s.id, &s.name, self.engine.stack_cloud(s), row, row.action);
         for attr in names {
             let v = ty
                 .attribute(&cx, &attr)
@@ -1263,7 +1337,13 @@ impl Service {
         if let Some(hook) = details.get("unset_hook") {
             return self.clear_hook(row, resource, hook).await;
         }
-        let rcx = self.engine.context(&s.id, &s.name, &row, row.action);
+        let rcx = self.engine.context(
+            &s.id,
+            &s.name,
+            self.engine.stack_cloud(&s),
+            &row,
+            row.action,
+        );
         match ty.handle_signal(&rcx, &details).await {
             Ok(data) => {
                 row.data.extend(data);
@@ -1484,9 +1564,13 @@ impl Service {
             else {
                 continue;
             };
-            let rcx = self
-                .engine
-                .context(&stack.id, &stack.name, row, Action::Snapshot);
+            let rcx = self.engine.context(
+                &stack.id,
+                &stack.name,
+                engine.stack_cloud(stack),
+                row,
+                Action::Snapshot,
+            );
             match ty.snapshot(&rcx).await {
                 Ok(d) => {
                     if let Some(r) = data.pointer_mut(&format!(
@@ -1657,7 +1741,11 @@ impl Service {
                 .await;
             return Err(e);
         }
-        engine.spawn(stack.id.clone(), Job::Converge(Action::Restore));
+        engine.spawn(
+            stack.id.clone(),
+            Job::Converge(Action::Restore),
+            self.request_cloud(cx),
+        );
         Ok(())
     }
 

@@ -804,6 +804,7 @@ mod tests {
             project_id: project.into(),
             username: "demo".into(),
             is_admin: false,
+            auth_token: None,
         }
     }
 

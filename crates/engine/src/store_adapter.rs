@@ -253,6 +253,7 @@ fn stack_out(s: &StackRecord, version: i64) -> Result<db::StackRecord, StoreErro
         created_at: s.created_at,
         updated_at: s.updated_at,
         deleted_at: s.deleted_at,
+        trust_id: s.trust_id.clone(),
         version,
     })
 }
@@ -313,6 +314,7 @@ fn stack_in(s: db::StackRecord) -> StackRecord {
             Some("no_rollback") => Some(CancelMode::NoRollback),
             _ => None,
         },
+        trust_id: s.trust_id,
     }
 }
 

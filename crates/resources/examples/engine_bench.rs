@@ -19,6 +19,7 @@ fn cx() -> RequestContext {
         project_id: "bench".into(),
         username: "bench".into(),
         is_admin: false,
+        auth_token: None,
     }
 }
 

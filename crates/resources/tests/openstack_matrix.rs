@@ -49,8 +49,8 @@
 //! | Keystone Project | ks project_role_user_and_assignment_lifecycle; mx keystone[project] | ks; mx | ks (decision); mx (parent) | ks; mx | ks; mx | ks (Conflict); mx | mx |
 //! | Keystone User | ks project_role…, group_role_assignment_and_user_groups; mx keystone[user] | ks; mx | n/a | ks; mx | ks (2nd delete); mx | mx (name taken) | mx |
 //! | Keystone Role | ks project_role…; mx keystone[role] | ks; mx | mx (domain) | ks; mx | ks (2nd delete); mx | mx (name taken) | mx |
-//! | Keystone UserRoleAssignment | ks project_role…; mx keystone[user_role_assignment] | ks; mx | n/a | ks; mx | ks (user gone); mx (revoked) | n/a: the keystone.* constraints refuse every bad name first | n/a |
-//! | Keystone GroupRoleAssignment | ks group_role_assignment…; mx keystone[group_role_assignment] | ks; mx | n/a | ks; mx | ks (group gone); mx (revoked) | n/a (as above) | n/a |
+//! | Keystone UserRoleAssignment | ks project_role…; mx keystone[user_role_assignment] | ks; mx | n/a | ks; mx | ks (user gone); mx (revoked) | n/a: the keystone.* constraints refuse every bad name first | mx (after a refused project) |
+//! | Keystone GroupRoleAssignment | ks group_role_assignment…; mx keystone[group_role_assignment] | ks; mx | n/a | ks; mx | ks (group gone); mx (revoked) | n/a (as above) | mx (after a refused project) |
 //! | Aodh GnocchiAggregationByResourcesAlarm | ao gnocchi_alarm_lifecycle…; mx aodh[by_resources] | ao; mx | ao (decision); mx (time_constraints) | ao; mx | ao (2nd delete); mx | ao (bad query); mx (bad action) | mx |
 //! | Aodh GnocchiResourcesAlarm | mx aodh[resources] | mx | mx | mx | mx | mx | mx |
 //! | Aodh GnocchiAggregationByMetricsAlarm | mx aodh[by_metrics] | mx | mx | mx | mx | mx | mx |
@@ -1262,6 +1262,12 @@ fn keystone_cases(s: &str, group: &str) -> Vec<Case> {
                 shows: Shown::IdOf("role2"),
                 same_id: true,
             }),
+            // The assignment types take no input Keystone refuses (see the table); the rollback
+            // after a project Keystone refuses still has to revoke the grant.
+            refused: Some((
+                json!({"bad": {"type": "OS::Keystone::Project", "properties": {"name": "demo"}}}),
+                "Conflict",
+            )),
             ..Case::new(
                 "user_role_assignment",
                 "OS::Keystone::UserRoleAssignment",
@@ -1289,6 +1295,12 @@ fn keystone_cases(s: &str, group: &str) -> Vec<Case> {
                 same_id: true,
             }),
             fixtures: Ids::from([("group".to_string(), group.to_string())]),
+            // The assignment types take no input Keystone refuses (see the table); the rollback
+            // after a project Keystone refuses still has to revoke the grant.
+            refused: Some((
+                json!({"bad": {"type": "OS::Keystone::Project", "properties": {"name": "demo"}}}),
+                "Conflict",
+            )),
             ..Case::new(
                 "group_role_assignment",
                 "OS::Keystone::GroupRoleAssignment",
@@ -1610,6 +1622,9 @@ async fn rollback_of_a_half_created_stack_leaves_nothing() {
                 && deleted < rollback_done,
             "{resource}: {seen:?}"
         );
+        for at in [deleting, deleted] {
+            assert_eq!(events[at]["resource_status_reason"], "state changed");
+        }
     }
 }
 

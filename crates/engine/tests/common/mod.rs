@@ -56,6 +56,7 @@ pub fn cx() -> RequestContext {
         project_id: "tenant".into(),
         username: "demo".into(),
         is_admin: false,
+        auth_token: None,
     }
 }
 

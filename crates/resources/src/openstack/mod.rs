@@ -6,9 +6,11 @@
 //! answer `Pending` with an interval that grows with the time the action has taken (so a slow
 //! server costs few calls), or fail with the service's own message.
 //!
-//! Cloud access: a handler uses the `ember_openstack::Session` the embedding program put in the
-//! context's `CloudHandle` (server mode: the stack's trust-scoped session); without one, the
-//! types share a [`Cloud`] that connects on first use from `OS_*` / `clouds.yaml` (local mode).
+//! Cloud access: a handler uses the context's `CloudHandle`, which the engine gets per stack from
+//! its `CloudProvider`: a [`Cloud`] (one shared session: local mode, `ember serve --auth none`),
+//! or [`KeystoneTrusts`] (`--auth keystone`: each stack's trust-scoped session). A handle may
+//! also hold a connected `ember_openstack::Session` (tests). Without a handle, the types share a
+//! [`Cloud`] that connects on first use from `OS_*` / `clouds.yaml`.
 
 mod aodh;
 mod cinder;
@@ -19,19 +21,27 @@ mod keystone;
 mod neutron;
 mod nova;
 mod props;
+mod trusts;
 mod user_data;
+
+pub use trusts::KeystoneTrusts;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ember_engine::{Progress, Registry, ResourceContext, ResourceError};
+use ember_engine::{
+    CloudHandle, CloudProvider, EngineError, Progress, Registry, RequestContext, ResourceContext,
+    ResourceError, TrustId,
+};
 use ember_openstack::{CloudConfig, Poll, Session};
 
 /// Where the types get their session: connected once, on first use, and shared.
 pub struct Cloud {
     source: CloudSource,
     session: tokio::sync::OnceCell<Session>,
+    /// This cloud itself, for the handles it gives as a `CloudProvider`.
+    me: std::sync::Weak<Cloud>,
 }
 
 enum CloudSource {
@@ -40,27 +50,26 @@ enum CloudSource {
 }
 
 impl Cloud {
+    fn new(source: CloudSource, session: Option<Session>) -> Arc<Cloud> {
+        Arc::new_cyclic(|me| Cloud {
+            source,
+            session: tokio::sync::OnceCell::new_with(session),
+            me: me.clone(),
+        })
+    }
+
     /// Credentials from `OS_*` variables or `OS_CLOUD` + clouds.yaml, read at first use.
     pub fn from_env() -> Arc<Cloud> {
-        Arc::new(Cloud {
-            source: CloudSource::Environment,
-            session: tokio::sync::OnceCell::new(),
-        })
+        Cloud::new(CloudSource::Environment, None)
     }
 
     pub fn from_config(config: CloudConfig) -> Arc<Cloud> {
-        Arc::new(Cloud {
-            source: CloudSource::Config(config),
-            session: tokio::sync::OnceCell::new(),
-        })
+        Cloud::new(CloudSource::Config(config), None)
     }
 
-    /// An already connected session (tests, server mode).
+    /// An already connected session (local mode, tests).
     pub fn from_session(session: Session) -> Arc<Cloud> {
-        Arc::new(Cloud {
-            source: CloudSource::Environment,
-            session: tokio::sync::OnceCell::new_with(Some(session)),
-        })
+        Cloud::new(CloudSource::Environment, Some(session))
     }
 
     pub async fn session(&self) -> Result<&Session, ResourceError> {
@@ -77,15 +86,70 @@ impl Cloud {
     }
 }
 
+/// Shared access: every stack (and every request check) uses this one cloud; nothing is
+/// delegated.
+#[async_trait::async_trait]
+impl CloudProvider for Cloud {
+    fn for_request(&self, _requester: &RequestContext) -> Option<CloudHandle> {
+        self.handle()
+    }
+
+    fn for_stack(&self, _trust: Option<&TrustId>) -> Option<CloudHandle> {
+        self.handle()
+    }
+
+    async fn delegate(&self, _requester: &RequestContext) -> Result<Option<TrustId>, EngineError> {
+        Ok(None)
+    }
+
+    async fn revoke(&self, _trust: &TrustId) -> Result<(), EngineError> {
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Cloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cloud")
+            .field("connected", &self.session.initialized())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cloud {
+    /// A handle to this cloud for `ResourceContext::cloud`.
+    fn handle(&self) -> Option<CloudHandle> {
+        self.me
+            .upgrade()
+            .map(|me| CloudHandle(me as Arc<dyn std::any::Any + Send + Sync>))
+    }
+
+    /// The session, if connected: for the call counts a program reports at exit.
+    pub fn connected(&self) -> Option<&Session> {
+        self.session.get()
+    }
+}
+
 /// The session for this handler call: the context's, else the shared one.
 pub(crate) async fn session<'a>(
     cloud: &'a Cloud,
     cx: &'a ResourceContext,
 ) -> Result<&'a Session, ResourceError> {
-    match cx.cloud.as_ref().and_then(|handle| handle.get::<Session>()) {
-        Some(session) => Ok(session),
+    match cx.cloud.as_ref() {
+        Some(handle) => handle_session(handle, cloud).await,
         None => cloud.session().await,
     }
+}
+
+/// The session a handle gives: its connected session, or its cloud's (connected on first use);
+/// `fallback`'s for a handle of another kind.
+async fn handle_session<'a>(
+    handle: &'a CloudHandle,
+    fallback: &'a Cloud,
+) -> Result<&'a Session, ResourceError> {
+    if let Some(session) = handle.get::<Session>() {
+        return Ok(session);
+    }
+    handle.get::<Cloud>().unwrap_or(fallback).session().await
 }
 
 /// A service client (`Compute::new`, `Network::new`, ...) on this handler call's session, its
@@ -145,12 +209,12 @@ pub(crate) async fn check_constraints(
     schema: &ember_engine::schema::TypeSchema,
     properties: &ember_engine::Properties,
 ) -> Result<(), (String, String)> {
-    let session = match handle.and_then(|h| h.get::<Session>()) {
-        Some(session) => session,
-        None => match cloud.session().await {
-            Ok(session) => session,
-            Err(_) => return Ok(()),
-        },
+    let session = match handle {
+        Some(handle) => handle_session(handle, cloud).await,
+        None => cloud.session().await,
+    };
+    let Ok(session) = session else {
+        return Ok(());
     };
     constraints::check_properties(session, schema, properties).await
 }

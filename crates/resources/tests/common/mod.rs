@@ -13,6 +13,7 @@ pub fn cx() -> RequestContext {
         project_id: "tenant".into(),
         username: "demo".into(),
         is_admin: false,
+        auth_token: None,
     }
 }
 
@@ -41,7 +42,9 @@ pub fn lab_service(session: &ember_openstack::Session) -> Service {
     service_on(
         Arc::new(MemoryStore::new()),
         EngineConfig {
-            cloud: Some(ember_engine::CloudHandle(Arc::new(session.clone()))),
+            clouds: Some(ember_resources::openstack::Cloud::from_session(
+                session.clone(),
+            )),
             ..config()
         },
     )
