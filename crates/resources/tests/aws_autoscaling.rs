@@ -309,6 +309,46 @@ async fn sizes_update_in_place_and_a_new_launch_configuration_rolls_through_the_
     assert_eq!(status(&wait(&svc, &id).await), "DELETE_COMPLETE");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_rolling_policy_a_new_launch_configuration_reaches_only_new_members() {
+    let (svc, api) = engine_and_api(config());
+    let stack = create(
+        &svc,
+        group_request("awskeep", &group_template("cirros", SIZES, false)),
+    )
+    .await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap().to_string();
+    let child = group_child(&svc, &id).await;
+    let first = members(&svc, &child).await;
+
+    // As in Heat (a resize that replaces no member), the members keep their image...
+    let updated = update(&svc, &id, &group_template("fedora", SIZES, false)).await;
+    assert_eq!(status(&updated), "UPDATE_COMPLETE", "{}", reason(&updated));
+    assert_eq!(members(&svc, &child).await, first);
+    assert_eq!(
+        member_outputs(&svc, &child, "image").await,
+        vec![json!("cirros"); 2]
+    );
+    // ... and the members a scale-up adds are built from the new launch configuration.
+    alarm(&svc, &api, &out(&svc, &id, "UpUrl").await, &child).await;
+    let mut images = Vec::new();
+    for (name, row) in resources(&svc, &child).await {
+        let nested = row["physical_resource_id"].as_str().unwrap().to_string();
+        images.push((first.contains(&name), out(&svc, &nested, "image").await));
+    }
+    images.sort_by_key(|(old, _)| !old);
+    assert_eq!(
+        images,
+        [
+            (true, json!("cirros")),
+            (true, json!("cirros")),
+            (false, json!("fedora")),
+            (false, json!("fedora"))
+        ]
+    );
+}
+
 /// A template's validation message (the create is refused before anything is stored).
 async fn refusal(template: &str) -> String {
     let svc = service();

@@ -386,8 +386,8 @@ impl AutoScalingGroup {
     }
 
     /// The Heat group's view: the sizes, the member definition as `resource`, and the
-    /// `AutoScalingRollingUpdate` policy as `rolling_updates` (none without one, so a changed
-    /// launch configuration then reaches every member in one child update).
+    /// `AutoScalingRollingUpdate` policy as `rolling_updates` (none without one: then, as in
+    /// Heat, a changed launch configuration reaches only the members added later).
     fn heat_context(cx: &ResourceContext, member: Value) -> ResourceContext {
         let mut heat = cx.clone();
         let mut props = Properties::new();

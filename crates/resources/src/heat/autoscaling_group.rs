@@ -3,7 +3,8 @@
 //!
 //! The size is the number of members of the child (no separate counter to drift). A resize
 //! keeps the newest members when shrinking (Heat removes the oldest first) and adds members
-//! with new names when growing, so only the members that appear or disappear are touched.
+//! with new names when growing, so only the members that appear or disappear are touched:
+//! members that stay keep the definition they have, new ones get the current `resource`.
 //! Cooldown is kept in the resource data as the time the group may scale again. A change of
 //! `resource` updates the members in batches as `rolling_updates` says (see [`Batching`]).
 
@@ -213,7 +214,9 @@ impl AutoScalingGroup {
     }
 
     /// The members after an update: the desired capacity when given, otherwise the current
-    /// size within the new bounds (Heat), each with the current `resource` definition.
+    /// size within the new bounds (Heat). With a rolling policy every member gets the current
+    /// `resource` (the policy paces the change); without one, as Heat's resize, members that
+    /// stay keep their definition.
     async fn target(&self, cx: &ResourceContext) -> Result<Members, ResourceError> {
         let members = self.members(cx).await?;
         let (min, max) = Self::bounds(&cx.properties);
@@ -224,7 +227,39 @@ impl AutoScalingGroup {
             .unwrap_or(members.len() as i64)
             .clamp(min, max.max(min));
         let names = Self::resized(members, usize::try_from(size).unwrap_or(0));
-        Ok(Self::definitions(&cx.properties, names))
+        match Self::batching(cx) {
+            Some(_) => Ok(Self::definitions(&cx.properties, names)),
+            None => self.resized_definitions(cx, names).await,
+        }
+    }
+
+    /// `names` with their current definitions in the child, the new ones with `resource`.
+    async fn resized_definitions(
+        &self,
+        cx: &ResourceContext,
+        names: Vec<String>,
+    ) -> Result<Members, ResourceError> {
+        let current = match &cx.physical_id {
+            Some(id) => self.nested.control()?.child_state(id).await?,
+            None => None,
+        };
+        let current = current
+            .as_ref()
+            .and_then(|state| state.template.get("resources"))
+            .and_then(Value::as_object);
+        let def = cx
+            .properties
+            .get("resource")
+            .cloned()
+            .unwrap_or(Value::Null);
+        Ok(names
+            .into_iter()
+            .map(|name| {
+                let kept = current.and_then(|members| members.get(&name)).cloned();
+                let def = kept.unwrap_or_else(|| def.clone());
+                (name, def)
+            })
+            .collect())
     }
 
     async fn members(&self, cx: &ResourceContext) -> Result<Vec<String>, ResourceError> {
@@ -356,11 +391,9 @@ impl ResourceType for AutoScalingGroup {
             return Ok(BTreeMap::new());
         }
         let names = Self::resized(members, usize::try_from(size).unwrap_or(0));
+        let target = self.resized_definitions(cx, names).await?;
         control
-            .update_child(
-                child,
-                members_template(&Self::definitions(&cx.properties, names)),
-            )
+            .update_child(child, members_template(&target))
             .await?;
         let cooldown = details
             .get("cooldown")
