@@ -406,6 +406,18 @@ async fn invalid_groups_policies_and_launch_configurations_are_refused_with_heat
             ),
             "Ebs is missing, this is required when specifying BlockDeviceMappings.",
         ),
+        (
+            group_template("cirros", SIZES, false).replace(
+                "SecurityGroups: [default]",
+                "BlockDeviceMappings: [{DeviceName: vdb, Ebs: {SnapshotId: s1, Iops: 5}}]",
+            ),
+            "Property Iops not implemented yet",
+        ),
+        (
+            group_template("cirros", SIZES, false)
+                .replace("Cooldown: '0'", "Cooldown: '0'\n      HealthCheckType: EC2"),
+            "Property HealthCheckType not implemented yet",
+        ),
     ];
     for (template, message) in cases {
         let got = refusal(&template).await;

@@ -27,6 +27,7 @@ use ember_engine::{Progress, Registry, ResourceContext, ResourceError, ResourceT
 use ember_openstack::services::compute::Compute;
 use serde_json::{json, Map, Value};
 
+use super::vpc::not_implemented;
 use super::{custom, integer, key_values, list, map, schema, string};
 use crate::heat::autoscaling_group::AutoScalingGroup as HeatGroup;
 use crate::heat::scaling_policy::ScalingPolicy as HeatPolicy;
@@ -163,12 +164,19 @@ impl ResourceType for LaunchConfiguration {
         crate::openstack::check_constraints(&self.cloud, handle, &self.schema, properties).await
     }
 
-    /// Heat's checks: every block device mapping is a snapshot, and without `InstanceId` the
-    /// image and flavor are needed.
+    /// Heat's checks: no unimplemented property is given, every block device mapping is a
+    /// snapshot, and without `InstanceId` the image and flavor are needed.
     fn validate(&self, properties: &Properties) -> Result<(), String> {
+        not_implemented(properties, &["KernelId", "RamDiskId"])?;
         let mappings = properties
             .get("BlockDeviceMappings")
             .and_then(Value::as_array);
+        for mapping in mappings.into_iter().flatten().filter_map(Value::as_object) {
+            not_implemented(mapping, &["NoDevice", "VirtualName"])?;
+            if let Some(ebs) = mapping.get("Ebs").and_then(Value::as_object) {
+                not_implemented(ebs, &["Iops", "VolumeType"])?;
+            }
+        }
         for mapping in mappings.into_iter().flatten() {
             match mapping.get("Ebs").filter(|e| !e.is_null()) {
                 Some(ebs)
@@ -463,6 +471,7 @@ impl ResourceType for AutoScalingGroup {
 
     /// Heat's checks and messages, in its order.
     fn validate(&self, properties: &Properties) -> Result<(), String> {
+        not_implemented(properties, &["HealthCheckGracePeriod", "HealthCheckType"])?;
         let int = |k: &str| properties.get(k).and_then(Value::as_i64);
         let (min, max) = (int("MinSize").unwrap_or(0), int("MaxSize").unwrap_or(0));
         if max < min {

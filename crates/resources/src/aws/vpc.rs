@@ -289,7 +289,7 @@ async fn or_undo<T>(
 }
 
 /// Heat's `properties.Schema(implemented=False)`: accepted in the schema, refused when given.
-fn not_implemented(props: &Properties, keys: &[&str]) -> Result<(), String> {
+pub(super) fn not_implemented(props: &Properties, keys: &[&str]) -> Result<(), String> {
     match keys
         .iter()
         .find(|k| props.get(**k).is_some_and(|v| !v.is_null()))
