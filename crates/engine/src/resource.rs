@@ -256,6 +256,17 @@ pub trait ResourceType: Send + Sync {
         Ok(cx.data.clone())
     }
 
+    /// Heat's `handle_delete_snapshot`: removes what `snapshot` made for a stack snapshot that
+    /// is being deleted (`data` is what it kept), e.g. a server's image or a volume's backup.
+    /// Something already gone counts as removed.
+    async fn delete_snapshot(
+        &self,
+        _cx: &ResourceContext,
+        _data: &BTreeMap<String, String>,
+    ) -> Result<(), ResourceError> {
+        Ok(())
+    }
+
     /// Heat's `handle_restore`: the properties this resource is restored with from a stack
     /// snapshot. `properties` are the snapshot template's, as written (functions unresolved);
     /// `data` is what `snapshot` kept for the resource. `None` keeps the template's

@@ -1665,9 +1665,52 @@ impl Service {
     ) -> Result<(), EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let snap = self.find_snapshot(&s, id).await?;
+        self.delete_snapshot_data(&s, &snap).await?;
         self.engine
             .commit(vec![Write::RemoveSnapshot { id: snap.id }])
             .await
+    }
+
+    /// Heat's `Stack.delete_snapshot`: each resource of the stack removes what its snapshot
+    /// made (a server's image, a volume's backup). A failure keeps the snapshot record, so the
+    /// delete can be asked again.
+    async fn delete_snapshot_data(
+        &self,
+        stack: &StackRecord,
+        snap: &SnapshotRecord,
+    ) -> Result<(), EngineError> {
+        let Some(Value::Object(saved)) = snap.data.get("resources") else {
+            return Ok(());
+        };
+        let registry = run_registry(&self.engine, stack);
+        for row in self.current_rows(stack).await? {
+            let Some(entry) = saved.get(&row.name) else {
+                continue;
+            };
+            let Some(data) = restore::resource_data(entry) else {
+                continue;
+            };
+            // The type that made the snapshot data, whatever the resource is now.
+            let type_name = entry["type"].as_str().unwrap_or(&row.type_name);
+            let Ok(ty) = self
+                .engine
+                .registry
+                .resolve(type_name, &row.name, &registry)
+            else {
+                continue;
+            };
+            let rcx = self.engine.context(
+                &stack.id,
+                &stack.name,
+                self.engine.stack_cloud(stack),
+                &row,
+                Action::Snapshot,
+            );
+            ty.delete_snapshot(&rcx, &data).await.map_err(|e| {
+                EngineError::InvalidRequest(e.located(&format!("resources.{}", row.name)))
+            })?;
+        }
+        Ok(())
     }
 
     /// Restores the snapshot's template, environment and resource data, then converges to it.

@@ -15,11 +15,15 @@ use ember_engine::{
 };
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 
 /// `Test::Imaged`: `image` changes in place; a snapshot keeps `<image>-copy` as
 /// `snapshot_image_id`, and a restore puts that back as the `image` (what a Nova server does).
-struct Imaged;
+/// Deleting a snapshot records the image it removes in `removed`.
+#[derive(Default)]
+struct Imaged {
+    removed: Mutex<Vec<String>>,
+}
 
 const KEPT: &str = "snapshot_image_id";
 
@@ -58,6 +62,16 @@ impl ResourceType for Imaged {
         )]))
     }
 
+    async fn delete_snapshot(
+        &self,
+        _cx: &ResourceContext,
+        data: &BTreeMap<String, String>,
+    ) -> Result<(), ResourceError> {
+        let image = data.get(KEPT).cloned().unwrap_or_default();
+        self.removed.lock().unwrap().push(image);
+        Ok(())
+    }
+
     fn restore_properties(
         &self,
         properties: &Map<String, Value>,
@@ -81,8 +95,12 @@ impl ResourceType for Imaged {
 }
 
 fn service(store: Arc<dyn StateStore>) -> Service {
+    service_with(store, Arc::new(Imaged::default()))
+}
+
+fn service_with(store: Arc<dyn StateStore>, imaged: Arc<Imaged>) -> Service {
     let mut registry = Registry::new();
-    registry.register("Test::Imaged", Arc::new(Imaged));
+    registry.register("Test::Imaged", imaged);
     Service::new(
         store,
         registry,
@@ -216,4 +234,20 @@ async fn a_type_that_cannot_restore_refuses_the_restore_before_anything_changes(
     let after = svc.show_stack(&cx(), &id, false).await.unwrap();
     assert_eq!(status(&after), status(&before));
     assert_eq!(svc.get_template(&cx(), &id).await.unwrap(), template_before);
+}
+
+#[tokio::test]
+async fn deleting_a_snapshot_removes_what_each_resource_made_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let imaged = Arc::new(Imaged::default());
+    let svc = service_with(sqlite_store(dir.path()).await, imaged.clone());
+    let (id, snapshot) = stack_with_snapshot(&svc, "deleted", HOT).await;
+    svc.delete_snapshot(&cx(), &id, &snapshot)
+        .await
+        .expect("deleted");
+    assert_eq!(
+        *imaged.removed.lock().unwrap(),
+        vec!["base-copy".to_string()]
+    );
+    assert!(svc.list_snapshots(&cx(), &id).await.unwrap().is_empty());
 }

@@ -397,6 +397,19 @@ impl ResourceType for Volume {
         Ok(data)
     }
 
+    /// Heat's `handle_delete_snapshot`: the snapshot's backup goes with it.
+    async fn delete_snapshot(
+        &self,
+        cx: &ResourceContext,
+        data: &BTreeMap<String, String>,
+    ) -> Result<(), ResourceError> {
+        let Some(backup) = data.get(BACKUP).filter(|b| !b.is_empty()) else {
+            return Ok(());
+        };
+        let storage = super::client(&self.cloud, cx, BlockStorage::new).await?;
+        storage.delete_backup(backup).await.map_err(cloud_error)
+    }
+
     /// Heat's `handle_restore`: the volume comes back from its snapshot's backup, so
     /// `backup_id` names it (`size` stays: a volume grown since the snapshot is replaced by one
     /// of the snapshot's size). An unchanged volume gets the backup restored in place.

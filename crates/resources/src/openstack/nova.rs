@@ -984,6 +984,19 @@ impl ResourceType for Server {
         Ok(data)
     }
 
+    /// Heat's `handle_delete_snapshot`: the snapshot's image goes with it.
+    async fn delete_snapshot(
+        &self,
+        cx: &ResourceContext,
+        data: &BTreeMap<String, String>,
+    ) -> Result<(), ResourceError> {
+        let Some(image) = data.get(SNAPSHOT_IMAGE).filter(|i| !i.is_empty()) else {
+            return Ok(());
+        };
+        let glance = super::client(&self.cloud, cx, Image::new).await?;
+        glance.delete(image).await.map_err(cloud_error)
+    }
+
     /// Heat's `handle_restore`: the snapshot's image becomes the server's `image`, so the
     /// restore rebuilds the server from it (or replaces it, per `image_update_policy`).
     fn restore_properties(
