@@ -471,7 +471,6 @@ impl ResourceType for AutoScalingGroup {
 
     /// Heat's checks and messages, in its order.
     fn validate(&self, properties: &Properties) -> Result<(), String> {
-        not_implemented(properties, &["HealthCheckGracePeriod", "HealthCheckType"])?;
         let int = |k: &str| properties.get(k).and_then(Value::as_i64);
         let (min, max) = (int("MinSize").unwrap_or(0), int("MaxSize").unwrap_or(0));
         if max < min {
@@ -501,7 +500,8 @@ impl ResourceType for AutoScalingGroup {
                 "Either 'InstanceId' or 'LaunchConfigurationName' must be provided.".into(),
             );
         }
-        Ok(())
+        // Heat validates the properties themselves last.
+        not_implemented(properties, &["HealthCheckGracePeriod", "HealthCheckType"])
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
