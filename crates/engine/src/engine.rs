@@ -304,11 +304,17 @@ impl EngineInner {
         self.acting.lock().ok()?.get(stack_id).cloned()
     }
 
-    /// Deletes a root stack's trust (nested stacks share it), as the last step of its delete.
-    pub async fn revoke_trust(&self, stack: &StackRecord) -> Result<(), EngineError> {
-        match (&self.config.clouds, &stack.trust_id, &stack.parent) {
-            (Some(clouds), Some(trust), None) => clouds.revoke(trust).await,
-            _ => Ok(()),
+    /// Deletes a root stack's trust (nested stacks share it): the last step of its delete, or
+    /// the cleanup of a stack that was not stored. A failure is logged, not the stack's: as in
+    /// Heat's `_delete_credentials`, a trust that cannot be deleted does not keep a stack alive.
+    pub async fn revoke_trust(&self, stack: &StackRecord) {
+        let (Some(clouds), Some(trust), None) =
+            (&self.config.clouds, &stack.trust_id, &stack.parent)
+        else {
+            return;
+        };
+        if let Err(error) = clouds.revoke(trust).await {
+            tracing::warn!(stack = %stack.id, %error, "Error deleting trust");
         }
     }
 
@@ -468,18 +474,12 @@ impl EngineInner {
                 let outcome = run.delete_rows(targets, deadline, abandon, false).await;
                 match outcome {
                     // As Heat's `_delete_credentials`: the trust goes before the stack is
-                    // marked deleted, and a trust that cannot be deleted fails the delete
-                    // (which can be repeated).
+                    // marked deleted.
                     GraphOutcome::Complete => {
-                        let (status, reason) = match self.revoke_trust(&stack).await {
-                            Ok(()) => {
-                                stack.deleted_at = Some(Utc::now());
-                                let reason = "Stack DELETE completed successfully".to_string();
-                                (Status::Complete, reason)
-                            }
-                            Err(e) => (Status::Failed, format!("Error deleting trust: {e}")),
-                        };
-                        self.set_stack_state(&mut stack, Action::Delete, status, reason)
+                        self.revoke_trust(&stack).await;
+                        stack.deleted_at = Some(Utc::now());
+                        let reason = "Stack DELETE completed successfully".to_string();
+                        self.set_stack_state(&mut stack, Action::Delete, Status::Complete, reason)
                             .await
                     }
                     other => {

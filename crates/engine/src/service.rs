@@ -258,7 +258,7 @@ impl Service {
             .await;
         if let Err(e) = started {
             self.engine.discard_prepared(&stack.id);
-            self.discard_trust(&stack).await;
+            self.engine.revoke_trust(&stack).await;
             return Err(e);
         }
         Ok(json!({"id": stack.id, "links": [self.link(&stack)]}))
@@ -280,14 +280,6 @@ impl Service {
             stack.trust_id = clouds.delegate(cx).await?;
         }
         Ok(())
-    }
-
-    /// Deletes the trust of a stack that was not stored. A failure is logged only: the
-    /// request's own error is what the caller needs to see.
-    async fn discard_trust(&self, stack: &StackRecord) {
-        if let Err(error) = self.engine.revoke_trust(stack).await {
-            tracing::warn!(stack = %stack.name, %error, "could not delete the unused trust");
-        }
     }
 
     fn new_record(
@@ -947,7 +939,7 @@ impl Service {
             .unwrap_or_default();
         self.delegate(cx, &mut stack).await?;
         if let Err(e) = self.engine.store.insert_stack(&stack).await {
-            self.discard_trust(&stack).await;
+            self.engine.revoke_trust(&stack).await;
             return Err(match e {
                 StoreError::NameTaken(n) => EngineError::StackExists(n),
                 other => store_error(other),
