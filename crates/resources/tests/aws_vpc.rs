@@ -509,3 +509,36 @@ fn gateway_attachment_waits_for_the_route_tables_of_its_vpc() {
         ["table".to_string()]
     );
 }
+
+#[test]
+fn instance_refuses_groups_beside_interfaces_and_unimplemented_properties() {
+    let registry = ember_resources::registry();
+    let refused = |props: Value| {
+        Res::try_new(&registry, "AWS::EC2::Instance", "vm", props)
+            .err()
+            .unwrap_or_default()
+    };
+    let base = json!({"ImageId": "cirros", "InstanceType": "m1.tiny"});
+    let with = |extra: Value| {
+        let mut props = base.clone();
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            props[k] = v.clone();
+        }
+        props
+    };
+    assert_eq!(
+        refused(with(json!({"SecurityGroupIds": ["sg"], "NetworkInterfaces": ["port"]}))),
+        "Cannot define the following properties at the same time: SecurityGroups/SecurityGroupIds, NetworkInterfaces."
+    );
+    assert_eq!(
+        refused(with(json!({"KernelId": "k"}))),
+        "Property KernelId not implemented yet"
+    );
+    assert!(Res::try_new(
+        &registry,
+        "AWS::EC2::Instance",
+        "vm",
+        with(json!({"NetworkInterfaces": ["port"]}))
+    )
+    .is_ok());
+}

@@ -38,6 +38,9 @@ type Translate = fn(&Properties) -> Properties;
 /// The attribute of the OpenStack type that answers an AWS attribute, and how to read it.
 type AttributeMap = fn(&str) -> Option<(&'static str, AttributeRead)>;
 
+/// Heat's own checks of the AWS type, before the OpenStack type's.
+type Check = fn(&Properties) -> Result<(), String>;
+
 /// An AWS type as a translation of an OpenStack one.
 struct Alias {
     schema: TypeSchema,
@@ -46,6 +49,7 @@ struct Alias {
     target: Arc<dyn ResourceType>,
     translate: Translate,
     attribute: AttributeMap,
+    check: Check,
 }
 
 /// How an AWS attribute is read from the OpenStack one.
@@ -89,6 +93,7 @@ impl ResourceType for Alias {
     }
 
     fn validate(&self, properties: &Properties) -> Result<(), String> {
+        (self.check)(properties)?;
         self.target.validate(&self.target_properties(properties)?)
     }
 
@@ -451,6 +456,38 @@ fn no_attributes(_: &str) -> Option<(&'static str, AttributeRead)> {
     None
 }
 
+fn no_check(_: &Properties) -> Result<(), String> {
+    Ok(())
+}
+
+/// Heat's Instance checks: its unimplemented properties refused when given, then security
+/// groups beside network interfaces (the interfaces carry their own groups).
+fn instance_check(props: &Properties) -> Result<(), String> {
+    vpc::not_implemented(
+        props,
+        &[
+            "DisableApiTermination",
+            "KernelId",
+            "Monitoring",
+            "PlacementGroupName",
+            "PrivateIpAddress",
+            "RamDiskId",
+            "SourceDestCheck",
+            "Tenancy",
+        ],
+    )?;
+    let given = |k: &str| {
+        props
+            .get(k)
+            .and_then(Value::as_array)
+            .is_some_and(|v| !v.is_empty())
+    };
+    if (given("SecurityGroups") || given("SecurityGroupIds")) && given("NetworkInterfaces") {
+        return Err("Cannot define the following properties at the same time: SecurityGroups/SecurityGroupIds, NetworkInterfaces.".into());
+    }
+    Ok(())
+}
+
 /// Register the AWS types with credentials from the environment (see [`register_with`]).
 pub fn register(registry: &mut Registry) {
     register_with(registry, Cloud::from_env());
@@ -463,7 +500,7 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
     autoscaling::register(registry, &cloud);
     cfn_stack::register(registry);
     vpc::register(registry, &cloud);
-    let aliases: Vec<(&str, &str, TypeSchema, Translate, AttributeMap)> = vec![
+    let aliases: Vec<(&str, &str, TypeSchema, Translate, AttributeMap, Check)> = vec![
         (
             "AWS::EC2::Volume",
             "OS::Cinder::Volume",
@@ -479,6 +516,7 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
             ),
             volume_properties,
             no_attributes,
+            no_check,
         ),
         (
             "AWS::EC2::VolumeAttachment",
@@ -494,6 +532,7 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
             ),
             volume_attachment_properties,
             no_attributes,
+            no_check,
         ),
         (
             "AWS::EC2::SecurityGroup",
@@ -516,6 +555,7 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
             ),
             security_group_properties,
             no_attributes,
+            no_check,
         ),
         (
             "AWS::EC2::Instance",
@@ -557,9 +597,10 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
             ),
             instance_properties,
             instance_attribute,
+            instance_check,
         ),
     ];
-    for (name, target, schema, translate, attribute) in aliases {
+    for (name, target, schema, translate, attribute, check) in aliases {
         if let Some(target) = registry.get(target).cloned() {
             registry.register(
                 name,
@@ -569,6 +610,7 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
                     target,
                     translate,
                     attribute,
+                    check,
                 }),
             );
         }
