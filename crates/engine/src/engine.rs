@@ -467,6 +467,14 @@ impl EngineInner {
             }
             Job::Rollback => self.rollback(&mut stack, deadline, cancel).await,
             Job::Delete { abandon } => {
+                // As Heat's `delete_all_snapshots`: the snapshots go first, with what they
+                // made; one that cannot be removed fails the delete (which can be repeated).
+                if let Err(e) = crate::snapshot::delete_all_snapshots(&self, &stack).await {
+                    let reason = format!("Stack {stack_id} failed when delete all snapshots: {e}.");
+                    return self
+                        .set_stack_state(&mut stack, Action::Delete, Status::Failed, reason)
+                        .await;
+                }
                 let rows = self.rows(stack_id).await?;
                 let defn = self.walk_definition(&stack);
                 let run = Run::new(self.clone(), &stack, defn, rows, Action::Delete, cancel);

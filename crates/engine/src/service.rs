@@ -14,8 +14,8 @@ use crate::model::{
 };
 use crate::registry::Registry;
 use crate::resource::CloudHandle;
-use crate::restore;
 use crate::schema::validate_properties;
+use crate::snapshot;
 use crate::store::{StateStore, StoreError, Write};
 use crate::template_compiler::{hidden_parameter_names, template_as_json};
 use chrono::Utc;
@@ -1657,52 +1657,7 @@ impl Service {
     ) -> Result<(), EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let snap = self.find_snapshot(&s, id).await?;
-        self.delete_snapshot_data(&s, &snap).await?;
-        self.engine
-            .commit(vec![Write::RemoveSnapshot { id: snap.id }])
-            .await
-    }
-
-    /// Heat's `Stack.delete_snapshot`: each resource of the stack removes what its snapshot
-    /// made (a server's image, a volume's backup). A failure keeps the snapshot record, so the
-    /// delete can be asked again.
-    async fn delete_snapshot_data(
-        &self,
-        stack: &StackRecord,
-        snap: &SnapshotRecord,
-    ) -> Result<(), EngineError> {
-        let Some(Value::Object(saved)) = snap.data.get("resources") else {
-            return Ok(());
-        };
-        let registry = run_registry(&self.engine, stack);
-        for row in self.current_rows(stack).await? {
-            let Some(entry) = saved.get(&row.name) else {
-                continue;
-            };
-            let Some(data) = restore::resource_data(entry) else {
-                continue;
-            };
-            // The type that made the snapshot data, whatever the resource is now.
-            let type_name = entry["type"].as_str().unwrap_or(&row.type_name);
-            let Ok(ty) = self
-                .engine
-                .registry
-                .resolve(type_name, &row.name, &registry)
-            else {
-                continue;
-            };
-            let rcx = self.engine.context(
-                &stack.id,
-                &stack.name,
-                self.engine.stack_cloud(stack),
-                &row,
-                Action::Snapshot,
-            );
-            ty.delete_snapshot(&rcx, &data).await.map_err(|e| {
-                EngineError::InvalidRequest(e.located(&format!("resources.{}", row.name)))
-            })?;
-        }
-        Ok(())
+        snapshot::delete_snapshot(&self.engine, &s, &snap).await
     }
 
     /// Restores the snapshot's template, environment and resource data, then converges to it.
@@ -1737,7 +1692,7 @@ impl Service {
             .unwrap_or_default();
         // A template that no longer compiles is left to the converge, which reports it.
         if let Ok(defn) = self.engine.compile(&stack) {
-            restore::apply_restore_properties(
+            snapshot::apply_restore_properties(
                 &mut stack.source.template,
                 &defn,
                 &self.engine.registry,
@@ -1749,7 +1704,7 @@ impl Service {
             if let Some(saved) = snap_resources.get(&row.name) {
                 let same =
                     saved.get("resource_id").and_then(Value::as_str) == row.physical_id.as_deref();
-                if let (true, Some(data)) = (same, restore::resource_data(saved)) {
+                if let (true, Some(data)) = (same, snapshot::resource_data(saved)) {
                     row.data = data;
                     writes.push(Write::Resource(Box::new(row.clone())));
                 }
@@ -2035,7 +1990,7 @@ impl crate::definition::Resolver for UnknownResources {
     }
 }
 
-fn run_registry(engine: &EngineInner, s: &StackRecord) -> Value {
+pub(crate) fn run_registry(engine: &EngineInner, s: &StackRecord) -> Value {
     engine
         .compile(s)
         .map(|d| d.resource_registry)

@@ -1,15 +1,21 @@
-//! What a stack restore converges to (Heat's `Stack.restore_data`): the snapshot's template,
-//! with the definition of each resource whose type restores itself from the snapshot's data
+//! Stack snapshots' resource hooks. A restore converges to the snapshot's template with the
+//! definition of each resource whose type restores itself from the snapshot's data
 //! (`ResourceType::restore_properties`, Heat's `handle_restore`) rewritten in the template, so
-//! the stored template says what the stack was restored to (as Heat stores it).
+//! the stored template says what the stack was restored to (as Heat stores it). Deleting a
+//! snapshot, or the stack, first lets each resource remove what its snapshot made
+//! (`ResourceType::delete_snapshot`, Heat's `handle_delete_snapshot`).
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
 use crate::definition::StackDefinition;
+use crate::engine::EngineInner;
 use crate::error::EngineError;
+use crate::model::{Action, SnapshotRecord, StackRecord};
 use crate::registry::Registry;
+use crate::service::run_registry;
+use crate::store::Write;
 
 /// A snapshot's `resource_data` of one resource as a row stores data (values that are not
 /// strings as their JSON text); `None` when the snapshot kept none.
@@ -70,6 +76,63 @@ pub(crate) fn apply_restore_properties(
         if let Some(properties) = restored {
             resource.insert(properties_key.to_string(), Value::Object(properties));
         }
+    }
+    Ok(())
+}
+
+/// Heat's `Stack.delete_snapshot`: each resource of the stack removes what its snapshot made
+/// (a server's image, a volume's backup), then the record goes. A failure keeps the record, so
+/// the delete can be asked again.
+pub(crate) async fn delete_snapshot(
+    engine: &EngineInner,
+    stack: &StackRecord,
+    snap: &SnapshotRecord,
+) -> Result<(), EngineError> {
+    if let Some(Value::Object(saved)) = snap.data.get("resources") {
+        let registry = run_registry(engine, stack);
+        for row in engine.rows(&stack.id).await?.iter().filter(|r| r.current) {
+            let Some(entry) = saved.get(&row.name) else {
+                continue;
+            };
+            let Some(data) = resource_data(entry) else {
+                continue;
+            };
+            // The type that made the snapshot data, whatever the resource is now.
+            let type_name = entry["type"].as_str().unwrap_or(&row.type_name);
+            let Ok(ty) = engine.registry.resolve(type_name, &row.name, &registry) else {
+                continue;
+            };
+            let cx = engine.context(
+                &stack.id,
+                &stack.name,
+                engine.stack_cloud(stack),
+                row,
+                Action::Snapshot,
+            );
+            ty.delete_snapshot(&cx, &data).await.map_err(|e| {
+                EngineError::InvalidRequest(e.located(&format!("resources.{}", row.name)))
+            })?;
+        }
+    }
+    engine
+        .commit(vec![Write::RemoveSnapshot {
+            id: snap.id.clone(),
+        }])
+        .await
+}
+
+/// Heat's `delete_all_snapshots`, the first step of a stack delete.
+pub(crate) async fn delete_all_snapshots(
+    engine: &EngineInner,
+    stack: &StackRecord,
+) -> Result<(), EngineError> {
+    let snapshots = engine
+        .store
+        .snapshots(&stack.id)
+        .await
+        .map_err(|e| EngineError::Store(e.to_string()))?;
+    for snap in &snapshots {
+        delete_snapshot(engine, stack, snap).await?;
     }
     Ok(())
 }

@@ -251,3 +251,22 @@ async fn deleting_a_snapshot_removes_what_each_resource_made_for_it() {
     );
     assert!(svc.list_snapshots(&cx(), &id).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn deleting_the_stack_deletes_its_snapshots_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path()).await;
+    let imaged = Arc::new(Imaged::default());
+    let svc = service_with(store.clone(), imaged.clone());
+    let (id, _) = stack_with_snapshot(&svc, "gone", HOT).await;
+    svc.delete_stack(&cx(), &id).await.expect("delete accepted");
+    assert_eq!(
+        status(&finished(&svc, &id).await),
+        "DELETE_COMPLETE: Stack DELETE completed successfully"
+    );
+    assert_eq!(
+        *imaged.removed.lock().unwrap(),
+        vec!["base-copy".to_string()]
+    );
+    assert!(store.snapshots(&id).await.unwrap().is_empty());
+}

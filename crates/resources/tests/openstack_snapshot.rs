@@ -355,7 +355,7 @@ async fn restore_brings_volumes_back_from_their_snapshot_backups() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deletion_policy_snapshot_keeps_a_backup_of_the_deleted_volume() {
+async fn deleting_the_stack_keeps_the_policys_backup_and_removes_its_snapshots() {
     let Some(lab) = lab().await else { return };
     let backups = backup_service_up(&lab).await;
     let svc = lab_service(Arc::new(MemoryStore::new()), &lab.demo);
@@ -367,6 +367,12 @@ async fn deletion_policy_snapshot_keeps_a_backup_of_the_deleted_volume() {
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
     let volume = text(&physical_ids(&svc, &id).await["data"]);
     let storage = BlockStorage::new(&lab.demo).await.unwrap();
+    let snapshot = svc
+        .create_snapshot(&cx(), &id, Some("s".into()))
+        .await
+        .unwrap();
+    let snapshot_backup =
+        text(&snapshot["data"]["resources"]["data"]["resource_data"]["backup_id"]);
     svc.delete_stack(&cx(), &id).await.expect("delete accepted");
     let gone = finished(&svc, &id).await;
     if !backups {
@@ -388,9 +394,16 @@ async fn deletion_policy_snapshot_keeps_a_backup_of_the_deleted_volume() {
         .volume(&volume)
         .await
         .is_err_and(|e| e.is_not_found()));
-    let kept = backups_of(&storage, &volume).await;
+    // The stack snapshot's backup went with the stack (Heat's delete_all_snapshots); the one
+    // `deletion_policy: Snapshot` made stays.
+    let kept: Vec<Value> = backups_of(&storage, &volume)
+        .await
+        .into_iter()
+        .filter(|b| b["status"] != "deleting")
+        .collect();
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0]["status"], "available");
+    assert_ne!(text(&kept[0]["id"]), snapshot_backup);
     storage.delete_backup(&text(&kept[0]["id"])).await.unwrap();
 }
 
