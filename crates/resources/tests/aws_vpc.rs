@@ -8,7 +8,7 @@ mod common;
 mod lab_types;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{cx, lab_service, reason, resources, status};
 use ember_engine::{Service, StackRequest};
@@ -158,13 +158,17 @@ async fn vpc_stack_create_update_delete_on_the_lab() {
     let Some(lab) = lab().await else { return };
     let network = Network::new(&lab.demo).await.unwrap();
     let compute = Compute::new(&lab.demo).await.unwrap();
-    let svc = lab_service(&lab.demo);
+    // The stack's own session, so its call counts are the stack's alone.
+    let stack_session = Session::connect(lab.demo.config().clone()).await.unwrap();
+    let svc = lab_service(&stack_session);
+    let mut figures = Vec::new();
     let name = format!("vpc-{}", suffix());
     let external = network.find(NeutronKind::Network, "public").await.unwrap()["id"].clone();
     let before = inventory(&lab.demo).await;
     let mut ours = BTreeSet::new();
 
     // Create.
+    let started = Instant::now();
     let created = svc
         .create_stack(
             &cx(),
@@ -174,6 +178,7 @@ async fn vpc_stack_create_update_delete_on_the_lab() {
         .expect("create accepted");
     let id = created["id"].as_str().unwrap().to_string();
     let stack = finished(&svc, &id).await;
+    figures.push(("create", started.elapsed(), stack_session.call_counts()));
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
     let ids = physical_ids(&svc, &id, &["CREATE_COMPLETE"]).await;
     ours.extend(ids.values().filter(|v| !v.is_empty()).cloned());
@@ -224,12 +229,18 @@ async fn vpc_stack_create_update_delete_on_the_lab() {
     assert_eq!(output(&svc, &id, "subnet_az").await, "nova");
 
     // Update 1: GroupSet changes in place (the same port).
+    let started = Instant::now();
     let mut update = request(&name, vpc_template("db", "10.77.1.10", "10.77.1.0/24"));
     update.stack_name = None;
     svc.update_stack(&cx(), &id, update)
         .await
         .expect("update accepted");
     let stack = finished(&svc, &id).await;
+    figures.push((
+        "update in place",
+        started.elapsed(),
+        stack_session.call_counts(),
+    ));
     assert_eq!(status(&stack), "UPDATE_COMPLETE", "{}", reason(&stack));
     let updated = physical_ids(&svc, &id, &["CREATE_COMPLETE", "UPDATE_COMPLETE"]).await;
     assert_eq!(updated["nic"], ids["nic"]);
@@ -238,12 +249,18 @@ async fn vpc_stack_create_update_delete_on_the_lab() {
 
     // Update 2: a new address replaces the interface; the instance moves to the new port in
     // place and the old port is deleted.
+    let started = Instant::now();
     let mut update = request(&name, vpc_template("db", "10.77.1.11", "10.77.1.0/24"));
     update.stack_name = None;
     svc.update_stack(&cx(), &id, update)
         .await
         .expect("update accepted");
     let stack = finished(&svc, &id).await;
+    figures.push((
+        "replacement",
+        started.elapsed(),
+        stack_session.call_counts(),
+    ));
     assert_eq!(status(&stack), "UPDATE_COMPLETE", "{}", reason(&stack));
     let replaced = physical_ids(&svc, &id, &["CREATE_COMPLETE", "UPDATE_COMPLETE"]).await;
     ours.extend(replaced.values().filter(|v| !v.is_empty()).cloned());
@@ -272,9 +289,20 @@ async fn vpc_stack_create_update_delete_on_the_lab() {
         .delete(NeutronKind::Router, &vpc_router)
         .await
         .unwrap();
+    let started = Instant::now();
     svc.delete_stack(&cx(), &id).await.expect("delete accepted");
     let stack = finished(&svc, &id).await;
+    figures.push(("delete", started.elapsed(), stack_session.call_counts()));
     assert_eq!(status(&stack), "DELETE_COMPLETE", "{}", reason(&stack));
+    // Each step's wall time and API calls (the counts are cumulative).
+    for (step, took, calls) in &figures {
+        let calls: Vec<String> = calls.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!(
+            "vpc stack {step}: {:.1} s, calls so far: {}",
+            took.as_secs_f64(),
+            calls.join(" ")
+        );
+    }
     for (kind, name) in [
         (NeutronKind::Network, "vpc"),
         (NeutronKind::Subnet, "subnet"),
