@@ -451,15 +451,28 @@ async fn neutron_tags_set_at_create_and_changed_in_place() {
     // A tag Neutron refuses fails the update with Neutron's words.
     let long = "x".repeat(300);
     let error = net
-        .update(json!({"tags": [long]}))
+        .update(json!({"tags": [long.clone()]}))
         .await
         .unwrap_err()
         .to_string();
     assert!(error.starts_with("BadRequest: "), "{error}");
 
-    for res in [&mut port, &mut subnet, &mut router, &mut net] {
+    // Refused at create: the network exists with its id recorded, so the delete finds it.
+    let mut refused = Res::new(t, "OS::Neutron::Net", "refused", json!({"tags": [long]}));
+    let error = refused.create().await.unwrap_err().to_string();
+    assert!(error.starts_with("BadRequest: "), "{error}");
+    assert!(network
+        .show(NeutronKind::Network, &refused.id())
+        .await
+        .is_ok());
+
+    for res in [&mut port, &mut subnet, &mut router, &mut net, &mut refused] {
         res.delete().await.unwrap();
     }
+    assert!(network
+        .show(NeutronKind::Network, &refused.id())
+        .await
+        .is_err_and(|e| e.is_not_found()));
     assert!(network
         .show(NeutronKind::Network, &net_id)
         .await
