@@ -12,6 +12,10 @@ use ember_openstack::{CloudConfig, Credentials, NameOrId, Scope, Session};
 
 use super::Cloud;
 
+/// Sessions kept at most: past this the cache starts again empty (a dropped session costs one
+/// Keystone login when its stack next acts), so memory stays bounded however many stacks act.
+const CACHED_TRUSTS: usize = 4096;
+
 /// Trusts to one service user and the sessions acting through them, one per trust, made on
 /// first use and kept (a `Session` renews its token itself) until the trust is revoked.
 pub struct KeystoneTrusts {
@@ -52,6 +56,9 @@ impl KeystoneTrusts {
     /// The cloud acting through `trust`, connected on first use.
     fn trust_cloud(&self, trust: &TrustId) -> Arc<Cloud> {
         let mut clouds = self.by_trust.lock().unwrap_or_else(|p| p.into_inner());
+        if clouds.len() >= CACHED_TRUSTS && !clouds.contains_key(trust.as_str()) {
+            clouds.clear();
+        }
         clouds
             .entry(trust.as_str().to_string())
             .or_insert_with(|| Cloud::from_config(self.trust_config(trust)))
