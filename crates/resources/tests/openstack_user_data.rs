@@ -135,7 +135,10 @@ async fn get(api: &axum::Router, url: &str) -> (StatusCode, Value) {
 async fn stored(admin: &Session, server_id: &str) -> (String, Value) {
     let compute = Compute::new(admin).await.unwrap();
     let metadata = compute.server(server_id).await.unwrap()["metadata"].clone();
-    (lab_types::stored_user_data(admin, server_id).await, metadata)
+    (
+        lab_types::stored_user_data(admin, server_id).await,
+        metadata,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
