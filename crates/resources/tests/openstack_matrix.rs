@@ -69,8 +69,10 @@ use std::sync::Arc;
 
 use common::{cx, lab_service, reason, status};
 use ember_engine::{Service, StackRequest};
+use ember_openstack::services::block_storage::BlockStorage;
+use ember_openstack::services::compute::Compute;
 use ember_openstack::services::identity::{Identity, IdentityKind};
-use ember_openstack::services::network::NeutronKind;
+use ember_openstack::services::network::{Network, NeutronKind};
 use ember_openstack::{Credentials, Error, NameOrId, Scope, ServiceType, Session};
 use lab_types::{inventory, lab, serve, suffix, Lab};
 use serde_json::{json, Value};
@@ -386,6 +388,42 @@ where
     outcome
 }
 
+/// What Neutron, Nova and Cinder still hold under a name the stack gave (Heat names what the
+/// template does not name `<stack>-<resource>-<suffix>`): resources a failure or rollback
+/// left behind, the stack's own or its refused ones'.
+async fn left_behind(session: &Session, stack: &str) -> Result<(), String> {
+    let prefix = format!("{stack}-");
+    let named = |list: Vec<Value>| -> Vec<String> {
+        list.iter()
+            // A server Nova shows as DELETED is gone (see `Probe::look`).
+            .filter(|v| v["status"] != "DELETED")
+            .filter_map(|v| v["name"].as_str())
+            .filter(|name| name.starts_with(&prefix))
+            .map(str::to_string)
+            .collect()
+    };
+    let fail = |e: Error| e.to_string();
+    let network = Network::new(session).await.map_err(fail)?;
+    let mut left = Vec::new();
+    for kind in [
+        NeutronKind::Network,
+        NeutronKind::Port,
+        NeutronKind::Router,
+        NeutronKind::SecurityGroup,
+    ] {
+        left.extend(named(network.list(kind, &[]).await.map_err(fail)?));
+    }
+    let compute = Compute::new(session).await.map_err(fail)?;
+    left.extend(named(compute.list_servers().await.map_err(fail)?));
+    let storage = BlockStorage::new(session).await.map_err(fail)?;
+    left.extend(named(storage.list_volumes().await.map_err(fail)?));
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("left behind: {left:?}"))
+    }
+}
+
 /// Create → replacement → in place → delete.
 async fn lifecycle(
     svc: &Service,
@@ -454,7 +492,7 @@ async fn lifecycle(
         if (case.probe)(&now).look(session).await?.is_some() {
             return Err(format!("{} left behind by the delete", id_of(&now)));
         }
-        Ok(())
+        left_behind(session, name).await
     })
     .await
 }
@@ -483,7 +521,7 @@ async fn gone_outside(
         if (case.probe)(&now).look(session).await?.is_some() {
             return Err(format!("{} still there", id_of(&now)));
         }
-        Ok(())
+        left_behind(session, name).await
     })
     .await
 }
@@ -551,6 +589,7 @@ async fn refusal(
         if !left.is_empty() {
             return Err(format!("resources after the rollback: {left:?}"));
         }
+        left_behind(session, name).await?;
         let deleted = delete_stack(svc, &id).await?;
         expect_status(&deleted, "DELETE_COMPLETE", "delete after rollback")
     })
@@ -571,16 +610,17 @@ async fn run_case(users: Arc<[Session; 2]>, case: Case) -> Result<(), String> {
             None => Ok(()),
         }
     };
+    let whole = format!("{stem}-lifecycle");
     let outside = format!("{stem}-outside");
     let (a, b, c) = if case.serial {
         (
-            lifecycle(&svc, session, &case, &stem).await,
+            lifecycle(&svc, session, &case, &whole).await,
             gone_outside(&svc, session, &case, &outside).await,
             refused.await,
         )
     } else {
         tokio::join!(
-            lifecycle(&svc, session, &case, &stem),
+            lifecycle(&svc, session, &case, &whole),
             gone_outside(&svc, session, &case, &outside),
             refused
         )

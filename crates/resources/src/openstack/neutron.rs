@@ -1008,11 +1008,10 @@ impl ResourceType for NeutronResource {
         if self.kind == NeutronKind::SecurityGroup {
             let rules = cx.properties.get("rules").cloned().unwrap_or(json!([]));
             if let Err(e) = sync_rules(&network, &id, &rules).await {
-                // The group exists: record it so a rollback deletes it.
-                return Err(ResourceError::new(
-                    "Error",
-                    format!("{e} (security group {id})"),
-                ));
+                // A failed create records no physical id, so nothing else would delete the
+                // group: remove it, and give Neutron's refusal as the reason.
+                network.delete(self.kind, &id).await.map_err(cloud_error)?;
+                return Err(e);
             }
         }
         Ok(Started {
