@@ -87,7 +87,7 @@ impl CliError {
         let loc = &error.location;
         let span = text.and_then(|t| offset_of(t, loc.span.line, loc.span.column));
         CliError::Located(Box::new(LocatedError {
-            file: loc.file.clone(),
+            file: loc.file.to_string(),
             line: loc.span.line,
             column: loc.span.column,
             message: if loc.path.segments().is_empty() {

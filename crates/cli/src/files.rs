@@ -77,7 +77,7 @@ impl Locator {
             let located = ember_template::TemplateError::new(
                 ember_template::ErrorKind::Structure,
                 ember_template::Location::new(
-                    path,
+                    path.as_str(),
                     ember_template::Span { line, column },
                     located_path,
                 ),

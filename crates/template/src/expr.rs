@@ -1,6 +1,8 @@
 //! The intrinsic-function tree: template values parsed into literals, lists, maps and function
 //! calls, with the per-version function set and Heat's argument checks done once, at parse time.
 
+use std::sync::Arc;
+
 use crate::error::{ErrorKind, TemplateError};
 use crate::node::{Location, Node, NodeValue, Path};
 use crate::version::{AttrForm, FacadeNames, FnContext, Func, JoinForm, RepeatForm, Version};
@@ -37,7 +39,7 @@ pub struct Call {
 #[derive(Debug, Clone, Copy)]
 pub struct ParseContext<'a> {
     pub version: Version,
-    pub file: &'a str,
+    pub file: &'a Arc<str>,
 }
 
 impl Expr {
@@ -178,7 +180,7 @@ fn parse_node(
                 let span = key.span;
                 let name = key.into_key_text();
                 let call_path = path.to_path().child(name.as_str());
-                let location = Location::new(cx.file, span, call_path.clone());
+                let location = Location::new(cx.file.clone(), span, call_path.clone());
                 return parse_call(func, name, args, &call_path, location, cx, context);
             }
             Expr::Map(

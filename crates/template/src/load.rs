@@ -128,7 +128,7 @@ impl Loader<'_> {
         TemplateError::new(
             kind,
             Location {
-                file: self.file.to_string(),
+                file: self.file.into(),
                 span,
                 path: Path::root(),
             },

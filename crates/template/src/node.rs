@@ -209,26 +209,29 @@ impl fmt::Display for Path {
 }
 
 /// Where an error is: file, line, column and path. Every template-crate error carries one.
+///
+/// The file name is shared: every located call of a template holds one, so cloning it is a
+/// reference count, not a copy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Location {
-    pub file: String,
+    pub file: Arc<str>,
     pub span: Span,
     pub path: Path,
 }
 
 impl Location {
     /// A location naming only the file, for errors about the document as a whole.
-    pub fn in_file(file: &str) -> Self {
+    pub fn in_file(file: impl Into<Arc<str>>) -> Self {
         Self {
-            file: file.to_string(),
+            file: file.into(),
             span: Span::default(),
             path: Path::root(),
         }
     }
 
-    pub fn new(file: &str, span: Span, path: Path) -> Self {
+    pub fn new(file: impl Into<Arc<str>>, span: Span, path: Path) -> Self {
         Self {
-            file: file.to_string(),
+            file: file.into(),
             span,
             path,
         }

@@ -274,7 +274,7 @@ impl StackDefinition {
                     None => (true, None),
                     Some(expr) => {
                         let at = r.location.path.child(condition_key(&self.template));
-                        let at = Location::new(&r.location.file, r.location.span, at);
+                        let at = Location::new(r.location.file.clone(), r.location.span, at);
                         let value = evaluate(expr, &scope)?;
                         match value {
                             Value::Bool(b) => (b, None),
@@ -454,7 +454,7 @@ impl StackDefinition {
                 None => true,
                 Some(expr) => {
                     let at = Location::new(
-                        &o.location.file,
+                        o.location.file.clone(),
                         o.location.span,
                         o.location.path.child(condition_key(&self.template)),
                     );

@@ -190,7 +190,11 @@ impl Template {
             }
         }
         let null = Node::new(NodeValue::Null, root.span);
-        let cx = ParseContext { version, file };
+        let file: Arc<str> = file.into();
+        let cx = ParseContext {
+            version,
+            file: &file,
+        };
 
         let description = match root.get(keys.description) {
             Some(d) if !is_empty(d) => match &d.value {
@@ -272,7 +276,7 @@ fn parse_conditions(
         other => {
             let node = Node::new(other, node.span);
             return Err(structure(
-                Location::new(cx.file, node.span, section),
+                Location::new(cx.file.clone(), node.span, section),
                 format!(
                     "Condition definitions must be a map. Found a {} instead",
                     python_type(&node)
@@ -288,7 +292,7 @@ fn parse_conditions(
             let path = section.child(name.clone());
             Ok(ConditionDefinition {
                 expr: Expr::parse(v, &path, cx, FnContext::Condition)?,
-                location: Location::new(cx.file, span, path),
+                location: Location::new(cx.file.clone(), span, path),
                 name,
             })
         })
@@ -310,7 +314,7 @@ fn parse_resources(
                 return Ok(Vec::new());
             }
             return Err(structure(
-                Location::new(cx.file, node.span, section),
+                Location::new(cx.file.clone(), node.span, section),
                 format!(
                     "\"{}\" must contain a map of resource maps. Found a [<class '{}'>] instead",
                     keys.resources,
@@ -331,8 +335,8 @@ fn parse_resources(
         let key_span = key.span;
         let name = key.into_key_text();
         let path = section.child(name.clone());
-        let location = Location::new(cx.file, key_span, path.clone());
-        let at = |span: Span, p: Path| Location::new(cx.file, span, p);
+        let location = Location::new(cx.file.clone(), key_span, path.clone());
+        let at = |span: Span, p: Path| Location::new(cx.file.clone(), span, p);
         let mut fields = match body.value {
             NodeValue::Map(fields) => fields,
             other => {
@@ -532,7 +536,7 @@ fn parse_outputs(
                 return Ok(Vec::new());
             }
             return Err(structure(
-                Location::new(cx.file, node.span, section),
+                Location::new(cx.file.clone(), node.span, section),
                 format!(
                     "\"{}\" must contain a map of output maps. Found a [<class '{}'>] instead",
                     keys.outputs,
@@ -547,7 +551,7 @@ fn parse_outputs(
         let key_span = key.span;
         let name = key.into_key_text();
         let path = section.child(name.clone());
-        let location = Location::new(cx.file, key_span, path.clone());
+        let location = Location::new(cx.file.clone(), key_span, path.clone());
         // Unknown keys in an output are ignored, as Heat never checks them.
         let mut fields = match body.value {
             NodeValue::Map(fields) => fields,

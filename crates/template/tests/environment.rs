@@ -77,7 +77,7 @@ fn errors_name_file_line_and_path() {
     let node =
         parse_document("parameters: {}\nwrong: 1\n", "env.yaml", &Limits::default()).unwrap();
     let err = parse_environment(&node, "env.yaml").unwrap_err();
-    assert_eq!(err.location.file, "env.yaml");
+    assert_eq!(&*err.location.file, "env.yaml");
     assert_eq!(err.location.span.line, 2);
     assert_eq!(err.location.path.to_string(), "wrong");
 }

@@ -197,7 +197,7 @@ resources:
 ";
     let err = show_nested(root, json!({}), &[("db.yaml", nested)]).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Reference);
-    assert_eq!(err.location.file, "db.yaml");
+    assert_eq!(&*err.location.file, "db.yaml");
     assert_eq!(err.location.span.line, 7);
     let err = show_nested(root, json!({}), &[]).unwrap_err();
     assert_eq!(

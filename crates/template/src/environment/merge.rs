@@ -322,7 +322,7 @@ fn strategies_of(file: &EnvironmentFile) -> Result<IndexMap<String, String>, Tem
         return Err(TemplateError::new(
             ErrorKind::Structure,
             Location::new(
-                &file.file,
+                file.file.as_str(),
                 node.span,
                 Path::root().child("parameter_merge_strategies"),
             ),

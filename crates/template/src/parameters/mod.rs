@@ -213,7 +213,7 @@ impl ParameterSchema {
         syntax: ParameterSyntax,
         location: Location,
     ) -> Result<Self, TemplateError> {
-        let here = |n: &Node, path: Path| Location::new(&location.file, n.span, path);
+        let here = |n: &Node, path: Path| Location::new(location.file.clone(), n.span, path);
         let mut keys: Vec<&str> = match syntax {
             ParameterSyntax::Hot { .. } => HOT_KEYS.to_vec(),
             ParameterSyntax::Cfn => CFN_KEYS.to_vec(),
@@ -429,7 +429,7 @@ fn hot_constraints(
     let path = location.path.child("constraints");
     let Some(items) = node.as_list() else {
         return Err(schema_error(
-            &Location::new(&location.file, node.span, path),
+            &Location::new(location.file.clone(), node.span, path),
             format!("Invalid parameter constraints for parameter {name}, expected a list"),
         ));
     };
@@ -437,7 +437,7 @@ fn hot_constraints(
     for (i, item) in items.iter().enumerate() {
         let item_path = path.index(i);
         let at = |n: Option<&Node>| {
-            Location::new(&location.file, n.unwrap_or(item).span, item_path.clone())
+            Location::new(location.file.clone(), n.unwrap_or(item).span, item_path.clone())
         };
         check_dict(item, &HOT_CONSTRAINT_KEYS, "parameter constraints")
             .map_err(|(m, n)| schema_error(&at(Some(&n)), m))?;
@@ -470,7 +470,7 @@ fn cfn_constraints(node: &Node, location: &Location) -> Result<Vec<Constraint>, 
     let description = text_of(node.get("ConstraintDescription"));
     let at = |n: Option<Node>| {
         Location::new(
-            &location.file,
+            location.file.clone(),
             n.map_or(location.span, |n| n.span),
             location.path.clone(),
         )
@@ -688,7 +688,7 @@ impl ParameterSchemas {
                 return Err(TemplateError::new(
                     ErrorKind::UnknownParameter,
                     Location::new(
-                        &self.file,
+                        self.file.as_str(),
                         Span::default(),
                         Path::root().child(self.syntax.section()),
                     ),
@@ -772,7 +772,7 @@ impl ParameterSchemas {
                 path = path.child(label);
             }
             schema_error(
-                &Location::new(&self.file, node.span, path),
+                &Location::new(self.file.as_str(), node.span, path),
                 format!("Parameter Groups error: {shown}: {message}"),
             )
         };
