@@ -264,8 +264,9 @@ impl StackDefinition {
     }
 
     fn build_resources(&mut self) -> Result<(), TemplateError> {
-        let mut active_names: IndexSet<String> = IndexSet::new();
-        let mut named_conditions: IndexMap<String, Option<String>> = IndexMap::new();
+        let count = self.template.resources.len();
+        let mut active_names: IndexSet<String> = IndexSet::with_capacity(count);
+        let mut named_conditions: IndexMap<String, Option<String>> = IndexMap::with_capacity(count);
         {
             let none = |_: &str| false;
             let scope = self.scope(&none, &PlaceholderResolver);

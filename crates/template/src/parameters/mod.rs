@@ -437,7 +437,11 @@ fn hot_constraints(
     for (i, item) in items.iter().enumerate() {
         let item_path = path.index(i);
         let at = |n: Option<&Node>| {
-            Location::new(location.file.clone(), n.unwrap_or(item).span, item_path.clone())
+            Location::new(
+                location.file.clone(),
+                n.unwrap_or(item).span,
+                item_path.clone(),
+            )
         };
         check_dict(item, &HOT_CONSTRAINT_KEYS, "parameter constraints")
             .map_err(|(m, n)| schema_error(&at(Some(&n)), m))?;
