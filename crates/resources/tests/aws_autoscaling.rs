@@ -152,14 +152,19 @@ async fn group_child(svc: &Service, id: &str) -> String {
         .to_string()
 }
 
+/// Creates the group stack `name` from `template`: its id and the group's child stack.
+async fn create_group(svc: &Service, name: &str, template: &str) -> (String, String) {
+    let stack = create(svc, group_request(name, template)).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap().to_string();
+    let child = group_child(svc, &id).await;
+    (id, child)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_from_launch_configuration_scales_on_alarm_urls_with_cooldown() {
     let (svc, api) = engine_and_api(config());
-    let req = group_request("awsasg", &group_template("cirros", SIZES, false));
-    let stack = create(&svc, req).await;
-    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
-    let id = stack["id"].as_str().unwrap().to_string();
-    let child = group_child(&svc, &id).await;
+    let (id, child) = create_group(&svc, "awsasg", &group_template("cirros", SIZES, false)).await;
     let rows = resources(&svc, &child).await;
     assert_eq!(rows.len(), 2, "DesiredCapacity members");
     assert!(rows
@@ -250,8 +255,8 @@ async fn group_from_launch_configuration_scales_on_alarm_urls_with_cooldown() {
     assert_eq!(status(&gone), "DELETE_COMPLETE", "{}", reason(&gone));
 }
 
-/// Updates a stack to `template` with the group's files and environment.
-async fn update(svc: &Service, id: &str, template: &str) -> Value {
+/// Updates a stack to `template` with the group's files and environment, to UPDATE_COMPLETE.
+async fn update(svc: &Service, id: &str, template: &str) {
     let req = StackRequest {
         stack_name: None,
         ..group_request("", template)
@@ -259,26 +264,19 @@ async fn update(svc: &Service, id: &str, template: &str) -> Value {
     svc.update_stack(&cx(), id, req)
         .await
         .expect("update accepted");
-    wait(svc, id).await
+    let updated = wait(svc, id).await;
+    assert_eq!(status(&updated), "UPDATE_COMPLETE", "{}", reason(&updated));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sizes_update_in_place_and_a_new_launch_configuration_rolls_through_the_members() {
     let svc = service();
-    let stack = create(
-        &svc,
-        group_request("awsroll", &group_template("cirros", SIZES, true)),
-    )
-    .await;
-    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
-    let id = stack["id"].as_str().unwrap().to_string();
-    let child = group_child(&svc, &id).await;
+    let (id, child) = create_group(&svc, "awsroll", &group_template("cirros", SIZES, true)).await;
     let first = members(&svc, &child).await;
 
     // DesiredCapacity 3 within new bounds: one member added, the others untouched.
     let sizes = "MinSize: '2'\n      MaxSize: '5'\n      DesiredCapacity: '3'";
-    let updated = update(&svc, &id, &group_template("cirros", sizes, true)).await;
-    assert_eq!(status(&updated), "UPDATE_COMPLETE", "{}", reason(&updated));
+    update(&svc, &id, &group_template("cirros", sizes, true)).await;
     assert_eq!(group_child(&svc, &id).await, child, "updated in place");
     let three = members(&svc, &child).await;
     assert_eq!(three.len(), 3);
@@ -287,8 +285,7 @@ async fn sizes_update_in_place_and_a_new_launch_configuration_rolls_through_the_
 
     // A new image replaces the launch configuration; the members are replaced one at a time
     // (MaxBatchSize 1) and keep their names.
-    let updated = update(&svc, &id, &group_template("fedora", sizes, true)).await;
-    assert_eq!(status(&updated), "UPDATE_COMPLETE", "{}", reason(&updated));
+    update(&svc, &id, &group_template("fedora", sizes, true)).await;
     assert_eq!(members(&svc, &child).await, three);
     assert_eq!(
         member_outputs(&svc, &child, "image").await,
@@ -312,19 +309,11 @@ async fn sizes_update_in_place_and_a_new_launch_configuration_rolls_through_the_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_rolling_policy_a_new_launch_configuration_reaches_only_new_members() {
     let (svc, api) = engine_and_api(config());
-    let stack = create(
-        &svc,
-        group_request("awskeep", &group_template("cirros", SIZES, false)),
-    )
-    .await;
-    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
-    let id = stack["id"].as_str().unwrap().to_string();
-    let child = group_child(&svc, &id).await;
+    let (id, child) = create_group(&svc, "awskeep", &group_template("cirros", SIZES, false)).await;
     let first = members(&svc, &child).await;
 
     // As in Heat (a resize that replaces no member), the members keep their image...
-    let updated = update(&svc, &id, &group_template("fedora", SIZES, false)).await;
-    assert_eq!(status(&updated), "UPDATE_COMPLETE", "{}", reason(&updated));
+    update(&svc, &id, &group_template("fedora", SIZES, false)).await;
     assert_eq!(members(&svc, &child).await, first);
     assert_eq!(
         member_outputs(&svc, &child, "image").await,
@@ -485,8 +474,7 @@ async fn cloudformation_stack_from_a_url_answers_its_outputs_and_updates() {
     assert_eq!(out(&svc, &nested, "Word").await, json!("hello"));
 
     // New parameters update the same child in place.
-    let updated = update(&svc, &id, &cfn_parent(&url, "bye")).await;
-    assert_eq!(status(&updated), "UPDATE_COMPLETE", "{}", reason(&updated));
+    update(&svc, &id, &cfn_parent(&url, "bye")).await;
     assert_eq!(out(&svc, &id, "Word").await, json!("bye"));
     assert_eq!(
         resources(&svc, &id).await["Nested"]["physical_resource_id"],
