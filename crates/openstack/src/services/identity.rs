@@ -1,4 +1,5 @@
-//! Keystone v3: projects, users, roles, role assignments and trusts (Heat's deferred auth).
+//! Keystone v3: projects, users, roles, role assignments, trusts (Heat's deferred auth) and EC2
+//! credentials (Heat's `AWS::IAM::AccessKey`).
 
 use serde_json::{json, Value};
 
@@ -172,6 +173,36 @@ impl Identity {
             .send_json()
             .await?["trust"]
             .clone())
+    }
+
+    /// Create an EC2 credential (`access`, `secret`) of `user_id` on `project_id`
+    /// (`OS-EC2`, as keystoneclient's `ec2.create`).
+    pub async fn create_ec2_credential(
+        &self,
+        user_id: &str,
+        project_id: &str,
+    ) -> Result<Value, Error> {
+        Ok(self
+            .client
+            .post(
+                format!("/users/{user_id}/credentials/OS-EC2"),
+                json!({ "tenant_id": project_id }),
+            )
+            .send_json()
+            .await?["credential"]
+            .clone())
+    }
+
+    /// Delete the EC2 credential `access` of `user_id`; a credential or user already gone
+    /// counts as deleted.
+    pub async fn delete_ec2_credential(&self, user_id: &str, access: &str) -> Result<(), Error> {
+        ignore_not_found(
+            self.client
+                .delete(format!("/users/{user_id}/credentials/OS-EC2/{access}"))
+                .send()
+                .await,
+        )?;
+        Ok(())
     }
 
     pub async fn delete_trust(&self, id: &str) -> Result<(), Error> {

@@ -12,12 +12,15 @@
 //! `RouteTable`, `SubnetRouteTableAssociation`, `NetworkInterface`).
 //! The autoscaling family, `AWS::CloudWatch::Alarm` (`autoscaling.rs`) and
 //! `AWS::CloudFormation::Stack` (`cfn_stack.rs`) are the Heat types under AWS names.
+//! `AWS::IAM::User` and `AccessKey` (`iam.rs`) are a Keystone user of the stack and its EC2
+//! credential.
 //!
 //! [`register`] reads the OpenStack types from the registry, so it runs after them.
 
 mod autoscaling;
 mod cfn_stack;
 mod eip;
+mod iam;
 mod vpc;
 
 use std::sync::Arc;
@@ -500,6 +503,7 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
     autoscaling::register(registry, &cloud);
     cfn_stack::register(registry);
     vpc::register(registry, &cloud);
+    iam::register(registry, &cloud);
     let aliases: Vec<(&str, &str, TypeSchema, Translate, AttributeMap, Check)> = vec![
         (
             "AWS::EC2::Volume",

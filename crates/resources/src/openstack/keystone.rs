@@ -207,7 +207,10 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
     }
 }
 
-async fn identity(cloud: &Cloud, cx: &ResourceContext) -> Result<Identity, ResourceError> {
+pub(crate) async fn identity(
+    cloud: &Cloud,
+    cx: &ResourceContext,
+) -> Result<Identity, ResourceError> {
     super::client(cloud, cx, Identity::new).await
 }
 
@@ -221,7 +224,7 @@ async fn find_id(
     Ok(found["id"].as_str().unwrap_or(name_or_id).to_string())
 }
 
-async fn id_of(
+pub(crate) async fn id_of(
     keystone: &Identity,
     kind: IdentityKind,
     name_or_id: &str,

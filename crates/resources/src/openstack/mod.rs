@@ -17,7 +17,7 @@ mod cinder;
 pub mod constraints;
 pub(crate) mod dependencies;
 mod glance;
-mod keystone;
+pub(crate) mod keystone;
 mod neutron;
 mod nova;
 mod props;

@@ -1,0 +1,329 @@
+//! `AWS::IAM::User` and `AWS::IAM::AccessKey`: a Keystone user of the stack and its EC2
+//! credential.
+//!
+//! Ember has no stack user domain (Heat's `stack_user_domain` / `stack_domain_admin`), so it
+//! does what Heat does without one (its "legacy" mode): the user is created with the stack's
+//! own session in the stack owner's project (its default project, Keystone's domain of the
+//! token's project), given the `heat_stack_user` role there, and its EC2 credential is made
+//! on that project. Like Heat's legacy mode this needs a stack owner allowed to create users.
+//! A user's `Ref` is its name (`<stack>-<resource>-<id>`), as in Heat; the access key finds
+//! the Keystone id through the User resource of its stack, never by listing Keystone users.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ember_engine::nested::StackHandle;
+use ember_engine::resource::Properties;
+use ember_engine::schema::{Constraint, TypeSchema};
+use ember_engine::{Registry, ResourceContext, ResourceError, ResourceType, Started};
+use ember_openstack::services::identity::{Identity, IdentityKind};
+use serde_json::{json, Value};
+
+use super::{integer, list, map, schema, string, vpc::not_implemented};
+use crate::openstack::keystone::{id_of, identity};
+use crate::openstack::{cloud_error, session, Cloud};
+
+/// The role Heat gives a stack user (its `heat_stack_user_role` default).
+const STACK_USER_ROLE: &str = "heat_stack_user";
+/// The User resource's data: its Keystone id, which its access keys need.
+const USER_ID: &str = "user_id";
+/// The AccessKey resource's data: the secret of its credential.
+const SECRET_KEY: &str = "secret_key";
+
+pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
+    let handle = StackHandle::new();
+    registry.add_stack_handle(handle.clone());
+    registry.register(
+        "AWS::IAM::User",
+        Arc::new(User {
+            schema: schema(
+                "User resource.",
+                vec![
+                    ("Path", string("Not Implemented.")),
+                    ("Groups", list("Not Implemented.")),
+                    (
+                        "LoginProfile",
+                        map("A login profile for the user.")
+                            .with_keys(vec![("Password", string(""))]),
+                    ),
+                    ("Policies", list("Access policies to apply to the user.")),
+                ],
+                &[],
+            ),
+            cloud: cloud.clone(),
+            handle: handle.clone(),
+        }),
+    );
+    registry.register(
+        "AWS::IAM::AccessKey",
+        Arc::new(AccessKey {
+            schema: schema(
+                "Resource for defining which resources can be accessed by users.",
+                vec![
+                    ("Serial", integer("Not implemented.")),
+                    (
+                        "UserName",
+                        string("The name of the user that the new key will belong to.").required(),
+                    ),
+                    (
+                        "Status",
+                        string("Not implemented.").constraint(Constraint::AllowedValues(vec![
+                            json!("Active"),
+                            json!("Inactive"),
+                        ])),
+                    ),
+                ],
+                &[
+                    ("UserName", "Username associated with the AccessKey."),
+                    ("SecretAccessKey", "Keypair secret key."),
+                ],
+            ),
+            cloud: cloud.clone(),
+            handle,
+        }),
+    );
+}
+
+/// The project of the stack's session: where the legacy stack user lives.
+async fn stack_project(cloud: &Cloud, cx: &ResourceContext) -> Result<String, ResourceError> {
+    let token = session(cloud, cx)
+        .await?
+        .token()
+        .await
+        .map_err(cloud_error)?;
+    token
+        .project_id
+        .ok_or_else(|| ResourceError::new("Error", "the stack's session is not project-scoped"))
+}
+
+struct User {
+    schema: TypeSchema,
+    cloud: Arc<Cloud>,
+    handle: StackHandle,
+}
+
+impl User {
+    /// Heat's check of `Policies`: each name must be a resource of the stack (maps, Heat's
+    /// inline policies, are ignored by Heat too).
+    async fn check_policies(&self, cx: &ResourceContext) -> Result<(), ResourceError> {
+        let names = cx
+            .properties
+            .get("Policies")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str);
+        for policy in names {
+            let control = self.handle.get()?;
+            if control
+                .resource_by_reference(&cx.stack_id, policy)
+                .await?
+                .is_none()
+            {
+                return Err(ResourceError::new(
+                    "ValueError",
+                    format!("Policy {policy} does not exist in stack {}", cx.stack_name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The user in the stack owner's project with the stack user role there; on a failure
+    /// after the user exists, the user is removed (nothing would record its id).
+    async fn create_user(
+        keystone: &Identity,
+        cx: &ResourceContext,
+        project: &str,
+    ) -> Result<String, ResourceError> {
+        let mut body = json!({
+            "name": cx.physical_resource_name(),
+            "default_project_id": project,
+            "enabled": true,
+        });
+        if let Some(password) = cx
+            .properties
+            .get("LoginProfile")
+            .and_then(|p| p.get("Password"))
+            .filter(|p| !p.is_null())
+        {
+            body["password"] = password.clone();
+        }
+        let created = keystone
+            .create(IdentityKind::User, body)
+            .await
+            .map_err(cloud_error)?;
+        let id = created["id"].as_str().unwrap_or_default().to_string();
+        let grant = async {
+            let role = id_of(keystone, IdentityKind::Role, STACK_USER_ROLE)
+                .await
+                .map_err(|_| {
+                    ResourceError::new("Error", format!("Can't find role {STACK_USER_ROLE}"))
+                })?;
+            keystone
+                .grant(
+                    &format!("/projects/{project}/"),
+                    &format!("users/{id}"),
+                    &role,
+                )
+                .await
+                .map_err(cloud_error)
+        };
+        if let Err(error) = grant.await {
+            keystone
+                .delete(IdentityKind::User, &id)
+                .await
+                .map_err(cloud_error)?;
+            return Err(error);
+        }
+        Ok(id)
+    }
+}
+
+#[async_trait]
+impl ResourceType for User {
+    fn schema(&self) -> &TypeSchema {
+        &self.schema
+    }
+
+    fn validate(&self, props: &Properties) -> Result<(), String> {
+        not_implemented(props, &["Path", "Groups"])
+    }
+
+    fn creates_synchronously(&self) -> bool {
+        true
+    }
+
+    async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        self.check_policies(cx).await?;
+        let keystone = identity(&self.cloud, cx).await?;
+        let project = stack_project(&self.cloud, cx).await?;
+        let id = User::create_user(&keystone, cx, &project).await?;
+        Ok(Started {
+            physical_id: Some(id.clone()),
+            data: BTreeMap::from([(USER_ID.to_string(), id)]),
+        })
+    }
+
+    async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        // Keystone drops the user's grants and EC2 credentials with it; a user already
+        // deleted outside Ember counts as deleted.
+        if let Some(id) = cx.physical_id.as_deref() {
+            identity(&self.cloud, cx)
+                .await?
+                .delete(IdentityKind::User, id)
+                .await
+                .map_err(cloud_error)?;
+        }
+        Ok(Started::default())
+    }
+
+    async fn attribute(
+        &self,
+        _cx: &ResourceContext,
+        _name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
+        Ok(None)
+    }
+
+    /// Heat's `Ref` of a user is its name.
+    fn reference_id(&self, cx: &ResourceContext) -> Value {
+        json!(cx.physical_resource_name())
+    }
+}
+
+struct AccessKey {
+    schema: TypeSchema,
+    cloud: Arc<Cloud>,
+    handle: StackHandle,
+}
+
+impl AccessKey {
+    /// The Keystone id of the stack's User whose `Ref` is `UserName` (Heat's
+    /// `resource_by_refid`), if there is one.
+    async fn user_id(&self, cx: &ResourceContext) -> Result<Option<String>, ResourceError> {
+        let reference = cx.prop_str("UserName").unwrap_or_default();
+        let control = self.handle.get()?;
+        let Some(name) = control
+            .resource_by_reference(&cx.stack_id, reference)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(control
+            .resource_data(&cx.stack_id, &name)
+            .await?
+            .and_then(|mut data| data.remove(USER_ID)))
+    }
+}
+
+#[async_trait]
+impl ResourceType for AccessKey {
+    fn schema(&self) -> &TypeSchema {
+        &self.schema
+    }
+
+    fn validate(&self, props: &Properties) -> Result<(), String> {
+        not_implemented(props, &["Serial", "Status"])
+    }
+
+    fn creates_synchronously(&self) -> bool {
+        true
+    }
+
+    async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        let user = self.user_id(cx).await?.ok_or_else(|| {
+            ResourceError::new(
+                "NotFound",
+                format!(
+                    "could not find user {}",
+                    cx.prop_str("UserName").unwrap_or_default()
+                ),
+            )
+        })?;
+        let keystone = identity(&self.cloud, cx).await?;
+        let project = stack_project(&self.cloud, cx).await?;
+        let credential = keystone
+            .create_ec2_credential(&user, &project)
+            .await
+            .map_err(cloud_error)?;
+        let field = |key: &str| credential[key].as_str().unwrap_or_default().to_string();
+        Ok(Started {
+            physical_id: Some(field("access")),
+            data: BTreeMap::from([
+                (USER_ID.to_string(), user),
+                (SECRET_KEY.to_string(), field("secret")),
+            ]),
+        })
+    }
+
+    async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        // The user recorded at create: the User resource may already be gone.
+        if let (Some(access), Some(user)) = (cx.physical_id.as_deref(), cx.data.get(USER_ID)) {
+            identity(&self.cloud, cx)
+                .await?
+                .delete_ec2_credential(user, access)
+                .await
+                .map_err(cloud_error)?;
+        }
+        Ok(Started::default())
+    }
+
+    async fn attribute(
+        &self,
+        cx: &ResourceContext,
+        name: &str,
+    ) -> Result<Option<Value>, ResourceError> {
+        Ok(match name {
+            "UserName" => Some(
+                cx.properties
+                    .get("UserName")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            ),
+            "SecretAccessKey" => Some(cx.data.get(SECRET_KEY).map_or(Value::Null, |s| json!(s))),
+            _ => None,
+        })
+    }
+}
