@@ -6,8 +6,8 @@
 mod common;
 
 use async_trait::async_trait;
-use common::{cx, finished, sqlite_store, status};
-use ember_engine::schema::{AttributeSchema, PropertySchema, PropertyType, TypeSchema};
+use common::{create_named, cx, echo_attribute, echo_schema, finished, sqlite_store, status};
+use ember_engine::schema::{PropertySchema, PropertyType, TypeSchema};
 use ember_engine::store::{StateStore, Write};
 use ember_engine::{
     EngineConfig, EngineError, Registry, ResourceContext, ResourceError, ResourceType, Service,
@@ -31,11 +31,7 @@ static SCHEMA: LazyLock<TypeSchema> = LazyLock::new(|| {
     let image = PropertySchema::new(PropertyType::String, "The image.")
         .required()
         .update_allowed();
-    TypeSchema {
-        properties: BTreeMap::from([("image".to_string(), image)]),
-        attributes: BTreeMap::from([("image".to_string(), AttributeSchema::new("The image."))]),
-        ..TypeSchema::default()
-    }
+    echo_schema("image", image, "The image.")
 });
 
 #[async_trait]
@@ -45,10 +41,7 @@ impl ResourceType for Imaged {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        Ok(Started {
-            physical_id: Some(cx.physical_resource_name()),
-            data: BTreeMap::new(),
-        })
+        create_named(cx)
     }
 
     async fn snapshot(
@@ -90,7 +83,7 @@ impl ResourceType for Imaged {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        Ok((name == "image").then(|| cx.properties.get("image").cloned().unwrap_or_default()))
+        Ok(echo_attribute(cx, "image", name))
     }
 }
 

@@ -20,14 +20,36 @@ use std::time::Duration;
 /// replaces it) and whose attribute `value` gives it back.
 pub struct Replaceable;
 
-static SCHEMA: LazyLock<TypeSchema> = LazyLock::new(|| TypeSchema {
-    properties: BTreeMap::from([(
-        "value".to_string(),
+static SCHEMA: LazyLock<TypeSchema> = LazyLock::new(|| {
+    echo_schema(
+        "value",
         PropertySchema::new(PropertyType::String, "Replaced when changed.").required(),
-    )]),
-    attributes: BTreeMap::from([("value".to_string(), AttributeSchema::new("The value."))]),
-    ..TypeSchema::default()
+        "The value.",
+    )
 });
+
+/// The schema of a test type with the one property `name`, which its attribute `name`
+/// (described as `attribute`) gives back (see `echo_attribute`).
+pub fn echo_schema(name: &str, property: PropertySchema, attribute: &str) -> TypeSchema {
+    TypeSchema {
+        properties: BTreeMap::from([(name.to_string(), property)]),
+        attributes: BTreeMap::from([(name.to_string(), AttributeSchema::new(attribute))]),
+        ..TypeSchema::default()
+    }
+}
+
+/// A create that makes nothing outside the engine: the physical id is the physical name.
+pub fn create_named(cx: &ResourceContext) -> Result<Started, ResourceError> {
+    Ok(Started {
+        physical_id: Some(cx.physical_resource_name()),
+        data: BTreeMap::new(),
+    })
+}
+
+/// The attribute `name` of a type made with `echo_schema(property, ..)`: the property's value.
+pub fn echo_attribute(cx: &ResourceContext, property: &str, name: &str) -> Option<Value> {
+    (name == property).then(|| cx.properties.get(property).cloned().unwrap_or_default())
+}
 
 #[async_trait]
 impl ResourceType for Replaceable {
@@ -36,10 +58,7 @@ impl ResourceType for Replaceable {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        Ok(Started {
-            physical_id: Some(cx.physical_resource_name()),
-            data: BTreeMap::new(),
-        })
+        create_named(cx)
     }
 
     async fn attribute(
@@ -47,7 +66,7 @@ impl ResourceType for Replaceable {
         cx: &ResourceContext,
         name: &str,
     ) -> Result<Option<Value>, ResourceError> {
-        Ok((name == "value").then(|| cx.properties.get("value").cloned().unwrap_or_default()))
+        Ok(echo_attribute(cx, "value", name))
     }
 }
 
