@@ -34,6 +34,18 @@ fn request(name: &str, template: Value) -> StackRequest {
     }
 }
 
+/// Updates the stack `id` to `template`; the stack once the update has finished.
+async fn update(svc: &Service, id: &str, template: Value) -> Value {
+    let request = StackRequest {
+        template: Some(template),
+        ..StackRequest::default()
+    };
+    svc.update_stack(&cx(), id, request)
+        .await
+        .expect("update accepted");
+    finished(svc, id).await
+}
+
 /// Everything the demo project sees in Neutron and Nova, for before/after comparisons.
 async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<Value>> {
     let network = Network::new(session).await.unwrap();
@@ -230,12 +242,7 @@ async fn vpc_stack_create_update_delete_on_the_lab() {
 
     // Update 1: GroupSet changes in place (the same port).
     let started = Instant::now();
-    let mut update = request(&name, vpc_template("db", "10.77.1.10", "10.77.1.0/24"));
-    update.stack_name = None;
-    svc.update_stack(&cx(), &id, update)
-        .await
-        .expect("update accepted");
-    let stack = finished(&svc, &id).await;
+    let stack = update(&svc, &id, vpc_template("db", "10.77.1.10", "10.77.1.0/24")).await;
     figures.push((
         "update in place",
         started.elapsed(),
@@ -250,12 +257,7 @@ async fn vpc_stack_create_update_delete_on_the_lab() {
     // Update 2: a new address replaces the interface; the instance moves to the new port in
     // place and the old port is deleted.
     let started = Instant::now();
-    let mut update = request(&name, vpc_template("db", "10.77.1.11", "10.77.1.0/24"));
-    update.stack_name = None;
-    svc.update_stack(&cx(), &id, update)
-        .await
-        .expect("update accepted");
-    let stack = finished(&svc, &id).await;
+    let stack = update(&svc, &id, vpc_template("db", "10.77.1.11", "10.77.1.0/24")).await;
     figures.push((
         "replacement",
         started.elapsed(),
