@@ -147,4 +147,35 @@ resources:
     let id = stack["id"].as_str().unwrap().to_string();
     let deleted = delete(&svc, &id).await;
     assert_eq!(status(&deleted), "DELETE_COMPLETE", "{}", reason(&deleted));
+
+    // A policy named in Policies must be an access policy of the stack: Heat's refusal, before
+    // Keystone is asked for a user.
+    let template = r#"
+heat_template_version: 2015-10-15
+resources:
+  other:
+    type: OS::Heat::None
+  user:
+    type: AWS::IAM::User
+    properties:
+      Policies: [other]
+"#;
+    let name = format!("iam-policy-{tag}");
+    let stack = create(&svc, request(&name, template)).await;
+    assert_eq!(status(&stack), "CREATE_FAILED");
+    assert_eq!(
+        reason(&stack),
+        "Resource CREATE failed: InvalidTemplateAttribute: resources.user: The Referenced Attribute (user Policies) is incorrect."
+    );
+    let users = keystone
+        .client()
+        .get("/users")
+        .query("name__startswith", format!("{name}-"))
+        .send_json()
+        .await
+        .unwrap();
+    assert_eq!(users["users"], json!([]));
+    let id = stack["id"].as_str().unwrap().to_string();
+    let deleted = delete(&svc, &id).await;
+    assert_eq!(status(&deleted), "DELETE_COMPLETE", "{}", reason(&deleted));
 }

@@ -21,7 +21,7 @@ use ember_openstack::services::identity::{Identity, IdentityKind};
 use serde_json::{json, Value};
 
 use super::{integer, list, map, schema, string, vpc::not_implemented};
-use crate::openstack::keystone::{id_of, identity};
+use crate::openstack::keystone::{find_id, identity};
 use crate::openstack::{cloud_error, session, Cloud};
 
 /// The role Heat gives a stack user (its `heat_stack_user_role` default).
@@ -38,7 +38,7 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
         "AWS::IAM::User",
         Arc::new(User {
             schema: schema(
-                "User resource.",
+                "",
                 vec![
                     ("Path", string("Not Implemented.")),
                     ("Groups", list("Not Implemented.")),
@@ -52,23 +52,22 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
                 &[],
             ),
             cloud: cloud.clone(),
-            handle: handle.clone(),
         }),
     );
     registry.register(
         "AWS::IAM::AccessKey",
         Arc::new(AccessKey {
             schema: schema(
-                "Resource for defining which resources can be accessed by users.",
+                "",
                 vec![
-                    ("Serial", integer("Not implemented.")),
+                    ("Serial", integer("Not Implemented.")),
                     (
                         "UserName",
                         string("The name of the user that the new key will belong to.").required(),
                     ),
                     (
                         "Status",
-                        string("Not implemented.").constraint(Constraint::AllowedValues(vec![
+                        string("Not Implemented.").constraint(Constraint::AllowedValues(vec![
                             json!("Active"),
                             json!("Inactive"),
                         ])),
@@ -100,32 +99,26 @@ async fn stack_project(cloud: &Cloud, cx: &ResourceContext) -> Result<String, Re
 struct User {
     schema: TypeSchema,
     cloud: Arc<Cloud>,
-    handle: StackHandle,
 }
 
 impl User {
-    /// Heat's check of `Policies`: each name must be a resource of the stack (maps, Heat's
-    /// inline policies, are ignored by Heat too).
-    async fn check_policies(&self, cx: &ResourceContext) -> Result<(), ResourceError> {
-        let names = cx
+    /// Heat's check of `Policies`: each name must be an access policy resource of the stack
+    /// (maps, inline IAM policies, are ignored). Ember has no access policy type, so no name
+    /// can be one.
+    fn check_policies(cx: &ResourceContext) -> Result<(), ResourceError> {
+        let named = cx
             .properties
             .get("Policies")
             .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str);
-        for policy in names {
-            let control = self.handle.get()?;
-            if control
-                .resource_by_reference(&cx.stack_id, policy)
-                .await?
-                .is_none()
-            {
-                return Err(ResourceError::new(
-                    "ValueError",
-                    format!("Policy {policy} does not exist in stack {}", cx.stack_name),
-                ));
-            }
+            .is_some_and(|policies| policies.iter().any(Value::is_string));
+        if named {
+            return Err(ResourceError::new(
+                "InvalidTemplateAttribute",
+                format!(
+                    "The Referenced Attribute ({} Policies) is incorrect.",
+                    cx.name
+                ),
+            ));
         }
         Ok(())
     }
@@ -137,8 +130,20 @@ impl User {
         cx: &ResourceContext,
         project: &str,
     ) -> Result<String, ResourceError> {
+        let role = find_id(keystone, IdentityKind::Role, STACK_USER_ROLE)
+            .await
+            .map_err(|e| match e {
+                e if e.is_not_found() => {
+                    ResourceError::new("Error", format!("Can't find role {STACK_USER_ROLE}"))
+                }
+                e => cloud_error(e),
+            })?;
+        // Keystone takes at most 255 characters; Heat keeps the last ones.
+        let name = cx.physical_resource_name();
+        let skipped = name.chars().count().saturating_sub(255);
+        let name: String = name.chars().skip(skipped).collect();
         let mut body = json!({
-            "name": cx.physical_resource_name(),
+            "name": name,
             "default_project_id": project,
             "enabled": true,
         });
@@ -155,27 +160,19 @@ impl User {
             .await
             .map_err(cloud_error)?;
         let id = created["id"].as_str().unwrap_or_default().to_string();
-        let grant = async {
-            let role = id_of(keystone, IdentityKind::Role, STACK_USER_ROLE)
-                .await
-                .map_err(|_| {
-                    ResourceError::new("Error", format!("Can't find role {STACK_USER_ROLE}"))
-                })?;
-            keystone
-                .grant(
-                    &format!("/projects/{project}/"),
-                    &format!("users/{id}"),
-                    &role,
-                )
-                .await
-                .map_err(cloud_error)
-        };
-        if let Err(error) = grant.await {
+        let granted = keystone
+            .grant(
+                &format!("/projects/{project}/"),
+                &format!("users/{id}"),
+                &role,
+            )
+            .await;
+        if let Err(error) = granted {
             keystone
                 .delete(IdentityKind::User, &id)
                 .await
                 .map_err(cloud_error)?;
-            return Err(error);
+            return Err(cloud_error(error));
         }
         Ok(id)
     }
@@ -196,7 +193,7 @@ impl ResourceType for User {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        self.check_policies(cx).await?;
+        User::check_policies(cx)?;
         let keystone = identity(&self.cloud, cx).await?;
         let project = stack_project(&self.cloud, cx).await?;
         let id = User::create_user(&keystone, cx, &project).await?;
@@ -322,7 +319,11 @@ impl ResourceType for AccessKey {
                     .cloned()
                     .unwrap_or(Value::Null),
             ),
-            "SecretAccessKey" => Some(cx.data.get(SECRET_KEY).map_or(Value::Null, |s| json!(s))),
+            // Heat's placeholder while there is no secret.
+            "SecretAccessKey" => Some(json!(cx
+                .data
+                .get(SECRET_KEY)
+                .map_or("000-000-000", String::as_str))),
             _ => None,
         })
     }

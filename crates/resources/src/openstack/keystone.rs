@@ -215,7 +215,7 @@ pub(crate) async fn identity(
 }
 
 /// The id of a Keystone object given by name or id.
-async fn find_id(
+pub(crate) async fn find_id(
     keystone: &Identity,
     kind: IdentityKind,
     name_or_id: &str,
@@ -224,7 +224,7 @@ async fn find_id(
     Ok(found["id"].as_str().unwrap_or(name_or_id).to_string())
 }
 
-pub(crate) async fn id_of(
+async fn id_of(
     keystone: &Identity,
     kind: IdentityKind,
     name_or_id: &str,
