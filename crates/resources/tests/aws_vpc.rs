@@ -15,7 +15,7 @@ use ember_engine::{Service, StackRequest};
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::network::{Network, NeutronKind};
 use ember_openstack::Session;
-use lab_types::{lab, suffix, Res};
+use lab_types::{holdings, lab, suffix, Res};
 use serde_json::{json, Value};
 
 /// Stacks with servers and router interfaces take longer than the shared helper waits.
@@ -44,30 +44,6 @@ async fn update(svc: &Service, id: &str, template: Value) -> Value {
         .await
         .expect("update accepted");
     finished(svc, id).await
-}
-
-/// Everything the demo project sees in Neutron and Nova, for before/after comparisons.
-async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<Value>> {
-    let network = Network::new(session).await.unwrap();
-    let mut out = BTreeMap::new();
-    for (label, kind) in [
-        ("networks", NeutronKind::Network),
-        ("subnets", NeutronKind::Subnet),
-        ("ports", NeutronKind::Port),
-        ("routers", NeutronKind::Router),
-        ("security_groups", NeutronKind::SecurityGroup),
-        ("floatingips", NeutronKind::FloatingIp),
-    ] {
-        out.insert(label, network.list(kind, &[]).await.unwrap());
-    }
-    let servers = Compute::new(session)
-        .await
-        .unwrap()
-        .list_servers()
-        .await
-        .unwrap();
-    out.insert("servers", servers);
-    out
 }
 
 /// Asserts that nothing in `after` that was not in `before` is the stack's: named after it,
@@ -176,7 +152,7 @@ async fn vpc_stack_create_update_delete_on_the_lab() {
     let mut figures = Vec::new();
     let name = format!("vpc-{}", suffix());
     let external = network.find(NeutronKind::Network, "public").await.unwrap()["id"].clone();
-    let before = inventory(&lab.demo).await;
+    let before = holdings(&lab.demo).await;
     let mut ours = BTreeSet::new();
 
     // Create.
@@ -323,7 +299,7 @@ async fn vpc_stack_create_update_delete_on_the_lab() {
         Err(e) => assert!(e.is_not_found(), "{e}"),
         Ok(server) => assert_eq!(server["status"], "DELETED", "{server}"),
     }
-    let after = inventory(&lab.demo).await;
+    let after = holdings(&lab.demo).await;
     nothing_left(&before, &after, &name, &ours);
 }
 
@@ -332,7 +308,7 @@ async fn neutron_refusal_is_the_vpc_subnets_reason() {
     let Some(lab) = lab().await else { return };
     let svc = lab_service(&lab.demo);
     let name = format!("vpcbad-{}", suffix());
-    let before = inventory(&lab.demo).await;
+    let before = holdings(&lab.demo).await;
     let template = json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Resources": {
@@ -369,7 +345,7 @@ async fn neutron_refusal_is_the_vpc_subnets_reason() {
     svc.delete_stack(&cx(), &id).await.expect("delete accepted");
     let stack = finished(&svc, &id).await;
     assert_eq!(status(&stack), "DELETE_COMPLETE", "{}", reason(&stack));
-    let after = inventory(&lab.demo).await;
+    let after = holdings(&lab.demo).await;
     nothing_left(&before, &after, &name, &BTreeSet::from([vpc]));
 }
 

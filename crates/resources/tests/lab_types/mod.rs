@@ -228,13 +228,9 @@ impl Res {
     }
 }
 
-/// What each service holds, by id, for before/after comparisons.
-pub async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<String>> {
-    let ids = |list: Vec<Value>| {
-        list.iter()
-            .filter_map(|v| v["id"].as_str().map(str::to_string))
-            .collect::<Vec<_>>()
-    };
+/// Everything each service shows the session (Neutron's kinds, Nova's servers, Cinder's
+/// volumes), for before/after comparisons.
+pub async fn holdings(session: &Session) -> BTreeMap<&'static str, Vec<Value>> {
     let network = Network::new(session).await.unwrap();
     let mut out = BTreeMap::new();
     for (label, kind) in [
@@ -245,27 +241,27 @@ pub async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<String>>
         ("security_groups", NeutronKind::SecurityGroup),
         ("floatingips", NeutronKind::FloatingIp),
     ] {
-        out.insert(label, ids(network.list(kind, &[]).await.unwrap()));
+        out.insert(label, network.list(kind, &[]).await.unwrap());
     }
-    out.insert(
-        "servers",
-        ids(Compute::new(session)
-            .await
-            .unwrap()
-            .list_servers()
-            .await
-            .unwrap()),
-    );
-    out.insert(
-        "volumes",
-        ids(BlockStorage::new(session)
-            .await
-            .unwrap()
-            .list_volumes()
-            .await
-            .unwrap()),
-    );
+    let compute = Compute::new(session).await.unwrap();
+    out.insert("servers", compute.list_servers().await.unwrap());
+    let storage = BlockStorage::new(session).await.unwrap();
+    out.insert("volumes", storage.list_volumes().await.unwrap());
     out
+}
+
+/// What each service holds, by id, for before/after comparisons.
+pub async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<String>> {
+    let ids = |list: Vec<Value>| {
+        list.iter()
+            .filter_map(|v| v["id"].as_str().map(str::to_string))
+            .collect()
+    };
+    holdings(session)
+        .await
+        .into_iter()
+        .map(|(label, list)| (label, ids(list)))
+        .collect()
 }
 
 /// The user data Nova stored for a server, decoded (shown to the admin, microversion >= 2.3).
