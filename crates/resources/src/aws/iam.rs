@@ -38,7 +38,8 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
         "AWS::IAM::User",
         Arc::new(User {
             schema: schema(
-                "",
+                // Heat's classes have no docstring.
+                "No description available",
                 vec![
                     ("Path", string("Not Implemented.")),
                     ("Groups", list("Not Implemented.")),
@@ -58,7 +59,8 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
         "AWS::IAM::AccessKey",
         Arc::new(AccessKey {
             schema: schema(
-                "",
+                // Heat's classes have no docstring.
+                "No description available",
                 vec![
                     ("Serial", integer("Not Implemented.")),
                     (
