@@ -593,11 +593,7 @@ Outputs:
         )),
         ..config()
     });
-    let created = svc
-        .create_stack(&cx(), request(&name, &template))
-        .await
-        .expect("create accepted");
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = start_create(&svc, request(&name, &template)).await;
     let checks = {
         let (svc, api, id, compute, name) = (
             svc.clone(),

@@ -10,7 +10,7 @@ mod lab_types;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::{cx, lab_service, reason, resources, status};
+use common::{cx, json_request, lab_service, reason, resources, start_create, status};
 use ember_engine::{Service, StackRequest};
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::network::{Network, NeutronKind};
@@ -24,14 +24,6 @@ async fn finished(svc: &Service, id: &str) -> Value {
         .await
         .expect("action finished in time")
         .expect("stack readable")
-}
-
-fn request(name: &str, template: Value) -> StackRequest {
-    StackRequest {
-        stack_name: Some(name.to_string()),
-        template: Some(template),
-        ..StackRequest::default()
-    }
 }
 
 /// Updates the stack `id` to `template`; the stack once the update has finished.
@@ -157,14 +149,8 @@ async fn vpc_stack_create_update_delete_on_the_lab() {
 
     // Create.
     let started = Instant::now();
-    let created = svc
-        .create_stack(
-            &cx(),
-            request(&name, vpc_template("web", "10.77.1.10", "10.77.1.0/24")),
-        )
-        .await
-        .expect("create accepted");
-    let id = created["id"].as_str().unwrap().to_string();
+    let request = json_request(&name, vpc_template("web", "10.77.1.10", "10.77.1.0/24"));
+    let id = start_create(&svc, request).await;
     let stack = finished(&svc, &id).await;
     figures.push(("create", started.elapsed(), stack_session.call_counts()));
     assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
@@ -317,11 +303,7 @@ async fn neutron_refusal_is_the_vpc_subnets_reason() {
                 "VpcId": {"Ref": "vpc"}, "CidrBlock": "10.78.1.0/33"}}
         }
     });
-    let created = svc
-        .create_stack(&cx(), request(&name, template))
-        .await
-        .expect("create accepted");
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = start_create(&svc, json_request(&name, template)).await;
     let stack = finished(&svc, &id).await;
     assert_eq!(status(&stack), "CREATE_FAILED");
     let subnet = &resources(&svc, &id).await["subnet"];

@@ -184,18 +184,7 @@ async fn servers_boot_with_heats_user_data_for_each_format() {
         },
         "outputs": {"occ": {"value": {"get_attr": ["sc", "os_collect_config"]}}}
     });
-    let created = svc
-        .create_stack(
-            &cx(),
-            ember_engine::StackRequest {
-                stack_name: Some(name.clone()),
-                template: Some(template),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("create accepted");
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = start_create(&svc, json_request(&name, template)).await;
     let stack = wait(&svc, &id).await;
     let ids: BTreeMap<String, String> = resources(&svc, &id)
         .await

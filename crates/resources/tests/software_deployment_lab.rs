@@ -37,18 +37,7 @@ async fn deployment_to_a_nova_server_waits_for_its_signal() {
         "outputs": {"result": {"value": {"get_attr": ["deploy", "result"]}},
                     "server": {"value": {"get_resource": "server"}}}
     });
-    let created = svc
-        .create_stack(
-            &cx(),
-            ember_engine::StackRequest {
-                stack_name: Some(name.clone()),
-                template: Some(template),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("create accepted");
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = start_create(&svc, json_request(&name, template)).await;
     let outcome = run(&svc, &id).await;
     // Delete whatever happened, so no server is left behind.
     svc.delete_stack(&cx(), &id).await.expect("delete accepted");

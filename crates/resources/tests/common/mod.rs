@@ -58,10 +58,24 @@ pub fn request(name: &str, template: &str) -> StackRequest {
     }
 }
 
+/// A request for the stack `name` with a JSON template.
+pub fn json_request(name: &str, template: Value) -> StackRequest {
+    StackRequest {
+        stack_name: Some(name.into()),
+        template: Some(template),
+        ..StackRequest::default()
+    }
+}
+
+/// Starts a create; the stack's id.
+pub async fn start_create(svc: &Service, req: StackRequest) -> String {
+    let created = svc.create_stack(&cx(), req).await.expect("create accepted");
+    created["id"].as_str().unwrap().to_string()
+}
+
 /// Creates a stack and waits for the end of the create; returns the final `stack show`.
 pub async fn create(svc: &Service, req: StackRequest) -> Value {
-    let created = svc.create_stack(&cx(), req).await.expect("create accepted");
-    let id = created["id"].as_str().unwrap_or_default().to_string();
+    let id = start_create(svc, req).await;
     wait(svc, &id).await
 }
 
