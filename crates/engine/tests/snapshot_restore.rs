@@ -148,19 +148,24 @@ async fn physical_id(svc: &Service, id: &str) -> Value {
         .clone()
 }
 
+/// Restores the stack `id` from `snapshot`, to RESTORE_COMPLETE.
+async fn restore(svc: &Service, id: &str, snapshot: &str) {
+    svc.restore_snapshot(&cx(), id, snapshot)
+        .await
+        .expect("restore accepted");
+    assert_eq!(
+        status(&finished(svc, id).await),
+        "RESTORE_COMPLETE: Stack RESTORE completed successfully"
+    );
+}
+
 #[tokio::test]
 async fn restore_converges_to_the_definition_the_type_restores() {
     let dir = tempfile::tempdir().unwrap();
     let svc = service(sqlite_store(dir.path()).await);
     let (id, snapshot) = stack_with_snapshot(&svc, "restored", HOT).await;
     let before = physical_id(&svc, &id).await;
-    svc.restore_snapshot(&cx(), &id, &snapshot)
-        .await
-        .expect("restore accepted");
-    assert_eq!(
-        status(&finished(&svc, &id).await),
-        "RESTORE_COMPLETE: Stack RESTORE completed successfully"
-    );
+    restore(&svc, &id, &snapshot).await;
     // The image kept by the snapshot, updated in place (the type allows it).
     let output = svc.show_output(&cx(), &id, "image").await.unwrap();
     assert_eq!(output["output_value"], "base-copy");
@@ -180,13 +185,7 @@ async fn restore_rewrites_cfn_style_templates_too() {
     let cfn = r#"{"AWSTemplateFormatVersion": "2010-09-09",
         "Resources": {"server": {"Type": "Test::Imaged", "Properties": {"image": "cfn"}}}}"#;
     let (id, snapshot) = stack_with_snapshot(&svc, "cfn", cfn).await;
-    svc.restore_snapshot(&cx(), &id, &snapshot)
-        .await
-        .expect("restore accepted");
-    assert_eq!(
-        status(&finished(&svc, &id).await),
-        "RESTORE_COMPLETE: Stack RESTORE completed successfully"
-    );
+    restore(&svc, &id, &snapshot).await;
     let template = svc.get_template(&cx(), &id).await.unwrap();
     assert_eq!(
         template["Resources"]["server"]["Properties"],
