@@ -16,7 +16,7 @@ use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::network::{Network, NeutronKind};
 use ember_openstack::{ServiceType, Session};
-use lab_types::{inventory, lab, serve, stored_user_data, suffix, Res};
+use lab_types::{backup_service_up, inventory, lab, serve, stored_user_data, suffix, Res};
 use serde_json::{json, Value};
 
 /// The id of the lab's own `private-net` (found through its uniquely named subnet: the seed
@@ -1352,17 +1352,7 @@ async fn volume_snapshot_is_a_backup_taken_before_the_delete() {
     let mut volume = Res::new(&lab.types, "OS::Cinder::Volume", "vol", json!({"size": 1}));
     volume.create().await.unwrap();
     let storage = BlockStorage::new(&lab.demo).await.unwrap();
-    let backup_service = BlockStorage::new(&lab.admin)
-        .await
-        .unwrap()
-        .client()
-        .get("/os-services")
-        .query("binary", "cinder-backup")
-        .send_json()
-        .await
-        .unwrap()["services"]
-        .as_array()
-        .is_some_and(|s| s.iter().any(|s| s["state"] == "up"));
+    let backup_service = backup_service_up(&lab).await;
     // What the engine does for `deletion_policy: Snapshot`: snapshot, then delete.
     match volume.ty.snapshot(&volume.cx).await {
         Ok(data) => {

@@ -26,7 +26,7 @@ use ember_openstack::services::image::Image;
 use ember_openstack::services::network::{Network, NeutronKind};
 use ember_openstack::{PollPolicy, Session};
 use ember_resources::openstack::Cloud;
-use lab_types::{lab, suffix, Lab, Res};
+use lab_types::{backup_service_up, lab, suffix, Lab, Res};
 use serde_json::{json, Value};
 
 /// A service on `store` whose OpenStack types act as the lab's demo user.
@@ -90,21 +90,6 @@ async fn physical_ids(svc: &Service, id: &str) -> serde_json::Map<String, Value>
 
 fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_string()
-}
-
-/// Is a cinder-backup service up (`bash scripts/lab up` starts one)?
-async fn backup_service_up(lab: &Lab) -> bool {
-    BlockStorage::new(&lab.admin)
-        .await
-        .unwrap()
-        .client()
-        .get("/os-services")
-        .query("binary", "cinder-backup")
-        .send_json()
-        .await
-        .unwrap()["services"]
-        .as_array()
-        .is_some_and(|s| s.iter().any(|s| s["state"] == "up"))
 }
 
 /// The id of the lab's own `private-net` (found through its uniquely named subnet: the seed

@@ -264,6 +264,21 @@ pub async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<String>>
         .collect()
 }
 
+/// Is a cinder-backup service up (`bash scripts/lab up` starts one)?
+pub async fn backup_service_up(lab: &Lab) -> bool {
+    BlockStorage::new(&lab.admin)
+        .await
+        .unwrap()
+        .client()
+        .get("/os-services")
+        .query("binary", "cinder-backup")
+        .send_json()
+        .await
+        .unwrap()["services"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|s| s["state"] == "up"))
+}
+
 /// The user data Nova stored for a server, decoded (shown to the admin, microversion >= 2.3).
 pub async fn stored_user_data(admin: &Session, server: &str) -> String {
     use base64::Engine as _;
