@@ -10,7 +10,7 @@ mod lab_types;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::{cx, json_request, lab_service, reason, resources, start_create, status};
+use common::{compiled, cx, json_request, lab_service, reason, resources, start_create, status};
 use ember_engine::{Service, StackRequest};
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::network::{Network, NeutronKind};
@@ -477,7 +477,6 @@ fn vpc_types_refuse_what_heat_does_not_implement() {
 
 #[test]
 fn gateway_attachment_waits_for_the_route_tables_of_its_vpc() {
-    use ember_engine::definition::{Compiler, StackIdentity, TemplateSource};
     let template = json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Resources": {
@@ -490,19 +489,7 @@ fn gateway_attachment_waits_for_the_route_tables_of_its_vpc() {
                 "VpcId": {"Ref": "vpc"}, "InternetGatewayId": {"Ref": "gateway"}}}
         }
     });
-    let source = TemplateSource {
-        template,
-        environment: json!({}),
-        ..Default::default()
-    };
-    let identity = StackIdentity {
-        stack_id: "s".into(),
-        stack_name: "deps".into(),
-        project_id: "p".into(),
-    };
-    let defn = ember_engine::template_compiler::TemplateCompiler::default()
-        .compile(&source, &Default::default(), &identity)
-        .expect("compiles");
+    let defn = compiled(template);
     let registry = ember_resources::registry();
     let attachment = registry.get("AWS::EC2::VPCGatewayAttachment").unwrap();
     assert_eq!(

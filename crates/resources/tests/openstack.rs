@@ -5,12 +5,14 @@
 //! Credentials: `OS_*` (`. env.sh demo`) or the lab's clouds.yaml (`lab-demo`, `lab-admin`).
 //! Without a lab the tests say so and pass, unless `EMBER_REQUIRE_LAB=1`.
 
+mod common;
 mod lab_types;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::compiled;
 use ember_engine::resource::CloudHandle;
 use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
@@ -981,7 +983,6 @@ async fn glance_web_image() {
 /// Heat's implicit dependencies, read from a compiled template (no cloud needed).
 #[test]
 fn implicit_dependencies_follow_heats_rules() {
-    use ember_engine::definition::{Compiler, StackIdentity, TemplateSource};
     let template = r#"
 heat_template_version: 2018-08-31
 resources:
@@ -1002,19 +1003,7 @@ resources:
   port_server: {type: OS::Nova::Server, properties: {image: cirros, flavor: m1.tiny, networks: [{port: {get_resource: port}}]}}
   auto_server: {type: OS::Nova::Server, properties: {image: cirros, flavor: m1.tiny}}
 "#;
-    let source = TemplateSource {
-        template: Value::String(template.into()),
-        environment: json!({}),
-        ..Default::default()
-    };
-    let identity = StackIdentity {
-        stack_id: "s".into(),
-        stack_name: "deps".into(),
-        project_id: "p".into(),
-    };
-    let defn = ember_engine::template_compiler::TemplateCompiler::default()
-        .compile(&source, &Default::default(), &identity)
-        .unwrap();
+    let defn = compiled(Value::String(template.into()));
     let registry = ember_resources::registry();
     let deps = |name: &str| {
         let ty = registry.get(&defn.resources[name].type_name).unwrap();

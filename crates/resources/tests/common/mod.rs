@@ -2,6 +2,7 @@
 //! the ember-template compiler.
 #![allow(dead_code)]
 
+use ember_engine::definition::{Compiler, StackDefinition, StackIdentity, TemplateSource};
 use ember_engine::store::{MemoryStore, StateStore};
 use ember_engine::{EngineConfig, RequestContext, Service, StackRequest, TemplateCompiler};
 use serde_json::{json, Value};
@@ -141,6 +142,24 @@ pub async fn output(svc: &Service, id: &str, key: &str) -> Value {
 
 pub fn params(v: Value) -> serde_json::Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
+}
+
+/// `template` (a JSON template, or a YAML one as a string) compiled as the engine compiles a
+/// stack's, for what a type reads from the whole stack (its implicit dependencies).
+pub fn compiled(template: Value) -> StackDefinition {
+    let source = TemplateSource {
+        template,
+        environment: json!({}),
+        ..Default::default()
+    };
+    let identity = StackIdentity {
+        stack_id: "s".into(),
+        stack_name: "deps".into(),
+        project_id: "p".into(),
+    };
+    TemplateCompiler::default()
+        .compile(&source, &Default::default(), &identity)
+        .expect("compiles")
 }
 
 pub fn json_template(v: Value) -> Option<Value> {
