@@ -12,12 +12,9 @@ mod lab_types;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
-use ember_api::{ApiState, ServerConfig, UrlSigner};
-use ember_engine::store::MemoryStore;
-use ember_engine::{EngineConfig, Service, StackRequest};
+use ember_engine::{Service, StackRequest};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
 
@@ -96,24 +93,6 @@ async fn out(svc: &Service, id: &str, key: &str) -> Value {
 /// Where the test's API server would listen (the URLs the engine mints point there).
 const PUBLIC_URL: &str = "http://127.0.0.1:18006";
 
-/// The engine minting signal URLs as `ember serve` does, and the API router over it.
-fn engine_and_api(config: EngineConfig) -> (Service, axum::Router) {
-    let mut api_config = ServerConfig {
-        public_url: Some(PUBLIC_URL.into()),
-        ..ServerConfig::default()
-    };
-    api_config.ensure_signing_key();
-    let svc = service_on(
-        Arc::new(MemoryStore::new()),
-        EngineConfig {
-            signal_urls: Some(Arc::new(UrlSigner::new(&api_config))),
-            ..config
-        },
-    );
-    let api = ember_api::router(ApiState::new(api_config, Arc::new(svc.clone())).unwrap());
-    (svc, api)
-}
-
 /// POSTs an alarm to a pre-signed alarm URL, as Aodh does (no token), through the router;
 /// then waits for any resize of the group's child.
 async fn alarm(svc: &Service, api: &axum::Router, url: &Value, child: &str) {
@@ -163,7 +142,7 @@ async fn create_group(svc: &Service, name: &str, template: &str) -> (String, Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_from_launch_configuration_scales_on_alarm_urls_with_cooldown() {
-    let (svc, api) = engine_and_api(config());
+    let (svc, api) = engine_and_api(PUBLIC_URL, config());
     let (id, child) = create_group(&svc, "awsasg", &group_template("cirros", SIZES, false)).await;
     let rows = resources(&svc, &child).await;
     assert_eq!(rows.len(), 2, "DesiredCapacity members");
@@ -308,7 +287,7 @@ async fn sizes_update_in_place_and_a_new_launch_configuration_rolls_through_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_rolling_policy_a_new_launch_configuration_reaches_only_new_members() {
-    let (svc, api) = engine_and_api(config());
+    let (svc, api) = engine_and_api(PUBLIC_URL, config());
     let (id, child) = create_group(&svc, "awskeep", &group_template("cirros", SIZES, false)).await;
     let first = members(&svc, &child).await;
 
@@ -587,12 +566,7 @@ Outputs:
 "#,
         subnet = subnet["id"].as_str().unwrap()
     );
-    let (svc, api) = engine_and_api(EngineConfig {
-        clouds: Some(ember_resources::openstack::Cloud::from_session(
-            lab.demo.clone(),
-        )),
-        ..config()
-    });
+    let (svc, api) = engine_and_api(PUBLIC_URL, lab_config(&lab.demo));
     let id = start_create(&svc, request(&name, &template)).await;
     let checks = {
         let (svc, api, id, compute, name) = (

@@ -11,14 +11,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
 use common::*;
-use ember_api::{ApiState, ServerConfig, UrlSigner};
-use ember_engine::store::MemoryStore;
-use ember_engine::{EngineConfig, Service};
 use ember_openstack::services::compute::Compute;
 use ember_openstack::Session;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use tower::ServiceExt;
 
 /// Where the test's API server would listen (the URLs it mints point there).
@@ -89,28 +85,6 @@ fn part<'a>(parts: &'a [Part], filename: &str) -> &'a Part {
         .unwrap_or_else(|| panic!("no {filename} part in {parts:?}"))
 }
 
-/// The engine with the lab's demo session, minting URLs as `ember serve` does, and the API
-/// router over it.
-fn engine_and_api(lab: &lab_types::Lab) -> (Service, axum::Router) {
-    let mut api_config = ServerConfig {
-        public_url: Some(PUBLIC_URL.into()),
-        ..ServerConfig::default()
-    };
-    api_config.ensure_signing_key();
-    let svc = service_on(
-        Arc::new(MemoryStore::new()),
-        EngineConfig {
-            clouds: Some(ember_resources::openstack::Cloud::from_session(
-                lab.demo.clone(),
-            )),
-            signal_urls: Some(Arc::new(UrlSigner::new(&api_config))),
-            ..config()
-        },
-    );
-    let api = ember_api::router(ApiState::new(api_config, Arc::new(svc.clone())).unwrap());
-    (svc, api)
-}
-
 /// `GET` of a URL the engine minted, through the router; status and JSON body.
 async fn get(api: &axum::Router, url: &str) -> (StatusCode, Value) {
     let path = url
@@ -146,7 +120,7 @@ async fn servers_boot_with_heats_user_data_for_each_format() {
     let Some(lab) = lab_types::lab().await else {
         return;
     };
-    let (svc, api) = engine_and_api(&lab);
+    let (svc, api) = engine_and_api(PUBLIC_URL, lab_config(&lab.demo));
     let name = format!("userdata-{}", lab_types::suffix());
     let server = |extra: Value| {
         let mut props = json!({"image": "cirros", "flavor": "m1.tiny",
@@ -335,7 +309,7 @@ async fn transports_ember_cannot_serve_are_refused_before_anything_is_made() {
     let Some(lab) = lab_types::lab().await else {
         return;
     };
-    let (svc, _) = engine_and_api(&lab);
+    let (svc, _) = engine_and_api(PUBLIC_URL, lab_config(&lab.demo));
     for transport in ["POLL_SERVER_HEAT", "ZAQAR_MESSAGE"] {
         let template = json!({
             "heat_template_version": "2016-10-14",

@@ -38,17 +38,38 @@ pub fn service() -> Service {
     service_on(Arc::new(MemoryStore::new()), config())
 }
 
+/// The tests' configuration with the OpenStack types calling the cloud through `session`.
+pub fn lab_config(session: &ember_openstack::Session) -> EngineConfig {
+    EngineConfig {
+        clouds: Some(ember_resources::openstack::Cloud::from_session(
+            session.clone(),
+        )),
+        ..config()
+    }
+}
+
 /// A service whose OpenStack types call the cloud through `session` (the lab tests).
 pub fn lab_service(session: &ember_openstack::Session) -> Service {
-    service_on(
+    service_on(Arc::new(MemoryStore::new()), lab_config(session))
+}
+
+/// The engine minting signal URLs under `public_url` as `ember serve` does, and the API
+/// router over it (requests go to the router; nothing listens at `public_url`).
+pub fn engine_and_api(public_url: &str, config: EngineConfig) -> (Service, axum::Router) {
+    let mut api_config = ember_api::ServerConfig {
+        public_url: Some(public_url.into()),
+        ..ember_api::ServerConfig::default()
+    };
+    api_config.ensure_signing_key();
+    let svc = service_on(
         Arc::new(MemoryStore::new()),
         EngineConfig {
-            clouds: Some(ember_resources::openstack::Cloud::from_session(
-                session.clone(),
-            )),
-            ..config()
+            signal_urls: Some(Arc::new(ember_api::UrlSigner::new(&api_config))),
+            ..config
         },
-    )
+    );
+    let state = ember_api::ApiState::new(api_config, Arc::new(svc.clone())).unwrap();
+    (svc, ember_api::router(state))
 }
 
 pub fn request(name: &str, template: &str) -> StackRequest {
