@@ -67,7 +67,7 @@ mod lab_types;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common::{cx, lab_service, reason, status};
+use common::{cx, lab_service, reason, stack_events, status};
 use ember_engine::{Service, StackRequest};
 use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
@@ -349,15 +349,6 @@ async fn ids(svc: &Service, id: &str, fixtures: &Ids) -> Ids {
         );
     }
     out
-}
-
-/// Events of a stack, oldest first, as Heat's API shows them.
-async fn stack_events(svc: &Service, id: &str) -> Vec<Value> {
-    let query = ember_engine::EventQuery {
-        ascending: true,
-        ..Default::default()
-    };
-    svc.list_events(&cx(), id, &query).await.expect("events")
 }
 
 /// How many times the stack's events show `resource` starting `action`.
@@ -1569,22 +1560,6 @@ fn half_created_stack() -> Value {
 
 const QUOTA_REFUSAL: &str = "Quota exceeded for instances";
 
-/// `(resource, ACTION_STATUS)` of the events, oldest first.
-fn statuses(events: &[Value]) -> Vec<(String, String)> {
-    events
-        .iter()
-        .map(|e| {
-            (
-                e["resource_name"].as_str().unwrap_or_default().to_string(),
-                e["resource_status"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_of_a_half_created_stack_leaves_nothing() {
     let Some(lab) = lab().await else { return };
@@ -1633,9 +1608,12 @@ async fn rollback_of_a_half_created_stack_leaves_nothing() {
     )
     .expect("rollback done");
     assert!(create_failed < rollback_started && rollback_started < rollback_done);
-    let seen = statuses(&events);
+    let seen = common::events(&svc, &id).await;
     for resource in ["net", "subnet", "sg", "port", "volume"] {
-        let at = |status: &str| seen.iter().position(|(n, s)| n == resource && s == status);
+        let at = |status: &str| {
+            seen.iter()
+                .position(|(n, s, _)| n == resource && s == status)
+        };
         let created =
             at("CREATE_COMPLETE").unwrap_or_else(|| panic!("{resource} created: {seen:?}"));
         let deleting =

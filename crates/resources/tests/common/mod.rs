@@ -131,15 +131,19 @@ pub async fn resources(svc: &Service, id: &str) -> serde_json::Map<String, Value
         .collect()
 }
 
-/// Events oldest first as `(resource, STATUS, reason)`.
-pub async fn events(svc: &Service, id: &str) -> Vec<(String, String, String)> {
-    let q = ember_engine::EventQuery {
+/// Events of a stack, oldest first, as Heat's API shows them.
+pub async fn stack_events(svc: &Service, id: &str) -> Vec<Value> {
+    let query = ember_engine::EventQuery {
         ascending: true,
         ..Default::default()
     };
-    svc.list_events(&cx(), id, &q)
+    svc.list_events(&cx(), id, &query).await.expect("events")
+}
+
+/// Events oldest first as `(resource, STATUS, reason)`.
+pub async fn events(svc: &Service, id: &str) -> Vec<(String, String, String)> {
+    stack_events(svc, id)
         .await
-        .expect("events")
         .into_iter()
         .map(|e| {
             (
