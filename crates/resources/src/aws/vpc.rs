@@ -24,7 +24,8 @@ use serde_json::{json, Value};
 
 use super::{custom, key_values, list, schema, string};
 use crate::openstack::{
-    check_constraints, client, cloud_error, next_check, physical_id, started_now, Cloud,
+    check_constraints, client, cloud_error, next_check, physical_id, security_group_ids,
+    started_now, Cloud,
 };
 
 /// Data key of a route table: the VPC it was made for, which its VPC's gateway attachment
@@ -297,25 +298,6 @@ pub(super) fn not_implemented(props: &Properties, keys: &[&str]) -> Result<(), S
         Some(key) => Err(format!("Property {key} not implemented yet")),
         None => Ok(()),
     }
-}
-
-/// Security group names or ids as ids (Heat's `get_secgroup_uuids`).
-async fn security_group_ids(
-    network: &Network,
-    groups: &[Value],
-) -> Result<Vec<Value>, ResourceError> {
-    let mut ids = Vec::new();
-    for group in groups {
-        let found = network
-            .find(
-                NeutronKind::SecurityGroup,
-                group.as_str().unwrap_or_default(),
-            )
-            .await
-            .map_err(cloud_error)?;
-        ids.push(found["id"].clone());
-    }
-    Ok(ids)
 }
 
 impl Ec2Network {

@@ -24,6 +24,7 @@ mod props;
 mod trusts;
 mod user_data;
 
+pub(crate) use neutron::security_group_ids;
 pub use trusts::KeystoneTrusts;
 
 use std::collections::BTreeMap;

@@ -719,6 +719,18 @@ async fn find_id(
     Ok(found["id"].clone())
 }
 
+/// Security group names or ids as ids (Heat's `get_secgroup_uuids`).
+pub(crate) async fn security_group_ids(
+    network: &Network,
+    groups: &[Value],
+) -> Result<Vec<Value>, ResourceError> {
+    let mut ids = Vec::new();
+    for group in groups {
+        ids.push(find_id(network, NeutronKind::SecurityGroup, group).await?);
+    }
+    Ok(ids)
+}
+
 /// The API fields for `props` (only the keys in `only`, for an update), with Heat's renames and
 /// name-or-id lookups.
 async fn api_fields(
@@ -767,10 +779,8 @@ async fn api_fields(
             "qos_policy" => ("qos_policy_id", value.clone()),
             "segment" => ("segment_id", value.clone()),
             "security_groups" => {
-                let mut ids = Vec::new();
-                for group in value.as_array().into_iter().flatten() {
-                    ids.push(find_id(network, NeutronKind::SecurityGroup, group).await?);
-                }
+                let groups = value.as_array().map(Vec::as_slice).unwrap_or_default();
+                let ids = security_group_ids(network, groups).await?;
                 ("security_groups", Value::Array(ids))
             }
             "fixed_ips" => ("fixed_ips", fixed_ips(network, value).await?),

@@ -282,7 +282,13 @@ impl Server {
                 "fixed_ips": [fixed],
                 "name": format!("{}-port-{}", name_or_generated(cx), ports_made.len()),
             });
-            let groups = security_group_ids(network, cx).await?;
+            let groups = cx
+                .properties
+                .get("security_groups")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let groups = super::security_group_ids(network, groups).await?;
             if !groups.is_empty() {
                 port["security_groups"] = json!(groups);
             }
@@ -568,30 +574,6 @@ impl Server {
         }
         Ok((addresses, network_ids))
     }
-}
-
-async fn security_group_ids(
-    network: &Network,
-    cx: &ResourceContext,
-) -> Result<Vec<Value>, ResourceError> {
-    let mut ids = Vec::new();
-    for group in cx
-        .properties
-        .get("security_groups")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let found = network
-            .find(
-                NeutronKind::SecurityGroup,
-                group.as_str().unwrap_or_default(),
-            )
-            .await
-            .map_err(cloud_error)?;
-        ids.push(found["id"].clone());
-    }
-    Ok(ids)
 }
 
 #[async_trait]
