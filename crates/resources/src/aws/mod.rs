@@ -14,6 +14,8 @@
 //! `AWS::CloudFormation::Stack` (`cfn_stack.rs`) are the Heat types under AWS names.
 //! `AWS::IAM::User` and `AccessKey` (`iam.rs`) are a Keystone user of the stack and its EC2
 //! credential.
+//! `AWS::ElasticLoadBalancing::LoadBalancer` (`lb.rs`) is Heat's HAProxy instance as a nested
+//! stack of a template built into Ember.
 //!
 //! [`register`] reads the OpenStack types from the registry, so it runs after them.
 
@@ -21,6 +23,7 @@ mod autoscaling;
 mod cfn_stack;
 mod eip;
 mod iam;
+mod lb;
 mod vpc;
 
 use std::sync::Arc;
@@ -504,6 +507,7 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
     cfn_stack::register(registry);
     vpc::register(registry, &cloud);
     iam::register(registry, &cloud);
+    lb::register(registry, &cloud);
     let aliases: Vec<(&str, &str, TypeSchema, Translate, AttributeMap, Check)> = vec![
         (
             "AWS::EC2::Volume",
