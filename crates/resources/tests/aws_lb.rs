@@ -5,7 +5,8 @@
 //! so what is checked is the nested stack Ember builds: its resources and the HAProxy
 //! configuration in the instance's `AWS::CloudFormation::Init` metadata. The configuration
 //! names the balanced instances' addresses, which only Nova knows: those tests run on the lab,
-//! with instance ids Nova does not have (Heat then writes `0.0.0.0`, as Ember does).
+//! with a real server (fake driver) and an id Nova does not have (Heat then writes `0.0.0.0`,
+//! as Ember does).
 
 mod common;
 mod lab_types;
@@ -28,10 +29,15 @@ fn cloud_free(mut req: StackRequest) -> StackRequest {
 }
 
 fn template(instances: Value) -> String {
+    template_with(instances, "")
+}
+
+/// The load balancer template with more resources (`resources`, indented under `Resources`).
+fn template_with(instances: Value, resources: &str) -> String {
     format!(
         r#"
 AWSTemplateFormatVersion: '2010-09-09'
-Resources:
+Resources:{resources}
   LB:
     Type: AWS::ElasticLoadBalancing::LoadBalancer
     Properties:
@@ -139,9 +145,10 @@ Resources:
     }
 }
 
-/// On the lab: the configuration lists the instances (unknown to Nova, so `0.0.0.0`) on the
-/// listener's instance port with the health check's settings, and an update of `Instances`
-/// regenerates it in the nested instance's metadata, in place.
+/// On the lab: the configuration lists the instances (a real server at its address, an id Nova
+/// does not know at `0.0.0.0`) on the listener's instance port with the health check's
+/// settings, and an update of `Instances` regenerates it in the nested instance's metadata, in
+/// place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lab_load_balancer_config_follows_instances() {
     let Some(lab) = lab_types::lab().await else {
@@ -150,22 +157,35 @@ async fn lab_load_balancer_config_follows_instances() {
     let svc = lab_service(&lab.demo);
     let name = format!("lb-{}", lab_types::suffix());
     let missing = "00000000-0000-0000-0000-00000000000";
-    let one = json!([format!("{missing}1")]);
-    let stack = create(&svc, cloud_free(request(&name, &template(one)))).await;
+    let web = r#"
+  Web:
+    Type: OS::Nova::Server
+    Properties: {image: cirros, flavor: m1.tiny, networks: [{network: private-net}]}"#;
+    let web_output = "\n  WebAddress: {Value: {'Fn::GetAtt': [Web, first_address]}}";
+    let lb = |instances| template_with(instances, web) + web_output;
+    let one = json!([{"Ref": "Web"}, format!("{missing}1")]);
+    let stack = create(&svc, cloud_free(request(&name, &lb(one)))).await;
     let stack = match status(&stack) {
         "CREATE_COMPLETE" => stack,
         _ => panic!("{}", reason(&stack)),
     };
     let id = stack["id"].as_str().unwrap().to_string();
     let check = " check inter 10s fall 5 rise 3";
+    let address = output(&svc, &id, "WebAddress").await["output_value"].clone();
+    let address = address.as_str().expect("the server's address");
     let (nested, config) = haproxy_config(&svc, &id).await;
     assert_eq!(
         config,
-        format!("{HEADER}    server server1 0.0.0.0:8080{check}\n")
+        format!("{HEADER}    server server1 {address}:8080{check}\n    server server2 0.0.0.0:8080{check}\n")
     );
 
-    let two = json!([format!("{missing}1"), format!("{missing}2")]);
-    let update = cloud_free(request(&name, &template(two)));
+    let instance = |nested: String| {
+        let svc = &svc;
+        async move { resources(svc, &nested).await["LB_instance"]["physical_resource_id"].clone() }
+    };
+    let before = instance(nested.clone()).await;
+    let two = json!([format!("{missing}2"), {"Ref": "Web"}]);
+    let update = cloud_free(request(&name, &lb(two)));
     svc.update_stack(&cx(), &id, update)
         .await
         .expect("update accepted");
@@ -174,9 +194,14 @@ async fn lab_load_balancer_config_follows_instances() {
     let (same_nested, config) = haproxy_config(&svc, &id).await;
     assert_eq!(same_nested, nested, "the nested stack is updated in place");
     assert_eq!(
+        instance(nested).await,
+        before,
+        "only the instance's metadata changes"
+    );
+    assert_eq!(
         config,
         format!(
-            "{HEADER}    server server1 0.0.0.0:8080{check}\n    server server2 0.0.0.0:8080{check}\n"
+            "{HEADER}    server server1 0.0.0.0:8080{check}\n    server server2 {address}:8080{check}\n"
         )
     );
     svc.delete_stack(&cx(), &id).await.expect("delete accepted");
