@@ -208,3 +208,37 @@ async fn lab_load_balancer_config_follows_instances() {
     let deleted = wait(&svc, &id).await;
     assert_eq!(status(&deleted), "DELETE_COMPLETE", "{}", reason(&deleted));
 }
+
+/// `SecurityGroups` updates the nested stack in place; a listener change (not updatable, as in
+/// Heat) replaces the load balancer with a new nested stack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_balancer_updates_groups_in_place_and_replaces_on_listener_change() {
+    let svc = service();
+    let stack = create(&svc, cloud_free(request("lbup", &template(json!([]))))).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap().to_string();
+    let nested = |svc: &Service, id: String| {
+        let svc = svc.clone();
+        async move { resources(&svc, &id).await["LB"]["physical_resource_id"].clone() }
+    };
+    let first = nested(&svc, id.clone()).await;
+    let update = |text: String| {
+        let svc = svc.clone();
+        let id = id.clone();
+        async move {
+            svc.update_stack(&cx(), &id, cloud_free(request("lbup", &text)))
+                .await
+                .expect("update accepted");
+            let updated = wait(&svc, &id).await;
+            assert_eq!(status(&updated), "UPDATE_COMPLETE", "{}", reason(&updated));
+        }
+    };
+    let grouped = template(json!([])).replace(
+        "      AvailabilityZones: [nova]",
+        "      AvailabilityZones: [nova]\n      SecurityGroups: [web]",
+    );
+    update(grouped.clone()).await;
+    assert_eq!(nested(&svc, id.clone()).await, first);
+    update(grouped.replace("InstancePort: '8080'", "InstancePort: '8081'")).await;
+    assert_ne!(nested(&svc, id.clone()).await, first);
+}

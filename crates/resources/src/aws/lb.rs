@@ -277,14 +277,8 @@ impl ResourceType for LoadBalancer {
         self.nested.check_create_complete(cx).await
     }
 
-    /// Only `Instances` and `SecurityGroups` can change; either is a nested update with the
-    /// regenerated parameters.
-    fn needs_replace(&self, changed: &[String], _old: &Properties, _new: &Properties) -> bool {
-        changed
-            .iter()
-            .any(|name| !matches!(name.as_str(), "Instances" | "SecurityGroups"))
-    }
-
+    /// `Instances` or `SecurityGroups` (the properties that update in place) changed: a nested
+    /// update with the regenerated parameters.
     async fn update(
         &self,
         cx: &ResourceContext,
