@@ -4,9 +4,9 @@
 //! (restored in place, or into a new volume when its size changed since); `deletion_policy:
 //! Snapshot` keeps a backup of a deleted volume; a volume is made from each source Cinder has.
 //!
-//! Lab limits: its fake Nova driver never uploads snapshot images, so the server test stores
-//! an image of its own in the snapshot (through the store, where the engine reads it) as Nova
-//! would have made it. Backups need the cinder-backup that `bash scripts/lab up` starts;
+//! Server snapshots are Nova's own: `bash scripts/lab up` runs the lab's nova-compute with a
+//! driver that uploads snapshot images (`scripts/lab_nova_compute.py`); Nova refusing one is the
+//! stack snapshot's reason. Backups need the cinder-backup that `bash scripts/lab up` starts;
 //! without one, the tests check that Cinder's refusal is what the stack reports.
 //! Without a lab the tests say so and pass, unless `EMBER_REQUIRE_LAB=1`.
 
@@ -18,13 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{config, cx, reason, resources, service_on, status};
-use ember_engine::store::{MemoryStore, StateStore, Write};
+use ember_engine::store::{MemoryStore, StateStore};
 use ember_engine::{EngineConfig, Service, StackRequest};
 use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::image::Image;
 use ember_openstack::services::network::{Network, NeutronKind};
 use ember_openstack::{PollPolicy, Session};
+use ember_resources::openstack::constraints::check;
 use ember_resources::openstack::Cloud;
 use lab_types::{backup_service_up, lab, suffix, Lab, Res};
 use serde_json::{json, Value};
@@ -104,27 +105,67 @@ async fn lab_private_net(session: &Session) -> String {
     text(&subnet["network_id"])
 }
 
+/// The images in Glance named after the stack's resources (Nova names a server's snapshot image
+/// after the server): `(id, status, disk_format)`, sorted.
+async fn stack_images(glance: &Image, stack_name: &str) -> Vec<(String, String, String)> {
+    let listed = glance
+        .client()
+        .get("/images")
+        .query("limit", "1000")
+        .send_json()
+        .await
+        .unwrap();
+    let mut images: Vec<_> = listed["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|image| text(&image["name"]).starts_with(&format!("{stack_name}-")))
+        .map(|image| {
+            (
+                text(&image["id"]),
+                text(&image["status"]),
+                text(&image["disk_format"]),
+            )
+        })
+        .collect();
+    images.sort();
+    images
+}
+
+/// Takes a stack snapshot that must complete; the snapshot image of each of `servers`, which
+/// Nova uploaded to Glance and which is active there (cirros is a raw image).
+async fn snapshot_images(
+    svc: &Service,
+    glance: &Image,
+    id: &str,
+    servers: &[&str],
+) -> (String, Vec<String>) {
+    let snapshot = svc
+        .create_snapshot(&cx(), id, Some("s".into()))
+        .await
+        .unwrap();
+    assert_eq!(snapshot["status"], "COMPLETE", "{snapshot}");
+    let images = servers
+        .iter()
+        .map(|server| {
+            text(&snapshot["data"]["resources"][*server]["resource_data"]["snapshot_image_id"])
+        })
+        .collect::<Vec<_>>();
+    for image in &images {
+        let made = glance.image(image).await.unwrap();
+        assert_eq!(
+            (made["status"].clone(), made["disk_format"].clone()),
+            (json!("active"), json!("raw")),
+            "{made}"
+        );
+    }
+    (text(&snapshot["id"]), images)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_rebuilds_or_replaces_servers_on_their_snapshot_image() {
     let Some(lab) = lab().await else { return };
-    let s = suffix();
-    // What Nova's snapshot would have left in Glance: an active image of the demo project.
-    let glance = Image::new(&lab.demo).await.unwrap();
-    let image = text(
-        &glance
-            .create(
-                json!({"name": format!("snaprestore-{s}"), "disk_format": "raw",
-                           "container_format": "bare"}),
-            )
-            .await
-            .unwrap()["id"],
-    );
-    glance
-        .upload(&image, b"ember snapshot".to_vec(), &PollPolicy::default())
-        .await
-        .unwrap();
-    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
-    let svc = lab_service(store.clone(), &lab.demo);
+    let svc = lab_service(Arc::new(MemoryStore::new()), &lab.demo);
     let network = lab_private_net(&lab.demo).await;
     let server = |policy: &str| {
         json!({"type": "OS::Nova::Server", "properties": {
@@ -133,42 +174,22 @@ async fn restore_rebuilds_or_replaces_servers_on_their_snapshot_image() {
     };
     let template = json!({"heat_template_version": "2018-08-31", "resources": {
         "rebuilt": server("REBUILD"), "replaced": server("REPLACE")}});
-    let id = create(&svc, &format!("snaprestore-{s}"), template).await;
+    let name = format!("snaprestore-{}", suffix());
+    let id = create(&svc, &name, template).await;
+    let glance = Image::new(&lab.demo).await.unwrap();
     let demo = lab.demo.clone();
-    let snapshot_image = image.clone();
+    let stack_name = name.clone();
     with_stack(&svc, &id, |svc, id| async move {
         let stack = finished(&svc, &id).await;
         assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+        let glance = Image::new(&demo).await.unwrap();
+        assert_eq!(stack_images(&glance, &stack_name).await, []);
         let before = physical_ids(&svc, &id).await;
-        let snapshot = svc
-            .create_snapshot(&cx(), &id, Some("s".into()))
-            .await
-            .unwrap();
-        let snapshot_id = text(&snapshot["id"]);
-        let mut record = store
-            .snapshots(&id)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|r| r.id == snapshot_id)
-            .unwrap();
-        // The lab's Nova leaves the image queued: Ember says so (and removed the empty image).
-        assert_eq!(snapshot["status"], "FAILED", "{snapshot}");
-        assert!(
-            text(&snapshot["status_reason"])
-                .contains("Nova finished the snapshot but Glance never received the image"),
-            "{snapshot}"
-        );
-        for server in ["rebuilt", "replaced"] {
-            record.data["resources"][server]["resource_data"]["snapshot_image_id"] =
-                json!(snapshot_image);
-        }
-        store
-            .apply(vec![Write::Snapshot(Box::new(record))])
-            .await
-            .unwrap();
+        let servers = ["rebuilt", "replaced"];
+        let (snapshot, images) = snapshot_images(&svc, &glance, &id, &servers).await;
+        assert_ne!(images[0], images[1]);
 
-        svc.restore_snapshot(&cx(), &id, &snapshot_id)
+        svc.restore_snapshot(&cx(), &id, &snapshot)
             .await
             .expect("restore accepted");
         let stack = finished(&svc, &id).await;
@@ -177,9 +198,9 @@ async fn restore_rebuilds_or_replaces_servers_on_their_snapshot_image() {
         assert_eq!(after["rebuilt"], before["rebuilt"], "rebuilt in place");
         assert_ne!(after["replaced"], before["replaced"], "a new server");
         let compute = Compute::new(&demo).await.unwrap();
-        for server in ["rebuilt", "replaced"] {
-            let on_nova = compute.server(&text(&after[server])).await.unwrap();
-            assert_eq!(on_nova["image"]["id"], json!(snapshot_image), "{on_nova}");
+        for (server, image) in servers.iter().zip(&images) {
+            let on_nova = compute.server(&text(&after[*server])).await.unwrap();
+            assert_eq!(on_nova["image"]["id"], json!(image), "{on_nova}");
             assert_eq!(on_nova["status"], "ACTIVE");
         }
         match compute.server(&text(&before["replaced"])).await {
@@ -190,20 +211,58 @@ async fn restore_rebuilds_or_replaces_servers_on_their_snapshot_image() {
         let template = svc.get_template(&cx(), &id).await.unwrap();
         assert_eq!(
             template["resources"]["rebuilt"]["properties"]["image"],
-            json!(snapshot_image)
+            json!(images[0])
         );
-        // Heat's handle_delete_snapshot: the snapshot's image goes with it.
-        svc.delete_snapshot(&cx(), &id, &snapshot_id)
+        // Heat's handle_delete_snapshot: the snapshot's images go with it.
+        svc.delete_snapshot(&cx(), &id, &snapshot)
             .await
             .expect("snapshot deleted");
-        let glance = Image::new(&demo).await.unwrap();
-        assert!(glance
-            .image(&snapshot_image)
-            .await
-            .is_err_and(|e| e.is_not_found()));
+        assert_eq!(stack_images(&glance, &stack_name).await, []);
+        // A snapshot the stack still has when it is deleted: its images go with the stack.
+        let (_, images) = snapshot_images(&svc, &glance, &id, &servers).await;
+        assert_eq!(stack_images(&glance, &stack_name).await.len(), images.len());
     })
     .await;
-    glance.delete(&image).await.unwrap();
+    assert_eq!(stack_images(&glance, &name).await, []);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn novas_refusal_to_snapshot_a_server_is_the_snapshots_reason() {
+    let Some(lab) = lab().await else { return };
+    let svc = lab_service(Arc::new(MemoryStore::new()), &lab.demo);
+    let network = lab_private_net(&lab.demo).await;
+    let template = json!({"heat_template_version": "2018-08-31", "resources": {
+        "server": {"type": "OS::Nova::Server", "properties": {
+            "image": "cirros", "flavor": "m1.tiny", "networks": [{"network": network}]}}}});
+    let name = format!("snaprefused-{}", suffix());
+    let id = create(&svc, &name, template).await;
+    let admin = lab.admin.clone();
+    let demo = lab.demo.clone();
+    with_stack(&svc, &id, |svc, id| async move {
+        let stack = finished(&svc, &id).await;
+        assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+        // A server Nova holds in ERROR (what the admin's reset-state sets): Nova refuses its image.
+        let server = text(&physical_ids(&svc, &id).await["server"]);
+        Compute::new(&admin)
+            .await
+            .unwrap()
+            .action(&server, json!({"os-resetState": {"state": "error"}}))
+            .await
+            .unwrap();
+        let snapshot = svc
+            .create_snapshot(&cx(), &id, Some("s".into()))
+            .await
+            .unwrap();
+        assert_eq!(snapshot["status"], "FAILED", "{snapshot}");
+        let why = text(&snapshot["status_reason"]);
+        assert!(
+            why.contains("Cannot 'createImage'") && why.contains("vm_state error"),
+            "{snapshot}"
+        );
+        let glance = Image::new(&demo).await.unwrap();
+        assert_eq!(stack_images(&glance, &name).await, []);
+    })
+    .await;
 }
 
 /// The backups of a volume.
@@ -473,6 +532,33 @@ async fn volumes_are_made_from_a_snapshot_a_volume_an_image_and_a_backup() {
                 .clone();
             made.add("snapshots", &text(&snapshot));
             available(&storage, "snapshots", &text(&snapshot)).await;
+            // Heat's cinder.snapshot constraint: an id Cinder knows (a name is not looked up).
+            assert_eq!(check(&lab.demo, "cinder.snapshot", &text(&snapshot)).await, Ok(true));
+            let missing = format!("base-{}", suffix());
+            assert_eq!(
+                check(&lab.demo, "cinder.snapshot", &missing).await,
+                Err(format!("Error validating value '{missing}': The VolumeSnapshot ({missing}) could not be found."))
+            );
+            // Checked when a stack is validated: refused before anything is made.
+            let template = json!({"heat_template_version": "2018-08-31", "resources": {
+                "restored": {"type": "OS::Cinder::Volume", "properties": {"snapshot_id": missing}}}});
+            let svc = lab_service(Arc::new(MemoryStore::new()), &lab.demo);
+            let refused = svc
+                .create_stack(
+                    &cx(),
+                    StackRequest {
+                        stack_name: Some(missing.clone()),
+                        template: Some(template),
+                        ..StackRequest::default()
+                    },
+                )
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                refused.contains("snapshot_id") && refused.contains(&format!("The VolumeSnapshot ({missing}) could not be found.")),
+                "{refused}"
+            );
             let volume = volume_from(&lab, &made, "from_snapshot", json!({"snapshot_id": snapshot})).await;
             assert_eq!(volume["snapshot_id"], snapshot, "{volume}");
             assert_eq!(volume["size"], 1, "the snapshot's size");
@@ -494,6 +580,11 @@ async fn volumes_are_made_from_a_snapshot_a_volume_an_image_and_a_backup() {
                 .unwrap();
             made.add("backups", &backup);
             available(&storage, "backups", &backup).await;
+            assert_eq!(check(&lab.demo, "cinder.backup", &backup).await, Ok(true));
+            assert_eq!(
+                check(&lab.demo, "cinder.backup", &base_id).await,
+                Err(format!("Error validating value '{base_id}': The Volume backup ({base_id}) could not be found."))
+            );
             // Heat's rule: a backup is the only source (another one named is not sent).
             let volume = volume_from(
                 &lab,

@@ -116,11 +116,19 @@ impl Compute {
         Ok(ignore_not_found(self.client.delete(format!("/servers/{id}")).send().await)?.is_some())
     }
 
-    /// One look at a server being deleted: ready once Nova no longer shows it.
+    /// One look at a server being deleted: ready once Nova no longer shows it. A server in
+    /// ERROR keeps that status while Nova deletes it (task `deleting`), as Heat waits for.
     pub async fn check_server_gone(&self, id: &str) -> Result<Poll<()>, Error> {
         match ignore_not_found(self.server(id).await)? {
             None => Ok(Poll::Ready(())),
-            Some(server) if server["status"] == "DELETED" => Ok(Poll::Ready(())),
+            Some(server) if server["OS-EXT-STS:task_state"] == "deleting" => {
+                Ok(Poll::Pending(status_of(&server)))
+            }
+            Some(server)
+                if matches!(server["status"].as_str(), Some("DELETED" | "SOFT_DELETED")) =>
+            {
+                Ok(Poll::Ready(()))
+            }
             Some(server) if server["status"] == "ERROR" => Err(Error::Failed {
                 kind: "Server",
                 id: id.to_string(),

@@ -26,6 +26,8 @@ pub const NAMES: &[&str] = &[
     "neutron.router",
     "neutron.security_group",
     "cinder.volume",
+    "cinder.snapshot",
+    "cinder.backup",
     "cinder.vtype",
     "keystone.project",
     "keystone.user",
@@ -51,6 +53,8 @@ pub async fn check(session: &Session, constraint: &str, value: &str) -> Result<b
         "cinder.volume" => {
             async { BlockStorage::new(session).await?.find_volume(value).await }.await
         }
+        "cinder.snapshot" => cinder_by_id(session, "VolumeSnapshot", "snapshots", value).await,
+        "cinder.backup" => cinder_by_id(session, "Volume backup", "backups", value).await,
         "cinder.vtype" => {
             async {
                 BlockStorage::new(session)
@@ -76,6 +80,30 @@ pub async fn check(session: &Session, constraint: &str, value: &str) -> Result<b
         Err(error) => error.to_string(),
     };
     Err(format!("Error validating value '{value}': {message}"))
+}
+
+/// A Cinder snapshot or backup (`collection`, its answer's key without the `s`) by id: Heat
+/// looks these up by id only, and names them `kind` when they are missing.
+async fn cinder_by_id(
+    session: &Session,
+    kind: &'static str,
+    collection: &str,
+    id: &str,
+) -> Result<Value, Error> {
+    let storage = BlockStorage::new(session).await?;
+    match storage
+        .client()
+        .get(format!("/{collection}/{id}"))
+        .send_json()
+        .await
+    {
+        Ok(found) => Ok(found[collection.trim_end_matches('s')].clone()),
+        Err(e) if e.is_not_found() => Err(Error::NotFound {
+            kind,
+            name: id.to_string(),
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 /// Check every string value of `properties` whose schema carries one of these constraints,
