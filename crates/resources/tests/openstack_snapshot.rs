@@ -2,7 +2,8 @@
 //! them: a restore rebuilds a server on its snapshot image (or replaces it under
 //! `image_update_policy: REPLACE`), and brings a volume back from its snapshot's Cinder backup
 //! (restored in place, or into a new volume when its size changed since); `deletion_policy:
-//! Snapshot` keeps a backup of a deleted volume; a volume is made from each source Cinder has.
+//! Snapshot` keeps a backup of a deleted volume; a volume is made from each source Cinder has,
+//! and the `cinder.snapshot` / `cinder.backup` constraints accept only the ids Cinder knows.
 //!
 //! Server snapshots are Nova's own: `bash scripts/lab up` runs the lab's nova-compute with a
 //! driver that uploads snapshot images (`scripts/lab_nova_compute.py`); Nova refusing one is the
