@@ -142,10 +142,10 @@ pub async fn signal(
 }
 
 /// `GET /v1/metadata/{arn}`: what a server polls through os-collect-config's `request`
-/// collector: the resource's metadata with `deployments` read at this moment (the configs
-/// deployed to the server, as `GET /software_deployments/metadata/{server}` lists them).
-/// Heat pushes the same document to a Swift temp URL whenever the deployments change; read
-/// here on each poll it cannot be stale.
+/// collector: the resource's metadata as `GET .../metadata` shows it, which for a
+/// SOFTWARE_CONFIG server holds its deployments read at this moment. Heat pushes the same
+/// document to a Swift temp URL whenever the deployments change; read here on each poll it
+/// cannot be stale.
 pub async fn metadata(
     State(state): State<ApiState>,
     Path(arn): Path<String>,
@@ -153,47 +153,17 @@ pub async fn metadata(
 ) -> Result<Response, ApiError> {
     let target = check(&state, SignalKind::Metadata, &arn, &query)?;
     let cx = context_for(&target, format!("req-{}", uuid::Uuid::new_v4()));
-    let stack = StackRef {
-        stack_name: target.stack_name.clone(),
-        stack_id: target.stack_id.clone(),
-    };
-    let resource = state
-        .call(
-            &cx,
-            EngineCall::ShowResource {
-                stack: stack.clone(),
-                resource: target.resource_name.clone(),
-                with_attr: Vec::new(),
-            },
-        )
-        .await?;
-    let mut metadata = state
+    let metadata = state
         .call(
             &cx,
             EngineCall::ResourceMetadata {
-                stack,
+                stack: StackRef {
+                    stack_name: target.stack_name.clone(),
+                    stack_id: target.stack_id.clone(),
+                },
                 resource: target.resource_name.clone(),
             },
         )
         .await?;
-    let deployments = match resource["physical_resource_id"].as_str() {
-        Some(server_id) if !server_id.is_empty() => {
-            state
-                .call(
-                    &cx,
-                    EngineCall::DeploymentMetadata {
-                        server_id: server_id.to_string(),
-                    },
-                )
-                .await?
-        }
-        _ => json!([]),
-    };
-    match metadata.as_object_mut() {
-        Some(map) => {
-            map.insert("deployments".into(), deployments);
-        }
-        None => metadata = json!({ "deployments": deployments }),
-    }
     Ok(ok(metadata))
 }

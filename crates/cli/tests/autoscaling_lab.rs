@@ -4,8 +4,8 @@
 //! alarms and Aodh's POSTs scale the group up, then down. Two forms of `alarm_actions`, one
 //! body: the policies' pre-signed `alarm_url`s (`--auth none`: Aodh posts without a token), and
 //! the seed's own `signal_url`s (`--auth keystone`: Ember hands them to Aodh as `trust+http`, so
-//! Aodh posts with a trust-scoped token). With `--auth keystone` also: a stack's deferred work
-//! goes on through its Keystone trust after the creator's token is revoked, the trust is
+//! Aodh posts with a trust-scoped token). With `--auth keystone` also: a stack's create and its
+//! deferred work go on through its Keystone trust after the creator's token is revoked, the trust is
 //! deleted with the stack, and a wait condition handle's token signals that handle only.
 //!
 //! Without a lab the tests say so and pass, unless `EMBER_REQUIRE_LAB=1` (CI).
@@ -427,11 +427,17 @@ async fn seed_signal_url_alarms_scale_through_trusts_with_keystone_auth() {
 
 /// A network and a group of networks that a pre-signed URL grows: the deferred work of the
 /// trust test, without servers (quick).
+/// Its cloud resources wait for `pause`, so the create's first call to the cloud comes after
+/// the test revoked the creator's token.
 const NETWORKS: &str = "heat_template_version: 2021-04-16
 resources:
-  net: {type: OS::Neutron::Net}
+  pause:
+    type: OS::Heat::Delay
+    properties: {min_wait: 3}
+  net: {type: OS::Neutron::Net, depends_on: pause}
   group:
     type: OS::Heat::AutoScalingGroup
+    depends_on: pause
     properties:
       min_size: 1
       max_size: 3
@@ -522,7 +528,21 @@ async fn deferred_work_acts_through_the_stacks_trust_after_the_token_is_revoked(
         .await
         .unwrap();
     assert_eq!(created.status(), 201, "{:?}", created.text().await);
-    let shown = as_creator.settled(&name, Duration::from_secs(120)).await;
+    // The creator's token is revoked while the create runs, before it first calls the cloud:
+    // the server refuses the token from now on, yet the create goes on through the trust
+    // (Heat's `reauthentication_auth_method = trusts`).
+    let identity = demo.service(ServiceType::Identity).await.unwrap();
+    identity
+        .delete("/auth/tokens")
+        .header("X-Subject-Token", creator.secret().to_string())
+        .send()
+        .await
+        .unwrap();
+    let as_demo = Api {
+        token: Some(demo_token.secret().to_string()),
+        ..as_creator.clone()
+    };
+    let shown = as_demo.settled(&name, Duration::from_secs(120)).await;
     assert_eq!(shown["stack_status"], "CREATE_COMPLETE", "{shown}");
     let stack_id = shown["id"].as_str().unwrap().to_string();
     let stack_path = format!("{name}/{stack_id}");
@@ -562,7 +582,7 @@ async fn deferred_work_acts_through_the_stacks_trust_after_the_token_is_revoked(
     let mut demo_roles: Vec<&str> = demo_token.roles.iter().map(String::as_str).collect();
     demo_roles.sort();
     assert_eq!(roles, demo_roles);
-    let net = as_creator.output(&stack_path, "net").await;
+    let net = as_demo.output(&stack_path, "net").await;
     assert_eq!(network_project(&demo, net.as_str().unwrap()).await, project);
 
     // A trust-scoped token cannot delegate again: a clear refusal, and nothing is stored.
@@ -604,25 +624,14 @@ async fn deferred_work_acts_through_the_stacks_trust_after_the_token_is_revoked(
         .await;
     assert_eq!(listed["stacks"], json!([]), "{listed}");
 
-    // The creator's token is revoked: the server refuses it, yet the stack's deferred work
-    // (a pre-signed alarm URL, which carries no token) grows the group as demo.
-    let identity = demo.service(ServiceType::Identity).await.unwrap();
-    identity
-        .delete("/auth/tokens")
-        .header("X-Subject-Token", creator.secret().to_string())
-        .send()
-        .await
-        .unwrap();
+    // The stack's deferred work (a pre-signed alarm URL, which carries no token) grows the
+    // group as demo.
     let refused = as_creator
         .request(reqwest::Method::GET, &format!("/stacks/{stack_path}"))
         .send()
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
-    let as_demo = Api {
-        token: Some(demo_token.secret().to_string()),
-        ..as_creator.clone()
-    };
     let grow_url = as_demo.output(&stack_path, "grow_url").await;
     let members_before = as_demo.nested_ids(&stack_path, "OS::Neutron::Net").await;
     assert_eq!(members_before.len(), 2, "{members_before:?}");

@@ -8,7 +8,9 @@
 //! stored, encrypted, with the stack and copied to its nested stacks; everything the engine
 //! later does for the stack (the background create itself, signals, scaling, timeouts,
 //! updates, delete, an action resumed after a restart) acts through a trust-scoped session, so
-//! it works when the requester's token has expired or was revoked. The trust is deleted once
+//! it works when the requester's token has expired or was revoked. An action a request starts
+//! acts with the requester's token, as Heat runs a request's work with its context, and
+//! switches to the trust once Keystone no longer takes the token. The trust is deleted once
 //! the root stack is deleted. Local mode and `--auth none` have one shared session.
 
 use async_trait::async_trait;
@@ -28,6 +30,15 @@ pub trait CloudProvider: Send + Sync + std::fmt::Debug {
 
     /// Access for the resources of a stack holding `trust` (and for one holding none).
     fn for_stack(&self, trust: Option<&TrustId>) -> Option<CloudHandle>;
+
+    /// Access for an action a request starts on a stack holding `trust`: the requester's own
+    /// while Keystone still takes their token, then the trust's (Heat's
+    /// `reauthentication_auth_method = trusts`), so an action may outlive the token.
+    fn for_action(
+        &self,
+        requester: &RequestContext,
+        trust: Option<&TrustId>,
+    ) -> Option<CloudHandle>;
 
     /// Delegates the requester's rights for a stack's deferred work, before the stack is
     /// stored: the trust to store with it, or `None` when this provider needs none. A refusal

@@ -106,6 +106,9 @@ pub trait StackControl: crate::software::SoftwareControl + Send + Sync {
     /// A file of the parent stack's `files` map (provider templates live there).
     async fn stack_file(&self, stack_id: &str, name: &str) -> Result<Option<Value>, ResourceError>;
     /// Sends a signal to another resource of a stack through the engine's signal path
+    /// A stack's parameter values as `stack show` lists them (hidden ones as `******`), pseudo
+    /// parameters included: what Heat's resources read as `self.stack.parameters`.
+    async fn stack_parameters(&self, stack_id: &str) -> Result<Map<String, Value>, ResourceError>;
     /// (a scaling policy signals its group).
     async fn signal(
         &self,
@@ -123,6 +126,14 @@ pub trait StackControl: crate::software::SoftwareControl + Send + Sync {
         kind: SignalUrlKind,
     ) -> Result<String, ResourceError>;
     /// A token that authorises the native signal of this one resource (a wait condition
+    /// The pre-signed URL of `kind` for a resource, or `None` when no embedding server mints
+    /// URLs (local mode: nothing could call it).
+    async fn presigned_url(
+        &self,
+        stack_id: &str,
+        resource: &str,
+        kind: SignalUrlKind,
+    ) -> Result<Option<String>, ResourceError>;
     /// handle's `token`), when the embedding server can check one.
     async fn signal_token(
         &self,
@@ -771,6 +782,15 @@ impl StackControl for EngineControl {
             project_id: record.project_id.clone(),
             username: record.username.clone(),
             is_admin: true,
+    async fn stack_parameters(&self, stack_id: &str) -> Result<Map<String, Value>, ResourceError> {
+        let engine = self.engine()?;
+        let record = self.record(&engine, stack_id).await?;
+        let defn = engine
+            .compile(&record)
+            .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))?;
+        Ok(defn.parameters)
+    }
+
             auth_token: None,
         };
         crate::service::Service::from_engine(engine)
@@ -807,6 +827,22 @@ impl StackControl for EngineControl {
         let target = self
             .signal_target(&engine, stack_id, resource, SignalUrlKind::Native)
             .await?;
+    async fn presigned_url(
+        &self,
+        stack_id: &str,
+        resource: &str,
+        kind: SignalUrlKind,
+    ) -> Result<Option<String>, ResourceError> {
+        let engine = self.engine()?;
+        let Some(urls) = engine.config.signal_urls.clone() else {
+            return Ok(None);
+        };
+        let target = self
+            .signal_target(&engine, stack_id, resource, kind)
+            .await?;
+        Ok(Some(urls.url(&target)))
+    }
+
         Ok(Some(urls.token(&target)))
     }
 

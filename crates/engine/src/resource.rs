@@ -281,6 +281,14 @@ pub trait ResourceType: Send + Sync {
         Ok(None)
     }
 
+    /// The resource's metadata as `GET .../metadata` (and the pre-signed metadata URL a server
+    /// polls) show it: the stored `Metadata` by default. A type that adds what it keeps
+    /// elsewhere overrides it (a SOFTWARE_CONFIG server: its deployments, read when asked, and
+    /// its `os-collect-config`, as Heat writes both into the server's metadata).
+    async fn shown_metadata(&self, cx: &ResourceContext) -> Result<Value, ResourceError> {
+        Ok(cx.metadata.clone())
+    }
+
     /// An attribute value (`get_attr`). `None` when the type has no such attribute.
     async fn attribute(
         &self,

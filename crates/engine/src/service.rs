@@ -243,13 +243,13 @@ impl Service {
         }
         let mut stack = self.new_record(cx, &name, &req)?;
         let defn = self.compile_checked(&stack)?;
-        let acting = self.request_cloud(cx);
-        self.check_against_cloud(acting.as_ref(), &defn).await?;
+        self.check_against_cloud(self.request_cloud(cx).as_ref(), &defn)
+            .await?;
         self.delegate(cx, &mut stack).await?;
         self.engine.prepare(&stack, defn);
         let started = self
             .insert_and_start(
-                acting,
+                cx,
                 &mut stack,
                 Action::Create,
                 "Stack CREATE started",
@@ -267,6 +267,16 @@ impl Service {
     /// The cloud access of work done for `cx` now: the requester's own (their token).
     fn request_cloud(&self, cx: &RequestContext) -> Option<CloudHandle> {
         self.engine.config.clouds.as_ref()?.for_request(cx)
+    }
+
+    /// The cloud access of an action `cx` starts on `stack`: the requester's token, then the
+    /// stack's trust once the token is no longer taken.
+    fn action_cloud(&self, cx: &RequestContext, stack: &StackRecord) -> Option<CloudHandle> {
+        self.engine
+            .config
+            .clouds
+            .as_ref()?
+            .for_action(cx, stack.trust_id.as_ref())
     }
 
     /// The trust for the stack's deferred work, made from the requester's token before the
@@ -438,7 +448,7 @@ impl Service {
 
     async fn insert_and_start(
         &self,
-        acting: Option<CloudHandle>,
+        cx: &RequestContext,
         stack: &mut StackRecord,
         action: Action,
         reason: &str,
@@ -457,7 +467,7 @@ impl Service {
         engine
             .set_stack_state(stack, action, Status::InProgress, reason.to_string())
             .await?;
-        engine.spawn(stack.id.clone(), job, acting);
+        engine.spawn(stack.id.clone(), job, self.action_cloud(cx, stack));
         Ok(())
     }
 
@@ -501,7 +511,7 @@ impl Service {
             return Err(e);
         }
         self.engine
-            .spawn(stack.id.clone(), job, self.request_cloud(cx));
+            .spawn(stack.id.clone(), job, self.action_cloud(cx, stack));
         Ok(())
     }
 
@@ -1008,7 +1018,7 @@ impl Service {
         self.engine.spawn(
             stack.id.clone(),
             Job::Converge(Action::Adopt),
-            self.request_cloud(cx),
+            self.action_cloud(cx, &stack),
         );
         Ok(json!({"id": stack.id, "links": [self.link(&stack)]}))
     }
@@ -1294,7 +1304,23 @@ impl Service {
     ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let row = self.find_row(&s, resource).await?;
-        Ok(row.metadata)
+        let Ok(ty) = self.engine.registry.resolve(
+            &row.type_name,
+            &row.name,
+            &run_registry(&self.engine, &s),
+        ) else {
+            return Ok(row.metadata);
+        };
+        let rcx = self.engine.context(
+            &s.id,
+            &s.name,
+            self.engine.stack_cloud(&s),
+            &row,
+            row.action,
+        );
+        ty.shown_metadata(&rcx)
+            .await
+            .map_err(|e| EngineError::Store(e.to_string()))
     }
 
     async fn find_row(
@@ -1734,7 +1760,7 @@ impl Service {
         engine.spawn(
             stack.id.clone(),
             Job::Converge(Action::Restore),
-            self.request_cloud(cx),
+            self.action_cloud(cx, &stack),
         );
         Ok(())
     }

@@ -94,6 +94,17 @@ pub struct CloudConfig {
     pub timeouts: Timeouts,
     /// Accept any TLS certificate (`OS_INSECURE` / `verify: false`).
     pub insecure: bool,
+    /// Heat's `reauthentication_auth_method = trusts`: the login a session switches to, for
+    /// good, once `credentials` stop giving a token that is not about to expire (a user's
+    /// token that expired or was revoked while a long action it started still runs).
+    pub reauthentication: Option<Box<Reauthentication>>,
+}
+
+/// The second login of [`CloudConfig::reauthentication`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reauthentication {
+    pub credentials: Credentials,
+    pub scope: Scope,
 }
 
 impl CloudConfig {
@@ -149,6 +160,7 @@ impl CloudConfig {
         CloudConfig {
             credentials,
             scope,
+            reauthentication: None,
             ..self.clone()
         }
     }
@@ -332,6 +344,7 @@ fn from_settings(settings: &BTreeMap<String, String>) -> Result<CloudConfig, Err
         interface,
         timeouts: Timeouts::default(),
         insecure,
+        reauthentication: None,
     })
 }
 

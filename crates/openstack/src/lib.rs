@@ -16,7 +16,7 @@ pub mod services;
 pub mod session;
 
 pub use catalog::{Catalog, Interface, ServiceType};
-pub use config::{CloudConfig, Credentials, NameOrId, Scope, Timeouts};
+pub use config::{CloudConfig, Credentials, NameOrId, Reauthentication, Scope, Timeouts};
 pub use error::Error;
 pub use retry::{poll, Poll, PollPolicy, RetryPolicy};
 pub use session::{Request, Response, ServiceClient, Session, Token};

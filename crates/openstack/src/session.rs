@@ -2,6 +2,7 @@
 //! when a service answers 401), per-service clients, retries with backoff and call counting.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,6 +43,12 @@ impl Token {
     pub fn secret(&self) -> &str {
         &self.value
     }
+
+    /// Valid for longer than the renewal margin (a token without an expiry always is).
+    fn is_fresh(&self) -> bool {
+        self.expires_at
+            .is_none_or(|at| at - TOKEN_RENEW_MARGIN > Utc::now())
+    }
 }
 
 impl std::fmt::Debug for Token {
@@ -66,6 +73,8 @@ struct Inner {
     config: CloudConfig,
     retry: RetryPolicy,
     token: tokio::sync::Mutex<Option<Token>>,
+    /// The session logs in with `config.reauthentication` from now on.
+    reauthenticated: AtomicBool,
     calls: Mutex<BTreeMap<ServiceType, u64>>,
 }
 
@@ -91,6 +100,7 @@ impl Session {
                 config,
                 retry,
                 token: tokio::sync::Mutex::new(None),
+                reauthenticated: AtomicBool::new(false),
                 calls: Mutex::new(BTreeMap::new()),
             }),
         };
@@ -105,13 +115,8 @@ impl Session {
     /// A token valid for at least a few more minutes, renewed if needed.
     pub async fn token(&self) -> Result<Token, Error> {
         let mut slot = self.inner.token.lock().await;
-        if let Some(token) = slot.as_ref() {
-            let fresh = token
-                .expires_at
-                .is_none_or(|at| at - TOKEN_RENEW_MARGIN > Utc::now());
-            if fresh {
-                return Ok(token.clone());
-            }
+        if let Some(token) = slot.as_ref().filter(|t| t.is_fresh()) {
+            return Ok(token.clone());
         }
         let token = self.authenticate().await?;
         *slot = Some(token.clone());
@@ -171,10 +176,31 @@ impl Session {
         }
     }
 
+    /// A new token from the configured login, or from the reauthentication login once the
+    /// first one is refused (401/404: the token it presents is gone) or only yields a token
+    /// about to expire (a token renewed from a token keeps the original's expiry).
     async fn authenticate(&self) -> Result<Token, Error> {
         let config = &self.inner.config;
+        let Some(second) = &config.reauthentication else {
+            return self.login(&config.credentials, &config.scope).await;
+        };
+        if !self.inner.reauthenticated.load(Ordering::Relaxed) {
+            match self.login(&config.credentials, &config.scope).await {
+                Ok(token) if token.is_fresh() => return Ok(token),
+                Ok(_) => {}
+                Err(e) if matches!(e.status(), Some(401 | 404)) => {}
+                Err(e) => return Err(e),
+            }
+            tracing::info!("the session's own login no longer gives a token: reauthenticating");
+            self.inner.reauthenticated.store(true, Ordering::Relaxed);
+        }
+        self.login(&second.credentials, &second.scope).await
+    }
+
+    async fn login(&self, credentials: &Credentials, scope: &Scope) -> Result<Token, Error> {
+        let config = &self.inner.config;
         let url = format!("{}/auth/tokens", config.auth_url.trim_end_matches('/'));
-        let body = auth_body(&config.credentials, &config.scope);
+        let body = auth_body(credentials, scope);
         let mut attempt = 0;
         loop {
             self.count(ServiceType::Identity);

@@ -124,6 +124,7 @@ fn config(base: &str) -> CloudConfig {
             request: Duration::from_secs(2),
         },
         insecure: false,
+        reauthentication: None,
     }
 }
 

@@ -99,6 +99,31 @@ async fn load_balancer_without_instances_is_the_nested_haproxy_stack() {
     assert_eq!(output(&svc, &id, "Zone").await["output_value"], "");
 }
 
+/// The owning stack's `LbImageId`, `LbFlavor` and `LBTimeout` reach the nested stack when it
+/// declares them (Heat's "magic" parameters); others keep the built-in defaults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_balancer_takes_the_owning_stacks_instance_parameters() {
+    let svc = service();
+    let owning = template(json!([])).replace(
+        "Resources:",
+        "Parameters:\n  LbFlavor: {Type: String, Default: m1.tiny}\n  LBTimeout: {Type: String}\n  Unrelated: {Type: String, Default: x}\nResources:",
+    );
+    let mut req = cloud_free(request("lb-params", &owning));
+    req.parameters = params(json!({"LBTimeout": "30"}));
+    let stack = create(&svc, req).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let (nested, _) = haproxy_config(&svc, stack["id"].as_str().unwrap()).await;
+    let shown = svc.show_stack(&cx(), &nested, false).await.unwrap();
+    let parameters = &shown["parameters"];
+    assert_eq!(parameters["LbFlavor"], "m1.tiny", "{parameters}");
+    assert_eq!(parameters["LBTimeout"], "30", "{parameters}");
+    assert_eq!(
+        parameters["LbImageId"], "Fedora-Cloud-Base-20141203-21.x86_64",
+        "{parameters}"
+    );
+    assert!(parameters.get("Unrelated").is_none(), "{parameters}");
+}
+
 /// Heat's refusals, at validation (nothing is stored): properties it does not implement, an
 /// interval shorter than the timeout, a protocol other than TCP or HTTP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,6 +48,18 @@ impl CloudProvider for RecordingClouds {
         ))))
     }
 
+    fn for_action(
+        &self,
+        requester: &RequestContext,
+        trust: Option<&TrustId>,
+    ) -> Option<CloudHandle> {
+        let token = requester.auth_token.as_ref()?;
+        Some(CloudHandle(Arc::new(format!(
+            "request:{token} then trust:{}",
+            trust.map_or("none", TrustId::as_str)
+        ))))
+    }
+
     async fn delegate(&self, requester: &RequestContext) -> Result<Option<TrustId>, EngineError> {
         if requester.auth_token.as_deref() == Some("refused") {
             return Err(EngineError::Forbidden("no trust for you".into()));
@@ -190,8 +202,12 @@ async fn a_stack_acts_with_its_request_then_through_its_trust() {
         .unwrap();
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(common::status(&wait(&svc, &id).await), "CREATE_COMPLETE");
-    // The create (the nested group's too) acted with the creator's token.
-    assert_eq!(take(&seen), pairs("create", "request:tok-1", 2));
+    // The create (the nested group's too) acted with the creator's token, and the stack's
+    // trust once Keystone no longer takes it.
+    assert_eq!(
+        take(&seen),
+        pairs("create", "request:tok-1 then trust:trust-1", 2)
+    );
     assert_eq!(*clouds.delegated.lock().unwrap(), ["trust-1"]);
     // The trust is stored with the stack and its nested stack.
     let root = store.stack(&id).await.unwrap().unwrap();
@@ -226,7 +242,10 @@ async fn a_stack_acts_with_its_request_then_through_its_trust() {
     // A delete with a fresh token acts with it, then deletes the trust once (not per stack).
     svc.delete_stack(&as_user("tok-2"), &id).await.unwrap();
     assert_eq!(common::status(&wait(&svc, &id).await), "DELETE_COMPLETE");
-    assert_eq!(take(&seen), pairs("delete", "request:tok-2", 2));
+    assert_eq!(
+        take(&seen),
+        pairs("delete", "request:tok-2 then trust:trust-1", 2)
+    );
     assert_eq!(*clouds.revoked.lock().unwrap(), ["trust-1"]);
 }
 

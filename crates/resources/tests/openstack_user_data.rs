@@ -169,10 +169,13 @@ async fn servers_boot_with_heats_user_data_for_each_format() {
         })
         .collect();
     let occ = output(&svc, &id, "occ").await["output_value"].clone();
+    // `GET .../resources/sc/metadata`, as Heat keeps a SOFTWARE_CONFIG server's metadata.
+    let shown = svc.resource_metadata(&cx(), &id, "sc").await;
     let admin = lab.admin.clone();
     let checked = async move {
         assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
-        check_formats(&admin, &api, &name, &ids, &occ).await;
+        let shown = shown.expect("the server's metadata");
+        check_formats(&admin, &api, &name, &ids, &occ, &shown).await;
     };
     // Whatever the checks find, delete the stack so no server is left behind.
     let outcome = tokio::spawn(checked).await;
@@ -190,6 +193,7 @@ async fn check_formats(
     stack_name: &str,
     ids: &BTreeMap<String, String>,
     occ: &Value,
+    shown: &Value,
 ) {
     let physical = |r: &str| ids[r].clone();
     // RAW: the text as given.
@@ -298,6 +302,9 @@ async fn check_formats(
     );
     assert_eq!(input("deploy_server_id"), json!(sc_id));
     assert_eq!(input("deploy_resource_name"), json!("deploy"));
+    // The resource's metadata view is the same document, os-collect-config included.
+    assert_eq!(&polled, shown);
+    assert_eq!(&polled["os-collect-config"], occ);
     // The signature covers the resource: another resource's path with it is refused.
     let forged = url.replace("%2Fresources%2Fsc", "%2Fresources%2Fraw");
     assert_ne!(forged, url);

@@ -38,6 +38,8 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
 pub struct LoadBalancer {
     schema: TypeSchema,
     cloud: Arc<Cloud>,
+    /// The engine, for the owning stack's parameters.
+    handle: StackHandle,
     /// The nested stack of [`LOAD_BALANCER_TEMPLATE`]; it sees the template's parameters
     /// (see [`LoadBalancer::child_context`]) as its properties.
     nested: ProviderResource,
@@ -93,7 +95,8 @@ impl LoadBalancer {
         LoadBalancer {
             schema,
             cloud,
-            nested: ProviderResource::builtin(TYPE_NAME, LOAD_BALANCER_TEMPLATE, handle),
+            nested: ProviderResource::builtin(TYPE_NAME, LOAD_BALANCER_TEMPLATE, handle.clone()),
+            handle,
         }
     }
 
@@ -146,6 +149,14 @@ impl LoadBalancer {
     /// The context the nested stack sees: its properties are the template's parameters.
     async fn child_context(&self, cx: &ResourceContext) -> Result<ResourceContext, ResourceError> {
         let mut parameters = Map::new();
+        // Heat's "magic" parameters: the owning stack's values, when it declares them, choose
+        // the load balancer instance's image, flavor and start timeout.
+        let owning = self.handle.get()?.stack_parameters(&cx.stack_id).await?;
+        for name in OWNING_STACK_PARAMETERS {
+            if let Some(value) = owning.get(name) {
+                parameters.insert(name.into(), value.clone());
+            }
+        }
         if let Some(groups) = cx.properties.get("SecurityGroups").filter(|g| !g.is_null()) {
             parameters.insert("SecurityGroups".into(), groups.clone());
         }
@@ -322,11 +333,14 @@ impl ResourceType for LoadBalancer {
     }
 }
 
+/// The parameters of [`LOAD_BALANCER_TEMPLATE`] that take the owning stack's value of the same
+/// name, as in Heat.
+const OWNING_STACK_PARAMETERS: [&str; 3] = ["LbImageId", "LbFlavor", "LBTimeout"];
+
 /// The nested stack of a load balancer: Heat's built-in HAProxy template in Ember's words. The
-/// HAProxy configuration is the `HaproxyConfig` parameter. Heat drops `KeyName` when the
-/// owning stack has no such parameter; Ember's resources do not see the owning stack's
-/// parameters, so the instance has no key pair and the image, flavor and timeout keep their
-/// defaults.
+/// HAProxy configuration is the `HaproxyConfig` parameter. Heat also gives the instance the
+/// owning stack's `KeyName` (removing the property when there is none); Ember's instance has
+/// no key pair.
 const LOAD_BALANCER_TEMPLATE: &str = r##"
 AWSTemplateFormatVersion: '2010-09-09'
 Description: HAProxy load balancer instance (AWS::ElasticLoadBalancing::LoadBalancer).

@@ -107,6 +107,14 @@ impl CloudProvider for Cloud {
         Ok(())
     }
 }
+    fn for_action(
+        &self,
+        _requester: &RequestContext,
+        _trust: Option<&TrustId>,
+    ) -> Option<CloudHandle> {
+        self.handle()
+    }
+
 
 impl std::fmt::Debug for Cloud {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -496,16 +496,14 @@ impl Server {
             }))
     }
 
-    /// Ember's pre-signed URL of this server's metadata, when an API server mints URLs (else
-    /// the engine's fallback is a bare path no server can poll).
+    /// Ember's pre-signed URL of this server's metadata, when an API server mints URLs.
     async fn metadata_url(&self, cx: &ResourceContext) -> Result<Option<String>, ResourceError> {
         let Ok(control) = self.handle.get() else {
             return Ok(None);
         };
-        let url = control
-            .signal_url(&cx.stack_id, &cx.name, SignalUrlKind::PresignedMetadata)
-            .await?;
-        Ok(url.starts_with("http").then_some(url))
+        control
+            .presigned_url(&cx.stack_id, &cx.name, SignalUrlKind::PresignedMetadata)
+            .await
     }
 
     /// Starts the server action `action` (`suspend`, `resume`); `check_action_complete` waits.
@@ -1024,6 +1022,27 @@ impl ResourceType for Server {
             )),
             _ => Ok(Progress::Pending(super::next_check(cx))),
         }
+    }
+
+    /// A SOFTWARE_CONFIG server's metadata as Heat keeps it: the template's `Metadata` with the
+    /// `os-collect-config` it booted with and its deployments (read now, so never stale).
+    async fn shown_metadata(&self, cx: &ResourceContext) -> Result<Value, ResourceError> {
+        let booted = cx
+            .data
+            .get(OS_COLLECT_CONFIG)
+            .and_then(|occ| serde_json::from_str::<Value>(occ).ok());
+        let (Some(occ), Some(server_id)) = (booted, cx.physical_id.as_deref()) else {
+            return Ok(cx.metadata.clone());
+        };
+        let deployments = self
+            .handle
+            .get()?
+            .server_metadata(&cx.stack_id, server_id)
+            .await?;
+        let mut shown = cx.metadata.as_object().cloned().unwrap_or_default();
+        shown.insert("os-collect-config".into(), occ);
+        shown.insert("deployments".into(), Value::Array(deployments));
+        Ok(Value::Object(shown))
     }
 
     async fn attribute(

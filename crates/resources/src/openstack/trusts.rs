@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use ember_engine::{CloudHandle, CloudProvider, EngineError, RequestContext, TrustId};
 use ember_openstack::services::identity::Identity;
-use ember_openstack::{CloudConfig, Credentials, NameOrId, Scope, Session};
+use ember_openstack::{CloudConfig, Credentials, NameOrId, Reauthentication, Scope, Session};
 
 use super::Cloud;
 
@@ -102,6 +102,23 @@ impl CloudProvider for KeystoneTrusts {
 
     fn for_stack(&self, trust: Option<&TrustId>) -> Option<CloudHandle> {
         self.trust_cloud(trust?).handle()
+    }
+
+    /// The requester's token, with the trust as the session's reauthentication.
+    fn for_action(
+        &self,
+        requester: &RequestContext,
+        trust: Option<&TrustId>,
+    ) -> Option<CloudHandle> {
+        let mut config = self.requester_config(requester)?;
+        config.reauthentication = trust.map(|trust| {
+            let trusted = self.trust_config(trust);
+            Box::new(Reauthentication {
+                credentials: trusted.credentials,
+                scope: trusted.scope,
+            })
+        });
+        Cloud::from_config(config).handle()
     }
 
     /// A trust from the requester to the service user on the requester's project, with the
