@@ -19,10 +19,12 @@ pub enum ServiceType {
     CloudFormation,
     Metric,
     Alarming,
+    /// Swift.
+    ObjectStore,
 }
 
 impl ServiceType {
-    pub const ALL: [ServiceType; 10] = [
+    pub const ALL: [ServiceType; 11] = [
         ServiceType::Identity,
         ServiceType::Compute,
         ServiceType::Network,
@@ -33,6 +35,7 @@ impl ServiceType {
         ServiceType::CloudFormation,
         ServiceType::Metric,
         ServiceType::Alarming,
+        ServiceType::ObjectStore,
     ];
 
     /// Catalog `type` values, preferred first (Cinder is registered as `block-storage` and, on
@@ -49,6 +52,7 @@ impl ServiceType {
             ServiceType::CloudFormation => &["cloudformation"],
             ServiceType::Metric => &["metric"],
             ServiceType::Alarming => &["alarming"],
+            ServiceType::ObjectStore => &["object-store"],
         }
     }
 

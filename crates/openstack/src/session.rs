@@ -290,7 +290,7 @@ impl Session {
                 }
             }
             for (name, value) in &request.headers {
-                builder = builder.header(*name, value.as_str());
+                builder = builder.header(name.as_str(), value.as_str());
             }
             builder = match &request.body {
                 Body::None => builder,
@@ -512,7 +512,7 @@ pub struct Request {
     method: Method,
     path: String,
     query: Vec<(String, String)>,
-    headers: Vec<(&'static str, String)>,
+    headers: Vec<(String, String)>,
     body: Body,
     idempotent: Option<bool>,
     timeout: Option<Duration>,
@@ -524,8 +524,9 @@ impl Request {
         self
     }
 
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
+    /// Add a header; names made at run time are for Swift's `X-Container-Meta-{key}`.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
     }
 

@@ -7,6 +7,7 @@ pub mod compute;
 pub mod identity;
 pub mod image;
 pub mod network;
+pub mod swift;
 
 use serde_json::Value;
 

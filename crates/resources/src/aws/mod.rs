@@ -16,6 +16,7 @@
 //! credential.
 //! `AWS::ElasticLoadBalancing::LoadBalancer` (`lb.rs`) is Heat's HAProxy instance as a nested
 //! stack of a template built into Ember.
+//! `AWS::S3::Bucket` (`s3.rs`) is a Swift container, as in Heat.
 //!
 //! [`register`] reads the OpenStack types from the registry, so it runs after them.
 
@@ -24,6 +25,7 @@ mod cfn_stack;
 mod eip;
 mod iam;
 mod lb;
+mod s3;
 mod vpc;
 
 use std::sync::Arc;
@@ -508,6 +510,7 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
     vpc::register(registry, &cloud);
     iam::register(registry, &cloud);
     lb::register(registry, &cloud);
+    s3::register(registry, &cloud);
     let aliases: Vec<(&str, &str, TypeSchema, Translate, AttributeMap, Check)> = vec![
         (
             "AWS::EC2::Volume",

@@ -1,5 +1,5 @@
 //! The OpenStack resource types (`OS::Neutron::*`, `OS::Nova::*`, `OS::Cinder::*`,
-//! `OS::Glance::WebImage`), each calling the real service through `ember-openstack`.
+//! `OS::Glance::WebImage`, `OS::Swift::Container`), each calling the real service through `ember-openstack`.
 //!
 //! Handlers are stateless, as the engine requires: `create`/`update`/`delete` start the work and
 //! store what later checks need in the resource's data; `check_*_complete` take one look and
@@ -21,6 +21,7 @@ pub(crate) mod keystone;
 mod neutron;
 mod nova;
 mod props;
+pub(crate) mod swift;
 mod trusts;
 mod user_data;
 
@@ -236,6 +237,7 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
     glance::register(registry, &cloud);
     keystone::register(registry, &cloud);
     aodh::register(registry, &cloud);
+    swift::register(registry, &cloud);
 }
 
 /// Register every OpenStack type with credentials from the environment.
