@@ -13,7 +13,7 @@ use crate::model::{
     StackRecord, Status,
 };
 use crate::registry::Registry;
-use crate::resource::CloudHandle;
+use crate::resource::{CloudHandle, ResourceContext, ResourceType};
 use crate::schema::validate_properties;
 use crate::snapshot;
 use crate::store::{StateStore, StoreError, Write};
@@ -1267,11 +1267,7 @@ impl Service {
         extra: &[String],
     ) -> Map<String, Value> {
         let mut attributes = Map::new();
-        let Ok(ty) =
-            self.engine
-                .registry
-                .resolve(&row.type_name, &row.name, &run_registry(&self.engine, s))
-        else {
+        let Ok((ty, cx)) = self.handler(s, row) else {
             return attributes;
         };
         let names: Vec<String> = ty
@@ -1281,9 +1277,6 @@ impl Service {
             .cloned()
             .chain(extra.iter().cloned())
             .collect();
-        let cx = self
-            .engine
-            .context(&s.id, &s.name, self.engine.stack_cloud(s), row, row.action);
         for attr in names {
             let v = ty
                 .attribute(&cx, &attr)
@@ -1304,23 +1297,29 @@ impl Service {
     ) -> Result<Value, EngineError> {
         let s = self.lookup(cx, name_or_id, true).await?;
         let row = self.find_row(&s, resource).await?;
-        let Ok(ty) = self.engine.registry.resolve(
-            &row.type_name,
-            &row.name,
-            &run_registry(&self.engine, &s),
-        ) else {
+        let Ok((ty, rcx)) = self.handler(&s, &row) else {
             return Ok(row.metadata);
         };
-        let rcx = self.engine.context(
-            &s.id,
-            &s.name,
-            self.engine.stack_cloud(&s),
-            &row,
-            row.action,
-        );
         ty.shown_metadata(&rcx)
             .await
             .map_err(|e| EngineError::Store(e.to_string()))
+    }
+
+    /// The type of a stored resource and the context its handlers see outside an action.
+    fn handler(
+        &self,
+        s: &StackRecord,
+        row: &ResourceRecord,
+    ) -> Result<(Arc<dyn ResourceType>, ResourceContext), EngineError> {
+        let ty = self.engine.registry.resolve(
+            &row.type_name,
+            &row.name,
+            &run_registry(&self.engine, s),
+        )?;
+        let cx = self
+            .engine
+            .context(&s.id, &s.name, self.engine.stack_cloud(s), row, row.action);
+        Ok((ty, cx))
     }
 
     async fn find_row(
@@ -1347,21 +1346,10 @@ impl Service {
     ) -> Result<(), EngineError> {
         let s = self.lookup(cx, name_or_id, false).await?;
         let mut row = self.find_row(&s, resource).await?;
-        let ty = self.engine.registry.resolve(
-            &row.type_name,
-            &row.name,
-            &run_registry(&self.engine, &s),
-        )?;
+        let (ty, rcx) = self.handler(&s, &row)?;
         if let Some(hook) = details.get("unset_hook") {
             return self.clear_hook(row, resource, hook).await;
         }
-        let rcx = self.engine.context(
-            &s.id,
-            &s.name,
-            self.engine.stack_cloud(&s),
-            &row,
-            row.action,
-        );
         match ty.handle_signal(&rcx, &details).await {
             Ok(data) => {
                 row.data.extend(data);
