@@ -105,10 +105,12 @@ pub trait StackControl: crate::software::SoftwareControl + Send + Sync {
     async fn child_state(&self, child_id: &str) -> Result<Option<ChildState>, ResourceError>;
     /// A file of the parent stack's `files` map (provider templates live there).
     async fn stack_file(&self, stack_id: &str, name: &str) -> Result<Option<Value>, ResourceError>;
-    /// Sends a signal to another resource of a stack through the engine's signal path
     /// A stack's parameter values as `stack show` lists them (hidden ones as `******`), pseudo
     /// parameters included: what Heat's resources read as `self.stack.parameters`.
     async fn stack_parameters(&self, stack_id: &str) -> Result<Map<String, Value>, ResourceError>;
+    /// Heat's ARN of a stack, `arn:openstack:heat::{project}:stacks/{name}/{id}`.
+    async fn stack_arn(&self, stack_id: &str) -> Result<String, ResourceError>;
+    /// Sends a signal to another resource of a stack through the engine's signal path
     /// (a scaling policy signals its group).
     async fn signal(
         &self,
@@ -125,7 +127,6 @@ pub trait StackControl: crate::software::SoftwareControl + Send + Sync {
         resource: &str,
         kind: SignalUrlKind,
     ) -> Result<String, ResourceError>;
-    /// A token that authorises the native signal of this one resource (a wait condition
     /// The pre-signed URL of `kind` for a resource, or `None` when no embedding server mints
     /// URLs (local mode: nothing could call it).
     async fn presigned_url(
@@ -134,6 +135,7 @@ pub trait StackControl: crate::software::SoftwareControl + Send + Sync {
         resource: &str,
         kind: SignalUrlKind,
     ) -> Result<Option<String>, ResourceError>;
+    /// A token that authorises the native signal of this one resource (a wait condition
     /// handle's `token`), when the embedding server can check one.
     async fn signal_token(
         &self,
@@ -770,6 +772,24 @@ impl StackControl for EngineControl {
         Ok(record.source.files.get(name).cloned())
     }
 
+    async fn stack_arn(&self, stack_id: &str) -> Result<String, ResourceError> {
+        let engine = self.engine()?;
+        let record = self.record(&engine, stack_id).await?;
+        Ok(format!(
+            "arn:openstack:heat::{}:stacks/{}/{}",
+            record.project_id, record.name, record.id
+        ))
+    }
+
+    async fn stack_parameters(&self, stack_id: &str) -> Result<Map<String, Value>, ResourceError> {
+        let engine = self.engine()?;
+        let record = self.record(&engine, stack_id).await?;
+        let defn = engine
+            .compile(&record)
+            .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))?;
+        Ok(defn.parameters)
+    }
+
     async fn signal(
         &self,
         stack_id: &str,
@@ -782,15 +802,6 @@ impl StackControl for EngineControl {
             project_id: record.project_id.clone(),
             username: record.username.clone(),
             is_admin: true,
-    async fn stack_parameters(&self, stack_id: &str) -> Result<Map<String, Value>, ResourceError> {
-        let engine = self.engine()?;
-        let record = self.record(&engine, stack_id).await?;
-        let defn = engine
-            .compile(&record)
-            .map_err(|e| ResourceError::new(e.heat_type(), e.to_string()))?;
-        Ok(defn.parameters)
-    }
-
             auth_token: None,
         };
         crate::service::Service::from_engine(engine)
@@ -815,18 +826,6 @@ impl StackControl for EngineControl {
         })
     }
 
-    async fn signal_token(
-        &self,
-        stack_id: &str,
-        resource: &str,
-    ) -> Result<Option<String>, ResourceError> {
-        let engine = self.engine()?;
-        let Some(urls) = engine.config.signal_urls.clone() else {
-            return Ok(None);
-        };
-        let target = self
-            .signal_target(&engine, stack_id, resource, SignalUrlKind::Native)
-            .await?;
     async fn presigned_url(
         &self,
         stack_id: &str,
@@ -843,6 +842,18 @@ impl StackControl for EngineControl {
         Ok(Some(urls.url(&target)))
     }
 
+    async fn signal_token(
+        &self,
+        stack_id: &str,
+        resource: &str,
+    ) -> Result<Option<String>, ResourceError> {
+        let engine = self.engine()?;
+        let Some(urls) = engine.config.signal_urls.clone() else {
+            return Ok(None);
+        };
+        let target = self
+            .signal_target(&engine, stack_id, resource, SignalUrlKind::Native)
+            .await?;
         Ok(Some(urls.token(&target)))
     }
 

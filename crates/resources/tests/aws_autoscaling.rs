@@ -430,6 +430,7 @@ Resources:
 Outputs:
   Greeting: {{Value: {{'Fn::GetAtt': [Nested, Outputs.Greeting]}}}}
   Word: {{Value: {{'Fn::GetAtt': [Nested, Outputs.Word]}}}}
+  Ref: {{Value: {{Ref: Nested}}}}
 "#
     )
 }
@@ -451,6 +452,16 @@ async fn cloudformation_stack_from_a_url_answers_its_outputs_and_updates() {
         .unwrap()
         .to_string();
     assert_eq!(out(&svc, &nested, "Word").await, json!("hello"));
+    // `Ref` is the child stack's ARN (Heat's `nested_identifier().arn()`).
+    let child = svc.show_stack(&cx(), &nested, false).await.unwrap();
+    assert_eq!(
+        out(&svc, &id, "Ref").await,
+        json!(format!(
+            "arn:openstack:heat::{}:stacks/{}/{nested}",
+            cx().project_id,
+            child["stack_name"].as_str().unwrap()
+        ))
+    );
 
     // New parameters update the same child in place.
     update(&svc, &id, &cfn_parent(&url, "bye")).await;

@@ -3,7 +3,8 @@
 //! Every call goes to the Heat type with the template fetched (`TemplateURL`: a file of the
 //! stack's `files` map by that name, as provider templates are found, else an `http(s)` GET as
 //! Heat's `urlfetch` does, bounded by Heat's `max_template_size`), `Parameters` as its
-//! parameters. Attributes are `Outputs.<name>`: that output of the child.
+//! parameters. Attributes are `Outputs.<name>`: that output of the child. `Ref` is the child
+//! stack's ARN, as Heat's `nested_identifier().arn()`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,9 @@ use serde_json::{json, Map, Value};
 
 use super::{integer, map, schema, string};
 use crate::heat::stack::NestedStack;
+
+/// Resource data: the child stack's ARN, the resource's reference.
+const ARN: &str = "stack_arn";
 
 /// Heat's `max_template_size`.
 const MAX_TEMPLATE_SIZE: usize = 524_288;
@@ -129,7 +133,12 @@ impl ResourceType for CfnStack {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        self.stack.create(&self.heat_context(cx).await?).await
+        let mut started = self.stack.create(&self.heat_context(cx).await?).await?;
+        if let Some(child) = &started.physical_id {
+            let arn = self.handle.get()?.stack_arn(child).await?;
+            started.data.insert(ARN.into(), arn);
+        }
+        Ok(started)
     }
 
     async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
@@ -159,6 +168,11 @@ impl ResourceType for CfnStack {
 
     async fn check_delete_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
         self.stack.check_delete_complete(cx).await
+    }
+
+    /// The child stack's ARN once it exists, else the resource's name.
+    fn reference_id(&self, cx: &ResourceContext) -> Value {
+        Value::String(cx.data.get(ARN).cloned().unwrap_or_else(|| cx.name.clone()))
     }
 
     /// `Outputs.<name>`: that output of the child; any other name is not an attribute.

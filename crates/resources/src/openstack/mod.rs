@@ -100,14 +100,6 @@ impl CloudProvider for Cloud {
         self.handle()
     }
 
-    async fn delegate(&self, _requester: &RequestContext) -> Result<Option<TrustId>, EngineError> {
-        Ok(None)
-    }
-
-    async fn revoke(&self, _trust: &TrustId) -> Result<(), EngineError> {
-        Ok(())
-    }
-}
     fn for_action(
         &self,
         _requester: &RequestContext,
@@ -116,6 +108,14 @@ impl CloudProvider for Cloud {
         self.handle()
     }
 
+    async fn delegate(&self, _requester: &RequestContext) -> Result<Option<TrustId>, EngineError> {
+        Ok(None)
+    }
+
+    async fn revoke(&self, _trust: &TrustId) -> Result<(), EngineError> {
+        Ok(())
+    }
+}
 
 impl std::fmt::Debug for Cloud {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
