@@ -99,13 +99,13 @@ async fn load_balancer_without_instances_is_the_nested_haproxy_stack() {
     assert_eq!(output(&svc, &id, "Zone").await["output_value"], "");
 }
 
-/// The owning stack's `LbImageId`, `LbFlavor` and `LBTimeout` reach the nested stack when it
-/// declares them (Heat's "magic" parameters); others keep the built-in defaults.
+/// The owning stack's `KeyName`, `LbImageId`, `LbFlavor` and `LBTimeout` reach the nested
+/// stack when it declares them (Heat's "magic" parameters); others keep the built-in defaults.
+/// Without a `KeyName` the instance has none (Heat removes the property).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_balancer_takes_the_owning_stacks_instance_parameters() {
     let svc = service();
-    let owning = template(json!([])).replace(
-        "Resources:",
+    let owning = template_with_parameters(
         "Parameters:\n  LbFlavor: {Type: String, Default: m1.tiny}\n  LBTimeout: {Type: String}\n  Unrelated: {Type: String, Default: x}\nResources:",
     );
     let mut req = cloud_free(request("lb-params", &owning));
@@ -122,6 +122,28 @@ async fn load_balancer_takes_the_owning_stacks_instance_parameters() {
         "{parameters}"
     );
     assert!(parameters.get("Unrelated").is_none(), "{parameters}");
+    let template = svc.get_template(&cx(), &nested).await.unwrap();
+    let instance = &template["Resources"]["LB_instance"]["Properties"];
+    assert!(instance.get("KeyName").is_none(), "{instance}");
+
+    let keyed = template_with_parameters(
+        "Parameters:\n  KeyName: {Type: String, Default: lb-key}\nResources:",
+    );
+    let stack = create(&svc, cloud_free(request("lb-key", &keyed))).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let (nested, _) = haproxy_config(&svc, stack["id"].as_str().unwrap()).await;
+    let shown = svc.show_stack(&cx(), &nested, false).await.unwrap();
+    assert_eq!(shown["parameters"]["KeyName"], "lb-key");
+    let template = svc.get_template(&cx(), &nested).await.unwrap();
+    assert_eq!(
+        template["Resources"]["LB_instance"]["Properties"]["KeyName"],
+        json!({"Ref": "KeyName"})
+    );
+}
+
+/// The load balancer template without instances, its `Resources:` line replaced by `head`.
+fn template_with_parameters(head: &str) -> String {
+    template(json!([])).replace("Resources:", head)
 }
 
 /// Heat's refusals, at validation (nothing is stored): properties it does not implement, an

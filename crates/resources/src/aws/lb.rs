@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ember_engine::nested::{ChildSource, StackHandle};
+use ember_engine::nested::{ChildSource, ChildTemplate, StackHandle};
 use ember_engine::resource::{Properties, UpdateRequest};
 use ember_engine::schema::{Constraint, TypeSchema};
 use ember_engine::{Progress, Registry, ResourceContext, ResourceError, ResourceType, Started};
@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use super::vpc::not_implemented;
 use super::{integer, list, map, schema, string};
-use crate::heat::stack::ProviderResource;
+use crate::heat::stack::{builtin_child, ProviderResource, StackBacked};
 use crate::openstack::{client, cloud_error, Cloud};
 
 const TYPE_NAME: &str = "AWS::ElasticLoadBalancing::LoadBalancer";
@@ -40,6 +40,8 @@ pub struct LoadBalancer {
     cloud: Arc<Cloud>,
     /// The engine, for the owning stack's parameters.
     handle: StackHandle,
+    /// Creates and updates the nested stack from [`LoadBalancer::child_template`].
+    stack: StackBacked,
     /// The nested stack of [`LOAD_BALANCER_TEMPLATE`]; it sees the template's parameters
     /// (see [`LoadBalancer::child_context`]) as its properties.
     nested: ProviderResource,
@@ -96,6 +98,7 @@ impl LoadBalancer {
             schema,
             cloud,
             nested: ProviderResource::builtin(TYPE_NAME, LOAD_BALANCER_TEMPLATE, handle.clone()),
+            stack: StackBacked::new(handle.clone()),
             handle,
         }
     }
@@ -146,11 +149,24 @@ impl LoadBalancer {
         Ok(Some(haproxy_config(properties, &addresses)))
     }
 
+    /// The built-in template given `parameters`, without the instance's `KeyName` when the
+    /// owning stack has none, as Heat removes it.
+    fn child_template(parameters: &Properties) -> ChildTemplate {
+        if parameters.contains_key("KeyName") {
+            builtin_child(LOAD_BALANCER_TEMPLATE, parameters)
+        } else {
+            builtin_child(
+                &LOAD_BALANCER_TEMPLATE.replace(INSTANCE_KEY_NAME, ""),
+                parameters,
+            )
+        }
+    }
+
     /// The context the nested stack sees: its properties are the template's parameters.
     async fn child_context(&self, cx: &ResourceContext) -> Result<ResourceContext, ResourceError> {
         let mut parameters = Map::new();
         // Heat's "magic" parameters: the owning stack's values, when it declares them, choose
-        // the load balancer instance's image, flavor and start timeout.
+        // the load balancer instance's key pair, image, flavor and start timeout.
         let owning = self.handle.get()?.stack_parameters(&cx.stack_id).await?;
         for name in OWNING_STACK_PARAMETERS {
             if let Some(value) = owning.get(name) {
@@ -281,7 +297,10 @@ impl ResourceType for LoadBalancer {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        self.nested.create(&self.child_context(cx).await?).await
+        let child = self.child_context(cx).await?;
+        self.stack
+            .create(&child, Self::child_template(&child.properties))
+            .await
     }
 
     async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
@@ -293,10 +312,11 @@ impl ResourceType for LoadBalancer {
     async fn update(
         &self,
         cx: &ResourceContext,
-        request: UpdateRequest<'_>,
+        _request: UpdateRequest<'_>,
     ) -> Result<Started, ResourceError> {
-        self.nested
-            .update(&self.child_context(cx).await?, request)
+        let child = self.child_context(cx).await?;
+        self.stack
+            .update(&child, Self::child_template(&child.properties))
             .await
     }
 
@@ -335,16 +355,18 @@ impl ResourceType for LoadBalancer {
 
 /// The parameters of [`LOAD_BALANCER_TEMPLATE`] that take the owning stack's value of the same
 /// name, as in Heat.
-const OWNING_STACK_PARAMETERS: [&str; 3] = ["LbImageId", "LbFlavor", "LBTimeout"];
+const OWNING_STACK_PARAMETERS: [&str; 4] = ["KeyName", "LbImageId", "LbFlavor", "LBTimeout"];
+
+/// The instance's key pair in [`LOAD_BALANCER_TEMPLATE`], a line of its own.
+const INSTANCE_KEY_NAME: &str = "      KeyName: {Ref: KeyName}\n";
 
 /// The nested stack of a load balancer: Heat's built-in HAProxy template in Ember's words. The
-/// HAProxy configuration is the `HaproxyConfig` parameter. Heat also gives the instance the
-/// owning stack's `KeyName` (removing the property when there is none); Ember's instance has
-/// no key pair.
+/// HAProxy configuration is the `HaproxyConfig` parameter.
 const LOAD_BALANCER_TEMPLATE: &str = r##"
 AWSTemplateFormatVersion: '2010-09-09'
 Description: HAProxy load balancer instance (AWS::ElasticLoadBalancing::LoadBalancer).
 Parameters:
+  KeyName: {Type: String, Default: ''}
   LbImageId: {Type: String, Default: Fedora-Cloud-Base-20141203-21.x86_64}
   LbFlavor: {Type: String, Default: m1.small}
   LBTimeout: {Type: String, Default: '600'}
@@ -437,6 +459,7 @@ Resources:
               owner: root
               group: root
     Properties:
+      KeyName: {Ref: KeyName}
       ImageId: {Ref: LbImageId}
       InstanceType: {Ref: LbFlavor}
       SecurityGroups: {Ref: SecurityGroups}

@@ -375,6 +375,21 @@ enum ProviderTemplate {
 /// A list property as Heat's `TemplateResource` passes it to a `CommaDelimitedList`
 /// parameter: the items joined with commas, a list of maps as an AWS member list
 /// (`.member.0.Name=x,.member.0.Value=y`, what `Fn::MemberListToMap` reads).
+/// The child of a template built into Ember, given `properties` as its parameters (list
+/// parameters as [`comma_delimited`] text).
+pub(crate) fn builtin_child(text: &str, properties: &Properties) -> ChildTemplate {
+    let mut parameters = parameters_of(properties);
+    for value in parameters.values_mut() {
+        if let Value::Array(items) = value {
+            *value = Value::String(comma_delimited(items));
+        }
+    }
+    ChildTemplate {
+        template: Value::String(text.to_string()),
+        parameters,
+    }
+}
+
 fn comma_delimited(items: &[Value]) -> String {
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
@@ -437,18 +452,7 @@ impl ProviderResource {
     async fn child(&self, cx: &ResourceContext) -> Result<ChildTemplate, ResourceError> {
         let name = match &self.template {
             ProviderTemplate::File(name) => name,
-            ProviderTemplate::Builtin(text) => {
-                let mut parameters = parameters_of(&cx.properties);
-                for value in parameters.values_mut() {
-                    if let Value::Array(items) = value {
-                        *value = Value::String(comma_delimited(items));
-                    }
-                }
-                return Ok(ChildTemplate {
-                    template: Value::String(text.to_string()),
-                    parameters,
-                });
-            }
+            ProviderTemplate::Builtin(text) => return Ok(builtin_child(text, &cx.properties)),
         };
         let template = self
             .nested
