@@ -92,6 +92,16 @@ pub struct ServerConfig {
     pub signed_url_lifetime_seconds: u64,
     /// Heat's `enable_stack_abandon`: abandon and export are refused (NotSupported) unless set.
     pub enable_stack_abandon: bool,
+    /// Heat's `stack_user_domain_id` / `stack_user_domain_name`: the Keystone domain where
+    /// each stack that needs users (servers polling Heat, signalling deployments, IAM users)
+    /// gets a project and its users. Without one, Heat's legacy mode: users in the stack
+    /// owner's project.
+    pub stack_user_domain_id: Option<String>,
+    pub stack_user_domain_name: Option<String>,
+    /// Heat's `stack_domain_admin` / `stack_domain_admin_password`: a user of that domain
+    /// with the admin role on it, which manages the stack projects and users.
+    pub stack_domain_admin: Option<String>,
+    pub stack_domain_admin_password: Option<String>,
     pub keystone: KeystoneConfig,
 }
 
@@ -108,6 +118,10 @@ impl Default for ServerConfig {
             // Heat's wait handles live as long as the stack; a year bounds a leaked URL.
             signed_url_lifetime_seconds: 365 * 24 * 3600,
             enable_stack_abandon: false,
+            stack_user_domain_id: None,
+            stack_user_domain_name: None,
+            stack_domain_admin: None,
+            stack_domain_admin_password: None,
             keystone: KeystoneConfig {
                 admin_roles: vec!["admin".into()],
                 ..Default::default()
@@ -134,6 +148,9 @@ pub enum ConfigError {
         value: String,
         expected: &'static str,
     },
+    /// Settings that make no sense together (Heat's startup sanity check).
+    #[error("{0}")]
+    Inconsistent(&'static str),
 }
 
 impl ServerConfig {
@@ -212,6 +229,22 @@ impl ServerConfig {
                 }
             };
         }
+        for (name, slot) in [
+            ("EMBER_STACK_USER_DOMAIN_ID", &mut self.stack_user_domain_id),
+            (
+                "EMBER_STACK_USER_DOMAIN_NAME",
+                &mut self.stack_user_domain_name,
+            ),
+            ("EMBER_STACK_DOMAIN_ADMIN", &mut self.stack_domain_admin),
+            (
+                "EMBER_STACK_DOMAIN_ADMIN_PASSWORD",
+                &mut self.stack_domain_admin_password,
+            ),
+        ] {
+            if let Some(v) = var(name) {
+                *slot = Some(v);
+            }
+        }
         let keystone = &mut self.keystone;
         for (name, slot) in [
             ("OS_AUTH_URL", &mut keystone.auth_url),
@@ -228,6 +261,51 @@ impl ServerConfig {
             }
         }
         Ok(())
+    }
+
+    /// The stack domain admin's login as the `OS_*` variables an OpenStack client reads
+    /// (Keystone's URL, region and interface from `[keystone]`; user and scope in the stack
+    /// user domain), or `None` without a stack user domain. A domain without its admin is
+    /// refused, as Heat refuses it at start.
+    pub fn stack_domain_vars(
+        &self,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>, ConfigError> {
+        let domain = match (&self.stack_user_domain_id, &self.stack_user_domain_name) {
+            (Some(id), _) => ("ID", id),
+            (None, Some(name)) => ("NAME", name),
+            (None, None) => return Ok(None),
+        };
+        let (Some(admin), Some(password)) =
+            (&self.stack_domain_admin, &self.stack_domain_admin_password)
+        else {
+            return Err(ConfigError::Inconsistent(
+                "cannot specify stack_user_domain_id or stack_user_domain_name without \
+                 stack_domain_admin and stack_domain_admin_password",
+            ));
+        };
+        let mut vars: std::collections::BTreeMap<String, String> = self
+            .keystone
+            .os_vars()
+            .into_iter()
+            .filter(|(name, _)| {
+                ["OS_AUTH_URL", "OS_REGION_NAME", "OS_INTERFACE"].contains(&name.as_str())
+            })
+            .collect();
+        let (kind, value) = domain;
+        vars.insert("OS_USERNAME".into(), admin.clone());
+        vars.insert("OS_PASSWORD".into(), password.clone());
+        vars.insert(format!("OS_USER_DOMAIN_{kind}"), value.clone());
+        vars.insert(format!("OS_DOMAIN_{kind}"), value.clone());
+        Ok(Some(vars))
+    }
+
+    /// Whether a Keystone project domain (id and name) is the stack user domain.
+    pub fn is_stack_user_domain(&self, id: &str, name: &str) -> bool {
+        match (&self.stack_user_domain_id, &self.stack_user_domain_name) {
+            (Some(wanted), _) => wanted == id,
+            (None, Some(wanted)) => wanted == name,
+            (None, None) => false,
+        }
     }
 }
 
@@ -263,6 +341,35 @@ mod tests {
         assert_eq!(vars["OS_USERNAME"], "heat");
         assert_eq!(vars["OS_PASSWORD"], "service");
         assert!(!vars.contains_key("OS_AUTH_URL"));
+    }
+
+    #[test]
+    fn stack_user_domain_gives_the_domain_admins_login() {
+        let mut config: ServerConfig = toml::from_str(
+            "stack_user_domain_name = \"heat\"\nstack_domain_admin = \"heat_domain_admin\"\n\
+             [keystone]\nauth_url = \"http://127.0.0.1:5000/v3\"\nusername = \"heat\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.stack_domain_vars().unwrap_err().to_string(),
+            "cannot specify stack_user_domain_id or stack_user_domain_name without \
+             stack_domain_admin and stack_domain_admin_password"
+        );
+        config
+            .apply_env(|k| (k == "EMBER_STACK_DOMAIN_ADMIN_PASSWORD").then(|| "service".into()))
+            .unwrap();
+        let vars = config
+            .stack_domain_vars()
+            .unwrap()
+            .expect("a stack user domain");
+        assert_eq!(vars["OS_AUTH_URL"], "http://127.0.0.1:5000/v3");
+        assert_eq!(vars["OS_USERNAME"], "heat_domain_admin");
+        assert_eq!(vars["OS_PASSWORD"], "service");
+        assert_eq!(vars["OS_USER_DOMAIN_NAME"], "heat");
+        assert_eq!(vars["OS_DOMAIN_NAME"], "heat");
+        assert!(config.is_stack_user_domain("d1", "heat"));
+        assert!(!config.is_stack_user_domain("default", "Default"));
+        assert_eq!(ServerConfig::default().stack_domain_vars().unwrap(), None);
     }
 
     #[test]

@@ -23,6 +23,9 @@ const KEYSTONE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
     pub project_id: String,
+    pub project_name: String,
+    /// The project's domain (id, name): a stack user's is the stack user domain.
+    pub project_domain: (String, String),
     pub user_id: String,
     pub username: String,
     pub roles: Vec<String>,
@@ -183,8 +186,14 @@ impl KeystoneValidator {
 fn token_info(body: &Value) -> Option<TokenInfo> {
     let token = body.get("token")?;
     let text = |v: &Value| v.as_str().map(str::to_string);
+    let optional = |pointer: &str| token.pointer(pointer).and_then(text).unwrap_or_default();
     Some(TokenInfo {
         project_id: text(token.pointer("/project/id")?)?,
+        project_name: optional("/project/name"),
+        project_domain: (
+            optional("/project/domain/id"),
+            optional("/project/domain/name"),
+        ),
         user_id: text(token.pointer("/user/id")?)?,
         username: token
             .pointer("/user/name")
@@ -209,12 +218,15 @@ mod tests {
 
     #[test]
     fn scoped_token_gives_project_user_roles() {
-        let body = json!({"token": {"project": {"id": "p1", "name": "demo"},
+        let body = json!({"token": {
+            "project": {"id": "p1", "name": "demo", "domain": {"id": "default", "name": "Default"}},
             "user": {"id": "u1", "name": "demo"}, "roles": [{"id": "r", "name": "member"}]}});
         assert_eq!(
             token_info(&body),
             Some(TokenInfo {
                 project_id: "p1".into(),
+                project_name: "demo".into(),
+                project_domain: ("default".into(), "Default".into()),
                 user_id: "u1".into(),
                 username: "demo".into(),
                 roles: vec!["member".into()],

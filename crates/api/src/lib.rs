@@ -22,6 +22,7 @@ pub mod http;
 pub mod keystone;
 mod routes;
 pub mod signing;
+mod stack_user;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -274,7 +275,7 @@ fn unauthorized() -> Response {
 /// `auth = none`, from the validated token with `auth = keystone`. A token of another project
 /// than the URL's is refused (403) unless it is an admin's, as in Heat.
 async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path();
+    let path = req.uri().path().to_string();
     let mut segments = path.trim_start_matches('/').split('/');
     let tenant = match (segments.next(), segments.next()) {
         (Some("v1"), Some(t))
@@ -288,7 +289,7 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
     // With Keystone, a wait condition handle's token is accepted for that handle's signal.
     let handle_token = state.keystone.as_ref().and_then(|_| {
         let token = req.headers().get("X-Auth-Token")?.to_str().ok()?;
-        cfn::handle_token_context(&state, req.method(), path, token, &request_id)
+        cfn::handle_token_context(&state, req.method(), &path, token, &request_id)
     });
     let ctx = match (&state.keystone, handle_token) {
         (_, Some(ctx)) => ctx,
@@ -322,21 +323,29 @@ async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Nex
                     .into_response();
                 }
             };
-            let is_admin = info
-                .roles
-                .iter()
-                .any(|r| state.config.keystone.admin_roles.contains(r));
-            if info.project_id != tenant && !is_admin {
-                return ApiError::forbidden().into_response();
-            }
-            RequestContext {
-                project_id: info.project_id,
-                user_id: Some(info.user_id),
-                username: Some(info.username),
-                roles: info.roles,
-                is_admin,
-                auth_token: Some(token),
-                request_id,
+            // Stack users may only read metadata and signal, as their stack's owner.
+            if stack_user::is_stack_user(&state.config, &info) {
+                match stack_user::context(&state, req.method(), &path, &info, &request_id).await {
+                    Ok(ctx) => ctx,
+                    Err(refused) => return refused.into_response(),
+                }
+            } else {
+                let is_admin = info
+                    .roles
+                    .iter()
+                    .any(|r| state.config.keystone.admin_roles.contains(r));
+                if info.project_id != tenant && !is_admin {
+                    return ApiError::forbidden().into_response();
+                }
+                RequestContext {
+                    project_id: info.project_id,
+                    user_id: Some(info.user_id),
+                    username: Some(info.username),
+                    roles: info.roles,
+                    is_admin,
+                    auth_token: Some(token),
+                    request_id,
+                }
             }
         }
     };

@@ -60,6 +60,20 @@ pub struct ServeArgs {
     /// A TOML configuration file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Heat's stack_user_domain_id: the Keystone domain of stack projects and users (servers
+    /// polling the API, signalling deployments, AWS::IAM::User). Without a domain, users are
+    /// made in the stack owner's project.
+    #[arg(long, value_name = "ID")]
+    pub stack_user_domain_id: Option<String>,
+    /// Heat's stack_user_domain_name (when no id is given).
+    #[arg(long, value_name = "NAME")]
+    pub stack_user_domain_name: Option<String>,
+    /// Heat's stack_domain_admin: the user managing that domain's projects and users.
+    #[arg(long, value_name = "USER")]
+    pub stack_domain_admin: Option<String>,
+    /// Heat's stack_domain_admin_password (better given as EMBER_STACK_DOMAIN_ADMIN_PASSWORD).
+    #[arg(long, value_name = "PASSWORD")]
+    pub stack_domain_admin_password: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::Router;
 use ember_api::engine::Orchestrator;
 use ember_engine::nested::SignalUrls;
+use ember_engine::stack_domain::StackDomain;
 use ember_engine::store_adapter::SqlStore;
 use ember_engine::{CloudProvider, EngineConfig, Service, TemplateCompiler};
 use ember_openstack::{CloudConfig, Session};
@@ -53,12 +54,16 @@ impl InProcessTransport {
                     .get_or_init(|| async { cloud_session().await.map(Cloud::from_session) })
                     .await;
                 let clouds = cloud.clone().map(|c| c as Arc<dyn CloudProvider>);
-                let engine = engine(&self.store_url, clouds, None).await?;
                 // In process the user is the operator: abandon/export are not a server policy.
-                let config = ember_api::ServerConfig {
+                let mut config = ember_api::ServerConfig {
                     enable_stack_abandon: true,
                     ..Default::default()
                 };
+                // The stack user domain, as `ember serve` reads it from `EMBER_*`/`OS_*`.
+                config
+                    .apply_env(|key| std::env::var(key).ok())
+                    .map_err(|e| CliError::Config(e.to_string()))?;
+                let engine = engine(&self.store_url, clouds, None, stack_domain(&config)?).await?;
                 let state = ember_api::ApiState::new(config, engine)
                     .map_err(|e| CliError::Config(e.to_string()))?;
                 Ok::<_, CliError>(ember_api::router(state))
@@ -177,11 +182,13 @@ const LOCK_LEASE: Duration = Duration::from_secs(30);
 /// that a previous process left in progress are resumed). `clouds` gives each stack's resource
 /// handlers their `ResourceContext::cloud` (and makes the trusts of `--auth keystone`); without
 /// it the OpenStack types read `OS_*` themselves.
-/// `signal_urls` (from `ember serve`) mints the signal URLs and tokens the server accepts.
+/// `signal_urls` (from `ember serve`) mints the signal URLs and tokens the server accepts;
+/// `stack_domain` is Heat's stack user domain (see [`stack_domain`]).
 pub async fn engine(
     store_url: &str,
     clouds: Option<Arc<dyn CloudProvider>>,
     signal_urls: Option<Arc<dyn SignalUrls>>,
+    stack_domain: Option<Arc<dyn StackDomain>>,
 ) -> Result<Arc<dyn Orchestrator>, CliError> {
     let key = encryption_key()?;
     let store = SqlStore::open(store_url, &key, LOCK_LEASE)
@@ -194,6 +201,7 @@ pub async fn engine(
         EngineConfig {
             clouds,
             signal_urls,
+            stack_domain,
             ..EngineConfig::default()
         },
     );
@@ -202,6 +210,24 @@ pub async fn engine(
         .await
         .map_err(|e| CliError::Config(format!("cannot start the engine on {store_url}: {e}")))?;
     Ok(Arc::new(service))
+}
+
+/// Heat's stack user domain from the settings (`stack_user_domain_*`, `stack_domain_admin*`),
+/// acting as the domain admin at the `[keystone]` auth URL; `None` without a domain.
+pub fn stack_domain(
+    config: &ember_api::ServerConfig,
+) -> Result<Option<Arc<dyn StackDomain>>, CliError> {
+    let Some(vars) = config
+        .stack_domain_vars()
+        .map_err(|e| CliError::Config(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let admin = CloudConfig::from_vars(&vars, &[])
+        .map_err(|e| CliError::Config(format!("the stack domain admin's login: {e}")))?;
+    Ok(Some(Arc::new(
+        ember_resources::openstack::KeystoneStackDomain::new(admin),
+    )))
 }
 
 /// The key hidden parameter values are encrypted with: `EMBER_ENCRYPTION_KEY` (32 bytes), else

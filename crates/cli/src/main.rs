@@ -177,6 +177,22 @@ async fn serve(args: cli::ServeArgs, store_url: Option<String>) -> Result<(), Cl
             cli::AuthMode::Keystone => ember_api::AuthMode::Keystone,
         };
     }
+    for (flag, slot) in [
+        (args.stack_user_domain_id, &mut config.stack_user_domain_id),
+        (
+            args.stack_user_domain_name,
+            &mut config.stack_user_domain_name,
+        ),
+        (args.stack_domain_admin, &mut config.stack_domain_admin),
+        (
+            args.stack_domain_admin_password,
+            &mut config.stack_domain_admin_password,
+        ),
+    ] {
+        if flag.is_some() {
+            *slot = flag;
+        }
+    }
     if let Some(url) = store_url {
         config.database_url = Some(url);
     }
@@ -200,7 +216,8 @@ async fn serve(args: cli::ServeArgs, store_url: Option<String>) -> Result<(), Cl
         config.signing_key = Some(local::derived_signing_secret()?);
     }
     let signer = Arc::new(ember_api::UrlSigner::new(&config));
-    let engine = local::engine(&database_url, Some(clouds), Some(signer)).await?;
+    let stack_domain = local::stack_domain(&config)?;
+    let engine = local::engine(&database_url, Some(clouds), Some(signer), stack_domain).await?;
     let state =
         ember_api::ApiState::new(config, engine).map_err(|e| CliError::Config(e.to_string()))?;
     ember_api::serve(state)

@@ -58,6 +58,9 @@ pub struct EngineConfig {
     pub clouds: Option<Arc<dyn crate::cloud::CloudProvider>>,
     /// The API server's signal URLs and tokens; without it resources get native paths.
     pub signal_urls: Option<Arc<dyn crate::nested::SignalUrls>>,
+    /// Heat's stack user domain (`crate::stack_domain`); without it types that need a stack
+    /// user make it as Heat does without one (in the stack owner's project).
+    pub stack_domain: Option<Arc<dyn crate::stack_domain::StackDomain>>,
 }
 
 impl Default for EngineConfig {
@@ -73,6 +76,7 @@ impl Default for EngineConfig {
             max_nested_stack_depth: 5,
             clouds: None,
             signal_urls: None,
+            stack_domain: None,
         }
     }
 }
@@ -318,6 +322,20 @@ impl EngineInner {
         }
     }
 
+    /// Deletes a root stack's domain project and its users (nested stacks share the root's),
+    /// when the engine has a stack user domain.
+    async fn delete_domain_project(&self, stack: &StackRecord) -> Result<(), ResourceError> {
+        let (Some(domain), None) = (&self.config.stack_domain, &stack.parent) else {
+            return Ok(());
+        };
+        domain
+            .delete_project(&crate::stack_domain::StackScope {
+                owner_project: stack.project_id.clone(),
+                root_stack_id: stack.id.clone(),
+            })
+            .await
+    }
+
     /// What a handler sees of a stored resource; `cloud` is its stack's ([`Self::stack_cloud`]).
     pub fn context(
         &self,
@@ -484,6 +502,19 @@ impl EngineInner {
                     // As Heat's `_delete_credentials`: the trust goes before the stack is
                     // marked deleted.
                     GraphOutcome::Complete => {
+                        // Heat's `_delete_credentials` also deletes the stack user project
+                        // (not when abandoning: the resources left behind may use it); a
+                        // failure fails the delete, which can be repeated.
+                        let project_deleted = match abandon {
+                            true => Ok(()),
+                            false => self.delete_domain_project(&stack).await,
+                        };
+                        if let Err(e) = project_deleted {
+                            let reason = format!("Error deleting project: {e}");
+                            return self
+                                .set_stack_state(&mut stack, Action::Delete, Status::Failed, reason)
+                                .await;
+                        }
                         self.revoke_trust(&stack).await;
                         stack.deleted_at = Some(Utc::now());
                         let reason = "Stack DELETE completed successfully".to_string();

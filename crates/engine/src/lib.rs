@@ -18,6 +18,7 @@ pub mod schema;
 pub mod service;
 mod snapshot;
 pub mod software;
+pub mod stack_domain;
 pub mod store;
 pub mod store_adapter;
 pub mod template_compiler;

@@ -17,6 +17,7 @@ use crate::engine::{EngineInner, Job};
 use crate::error::{EngineError, ResourceError};
 use crate::model::{Action, PreviousDefinition, StackRecord, Status};
 use crate::resource::{Progress, ResourceContext};
+use crate::stack_domain::{StackScope, StackUsers};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -154,6 +155,11 @@ pub trait StackControl: crate::software::SoftwareControl + Send + Sync {
         stack_id: &str,
         reference: &str,
     ) -> Result<Option<String>, ResourceError>;
+    /// Heat's stack user domain bound to the tree of `stack_id` (its root's domain project),
+    /// when the engine has one (`EngineConfig::stack_domain`); `None` is Heat's legacy mode.
+    async fn stack_users(&self, stack_id: &str) -> Result<Option<StackUsers>, ResourceError>;
+    /// Whether stack users live in a stack user domain (for validation).
+    fn has_stack_domain(&self) -> bool;
 }
 
 /// Which URL a resource hands out for signalling it.
@@ -242,6 +248,18 @@ impl EngineInner {
         self.store.stack(id).await.map_err(store_failure)
     }
 
+    /// The root of `stack`'s tree (itself for a root; the oldest ancestor still stored).
+    async fn root_stack(&self, stack: &StackRecord) -> Result<StackRecord, ResourceError> {
+        let mut root = stack.clone();
+        while let Some(parent) = root.parent.clone() {
+            match self.stack_record(&parent).await? {
+                Some(p) => root = p,
+                None => break,
+            }
+        }
+        Ok(root)
+    }
+
     /// Heat's `max_nested_stack_depth` refusal for a stack at `depth`.
     fn check_depth(&self, depth: usize) -> Result<(), EngineError> {
         let max = self.config.max_nested_stack_depth;
@@ -256,13 +274,7 @@ impl EngineInner {
     /// How many current resources the whole tree of `stack` holds (Heat counts nested
     /// resources toward the root stack's `max_resources_per_stack`).
     async fn tree_resources(&self, stack: &StackRecord) -> Result<usize, ResourceError> {
-        let mut root = stack.clone();
-        while let Some(parent) = root.parent.clone() {
-            match self.stack_record(&parent).await? {
-                Some(p) => root = p,
-                None => break,
-            }
-        }
+        let root = self.root_stack(stack).await?;
         let mut total = 0;
         let mut seen = HashSet::new();
         let mut frontier = vec![root];
@@ -893,6 +905,28 @@ impl StackControl for EngineControl {
             .zip(refs)
             .find(|(name, r)| r.as_str() == Some(reference) || name == reference)
             .map(|(name, _)| name))
+    }
+
+    async fn stack_users(&self, stack_id: &str) -> Result<Option<StackUsers>, ResourceError> {
+        let engine = self.engine()?;
+        let Some(domain) = engine.config.stack_domain.clone() else {
+            return Ok(None);
+        };
+        let stack = self.record(&engine, stack_id).await?;
+        let root = engine.root_stack(&stack).await?;
+        Ok(Some(StackUsers {
+            domain,
+            scope: StackScope {
+                owner_project: root.project_id,
+                root_stack_id: root.id,
+            },
+        }))
+    }
+
+    fn has_stack_domain(&self) -> bool {
+        self.engine
+            .upgrade()
+            .is_some_and(|engine| engine.config.stack_domain.is_some())
     }
 }
 

@@ -325,3 +325,158 @@ async fn stack_replaces_a_renamed_container_and_a_bucket_with_a_new_acl() {
     assert!(head(&swift, &second).await.is_none());
     assert!(head(&swift, &new_bucket).await.is_none());
 }
+
+const SWIFT_SIGNAL: &str = r#"
+heat_template_version: 2015-10-15
+parameters:
+  count: {type: number, default: 2}
+  timeout: {type: number, default: 60}
+resources:
+  handle:
+    type: OS::Heat::SwiftSignalHandle
+  signal:
+    type: OS::Heat::SwiftSignal
+    properties:
+      handle: {get_resource: handle}
+      count: {get_param: count}
+      timeout: {get_param: timeout}
+outputs:
+  data: {value: {get_attr: [signal, data]}}
+"#;
+
+/// The handle's attributes once it exists (the signal is still waiting).
+async fn handle_attributes(svc: &Service, id: &str) -> Value {
+    let wanted = [
+        "endpoint".to_string(),
+        "curl_cli".to_string(),
+        "token".to_string(),
+    ];
+    for _ in 0..300 {
+        // Until the engine has stored the stack's resources, there is no handle to show.
+        let shown = svc.show_resource(&cx(), id, "handle", &wanted).await;
+        if let Some(shown) = shown
+            .ok()
+            .filter(|s| s["resource_status"] == "CREATE_COMPLETE")
+        {
+            return shown["attributes"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the handle was not created");
+}
+
+/// PUT `body` to the temp URL, without a token.
+async fn signal(url: &str, body: &str) {
+    let response = reqwest::Client::new()
+        .put(url)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+}
+
+async fn delete_stack(svc: &Service, swift: &ObjectStore, id: &str) {
+    svc.delete_stack(&cx(), id).await.expect("delete accepted");
+    let deleted = wait(svc, id).await;
+    assert_eq!(status(&deleted), "DELETE_COMPLETE", "{}", reason(&deleted));
+    // The handle removed every signal and the stack's container.
+    assert!(head(swift, id).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swift_signal_waits_for_puts_to_the_handles_temp_url() {
+    let Some(lab) = lab().await else { return };
+    let swift = swift(&lab).await;
+    let svc = lab_service(&lab.demo);
+    let tag = suffix();
+    let id = common::start_create(&svc, request(&format!("swsig-{tag}"), SWIFT_SIGNAL)).await;
+    let handle = handle_attributes(&svc, &id).await;
+    let url = handle["endpoint"].as_str().unwrap().to_string();
+    // A PUT temp URL of the object named after the handle, in the container named after the
+    // stack, signed with the account's key.
+    assert!(
+        url.starts_with(&format!("{}/{id}/swsig-{tag}-handle-", swift.account_url())),
+        "{url}"
+    );
+    assert!(url.contains("?temp_url_sig=") && url.ends_with("&temp_url_expires=2147483587"));
+    assert_eq!(handle["curl_cli"], json!(format!("curl -i -X PUT '{url}'")));
+    assert_eq!(handle["token"], json!(""));
+    // The container keeps every PUT as a version.
+    assert_eq!(head(&swift, &id).await.unwrap()["x-versions-location"], id);
+
+    signal(&url, r#"{"status": "SUCCESS", "data": "first", "id": "1"}"#).await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let waiting = svc.show_stack(&cx(), &id, false).await.unwrap();
+    assert_eq!(status(&waiting), "CREATE_IN_PROGRESS", "one of two signals");
+    signal(&url, r#"{"data": "second"}"#).await;
+    let stack = wait(&svc, &id).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    assert_eq!(
+        output(&svc, &id, "data").await["output_value"],
+        json!(r#"{"1": "first", "2": "second"}"#)
+    );
+    delete_stack(&svc, &swift, &id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swift_signal_failure_timeout_and_a_foreign_handle_fail_as_heat() {
+    let Some(lab) = lab().await else { return };
+    let swift = swift(&lab).await;
+    let svc = lab_service(&lab.demo);
+    let tag = suffix();
+
+    // A FAILURE signal fails the wait with its reason.
+    let id = common::start_create(&svc, request(&format!("swfail-{tag}"), SWIFT_SIGNAL)).await;
+    let url = handle_attributes(&svc, &id).await["endpoint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    signal(&url, r#"{"status": "FAILURE", "reason": "it broke"}"#).await;
+    let failed = wait(&svc, &id).await;
+    assert_eq!(status(&failed), "CREATE_FAILED");
+    assert_eq!(
+        reason(&failed),
+        "Resource CREATE failed: SwiftSignalFailure: resources.signal: it broke"
+    );
+    delete_stack(&svc, &swift, &id).await;
+
+    // No signal within the timeout.
+    let mut req = request(&format!("swtime-{tag}"), SWIFT_SIGNAL);
+    req.parameters = common::params(json!({"count": 1, "timeout": 1}));
+    let stack = create(&svc, req).await;
+    let id = stack["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        reason(&stack),
+        "Resource CREATE failed: SwiftSignalTimeout: resources.signal: 0 of 1 received"
+    );
+    delete_stack(&svc, &swift, &id).await;
+
+    // A handle URL of another container (stack) is refused.
+    let foreign = format!(
+        r#"
+heat_template_version: 2015-10-15
+resources:
+  signal:
+    type: OS::Heat::SwiftSignal
+    properties:
+      handle: "{}/other-stack/h?temp_url_sig=x&temp_url_expires=1"
+      timeout: 10
+"#,
+        swift.account_url()
+    );
+    let stack = create(&svc, request(&format!("swforeign-{tag}"), &foreign)).await;
+    let id = stack["id"].as_str().unwrap().to_string();
+    let path = swift
+        .account_url()
+        .split("8080")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        reason(&stack),
+        format!("Resource CREATE failed: ValueError: resources.signal: \"{path}/other-stack/h\" is not a valid SwiftSignalHandle.  The container name is invalid")
+    );
+    svc.delete_stack(&cx(), &id).await.expect("delete accepted");
+    assert_eq!(status(&wait(&svc, &id).await), "DELETE_COMPLETE");
+}

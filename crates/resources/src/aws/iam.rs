@@ -1,11 +1,14 @@
 //! `AWS::IAM::User` and `AWS::IAM::AccessKey`: a Keystone user of the stack and its EC2
 //! credential.
 //!
-//! Ember has no stack user domain (Heat's `stack_user_domain` / `stack_domain_admin`), so it
-//! does what Heat does without one (its "legacy" mode): the user is created with the stack's
-//! own session in the stack owner's project (its default project, Keystone's domain of the
-//! token's project), given the `heat_stack_user` role there, and its EC2 credential is made
-//! on that project. Like Heat's legacy mode this needs a stack owner allowed to create users.
+//! With a stack user domain (`ember serve --stack-user-domain-name ...`, Heat's default mode)
+//! the user is made by the engine's stack domain (`StackControl::stack_users`) in the stack's
+//! domain project with the `heat_stack_user` role there, and the access key is an `ec2`
+//! credential on that project; the resources never see the domain admin's credentials.
+//! Without one, Ember does what Heat does then (its "legacy" mode): the user is created with
+//! the stack's own session in the stack owner's project (its default project, Keystone's
+//! domain of the token's project), given the `heat_stack_user` role there, and its EC2
+//! credential is made on that project; this needs a stack owner allowed to create users.
 //! A user's `Ref` is its name (`<stack>-<resource>-<id>`), as in Heat; the access key finds
 //! the Keystone id through the User resource of its stack, never by listing Keystone users.
 
@@ -22,14 +25,15 @@ use serde_json::{json, Value};
 
 use super::{integer, list, map, schema, string, vpc::not_implemented};
 use crate::openstack::keystone::{find_id, identity};
+use crate::openstack::stack_domain::STACK_USER_ROLE;
 use crate::openstack::{cloud_error, session, Cloud};
 
-/// The role Heat gives a stack user (its `heat_stack_user_role` default).
-const STACK_USER_ROLE: &str = "heat_stack_user";
 /// The User resource's data: its Keystone id, which its access keys need.
 const USER_ID: &str = "user_id";
 /// The AccessKey resource's data: the secret of its credential.
 const SECRET_KEY: &str = "secret_key";
+/// The AccessKey resource's data in domain mode: the Keystone credential's id.
+const CREDENTIAL_ID: &str = "credential_id";
 
 pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
     let handle = StackHandle::new();
@@ -53,6 +57,7 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
                 &[],
             ),
             cloud: cloud.clone(),
+            handle: handle.clone(),
         }),
     );
     registry.register(
@@ -101,6 +106,7 @@ async fn stack_project(cloud: &Cloud, cx: &ResourceContext) -> Result<String, Re
 struct User {
     schema: TypeSchema,
     cloud: Arc<Cloud>,
+    handle: StackHandle,
 }
 
 impl User {
@@ -180,6 +186,20 @@ impl User {
     }
 }
 
+impl User {
+    async fn set_enabled(
+        &self,
+        cx: &ResourceContext,
+        enabled: bool,
+    ) -> Result<Started, ResourceError> {
+        let users = self.handle.get()?.stack_users(&cx.stack_id).await?;
+        if let (Some(users), Some(id)) = (users, cx.physical_id.as_deref()) {
+            users.set_user_enabled(id, enabled).await?;
+        }
+        Ok(Started::default())
+    }
+}
+
 #[async_trait]
 impl ResourceType for User {
     fn schema(&self) -> &TypeSchema {
@@ -196,9 +216,23 @@ impl ResourceType for User {
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         User::check_policies(cx)?;
-        let keystone = identity(&self.cloud, cx).await?;
-        let project = stack_project(&self.cloud, cx).await?;
-        let id = User::create_user(&keystone, cx, &project).await?;
+        let id = match self.handle.get()?.stack_users(&cx.stack_id).await? {
+            Some(users) => {
+                let password = cx
+                    .properties
+                    .get("LoginProfile")
+                    .and_then(|p| p.get("Password"))
+                    .and_then(Value::as_str);
+                users
+                    .create_user(&cx.physical_resource_name(), password)
+                    .await?
+            }
+            None => {
+                let keystone = identity(&self.cloud, cx).await?;
+                let project = stack_project(&self.cloud, cx).await?;
+                User::create_user(&keystone, cx, &project).await?
+            }
+        };
         Ok(Started {
             physical_id: Some(id.clone()),
             data: BTreeMap::from([(USER_ID.to_string(), id)]),
@@ -208,14 +242,29 @@ impl ResourceType for User {
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         // Keystone drops the user's grants and EC2 credentials with it; a user already
         // deleted outside Ember counts as deleted.
-        if let Some(id) = cx.physical_id.as_deref() {
-            identity(&self.cloud, cx)
+        let Some(id) = cx.physical_id.as_deref() else {
+            return Ok(Started::default());
+        };
+        match self.handle.get()?.stack_users(&cx.stack_id).await? {
+            Some(users) => users.delete_user(id).await?,
+            None => identity(&self.cloud, cx)
                 .await?
                 .delete(IdentityKind::User, id)
                 .await
-                .map_err(cloud_error)?;
+                .map_err(cloud_error)?,
         }
         Ok(Started::default())
+    }
+
+    /// Heat's `handle_suspend`/`handle_resume` of a stack user: it is disabled while its
+    /// resource is suspended (domain mode: the domain admin may; legacy users stay as they are,
+    /// the owner may not be allowed to change users).
+    async fn suspend(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        self.set_enabled(cx, false).await
+    }
+
+    async fn resume(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        self.set_enabled(cx, true).await
     }
 
     async fn attribute(
@@ -281,6 +330,17 @@ impl ResourceType for AccessKey {
                 ),
             )
         })?;
+        if let Some(users) = self.handle.get()?.stack_users(&cx.stack_id).await? {
+            let keypair = users.create_ec2_keypair(&user).await?;
+            return Ok(Started {
+                physical_id: Some(keypair.access),
+                data: BTreeMap::from([
+                    (USER_ID.to_string(), user),
+                    (SECRET_KEY.to_string(), keypair.secret),
+                    (CREDENTIAL_ID.to_string(), keypair.credential_id),
+                ]),
+            });
+        }
         let keystone = identity(&self.cloud, cx).await?;
         let project = stack_project(&self.cloud, cx).await?;
         let credential = keystone
@@ -299,12 +359,24 @@ impl ResourceType for AccessKey {
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         // The user recorded at create: the User resource may already be gone.
-        if let (Some(access), Some(user)) = (cx.physical_id.as_deref(), cx.data.get(USER_ID)) {
-            identity(&self.cloud, cx)
+        let (Some(access), Some(user)) = (cx.physical_id.as_deref(), cx.data.get(USER_ID)) else {
+            return Ok(Started::default());
+        };
+        match cx.data.get(CREDENTIAL_ID) {
+            Some(credential) => {
+                match self.handle.get()?.stack_users(&cx.stack_id).await? {
+                    Some(users) => users.delete_ec2_keypair(user, credential).await?,
+                    None => return Err(ResourceError::new(
+                        "Error",
+                        "the key was made in the stack user domain, which is no longer configured",
+                    )),
+                }
+            }
+            None => identity(&self.cloud, cx)
                 .await?
                 .delete_ec2_credential(user, access)
                 .await
-                .map_err(cloud_error)?;
+                .map_err(cloud_error)?,
         }
         Ok(Started::default())
     }

@@ -4,7 +4,7 @@ pub mod autoscaling_group;
 mod delay;
 mod multipart_mime;
 mod none;
-mod random_string;
+pub(crate) mod random_string;
 pub mod resource_chain;
 pub mod resource_group;
 pub mod scaling_policy;

@@ -13,6 +13,7 @@
 //! store, not in resource data, so a signal and the engine's poll never race on one row.
 
 use super::software_config::DEPLOY_ACTIONS;
+use crate::openstack::stack_domain;
 use async_trait::async_trait;
 use ember_engine::nested::{SignalUrlKind, StackHandle};
 use ember_engine::resource::{Properties, UpdateRequest};
@@ -288,10 +289,48 @@ impl SoftwareDeployment {
                     "HTTP verb to use for signaling outputvalues",
                 ));
             }
+            // Heat's `_get_heat_signal_credentials`: the deployment's stack user, which
+            // heat-config-notify authenticates as to signal this resource.
+            "HEAT_SIGNAL" if control.has_stack_domain() => {
+                let user = stack_domain::resource_user(control.as_ref(), cx).await?;
+                derived.extend([
+                    input(
+                        "deploy_auth_url",
+                        json!(user.auth_url),
+                        "URL for API authentication",
+                    ),
+                    input(
+                        "deploy_username",
+                        json!(cx.physical_resource_name()),
+                        "Username for API authentication",
+                    ),
+                    input(
+                        "deploy_user_id",
+                        json!(user.user_id),
+                        "User ID for API authentication",
+                    ),
+                    input(
+                        "deploy_password",
+                        json!(user.password),
+                        "Password for API authentication",
+                    ),
+                    input(
+                        "deploy_project_id",
+                        json!(user.project_id),
+                        "ID of project for API authentication",
+                    ),
+                ]);
+                if let Some(region) = user.region {
+                    derived.push(input(
+                        "deploy_region_name",
+                        json!(region),
+                        "Region name for API authentication",
+                    ));
+                }
+            }
             "HEAT_SIGNAL" => {
-                // Heat hands out a stack user's Keystone credentials; Ember has no stack
-                // users, so the server signals the native resource-signal path with the
-                // resource's own signal token.
+                // Without a stack user domain there is no user to hand out: the server
+                // signals the native resource-signal path with the resource's own token.
                 let token = control.signal_token(&cx.stack_id, &cx.name).await?;
                 derived.push(input(
                     "deploy_signal_id",
@@ -523,6 +562,17 @@ impl ResourceType for SoftwareDeployment {
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        // The stack user is made first and stored with the deployment, so every later action
+        // hands the server the same credentials.
+        let control = self.handle.get()?;
+        if self.transport(&cx.properties) == "HEAT_SIGNAL" && control.has_stack_domain() {
+            let user = stack_domain::resource_user(control.as_ref(), cx).await?;
+            let mut with_user = cx.clone();
+            with_user.data.extend(user.data());
+            let mut started = Self::started(self.run_action(&with_user, "CREATE").await?);
+            started.data = user.data();
+            return Ok(started);
+        }
         Ok(Self::started(self.run_action(cx, "CREATE").await?))
     }
 
@@ -595,6 +645,8 @@ impl ResourceType for SoftwareDeployment {
                 control.delete_software_config(&d.config_id).await?;
             }
         }
+        // Heat's `_delete_resource`: the deployment's stack user goes last.
+        stack_domain::delete_resource_user(self.handle.get()?.as_ref(), cx).await?;
         Ok(Progress::Done)
     }
 

@@ -397,20 +397,6 @@ impl ResourceType for WaitCondition {
             .and_then(Value::as_f64)
             .unwrap_or(0.0);
         let received = self.handle_signals(cx).await?;
-        let failures: Vec<&str> = received
-            .iter()
-            .filter(|s| s.status != SUCCESS)
-            .map(|s| s.reason.as_str())
-            .collect();
-        if !failures.is_empty() {
-            return Err(ResourceError::new(
-                "WaitConditionFailure",
-                failures.join(";"),
-            ));
-        }
-        if received.len() >= count {
-            return Ok(Progress::Done);
-        }
         let started = cx
             .data
             .get(STARTED_AT)
@@ -420,14 +406,17 @@ impl ResourceType for WaitCondition {
             .to_std()
             .unwrap_or_default()
             .as_secs_f64();
-        if elapsed > timeout {
-            let reasons: Vec<&str> = received.iter().map(|s| s.reason.as_str()).collect();
-            let mut message = format!("{} of {count} received", received.len());
-            if !reasons.is_empty() {
-                message.push_str(" - ");
-                message.push_str(&reasons.join(";"));
-            }
-            return Err(ResourceError::new("WaitConditionTimeout", message));
+        let waited = Waited {
+            count,
+            elapsed,
+            timeout,
+        };
+        if verdict(
+            &received,
+            &waited,
+            ("WaitConditionFailure", "WaitConditionTimeout"),
+        )? {
+            return Ok(Progress::Done);
         }
         let left = (timeout - elapsed).max(0.0);
         Ok(Progress::Pending(Duration::from_secs_f64(
@@ -463,9 +452,48 @@ impl ResourceType for WaitCondition {
     }
 }
 
+/// How long a condition has waited for how many successes.
+pub(crate) struct Waited {
+    pub count: usize,
+    pub elapsed: f64,
+    pub timeout: f64,
+}
+
+/// Heat's verdict over the signals received so far (also `OS::Heat::SwiftSignal`'s, with its
+/// own error classes): any failure fails with the failures' reasons joined by `;`, `count`
+/// signals complete (`Ok(true)`), a passed timeout fails with "N of COUNT received - reasons";
+/// else the wait goes on (`Ok(false)`).
+pub(crate) fn verdict(
+    received: &[Signal],
+    waited: &Waited,
+    (failure_class, timeout_class): (&str, &str),
+) -> Result<bool, ResourceError> {
+    let failures: Vec<&str> = received
+        .iter()
+        .filter(|s| s.status != SUCCESS)
+        .map(|s| s.reason.as_str())
+        .collect();
+    if !failures.is_empty() {
+        return Err(ResourceError::new(failure_class, failures.join(";")));
+    }
+    if received.len() >= waited.count {
+        return Ok(true);
+    }
+    if waited.elapsed > waited.timeout {
+        let reasons: Vec<&str> = received.iter().map(|s| s.reason.as_str()).collect();
+        let mut message = format!("{} of {} received", received.len(), waited.count);
+        if !reasons.is_empty() {
+            message.push_str(" - ");
+            message.push_str(&reasons.join(";"));
+        }
+        return Err(ResourceError::new(timeout_class, message));
+    }
+    Ok(false)
+}
+
 /// JSON text as Python's `json.dumps` writes it (`", "` and `": "` separators), which is what
 /// Heat's `data` attribute holds.
-fn python_json(value: &Value) -> String {
+pub(crate) fn python_json(value: &Value) -> String {
     match value {
         Value::Object(map) => {
             let items: Vec<String> = map

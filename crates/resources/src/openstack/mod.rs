@@ -25,11 +25,14 @@ pub(crate) mod swift;
 mod trusts;
 mod user_data;
 
+mod quota;
+pub(crate) mod stack_domain;
 pub(crate) use neutron::security_group_ids;
 pub use trusts::KeystoneTrusts;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+pub use stack_domain::KeystoneStackDomain;
 use std::time::Duration;
 
 use ember_engine::{

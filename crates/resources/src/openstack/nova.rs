@@ -197,13 +197,18 @@ struct Server {
 struct BootData {
     user_data: Option<String>,
     metadata: Value,
+    /// The stack user of a POLL_SERVER_HEAT server.
+    stack_user: Option<super::stack_domain::ResourceUser>,
 }
 
 impl BootData {
-    /// Data to store: the `os-collect-config` a SOFTWARE_CONFIG server got.
+    /// Data to store: the `os-collect-config` a SOFTWARE_CONFIG server got, and its stack user.
     fn record(&self, data: &mut BTreeMap<String, String>) {
         if let Some(occ) = self.metadata.get("os-collect-config") {
             data.insert(OS_COLLECT_CONFIG.into(), occ.to_string());
+        }
+        if let Some(user) = &self.stack_user {
+            data.extend(user.data());
         }
     }
 }
@@ -438,17 +443,30 @@ impl Server {
             return Ok(BootData {
                 user_data: (!text.is_empty()).then(|| base64_text(text)),
                 metadata: Value::Null,
+                stack_user: None,
             });
         }
         let metadata_url = self.metadata_url(cx).await?;
+        let transport = cx
+            .prop_str("software_config_transport")
+            .unwrap_or("POLL_SERVER_CFN");
+        // Heat's `_create_transport_credentials`: POLL_SERVER_HEAT polls as a stack user.
+        let stack_user = match (format, transport) {
+            ("SOFTWARE_CONFIG", "POLL_SERVER_HEAT") => {
+                Some(super::stack_domain::resource_user(self.handle.get()?.as_ref(), cx).await?)
+            }
+            _ => None,
+        };
         let metadata = if format == "SOFTWARE_CONFIG" {
-            let transport = cx
-                .prop_str("software_config_transport")
-                .unwrap_or("POLL_SERVER_CFN");
+            let stack_path = format!("{}/{}", cx.stack_name, cx.stack_id);
+            let heat = stack_user
+                .as_ref()
+                .map(|user| super::user_data::heat_collector(user, &stack_path, &cx.name));
             super::user_data::software_config_metadata(
                 &cx.metadata,
                 transport,
                 metadata_url.as_deref(),
+                heat,
             )
         } else {
             cx.metadata.clone()
@@ -475,6 +493,7 @@ impl Server {
         Ok(BootData {
             user_data: Some(base64_text(&built)),
             metadata,
+            stack_user,
         })
     }
 
@@ -610,7 +629,10 @@ impl ResourceType for Server {
             let transport = props
                 .get("software_config_transport")
                 .and_then(Value::as_str);
-            if let Some(refusal) = transport.and_then(super::user_data::unserved_transport) {
+            let has_stack_domain = self.handle.get().is_ok_and(|c| c.has_stack_domain());
+            if let Some(refusal) =
+                transport.and_then(|t| super::user_data::unserved_transport(t, has_stack_domain))
+            {
                 return Err(refusal);
             }
         }
@@ -877,6 +899,11 @@ impl ResourceType for Server {
     }
 
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        // Heat's `_delete`: the server's stack user goes first (also when Nova refused the
+        // server, which the user was made for).
+        if let Ok(control) = self.handle.get() {
+            super::stack_domain::delete_resource_user(control.as_ref(), cx).await?;
+        }
         let Some(id) = cx.physical_id.as_deref() else {
             // The service refused the create: nothing was made (Heat: no resource_id).
             return Ok(Started::default());

@@ -3,7 +3,11 @@
 //! container), and delete refuses a container that still holds objects unless `PurgeOnDelete`.
 //!
 //! The storage URL attributes, the container headers and the object-store client are shared
-//! with `AWS::S3::Bucket` (`aws/s3.rs`), which is a container too.
+//! with `AWS::S3::Bucket` (`aws/s3.rs`), which is a container too, and with
+//! `OS::Heat::SwiftSignalHandle`/`SwiftSignal` (`swift/signal.rs`), Heat's wait condition over a
+//! Swift temp URL.
+
+mod signal;
 
 use std::sync::Arc;
 
@@ -66,6 +70,7 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
             cloud: cloud.clone(),
         }),
     );
+    signal::register(registry, cloud);
 }
 
 /// The object store of this handler call's session.

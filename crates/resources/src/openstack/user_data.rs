@@ -7,6 +7,8 @@
 
 use serde_json::Value;
 
+use super::stack_domain::ResourceUser;
+
 /// How cloud-init should log its output.
 const CLOUD_CONFIG: &str = "#cloud-config\n\
 output: {all: '| tee -a /var/log/cloud-init-output.log'}\n";
@@ -70,20 +72,39 @@ if __name__ == '__main__':\n\
     sys.exit(main())\n";
 
 /// Heat's `software_config_transport` values Ember cannot serve, and why: both need a Keystone
-/// user and password for the server (Heat's stack domain user), which Ember does not create.
-/// The other two are served by Ember's pre-signed metadata URL (see
-/// [`software_config_metadata`]).
-pub(crate) fn unserved_transport(transport: &str) -> Option<String> {
+/// user and password for the server (Heat's stack domain user), which Ember makes only with a
+/// stack user domain (`has_stack_domain`), and ZAQAR_MESSAGE a Zaqar queue as well. The other
+/// two are served by Ember's pre-signed metadata URL (see [`software_config_metadata`]).
+pub(crate) fn unserved_transport(transport: &str, has_stack_domain: bool) -> Option<String> {
     let needs = match transport {
-        "POLL_SERVER_HEAT" => "the heat collector's Keystone user and password",
+        "POLL_SERVER_HEAT" if has_stack_domain => return None,
+        "POLL_SERVER_HEAT" => {
+            "the heat collector's Keystone user and password (Heat's stack domain user), which \
+             Ember makes only with a stack user domain (ember serve --stack-user-domain-name)"
+        }
         "ZAQAR_MESSAGE" => "a Zaqar queue read with a Keystone user and password",
         _ => return None,
     };
     Some(format!(
-        "software_config_transport {transport} is not supported by Ember: it needs {needs} for \
-         the server (Heat's stack domain user), which Ember does not create; use \
+        "software_config_transport {transport} is not supported by Ember: it needs {needs}; use \
          POLL_SERVER_CFN or POLL_TEMP_URL, which poll Ember's pre-signed metadata URL"
     ))
+}
+
+/// os-collect-config's `heat` collector settings (POLL_SERVER_HEAT), as Heat's
+/// `_populate_deployments_metadata` writes them: the server's stack user, its project (the
+/// stack's domain project), where to authenticate, and which resource's metadata to poll
+/// (`stack_path` is Heat's `<stack name>/<stack id>`).
+pub(crate) fn heat_collector(user: &ResourceUser, stack_path: &str, resource: &str) -> Value {
+    serde_json::json!({
+        "user_id": user.user_id,
+        "password": user.password,
+        "auth_url": user.auth_url,
+        "project_id": user.project_id,
+        "stack_id": stack_path,
+        "resource_name": resource,
+        "region_name": user.region,
+    })
 }
 
 /// The metadata a `SOFTWARE_CONFIG` server boots with (its `cfn-init-data` part), made as
@@ -92,15 +113,18 @@ pub(crate) fn unserved_transport(transport: &str) -> Option<String> {
 /// they come after it), and `os-collect-config` with the collectors `ec2`, the transport's,
 /// `local`, every polling setting the template gave set to null so the boot-time one wins.
 ///
-/// The transport: Heat's `POLL_SERVER_CFN` hands the server a stack user's EC2 keys for its
-/// CFN API and `POLL_TEMP_URL` a Swift temp URL where it pushes the metadata; Ember serves
-/// both through `metadata_url`, its own pre-signed URL of the server's metadata (read live, the
-/// deployments included), polled by os-collect-config's `request` collector as Heat's temp
-/// URL is. Without one (no API server minting URLs) no polling collector is written.
+/// The transport: POLL_SERVER_HEAT gives the `heat` collector its settings (`heat`, see
+/// [`heat_collector`]), as Heat does. Heat's `POLL_SERVER_CFN` hands the server a stack user's
+/// EC2 keys for its CFN API and `POLL_TEMP_URL` a Swift temp URL where it pushes the metadata;
+/// Ember serves both through `metadata_url`, its own pre-signed URL of the server's metadata
+/// (read live, the deployments included), polled by os-collect-config's `request` collector
+/// as Heat's temp URL is. Without one (no API server minting URLs) no polling collector is
+/// written.
 pub(crate) fn software_config_metadata(
     metadata: &Value,
     transport: &str,
     metadata_url: Option<&str>,
+    heat: Option<Value>,
 ) -> Value {
     let mut meta = metadata.as_object().cloned().unwrap_or_default();
     let deployments = meta
@@ -117,9 +141,16 @@ pub(crate) fn software_config_metadata(
         }
     }
     let mut collectors = vec!["ec2"];
-    if let (Some(url), "POLL_SERVER_CFN" | "POLL_TEMP_URL") = (metadata_url, transport) {
-        occ.insert("request".into(), serde_json::json!({ "metadata_url": url }));
-        collectors.push("request");
+    match (transport, heat, metadata_url) {
+        ("POLL_SERVER_HEAT", Some(heat), _) => {
+            occ.insert("heat".into(), heat);
+            collectors.push("heat");
+        }
+        ("POLL_SERVER_CFN" | "POLL_TEMP_URL", _, Some(url)) => {
+            occ.insert("request".into(), serde_json::json!({ "metadata_url": url }));
+            collectors.push("request");
+        }
+        _ => {}
     }
     collectors.push("local");
     occ.insert("collectors".into(), serde_json::json!(collectors));
@@ -427,7 +458,7 @@ mod tests {
         let url = "http://ember:8004/v1/metadata/arn?Expires=9&Signature=s";
         for transport in ["POLL_SERVER_CFN", "POLL_TEMP_URL"] {
             assert_eq!(
-                software_config_metadata(&template, transport, Some(url)),
+                software_config_metadata(&template, transport, Some(url), None),
                 json!({
                     "app": {"port": 80},
                     "deployments": [],
@@ -446,6 +477,7 @@ mod tests {
             software_config_metadata(
                 &json!({"deployments": [{"id": "d"}]}),
                 "POLL_SERVER_CFN",
+                None,
                 None
             ),
             json!({
@@ -458,14 +490,48 @@ mod tests {
     #[test]
     fn transports_needing_a_stack_user_are_refused_with_the_reason() {
         for transport in ["POLL_SERVER_HEAT", "ZAQAR_MESSAGE"] {
-            let refusal = unserved_transport(transport).expect("refused");
+            let refusal = unserved_transport(transport, false).expect("refused");
             assert!(refusal.starts_with(&format!(
                 "software_config_transport {transport} is not supported by Ember"
             )));
             assert!(refusal.contains("POLL_SERVER_CFN or POLL_TEMP_URL"));
         }
-        assert_eq!(unserved_transport("POLL_SERVER_CFN"), None);
-        assert_eq!(unserved_transport("POLL_TEMP_URL"), None);
+        assert!(unserved_transport("ZAQAR_MESSAGE", true).is_some());
+        // A stack user domain gives the heat collector its user.
+        assert_eq!(unserved_transport("POLL_SERVER_HEAT", true), None);
+        assert_eq!(unserved_transport("POLL_SERVER_CFN", false), None);
+        assert_eq!(unserved_transport("POLL_TEMP_URL", false), None);
+    }
+
+    #[test]
+    fn poll_server_heat_gives_the_heat_collector_the_servers_stack_user() {
+        let user = ResourceUser {
+            user_id: "u1".into(),
+            password: "pw".into(),
+            project_id: "p1".into(),
+            auth_url: "http://127.0.0.1:5000/v3".into(),
+            region: Some("RegionOne".into()),
+        };
+        let heat = heat_collector(&user, "s/0a1b", "server");
+        let template = json!({"os-collect-config": {"heat": {"password": "old"}}});
+        assert_eq!(
+            software_config_metadata(&template, "POLL_SERVER_HEAT", None, Some(heat)),
+            json!({
+                "deployments": [],
+                "os-collect-config": {
+                    "heat": {
+                        "user_id": "u1",
+                        "password": "pw",
+                        "auth_url": "http://127.0.0.1:5000/v3",
+                        "project_id": "p1",
+                        "stack_id": "s/0a1b",
+                        "resource_name": "server",
+                        "region_name": "RegionOne",
+                    },
+                    "collectors": ["ec2", "heat", "local"],
+                },
+            })
+        );
     }
 
     #[test]
@@ -474,6 +540,7 @@ mod tests {
             &json!({"app": 1}),
             "POLL_TEMP_URL",
             Some("http://ember/v1/metadata/x"),
+            None,
         );
         let message = build(&UserDataInput {
             format: "SOFTWARE_CONFIG",
