@@ -1,5 +1,5 @@
-//! Cinder: volumes (create, wait, extend, delete), volume types, and the user messages that
-//! explain why a volume went to `error`.
+//! Cinder: volumes (create, wait, extend, delete), volume types, QoS specs, and the user
+//! messages that explain why a volume went to `error`.
 
 use serde_json::{json, Value};
 
@@ -241,6 +241,21 @@ impl BlockStorage {
             filters_by_name: false,
         }
         .find(name_or_id, false)
+        .await
+    }
+
+    /// QoS specs (admin) by name or id, for `cinder.qos_specs` and `OS::Cinder::QoSAssociation`.
+    pub async fn find_qos_specs(&self, name_or_id: &str) -> Result<Value, Error> {
+        Collection {
+            client: &self.client,
+            kind: "QoSSpecs",
+            path: "/qos-specs",
+            list_path: "/qos-specs",
+            one_key: "qos_specs",
+            many_key: "qos_specs",
+            filters_by_name: false,
+        }
+        .find(name_or_id, true)
         .await
     }
 

@@ -1,5 +1,6 @@
-//! Keystone v3: projects, users, roles, role assignments, trusts (Heat's deferred auth) and EC2
-//! credentials (Heat's `AWS::IAM::AccessKey`).
+//! Keystone v3: projects, users, roles, domains, groups, regions, services, endpoints, role
+//! assignments, trusts (Heat's deferred auth) and EC2 credentials (Heat's
+//! `AWS::IAM::AccessKey`).
 
 use serde_json::{json, Value};
 
@@ -22,6 +23,9 @@ pub enum IdentityKind {
     Role,
     Domain,
     Group,
+    Region,
+    Service,
+    Endpoint,
 }
 
 impl IdentityKind {
@@ -32,6 +36,9 @@ impl IdentityKind {
             IdentityKind::Role => "role",
             IdentityKind::Domain => "domain",
             IdentityKind::Group => "group",
+            IdentityKind::Region => "region",
+            IdentityKind::Service => "service",
+            IdentityKind::Endpoint => "endpoint",
         }
     }
 
@@ -42,6 +49,9 @@ impl IdentityKind {
             IdentityKind::Role => "roles",
             IdentityKind::Domain => "domains",
             IdentityKind::Group => "groups",
+            IdentityKind::Region => "regions",
+            IdentityKind::Service => "services",
+            IdentityKind::Endpoint => "endpoints",
         }
     }
 
@@ -52,8 +62,31 @@ impl IdentityKind {
             IdentityKind::Role => "Role",
             IdentityKind::Domain => "Domain",
             IdentityKind::Group => "Group",
+            // Heat's entity names for the kinds Ember's older types did not look up.
+            IdentityKind::Region => "KeystoneRegion",
+            IdentityKind::Service => "KeystoneService",
+            IdentityKind::Endpoint => "KeystoneEndpoint",
         }
     }
+}
+
+/// Python's `urllib.parse.quote(text, safe)`: bytes other than letters, digits, `-._~` and
+/// those of `safe` percent-encoded (Heat quotes region ids so before creating them).
+pub fn quote(text: &str, safe: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || safe.as_bytes().contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// An id as one path segment, so a region id Heat sent quoted (`a%20b`) is found as itself.
+fn path_segment(id: &str) -> String {
+    quote(id, "")
 }
 
 impl Identity {
@@ -84,7 +117,7 @@ impl Identity {
     ) -> Result<Value, Error> {
         Ok(self
             .client
-            .patch(format!("/{}/{id}", kind.plural()))
+            .patch(format!("/{}/{}", kind.plural(), path_segment(id)))
             .json(json!({ kind.key(): changes }))
             .idempotent(true)
             .send_json()
@@ -102,7 +135,7 @@ impl Identity {
         }
         ignore_not_found(
             self.client
-                .delete(format!("/{}/{id}", kind.plural()))
+                .delete(format!("/{}/{}", kind.plural(), path_segment(id)))
                 .send()
                 .await,
         )?;
@@ -110,6 +143,22 @@ impl Identity {
     }
 
     pub async fn find(&self, kind: IdentityKind, name_or_id: &str) -> Result<Value, Error> {
+        if kind == IdentityKind::Region {
+            // Regions have ids only, and Keystone refuses a `name` filter on their list.
+            return match self
+                .client
+                .get(format!("/regions/{}", path_segment(name_or_id)))
+                .send_json()
+                .await
+            {
+                Ok(found) => Ok(found["region"].clone()),
+                Err(e) if e.is_not_found() => Err(Error::NotFound {
+                    kind: kind.label(),
+                    name: name_or_id.to_string(),
+                }),
+                Err(e) => Err(e),
+            };
+        }
         let path = format!("/{}", kind.plural());
         Collection {
             client: &self.client,
@@ -213,5 +262,16 @@ impl Identity {
                 .await,
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn quotes_as_python_quotes() {
+        assert_eq!(quote("Region One/a_b.c-d~", "/"), "Region%20One/a_b.c-d~");
+        assert_eq!(quote("a%20b/é", ""), "a%2520b%2F%C3%A9");
     }
 }

@@ -18,6 +18,9 @@ pub enum NeutronKind {
     SecurityGroup,
     SecurityGroupRule,
     FloatingIp,
+    AddressScope,
+    SubnetPool,
+    RbacPolicy,
 }
 
 impl NeutronKind {
@@ -31,6 +34,9 @@ impl NeutronKind {
             NeutronKind::SecurityGroup => "security_group",
             NeutronKind::SecurityGroupRule => "security_group_rule",
             NeutronKind::FloatingIp => "floatingip",
+            NeutronKind::AddressScope => "address_scope",
+            NeutronKind::SubnetPool => "subnetpool",
+            NeutronKind::RbacPolicy => "rbac_policy",
         }
     }
 
@@ -44,6 +50,9 @@ impl NeutronKind {
             NeutronKind::SecurityGroup => "security_groups",
             NeutronKind::SecurityGroupRule => "security_group_rules",
             NeutronKind::FloatingIp => "floatingips",
+            NeutronKind::AddressScope => "address_scopes",
+            NeutronKind::SubnetPool => "subnetpools",
+            NeutronKind::RbacPolicy => "rbac_policies",
         }
     }
 
@@ -57,6 +66,9 @@ impl NeutronKind {
             NeutronKind::SecurityGroup => "/security-groups",
             NeutronKind::SecurityGroupRule => "/security-group-rules",
             NeutronKind::FloatingIp => "/floatingips",
+            NeutronKind::AddressScope => "/address-scopes",
+            NeutronKind::SubnetPool => "/subnetpools",
+            NeutronKind::RbacPolicy => "/rbac-policies",
         }
     }
 
@@ -70,6 +82,9 @@ impl NeutronKind {
             NeutronKind::SecurityGroup => "security_group",
             NeutronKind::SecurityGroupRule => "security_group_rule",
             NeutronKind::FloatingIp => "floatingip",
+            NeutronKind::AddressScope => "address_scope",
+            NeutronKind::SubnetPool => "subnetpool",
+            NeutronKind::RbacPolicy => "rbac_policy",
         }
     }
 }
@@ -205,6 +220,30 @@ impl Network {
             .idempotent(false)
             .send_json()
             .await
+    }
+
+    /// Add (`add_extraroutes`) or remove (`remove_extraroutes`) extra routes of a router in one
+    /// atomic call (the `extraroute-atomic` extension); returns the router.
+    pub async fn change_extra_routes(
+        &self,
+        router_id: &str,
+        add: bool,
+        routes: &[Value],
+    ) -> Result<Value, Error> {
+        let action = if add {
+            "add_extraroutes"
+        } else {
+            "remove_extraroutes"
+        };
+        Ok(self
+            .client
+            .put(
+                format!("/routers/{router_id}/{action}"),
+                json!({"router": {"routes": routes}}),
+            )
+            .send_json()
+            .await?["router"]
+            .clone())
     }
 
     /// Detach; a router or interface already gone counts as detached.

@@ -126,7 +126,7 @@ const BACKUP: &str = "backup_id";
 /// The sources a volume is made from besides a backup (a backup excludes them, as in Heat).
 const SOURCES: [&str; 3] = ["snapshot_id", "source_volid", "image"];
 
-fn string_values(value: Option<&Value>) -> Value {
+pub(super) fn string_values(value: Option<&Value>) -> Value {
     let mut out = Map::new();
     for (k, v) in value.and_then(Value::as_object).into_iter().flatten() {
         out.insert(

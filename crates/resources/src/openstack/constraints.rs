@@ -34,6 +34,12 @@ pub const NAMES: &[&str] = &[
     "keystone.role",
     "keystone.domain",
     "keystone.group",
+    "keystone.region",
+    "keystone.service",
+    "neutron.subnetpool",
+    "neutron.address_scope",
+    "nova.host",
+    "cinder.qos_specs",
 ];
 
 /// Check one value against one constraint. `Ok(false)` when the constraint is not one of
@@ -69,6 +75,32 @@ pub async fn check(session: &Session, constraint: &str, value: &str) -> Result<b
         "keystone.role" => identity(IdentityKind::Role).await,
         "keystone.domain" => identity(IdentityKind::Domain).await,
         "keystone.group" => identity(IdentityKind::Group).await,
+        "keystone.region" => identity(IdentityKind::Region).await,
+        "keystone.service" => identity(IdentityKind::Service).await,
+        "neutron.subnetpool" => neutron(NeutronKind::SubnetPool).await,
+        "neutron.address_scope" => neutron(NeutronKind::AddressScope).await,
+        // Nova's hypervisor search (its 404 names the host).
+        "nova.host" => {
+            async {
+                Compute::new(session)
+                    .await?
+                    .client()
+                    .get("/os-hypervisors")
+                    .query("hypervisor_hostname_pattern", value)
+                    .send_json()
+                    .await
+            }
+            .await
+        }
+        "cinder.qos_specs" => {
+            async {
+                BlockStorage::new(session)
+                    .await?
+                    .find_qos_specs(value)
+                    .await
+            }
+            .await
+        }
         _ => return Ok(false),
     };
     let message = match found {

@@ -1,6 +1,6 @@
 //! Heat's implicit dependencies between OpenStack resources (`add_dependencies` in Heat's Port,
-//! Router, FloatingIP, FloatingIPAssociation and Server, and AWS::EC2::VPCGatewayAttachment),
-//! found before anything exists.
+//! Router, FloatingIP, FloatingIPAssociation, ExtraRouteSet and Server, and
+//! AWS::EC2::VPCGatewayAttachment), found before anything exists.
 //!
 //! As in Heat, two properties "name the same thing" when their values are equal with every
 //! reference to another resource still unresolved: here `get_resource: net` evaluates to a
@@ -108,6 +108,20 @@ pub(crate) fn router(stack: &StackDefinition, name: &str) -> Vec<String> {
         .filter(|net| !net.is_null())
         .map(|net| subnets_on(stack, net))
         .unwrap_or_default()
+}
+
+/// An extra route set waits for the interfaces of its router (Heat's rule: a route's next hop
+/// must be on one of the router's subnets).
+pub(crate) fn extra_route_set(stack: &StackDefinition, name: &str) -> Vec<String> {
+    let Some(routes) = me(stack, name) else {
+        return Vec::new();
+    };
+    let router = routes.get(&["router"]);
+    views(stack, &[ROUTER_INTERFACE])
+        .into_iter()
+        .filter(|i| router.is_some() && i.get(&["router", "router_id"]) == router)
+        .map(|i| i.name.to_string())
+        .collect()
 }
 
 /// A floating IP waits for the routers whose gateway is on its floating network, and for the

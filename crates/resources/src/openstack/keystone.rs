@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ember_engine::resource::{Properties, UpdateRequest};
-use ember_engine::schema::TypeSchema;
+use ember_engine::schema::{PropertySchema, TypeSchema};
 use ember_engine::{Registry, ResourceContext, ResourceError, ResourceType, Started};
 use ember_openstack::services::identity::{Identity, IdentityKind};
 use ember_openstack::services::ignore_not_found;
@@ -17,30 +17,32 @@ use serde_json::{json, Map, Value};
 use super::props::{boolean, custom, list, map, string, type_schema};
 use super::{cloud_error, name_or_generated, physical_id, Cloud};
 
+/// Heat's `roles` property of users, groups and the assignment types.
+pub(super) fn roles() -> (&'static str, PropertySchema) {
+    (
+        "roles",
+        list("List of role assignments.")
+            .update_allowed()
+            .with_items(
+                map("Map between role with either project or domain.").with_keys(vec![
+                    (
+                        "role",
+                        custom(string("Keystone role.").required(), "keystone.role"),
+                    ),
+                    (
+                        "project",
+                        custom(string("Keystone project."), "keystone.project"),
+                    ),
+                    (
+                        "domain",
+                        custom(string("Keystone domain."), "keystone.domain"),
+                    ),
+                ]),
+            ),
+    )
+}
+
 pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
-    let roles = || {
-        (
-            "roles",
-            list("List of role assignments.")
-                .update_allowed()
-                .with_items(
-                    map("Map between role with either project or domain.").with_keys(vec![
-                        (
-                            "role",
-                            custom(string("Keystone role.").required(), "keystone.role"),
-                        ),
-                        (
-                            "project",
-                            custom(string("Keystone project."), "keystone.project"),
-                        ),
-                        (
-                            "domain",
-                            custom(string("Keystone domain."), "keystone.domain"),
-                        ),
-                    ]),
-                ),
-        )
-    };
     let domain = |what: &str| {
         custom(
             string(&format!("Name or id of keystone domain{what}."))
@@ -224,7 +226,7 @@ pub(crate) async fn find_id(
     Ok(found["id"].as_str().unwrap_or(name_or_id).to_string())
 }
 
-async fn id_of(
+pub(super) async fn id_of(
     keystone: &Identity,
     kind: IdentityKind,
     name_or_id: &str,
@@ -235,7 +237,7 @@ async fn id_of(
 }
 
 /// Heat's checks on `roles`: each entry names exactly one of project and domain.
-fn validate_roles(props: &Properties) -> Result<(), String> {
+pub(super) fn validate_roles(props: &Properties) -> Result<(), String> {
     for entry in props
         .get("roles")
         .and_then(Value::as_array)
@@ -267,7 +269,7 @@ fn validate_roles(props: &Properties) -> Result<(), String> {
 
 /// Who receives the roles.
 #[derive(Clone, Copy)]
-enum Actor {
+pub(super) enum Actor {
     User,
     Group,
 }
@@ -289,9 +291,9 @@ impl Actor {
 }
 
 /// One `roles` entry as written: (role, "projects" | "domains", target), names or ids.
-type Grant = (String, &'static str, String);
+pub(super) type Grant = (String, &'static str, String);
 
-fn grants(props: &Properties) -> BTreeSet<Grant> {
+pub(super) fn grants(props: &Properties) -> BTreeSet<Grant> {
     props
         .get("roles")
         .and_then(Value::as_array)
@@ -310,14 +312,18 @@ fn grants(props: &Properties) -> BTreeSet<Grant> {
 }
 
 /// Grants and revokes the `roles` of one actor.
-struct RoleGrants<'a> {
-    keystone: &'a Identity,
-    actor: Actor,
-    actor_id: &'a str,
+pub(super) struct RoleGrants<'a> {
+    pub(super) keystone: &'a Identity,
+    pub(super) actor: Actor,
+    pub(super) actor_id: &'a str,
 }
 
 impl RoleGrants<'_> {
-    async fn apply(&self, grants: &BTreeSet<Grant>, revoke: bool) -> Result<(), ResourceError> {
+    pub(super) async fn apply(
+        &self,
+        grants: &BTreeSet<Grant>,
+        revoke: bool,
+    ) -> Result<(), ResourceError> {
         let actor = format!("{}s/{}", self.actor.property(), self.actor_id);
         for (role, target_kind, target) in grants {
             let target_type = if *target_kind == "projects" {
@@ -347,7 +353,11 @@ impl RoleGrants<'_> {
         Ok(())
     }
 
-    async fn update(&self, old: &Properties, new: &Properties) -> Result<(), ResourceError> {
+    pub(super) async fn update(
+        &self,
+        old: &Properties,
+        new: &Properties,
+    ) -> Result<(), ResourceError> {
         let (old, new) = (grants(old), grants(new));
         self.apply(&new.difference(&old).cloned().collect(), false)
             .await?;
@@ -357,7 +367,7 @@ impl RoleGrants<'_> {
 }
 
 /// Fields Keystone takes as given in the properties.
-fn copy_fields(props: &Properties, fields: &[&str], into: &mut Map<String, Value>) {
+pub(super) fn copy_fields(props: &Properties, fields: &[&str], into: &mut Map<String, Value>) {
     for key in fields {
         if let Some(value) = props.get(*key).filter(|v| !v.is_null()) {
             into.insert(key.to_string(), value.clone());
@@ -366,7 +376,7 @@ fn copy_fields(props: &Properties, fields: &[&str], into: &mut Map<String, Value
 }
 
 /// The attributes Keystone shows for one object (`show` is the whole object).
-async fn shown_attribute(
+pub(super) async fn shown_attribute(
     cloud: &Cloud,
     cx: &ResourceContext,
     kind: IdentityKind,
@@ -388,7 +398,7 @@ async fn shown_attribute(
     }))
 }
 
-async fn delete_object(
+pub(super) async fn delete_object(
     cloud: &Cloud,
     cx: &ResourceContext,
     kind: IdentityKind,

@@ -14,25 +14,29 @@
 
 mod aodh;
 mod cinder;
+mod cinder_admin;
 pub mod constraints;
 pub(crate) mod dependencies;
 mod glance;
 pub(crate) mod keystone;
+mod keystone_admin;
 mod neutron;
+mod neutron_more;
 mod nova;
+mod nova_admin;
 mod props;
+mod quota;
+pub(crate) mod stack_domain;
 pub(crate) mod swift;
 mod trusts;
 mod user_data;
 
-mod quota;
-pub(crate) mod stack_domain;
 pub(crate) use neutron::security_group_ids;
+pub use stack_domain::KeystoneStackDomain;
 pub use trusts::KeystoneTrusts;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-pub use stack_domain::KeystoneStackDomain;
 use std::time::Duration;
 
 use ember_engine::{
@@ -240,6 +244,11 @@ pub fn register_with(registry: &mut Registry, cloud: Arc<Cloud>) {
     glance::register(registry, &cloud);
     keystone::register(registry, &cloud);
     aodh::register(registry, &cloud);
+    keystone_admin::register(registry, &cloud);
+    cinder_admin::register(registry, &cloud);
+    nova_admin::register(registry, &cloud);
+    neutron_more::register(registry, &cloud);
+    quota::register(registry, &cloud);
     swift::register(registry, &cloud);
 }
 

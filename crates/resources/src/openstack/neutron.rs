@@ -1,8 +1,8 @@
 //! `OS::Neutron::{Net, ProviderNet, Subnet, Port, Router, RouterInterface, SecurityGroup,
 //! SecurityGroupRule, FloatingIP, FloatingIPAssociation}`.
 //!
-//! Net, ProviderNet, Subnet, Port, Router, SecurityGroup, SecurityGroupRule and FloatingIP share
-//! one implementation: their
+//! Net, ProviderNet, Subnet, Port, Router, SecurityGroup, SecurityGroupRule and FloatingIP (and
+//! `neutron_more`'s AddressScope, SubnetPool and RBACPolicy) share one implementation: their
 //! properties map onto the API object field by field, with the few renames and name-or-id
 //! lookups Heat does in [`api_fields`]. `tags` (Net, ProviderNet, Subnet, Port, Router) are not a
 //! field: Heat sets them with Neutron's tag call once the object exists and replaces them in
@@ -31,7 +31,9 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
         NeutronKind::FloatingIp,
         NeutronKind::SecurityGroupRule,
     ] {
-        let (type_name, schema) = schema_of(kind);
+        let Some((type_name, schema)) = schema_of(kind) else {
+            continue;
+        };
         registry.register(
             type_name,
             Arc::new(NeutronResource {
@@ -108,7 +110,8 @@ pub(super) fn register(registry: &mut Registry, cloud: &Arc<Cloud>) {
     );
 }
 
-fn schema_of(kind: NeutronKind) -> (&'static str, TypeSchema) {
+/// The schemas of this file's kinds; `None` for those of `neutron_more`.
+fn schema_of(kind: NeutronKind) -> Option<(&'static str, TypeSchema)> {
     let name = || string("A string specifying a symbolic name for the resource.").update_allowed();
     let value_specs = || {
         map("Extra parameters to include in the request.")
@@ -121,7 +124,7 @@ fn schema_of(kind: NeutronKind) -> (&'static str, TypeSchema) {
             .default(json!(true))
     };
     let tenant_id = || string("The ID of the tenant who owns the resource.");
-    match kind {
+    Some(match kind {
         NeutronKind::Network => (
             "OS::Neutron::Net",
             type_schema(
@@ -554,7 +557,10 @@ fn schema_of(kind: NeutronKind) -> (&'static str, TypeSchema) {
                 ],
             ),
         ),
-    }
+        NeutronKind::AddressScope | NeutronKind::SubnetPool | NeutronKind::RbacPolicy => {
+            return None
+        }
+    })
 }
 
 /// A port number (0-65535).
@@ -672,11 +678,12 @@ fn provider_net_schema() -> TypeSchema {
     )
 }
 
-/// Net, ProviderNet, Subnet, Port, Router, SecurityGroup, SecurityGroupRule and FloatingIP.
-struct NeutronResource {
-    kind: NeutronKind,
-    schema: TypeSchema,
-    cloud: Arc<Cloud>,
+/// Net, ProviderNet, Subnet, Port, Router, SecurityGroup, SecurityGroupRule and FloatingIP, and
+/// `neutron_more`'s AddressScope, SubnetPool and RBACPolicy.
+pub(super) struct NeutronResource {
+    pub(super) kind: NeutronKind,
+    pub(super) schema: TypeSchema,
+    pub(super) cloud: Arc<Cloud>,
 }
 
 impl NeutronResource {
@@ -684,7 +691,7 @@ impl NeutronResource {
     fn named(&self) -> bool {
         !matches!(
             self.kind,
-            NeutronKind::FloatingIp | NeutronKind::SecurityGroupRule
+            NeutronKind::FloatingIp | NeutronKind::SecurityGroupRule | NeutronKind::RbacPolicy
         )
     }
 }
@@ -748,6 +755,9 @@ async fn api_fields(
             if only.is_some() && key == "external_gateway_info" {
                 body.insert(key.clone(), json!({}));
             }
+            if only.is_some() && key == "address_scope" {
+                body.insert("address_scope_id".into(), Value::Null);
+            }
             continue;
         }
         let (field, value) = match key.as_str() {
@@ -776,6 +786,17 @@ async fn api_fields(
             "segmentation_id" => ("provider:segmentation_id", value.clone()),
             "router_external" => ("router:external", value.clone()),
             "subnetpool" => ("subnetpool_id", value.clone()),
+            "address_scope" => (
+                "address_scope_id",
+                find_id(network, NeutronKind::AddressScope, value).await?,
+            ),
+            "object_id" => {
+                let object_type = props.get("object_type").and_then(Value::as_str);
+                match super::neutron_more::rbac_object_kind(object_type) {
+                    Some(kind) => ("object_id", find_id(network, kind, value).await?),
+                    None => ("object_id", value.clone()),
+                }
+            }
             "qos_policy" => ("qos_policy_id", value.clone()),
             "segment" => ("segment_id", value.clone()),
             "security_groups" => {
@@ -1000,6 +1021,8 @@ impl ResourceType for NeutronResource {
             ),
             NeutronKind::Network => provider_net_checks(props),
             NeutronKind::SecurityGroupRule => security_group_rule_checks(props),
+            NeutronKind::SubnetPool => super::neutron_more::prefix_bounds_checks(props),
+            NeutronKind::RbacPolicy => super::neutron_more::rbac_action_checks(props),
             _ => Ok(()),
         }
     }
@@ -1050,6 +1073,9 @@ impl ResourceType for NeutronResource {
         request: UpdateRequest<'_>,
     ) -> Result<Started, ResourceError> {
         let id = physical_id(cx)?;
+        if self.kind == NeutronKind::SubnetPool && request.changed.iter().any(|k| k == "prefixes") {
+            super::neutron_more::prefixes_grow(request.old_properties, &cx.properties)?;
+        }
         let network = super::client(&self.cloud, cx, Network::new).await?;
         if request.changed.iter().any(|k| k == "tags") {
             // In place, as Heat's `set_tags`: the new list replaces the old (none removes all).
