@@ -7,7 +7,9 @@
 //! `stack_user_project_id` reach that stack. Ember names a stack tree's domain project as Heat
 //! does (`<owner project>-<root stack id>`, `ember_engine::stack_domain::StackScope`), so no
 //! mapping is stored: the stack the URL names, its root and its owner are looked up and the
-//! name compared. The request then runs as the stack's owner project without a token, as a
+//! name compared. A metadata read is further limited to the resource the user was made for
+//! (Heat's `_authorize_stack_user`; its user name is the resource's physical name). The
+//! request then runs as the stack's owner project without a token, as a
 //! wait condition handle's signal does (work it starts acts through the stack's trust).
 
 use axum::http::Method;
@@ -33,17 +35,26 @@ pub(crate) fn is_stack_user(config: &ServerConfig, info: &TokenInfo) -> bool {
         || config.is_stack_user_domain(domain_id, domain_name)
 }
 
-/// The stack and resource of `GET .../stacks/{name}/{id}/resources/{res}/metadata` or
-/// `POST .../resources/{res}/signal`, the two calls a stack user may make, with the URL's
-/// project; `None` for any other request.
-fn allowed_call(method: &Method, path: &str) -> Option<(String, StackRef)> {
+/// One of the two calls a stack user may make.
+#[derive(Debug, PartialEq, Eq)]
+struct AllowedCall {
+    /// The URL's project.
+    tenant: String,
+    stack: StackRef,
+    resource: String,
+    /// `GET .../metadata` (else `POST .../signal`).
+    metadata: bool,
+}
+
+/// The call of `GET .../stacks/{name}/{id}/resources/{res}/metadata` or
+/// `POST .../resources/{res}/signal`; `None` for any other request.
+fn allowed_call(method: &Method, path: &str) -> Option<AllowedCall> {
     let segments: Vec<String> = path
         .trim_start_matches('/')
         .split('/')
         .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
         .collect();
-    let [v1, tenant, stacks, stack_name, stack_id, resources, _resource, call] =
-        segments.as_slice()
+    let [v1, tenant, stacks, stack_name, stack_id, resources, resource, call] = segments.as_slice()
     else {
         return None;
     };
@@ -52,14 +63,14 @@ fn allowed_call(method: &Method, path: &str) -> Option<(String, StackRef)> {
         (&Method::GET, "metadata") | (&Method::POST, "signal")
     );
     let shape = (v1.as_str(), stacks.as_str(), resources.as_str()) == ("v1", "stacks", "resources");
-    (allowed && shape).then(|| {
-        (
-            tenant.clone(),
-            StackRef {
-                stack_name: stack_name.clone(),
-                stack_id: stack_id.clone(),
-            },
-        )
+    (allowed && shape).then(|| AllowedCall {
+        tenant: tenant.clone(),
+        stack: StackRef {
+            stack_name: stack_name.clone(),
+            stack_id: stack_id.clone(),
+        },
+        resource: resource.clone(),
+        metadata: call == "metadata",
     })
 }
 
@@ -72,10 +83,21 @@ pub(crate) async fn context(
     info: &TokenInfo,
     request_id: &str,
 ) -> Result<RequestContext, ApiError> {
-    let (tenant, stack) = allowed_call(method, path).ok_or_else(ApiError::forbidden)?;
-    if tenant != info.project_id {
+    let call = allowed_call(method, path).ok_or_else(ApiError::forbidden)?;
+    if call.tenant != info.project_id {
         return Err(ApiError::forbidden());
     }
+    // Heat's `_authorize_stack_user`: a stack user reads only the metadata of the resource it
+    // was made for, whose physical name (`<stack>-<resource>-<id>`) is its user name.
+    let own = format!(
+        "{}-{}-",
+        call.stack.stack_name.trim_end_matches('*'),
+        call.resource
+    );
+    if call.metadata && !info.username.starts_with(&own) {
+        return Err(ApiError::forbidden());
+    }
+    let stack = call.stack;
     // The lookups need to see every project's stacks; nothing else runs with this context.
     let lookup = RequestContext {
         project_id: info.project_id.clone(),
@@ -167,16 +189,20 @@ mod tests {
     #[test]
     fn only_metadata_reads_and_signals_are_allowed() {
         let base = "/v1/p1/stacks/s/0a1b/resources/server";
-        let (tenant, stack) = allowed_call(&Method::GET, &format!("{base}/metadata")).unwrap();
-        assert_eq!(tenant, "p1");
         assert_eq!(
-            stack,
-            StackRef {
-                stack_name: "s".into(),
-                stack_id: "0a1b".into()
-            }
+            allowed_call(&Method::GET, &format!("{base}/metadata")),
+            Some(AllowedCall {
+                tenant: "p1".into(),
+                stack: StackRef {
+                    stack_name: "s".into(),
+                    stack_id: "0a1b".into()
+                },
+                resource: "server".into(),
+                metadata: true,
+            })
         );
-        assert!(allowed_call(&Method::POST, &format!("{base}/signal")).is_some());
+        assert!(allowed_call(&Method::POST, &format!("{base}/signal"))
+            .is_some_and(|call| !call.metadata));
         for (method, path) in [
             (Method::POST, format!("{base}/metadata")),
             (Method::GET, format!("{base}/signal")),

@@ -54,16 +54,19 @@ impl InProcessTransport {
                     .get_or_init(|| async { cloud_session().await.map(Cloud::from_session) })
                     .await;
                 let clouds = cloud.clone().map(|c| c as Arc<dyn CloudProvider>);
+                // The stack user domain, as `ember serve` reads it from `EMBER_*`/`OS_*`
+                // (only that: the server's other settings do not apply in process).
+                let mut settings = ember_api::ServerConfig::default();
+                settings
+                    .apply_env(|key| std::env::var(key).ok())
+                    .map_err(|e| CliError::Config(e.to_string()))?;
+                let engine =
+                    engine(&self.store_url, clouds, None, stack_domain(&settings)?).await?;
                 // In process the user is the operator: abandon/export are not a server policy.
-                let mut config = ember_api::ServerConfig {
+                let config = ember_api::ServerConfig {
                     enable_stack_abandon: true,
                     ..Default::default()
                 };
-                // The stack user domain, as `ember serve` reads it from `EMBER_*`/`OS_*`.
-                config
-                    .apply_env(|key| std::env::var(key).ok())
-                    .map_err(|e| CliError::Config(e.to_string()))?;
-                let engine = engine(&self.store_url, clouds, None, stack_domain(&config)?).await?;
                 let state = ember_api::ApiState::new(config, engine)
                     .map_err(|e| CliError::Config(e.to_string()))?;
                 Ok::<_, CliError>(ember_api::router(state))

@@ -372,6 +372,15 @@ async fn stack_users_poll_metadata_and_signal_with_their_own_tokens() {
         base: format!("{base}/{}", input(&deployment, "deploy_project_id")),
         token: deploy_token,
     };
+    // Heat's `_authorize_stack_user`: the deployment's user may not read the server's
+    // metadata (only the resource a user was made for).
+    assert_eq!(
+        as_deployment
+            .get(&format!("/stacks/{stack_path}/resources/server/metadata"))
+            .await
+            .0,
+        403
+    );
     let (status, body) = as_deployment
         .send(
             reqwest::Method::POST,
