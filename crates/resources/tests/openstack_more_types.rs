@@ -912,3 +912,48 @@ resources:
     found.sort();
     assert_eq!(found, ["interface", "old_style"]);
 }
+
+/// Heat's own checks before anything is made (no cloud): a quota needs a limit, a subnet
+/// pool's prefix lengths must be ordered.
+#[test]
+fn quotas_and_subnet_pools_are_checked_as_heat_checks_them() {
+    let registry = ember_resources::registry();
+    for (type_name, limits) in [
+        (
+            "OS::Cinder::Quota",
+            "gigabytes, snapshots, volumes, backups, backup_gigabytes",
+        ),
+        (
+            "OS::Neutron::Quota",
+            "floatingip, network, port, rbac_policy, router, security_group, security_group_rule, subnet, subnetpool",
+        ),
+    ] {
+        let error = Res::try_new(&registry, type_name, "q", json!({"project": "p"})).err();
+        assert_eq!(
+            error,
+            Some(format!(
+                "At least one of the following properties must be specified: {limits}."
+            )),
+            "{type_name}"
+        );
+    }
+    let error = Res::try_new(
+        &registry,
+        "OS::Nova::Quota",
+        "q",
+        json!({"project": "p", "cores": -2}),
+    )
+    .err()
+    .unwrap_or_default();
+    assert!(error.contains("cores"), "{error}");
+    assert_eq!(
+        Res::try_new(
+            &registry,
+            "OS::Neutron::SubnetPool",
+            "pool",
+            json!({"prefixes": ["10.0.0.0/8"], "min_prefixlen": 28, "max_prefixlen": 24}),
+        )
+        .err(),
+        Some("Illegal prefix bounds: max_prefixlen=24, min_prefixlen=28.".to_string())
+    );
+}
