@@ -312,4 +312,35 @@ mod tests {
         let env = Environment::from_json(&json!({"parameters": {"a": 1}, "b": 2})).unwrap();
         assert!(!env.parameters.contains_key("b"));
     }
+
+    /// A removal below a level creates the level, as in Heat; an empty mapping does too, so
+    /// what the environment shows loads back the same (a case the property test found).
+    #[test]
+    fn registry_levels_show_back_as_given() {
+        for doc in [
+            json!({"resource_registry": {"event_sinks": {"parameters": null}}}),
+            json!({"resource_registry": {"resources": {"server": {}}}}),
+        ] {
+            let shown = Environment::from_json(&doc).unwrap().user_env_json();
+            let again = Environment::from_json(&shown).unwrap().user_env_json();
+            assert_eq!(again, shown);
+        }
+        let cleared = json!({"resource_registry": {"resources": {"server": {"hooks": null}}}});
+        let shown = Environment::from_json(&cleared).unwrap().user_env_json();
+        assert_eq!(shown["resource_registry"]["resources"]["server"], json!({}));
+        // A level given as an empty mapping does not drop an entry already there.
+        let mut env =
+            Environment::from_json(&json!({"resource_registry": {"OS::X": "OS::Y"}})).unwrap();
+        let later: IndexMap<String, Node> = [(
+            "resource_registry".to_string(),
+            Node::from_json(&json!({"OS::X": {}})),
+        )]
+        .into_iter()
+        .collect();
+        env.load_sections(&later, "e.yaml").unwrap();
+        assert_eq!(
+            env.user_env_json()["resource_registry"]["OS::X"],
+            json!("OS::Y")
+        );
+    }
 }

@@ -249,7 +249,10 @@ impl ResourceRegistry {
                 let actions =
                     names_of(&json, &RESTRICTED).ok_or_else(|| located(restricted_error(&json)))?;
                 self.put(&full, Item::Restricted(json, actions));
-            } else if let NodeValue::Map(_) = value.value {
+            } else if let NodeValue::Map(entries) = &value.value {
+                if entries.is_empty() {
+                    self.ensure_level(&full);
+                }
                 self.load_level(&full, value, file, &here)?;
             } else {
                 let kind = if is_template_name(&name) {
@@ -300,6 +303,17 @@ impl ResourceRegistry {
             };
         }
         level
+    }
+
+    /// An empty mapping still names a level, as a removal below a level creates it (Heat makes
+    /// the levels of every path it registers), so the registry shows it back as given. An
+    /// entry already there stays.
+    fn ensure_level(&mut self, path: &[String]) {
+        if let Some((name, parent)) = path.split_last() {
+            self.dict_at(parent)
+                .entry(name.clone())
+                .or_insert_with(|| Item::Dict(IndexMap::new()));
+        }
     }
 
     fn put(&mut self, path: &[String], item: Item) {
