@@ -957,3 +957,39 @@ fn quotas_and_subnet_pools_are_checked_as_heat_checks_them() {
         Some("Illegal prefix bounds: max_prefixlen=24, min_prefixlen=28.".to_string())
     );
 }
+
+/// The new custom constraints, checked against the lab before anything is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_constraints_name_what_is_missing() {
+    let Some(lab) = lab().await else { return };
+    for (type_name, props, path, message) in [
+        (
+            "OS::Keystone::Region",
+            json!({"parent_region": "no-such"}),
+            "parent_region",
+            "The KeystoneRegion (no-such) could not be found.",
+        ),
+        (
+            "OS::Neutron::SubnetPool",
+            json!({"prefixes": ["10.0.0.0/8"], "address_scope": "no-such"}),
+            "address_scope",
+            "Unable to find address_scope with name or id 'no-such'",
+        ),
+        (
+            "OS::Cinder::QoSAssociation",
+            json!({"qos_specs": "no-such", "volume_types": []}),
+            "qos_specs",
+            "The QoSSpecs (no-such) could not be found.",
+        ),
+    ] {
+        let res = Res::new(&lab.admin_types, type_name, "r", props);
+        assert_eq!(
+            res.ty.validate_with_cloud(None, &res.cx.properties).await,
+            Err((
+                path.to_string(),
+                format!("Error validating value 'no-such': {message}")
+            )),
+            "{type_name}"
+        );
+    }
+}
