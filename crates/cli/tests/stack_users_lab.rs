@@ -439,6 +439,33 @@ async fn stack_users_poll_metadata_and_signal_with_their_own_tokens() {
         json!(domain_project)
     );
 
+    // Heat's suspend and resume of a stack user: disabled while its stack is suspended.
+    for (action, status, enabled) in [
+        ("suspend", "SUSPEND_COMPLETE", false),
+        ("resume", "RESUME_COMPLETE", true),
+    ] {
+        let (code, body) = as_demo
+            .send(
+                reqwest::Method::POST,
+                &format!("/stacks/{stack_path}/actions"),
+                Some(json!({ action: null })),
+            )
+            .await;
+        assert_eq!(code, 200, "{action}: {body}");
+        let shown = wait_for(&as_demo, &format!("/stacks/{stack_path}"), |s| {
+            !s["stack"]["stack_status"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("_IN_PROGRESS")
+        })
+        .await;
+        assert_eq!(shown["stack"]["stack_status"], status, "{shown}");
+        let user = keystone_get(&identity, &format!("/users/{iam_user}"))
+            .await
+            .unwrap();
+        assert_eq!(user["user"]["enabled"], json!(enabled), "after {action}");
+    }
+
     // Deleting the stack deletes its project and every user in it.
     let users = [
         server_user.clone(),
