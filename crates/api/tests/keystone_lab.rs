@@ -14,24 +14,9 @@ use ember_api::{router, ApiState, AuthMode, ServerConfig};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-fn auth_url() -> String {
-    std::env::var("EMBER_LAB_AUTH_URL").unwrap_or_else(|_| "http://127.0.0.1:5000/v3".into())
-}
-
-async fn lab_up() -> bool {
-    let up = reqwest::get(auth_url())
-        .await
-        .map(|r| r.status().is_success())
-        .unwrap_or(false);
-    if !up && std::env::var("EMBER_REQUIRE_LAB").as_deref() == Ok("1") {
-        panic!("EMBER_REQUIRE_LAB=1 but no Keystone at {}", auth_url());
-    }
-    up
-}
-
-fn service_config() -> KeystoneConfig {
+fn service_config(auth_url: String) -> KeystoneConfig {
     KeystoneConfig {
-        auth_url: Some(auth_url()),
+        auth_url: Some(auth_url),
         username: Some("heat".into()),
         password: Some("service".into()),
         project_name: Some("service".into()),
@@ -42,39 +27,34 @@ fn service_config() -> KeystoneConfig {
     }
 }
 
-/// A token of `user` (password `demo`) scoped to the project of the same name, and its project id.
-async fn user_token(user: &str) -> (String, String) {
-    let body = json!({"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {"name": user, "password": "demo", "domain": {"name": "Default"}}}},
-        "scope": {"project": {"name": user, "domain": {"name": "Default"}}}}});
-    let r = reqwest::Client::new()
-        .post(format!("{}/auth/tokens", auth_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "lab login of {user}: {}",
-        r.status()
-    );
-    let token = r.headers()["X-Subject-Token"].to_str().unwrap().to_string();
-    let v: Value = r.json().await.unwrap();
-    (
-        token,
-        v["token"]["project"]["id"].as_str().unwrap().to_string(),
-    )
+/// A user of the lab logged in to its Keystone.
+struct Caller {
+    token: String,
+    project_id: String,
+    auth_url: String,
+}
+
+/// The user of the lab's cloud `cloud` (`lab-demo`, `lab-alt-demo`: scoped to the project of the
+/// user's name); `None` (test skipped) without a lab.
+async fn login(cloud: &str) -> Option<Caller> {
+    let session = ember_lab::or_skip(ember_lab::session(cloud).await)?;
+    let token = session.token().await.unwrap();
+    Some(Caller {
+        token: token.secret().to_string(),
+        project_id: token.project_id.clone().unwrap(),
+        auth_url: session.config().auth_url.clone(),
+    })
 }
 
 #[tokio::test]
 async fn validates_real_tokens() {
-    if !lab_up().await {
+    let Some(demo) = login("lab-demo").await else {
         return;
-    }
-    let validator = KeystoneValidator::new(&service_config(), Duration::from_secs(60)).unwrap();
-    let (token, project) = user_token("demo").await;
-    let info = validator.validate(&token).await.unwrap();
-    assert_eq!(info.project_id, project);
+    };
+    let validator =
+        KeystoneValidator::new(&service_config(demo.auth_url), Duration::from_secs(60)).unwrap();
+    let info = validator.validate(&demo.token).await.unwrap();
+    assert_eq!(info.project_id, demo.project_id);
     assert_eq!(info.username, "demo");
     assert!(info.roles.iter().any(|r| r == "member"), "{:?}", info.roles);
     assert!(matches!(
@@ -94,17 +74,21 @@ impl Orchestrator for EchoEngine {
 
 #[tokio::test]
 async fn router_takes_the_project_from_the_token() {
-    if !lab_up().await {
+    let Some(Caller {
+        token: demo,
+        project_id: demo_project,
+        auth_url,
+    }) = login("lab-demo").await
+    else {
         return;
-    }
+    };
+    let alt_project = login("lab-alt-demo").await.unwrap().project_id;
     let config = ServerConfig {
         auth: AuthMode::Keystone,
-        keystone: service_config(),
+        keystone: service_config(auth_url),
         ..Default::default()
     };
     let app = router(ApiState::new(config, Arc::new(EchoEngine)).unwrap());
-    let (demo, demo_project) = user_token("demo").await;
-    let (_, alt_project) = user_token("alt_demo").await;
     let get = |path: String, token: String| {
         let app = app.clone();
         async move {

@@ -13,46 +13,21 @@
 mod common;
 
 use common::{serve, stderr, stdout};
-use ember_openstack::{CloudConfig, Error, ServiceClient, ServiceType, Session};
+use ember_openstack::{CloudConfig, ServiceClient, ServiceType, Session};
 use ember_store::{EncryptionKey, Store};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn lab_home() -> PathBuf {
-    std::env::var("LAB_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/openstack-lab")
-        })
-}
-
-/// A new session (so a new token) of a lab cloud of clouds.yaml (`lab-demo`, `lab-admin`).
-async fn lab_session(cloud: &str) -> Result<Session, Error> {
-    let path = lab_home().join("clouds.yaml");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-    Session::connect(CloudConfig::from_clouds_yaml(&text, cloud)?).await
-}
-
 async fn demo_session() -> Option<Session> {
-    match lab_session("lab-demo").await {
-        Ok(session) => Some(session),
-        Err(error) if std::env::var("EMBER_REQUIRE_LAB").as_deref() == Ok("1") => {
-            panic!("EMBER_REQUIRE_LAB=1 but the OpenStack lab is unreachable: {error}")
-        }
-        Err(error) => {
-            eprintln!("skipped: no OpenStack lab ({error})");
-            None
-        }
-    }
+    ember_lab::or_skip(ember_lab::session("lab-demo").await)
 }
 
 /// `ember` on a private store whose resources act as the lab's demo user.
 fn ember_as_demo(store: &Path) -> Command {
     let mut cmd = common::ember(store);
-    cmd.env("OS_CLIENT_CONFIG_FILE", lab_home().join("clouds.yaml"));
+    cmd.env("OS_CLIENT_CONFIG_FILE", ember_lab::clouds_yaml());
     cmd.env("OS_CLOUD", "lab-demo");
     cmd
 }
@@ -69,7 +44,7 @@ fn client(store: &Path, endpoint: &str) -> Client {
     let (store, endpoint) = (store.to_path_buf(), endpoint.to_string());
     Box::new(move |args: &[&str]| {
         common::ember(&store)
-            .envs(lab_env("demo"))
+            .envs(ember_lab::env("demo").unwrap())
             .env("EMBER_URL", &endpoint)
             .args(args)
             .output()
@@ -248,7 +223,7 @@ enum AlarmForm {
 /// test can read the store with.
 fn keystone_server(store: &Path) -> Command {
     let mut command = common::ember(store);
-    command.envs(lab_env("admin"));
+    command.envs(ember_lab::env("admin").unwrap());
     command.envs([
         ("OS_USERNAME", "heat"),
         ("OS_PASSWORD", "service"),
@@ -268,7 +243,7 @@ async fn seed_autoscaling_through_ember_serve(form: AlarmForm) {
     };
     let metric = match demo.service(ServiceType::Metric).await {
         Ok(metric) => metric,
-        Err(e) if std::env::var("EMBER_REQUIRE_LAB").as_deref() == Ok("1") => {
+        Err(e) if ember_lab::required() => {
             panic!("no Gnocchi in the lab: {e}")
         }
         Err(_) => return eprintln!("skipped: the lab runs without Gnocchi/Aodh"),
@@ -486,10 +461,10 @@ async fn deferred_work_acts_through_the_stacks_trust_after_the_token_is_revoked(
     let Some(demo) = demo_session().await else {
         return;
     };
-    let admin = lab_session("lab-admin").await.unwrap();
+    let admin = ember_lab::session("lab-admin").await.unwrap();
     let heat = {
         let mut vars: std::collections::BTreeMap<String, String> =
-            lab_env("admin").into_iter().collect();
+            ember_lab::env("admin").unwrap().into_iter().collect();
         vars.insert("OS_USERNAME".into(), "heat".into());
         vars.insert("OS_PASSWORD".into(), "service".into());
         vars.insert("OS_PROJECT_NAME".into(), "service".into());
@@ -501,7 +476,7 @@ async fn deferred_work_acts_through_the_stacks_trust_after_the_token_is_revoked(
     let demo_token = demo.token().await.unwrap();
     let project = demo_token.project_id.clone().unwrap_or_default();
     // The token the stack is created with, revoked below; checks use demo's own session.
-    let creator = lab_session("lab-demo")
+    let creator = ember_lab::session("lab-demo")
         .await
         .unwrap()
         .token()
@@ -588,7 +563,7 @@ async fn deferred_work_acts_through_the_stacks_trust_after_the_token_is_revoked(
     // A trust-scoped token cannot delegate again: a clear refusal, and nothing is stored.
     let trust_token = {
         let mut vars: std::collections::BTreeMap<String, String> =
-            lab_env("admin").into_iter().collect();
+            ember_lab::env("admin").unwrap().into_iter().collect();
         vars.retain(|k, _| !k.starts_with("OS_PROJECT"));
         vars.insert("OS_USERNAME".into(), "heat".into());
         vars.insert("OS_PASSWORD".into(), "service".into());
@@ -704,22 +679,6 @@ outputs:
   other_endpoint: {value: {get_attr: [other, endpoint]}}
 ";
 
-/// The `OS_*` settings of a lab user, as `env.sh` exports them.
-fn lab_env(user: &str) -> Vec<(String, String)> {
-    let env_sh = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/openstack-lab/env.sh");
-    let output = Command::new("bash")
-        .arg("-c")
-        .arg(format!(". '{}' {user} >/dev/null && env", env_sh.display()))
-        .output()
-        .unwrap();
-    stdout(&output)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| k.starts_with("OS_"))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handle_token_signals_its_handle_only_with_keystone_auth() {
     let Some(demo) = demo_session().await else {
@@ -730,7 +689,7 @@ async fn handle_token_signals_its_handle_only_with_keystone_auth() {
     let server_dir = tempfile::tempdir().unwrap();
     // The server validates tokens with the lab's admin as its service user.
     let mut command = common::ember(server_dir.path());
-    command.envs(lab_env("admin"));
+    command.envs(ember_lab::env("admin").unwrap());
     let server = serve(command, &["--auth", "keystone"]);
     let api = format!("http://{}/v1/{project}", server.bind);
     let http = reqwest::Client::new();

@@ -13,27 +13,12 @@ use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::image::Image;
 use ember_openstack::services::network::{Network, NeutronKind};
-use ember_openstack::{CloudConfig, Error, Session};
+use ember_openstack::{Error, Session};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
-
-fn lab_home() -> PathBuf {
-    std::env::var("LAB_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/openstack-lab")
-        })
-}
-
-fn lab_cloud(name: &str) -> Result<CloudConfig, Error> {
-    let path = lab_home().join("clouds.yaml");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-    CloudConfig::from_clouds_yaml(&text, name)
-}
 
 struct Lab {
     demo: Session,
@@ -41,30 +26,15 @@ struct Lab {
 }
 
 async fn lab() -> Option<Lab> {
-    let connected = async {
-        Ok::<_, Error>(Lab {
-            demo: Session::connect(lab_cloud("lab-demo")?).await?,
-            admin: Session::connect(lab_cloud("lab-admin")?).await?,
-        })
-    }
-    .await;
-    match connected {
-        Ok(lab) => Some(lab),
-        Err(error) if std::env::var("EMBER_REQUIRE_LAB").as_deref() == Ok("1") => {
-            panic!("EMBER_REQUIRE_LAB=1 but the OpenStack lab is unreachable: {error}")
-        }
-        Err(error) => {
-            eprintln!("skipped: no OpenStack lab ({error})");
-            None
-        }
-    }
+    let (demo, admin) = ember_lab::demo_and_admin(ember_lab::cloud("lab-demo")).await?;
+    Some(Lab { demo, admin })
 }
 
 /// `ember` in in-process mode on a private store, with the lab's demo user as the cloud
 /// credentials (through clouds.yaml: the same `OS_*` path as `. env.sh demo`).
 fn ember(store: &Path) -> Command {
     let mut cmd = common::ember(store);
-    cmd.env("OS_CLIENT_CONFIG_FILE", lab_home().join("clouds.yaml"));
+    cmd.env("OS_CLIENT_CONFIG_FILE", ember_lab::clouds_yaml());
     cmd.env("OS_CLOUD", "lab-demo");
     cmd.env("EMBER_LOG", "ember::cloud=debug");
     cmd
@@ -126,7 +96,7 @@ impl Drop for Cleanup {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let demo = Session::connect(lab_cloud("lab-demo")?).await?;
+                let demo = ember_lab::session("lab-demo").await?;
                 let compute = Compute::new(&demo).await?;
                 for key in &keys {
                     if let Err(e) = compute.delete_keypair(key).await {
@@ -191,27 +161,6 @@ async fn seed_prerequisites(admin: &Session) {
         }
     })
     .await;
-}
-
-/// Every resource of the demo project, by service and kind: (id, the object).
-async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<Value>> {
-    let network = Network::new(session).await.unwrap();
-    let mut out = BTreeMap::new();
-    for (label, kind) in [
-        ("networks", NeutronKind::Network),
-        ("subnets", NeutronKind::Subnet),
-        ("ports", NeutronKind::Port),
-        ("routers", NeutronKind::Router),
-        ("security_groups", NeutronKind::SecurityGroup),
-        ("floatingips", NeutronKind::FloatingIp),
-    ] {
-        out.insert(label, network.list(kind, &[]).await.unwrap());
-    }
-    let compute = Compute::new(session).await.unwrap();
-    out.insert("servers", compute.list_servers().await.unwrap());
-    let storage = BlockStorage::new(session).await.unwrap();
-    out.insert("volumes", storage.list_volumes().await.unwrap());
-    out
 }
 
 fn ids(list: &[Value]) -> BTreeSet<String> {
@@ -289,7 +238,7 @@ async fn seed_webapp_stack_through_ember() {
     let stack = cleanup.stack.clone();
     let template = unique_seed_template(store, &s);
     let template = template.to_str().unwrap();
-    let before = inventory(&lab.demo).await;
+    let before = ember_lab::holdings(&lab.demo).await.unwrap();
 
     let key_param = format!("key_name={key}");
     let (created, create_secs) = timed(
@@ -431,7 +380,7 @@ async fn seed_webapp_stack_through_ember() {
     );
     ours.extend(replaced.into_iter().map(|(k, v)| (format!("{k}'"), v)));
     // The ports Nova made for the servers belong to the stack too.
-    let during = inventory(&lab.demo).await;
+    let during = ember_lab::holdings(&lab.demo).await.unwrap();
     let mut ours: BTreeSet<String> = ours.into_values().filter(|v| !v.is_empty()).collect();
     for port in &during["ports"] {
         let device = port["device_id"].as_str().unwrap_or_default();
@@ -447,7 +396,7 @@ async fn seed_webapp_stack_through_ember() {
         serde_json::from_slice::<Value>(&listed.stdout).unwrap(),
         json!([])
     );
-    let after = inventory(&lab.demo).await;
+    let after = ember_lab::holdings(&lab.demo).await.unwrap();
     for (service, list) in &after {
         let now = ids(list);
         let leaked: Vec<&String> = now.iter().filter(|id| ours.contains(*id)).collect();

@@ -3,7 +3,6 @@
 //! `lab-admin`. When the lab is unreachable the tests say so and pass, unless
 //! `EMBER_REQUIRE_LAB=1` (CI), where they fail.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use ember_openstack::services::block_storage::BlockStorage;
@@ -11,51 +10,13 @@ use ember_openstack::services::compute::Compute;
 use ember_openstack::services::identity::{Identity, IdentityKind};
 use ember_openstack::services::image::Image;
 use ember_openstack::services::network::{Network, NeutronKind};
-use ember_openstack::{
-    CloudConfig, Credentials, Error, NameOrId, PollPolicy, Scope, ServiceType, Session,
-};
+use ember_openstack::{Credentials, Error, NameOrId, PollPolicy, Scope, ServiceType, Session};
 use serde_json::json;
-
-fn lab_clouds_yaml() -> PathBuf {
-    let home = std::env::var("LAB_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/openstack-lab")
-        });
-    home.join("clouds.yaml")
-}
-
-fn lab_cloud(name: &str) -> Result<CloudConfig, Error> {
-    let path = lab_clouds_yaml();
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-    CloudConfig::from_clouds_yaml(&text, name)
-}
 
 /// The demo user's session (from OS_* when set) and the lab admin's, or `None` (test skipped)
 /// when no lab answers and the lab is not required.
 async fn lab() -> Option<(Session, Session)> {
-    let demo = if std::env::var("OS_AUTH_URL").is_ok() {
-        CloudConfig::from_env()
-    } else {
-        lab_cloud("lab-demo")
-    };
-    let connected = async {
-        let demo = Session::connect(demo?).await?;
-        let admin = Session::connect(lab_cloud("lab-admin")?).await?;
-        Ok::<_, Error>((demo, admin))
-    }
-    .await;
-    match connected {
-        Ok(sessions) => Some(sessions),
-        Err(error) if std::env::var("EMBER_REQUIRE_LAB").as_deref() == Ok("1") => {
-            panic!("EMBER_REQUIRE_LAB=1 but the OpenStack lab is unreachable: {error}")
-        }
-        Err(error) => {
-            eprintln!("skipped: no OpenStack lab ({error})");
-            None
-        }
-    }
+    ember_lab::demo_and_admin(ember_lab::demo_cloud()).await
 }
 
 fn unique(prefix: &str) -> String {
@@ -579,7 +540,7 @@ async fn identity_objects_round_trip() {
     let actor = format!("/users/{user_id}");
     identity.grant(&target, &actor, &role_id).await.unwrap();
     // The new user can now get a token scoped to the new project.
-    let config = lab_cloud("lab-admin").unwrap().with_credentials(
+    let config = ember_lab::cloud("lab-admin").unwrap().with_credentials(
         Credentials::Password {
             user: NameOrId::Id(user_id.clone()),
             password: "pw".into(),

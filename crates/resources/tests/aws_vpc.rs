@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use common::{compiled, cx, json_request, lab_service, reason, resources, start_create, status};
 use ember_engine::{Service, StackRequest};
+use ember_lab::holdings;
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::network::{Network, NeutronKind};
 use ember_openstack::Session;
-use lab_types::{holdings, lab, suffix, Res};
+use lab_types::{lab, suffix, Res};
 use serde_json::{json, Value};
 
 /// Stacks with servers and router interfaces take longer than the shared helper waits.
@@ -144,7 +145,7 @@ async fn vpc_stack_create_update_delete_on_the_lab() {
     let mut figures = Vec::new();
     let name = format!("vpc-{}", suffix());
     let external = network.find(NeutronKind::Network, "public").await.unwrap()["id"].clone();
-    let before = holdings(&lab.demo).await;
+    let before = holdings(&lab.demo).await.unwrap();
     let mut ours = BTreeSet::new();
 
     // Create.
@@ -285,7 +286,7 @@ async fn vpc_stack_create_update_delete_on_the_lab() {
         Err(e) => assert!(e.is_not_found(), "{e}"),
         Ok(server) => assert_eq!(server["status"], "DELETED", "{server}"),
     }
-    let after = holdings(&lab.demo).await;
+    let after = holdings(&lab.demo).await.unwrap();
     nothing_left(&before, &after, &name, &ours);
 }
 
@@ -294,7 +295,7 @@ async fn neutron_refusal_is_the_vpc_subnets_reason() {
     let Some(lab) = lab().await else { return };
     let svc = lab_service(&lab.demo);
     let name = format!("vpcbad-{}", suffix());
-    let before = holdings(&lab.demo).await;
+    let before = holdings(&lab.demo).await.unwrap();
     let template = json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Resources": {
@@ -327,7 +328,7 @@ async fn neutron_refusal_is_the_vpc_subnets_reason() {
     svc.delete_stack(&cx(), &id).await.expect("delete accepted");
     let stack = finished(&svc, &id).await;
     assert_eq!(status(&stack), "DELETE_COMPLETE", "{}", reason(&stack));
-    let after = holdings(&lab.demo).await;
+    let after = holdings(&lab.demo).await.unwrap();
     nothing_left(&before, &after, &name, &BTreeSet::from([vpc]));
 }
 

@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use common::compiled;
 use ember_engine::resource::CloudHandle;
+use ember_lab::inventory;
 use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::network::{Network, NeutronKind};
 use ember_openstack::{ServiceType, Session};
-use lab_types::{backup_service_up, inventory, lab, serve, stored_user_data, suffix, Res};
+use lab_types::{backup_service_up, lab, serve, stored_user_data, suffix, Res};
 use serde_json::{json, Value};
 
 /// The id of the lab's own `private-net` (found through its uniquely named subnet: the seed
@@ -598,7 +599,7 @@ async fn seed_webapp_stack_on_the_lab() {
         .create_keypair(json!({"name": key_name}))
         .await
         .unwrap();
-    let before = inventory(&lab.demo).await;
+    let before = inventory(&lab.demo).await.unwrap();
 
     let created_at = Instant::now();
     let rule = |port: u16| json!({"protocol": "tcp", "port_range_min": port, "port_range_max": port, "remote_ip_prefix": "0.0.0.0/0"});
@@ -763,7 +764,7 @@ async fn seed_webapp_stack_on_the_lab() {
         r.unwrap();
     }
     let delete_time = deleted_at.elapsed();
-    let after = inventory(&lab.demo).await;
+    let after = inventory(&lab.demo).await.unwrap();
     Compute::new(&lab.demo)
         .await
         .unwrap()

@@ -191,7 +191,7 @@ async fn gnocchi_alarm_lifecycle_and_signal_url_as_trust_action() {
     let Some(lab) = lab().await else { return };
     let aodh = match lab.demo.service(ServiceType::Alarming).await {
         Ok(aodh) if aodh.get("/alarms").send().await.is_ok() => aodh,
-        _ if std::env::var("EMBER_REQUIRE_LAB").as_deref() == Ok("1") => {
+        _ if ember_lab::required() => {
             panic!("no Aodh in the lab")
         }
         _ => {

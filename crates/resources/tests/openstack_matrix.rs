@@ -69,12 +69,13 @@ use std::sync::Arc;
 
 use common::{cx, lab_service, reason, stack_events, status};
 use ember_engine::{Service, StackRequest};
+use ember_lab::inventory;
 use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::identity::{Identity, IdentityKind};
 use ember_openstack::services::network::{Network, NeutronKind};
 use ember_openstack::{Credentials, Error, NameOrId, Scope, ServiceType, Session};
-use lab_types::{inventory, lab, serve, suffix, Lab};
+use lab_types::{lab, serve, suffix, Lab};
 use serde_json::{json, Value};
 
 /// Physical ids of a stack's resources, by logical name (plus a case's fixture ids).
@@ -1448,11 +1449,7 @@ fn aodh_cases(s: &str) -> Vec<Case> {
 async fn aodh_matrix() {
     let Some(lab) = lab().await else { return };
     if lab.demo.service(ServiceType::Alarming).await.is_err() {
-        assert_ne!(
-            std::env::var("EMBER_REQUIRE_LAB").as_deref(),
-            Ok("1"),
-            "no Aodh in the lab"
-        );
+        assert!(!ember_lab::required(), "no Aodh in the lab");
         return eprintln!("skipped: the lab runs without Aodh (LAB_SERVICES=\"default aodh\")");
     }
     run_cases(&lab.demo, &lab.admin, aodh_cases(&suffix())).await;
@@ -1564,14 +1561,14 @@ const QUOTA_REFUSAL: &str = "Quota exceeded for instances";
 async fn rollback_of_a_half_created_stack_leaves_nothing() {
     let Some(lab) = lab().await else { return };
     let project = FreshProject::new(&lab, Some(json!({"instances": 0}))).await;
-    let before = inventory(&project.session).await;
+    let before = inventory(&project.session).await.unwrap();
     let svc = lab_service(&project.session);
     let name = format!("mx-rollback-{}", suffix());
     let (id, stack) = create_stack(&svc, stack_request(&name, half_created_stack(), true))
         .await
         .unwrap();
     let events = stack_events(&svc, &id).await;
-    let after = inventory(&project.session).await;
+    let after = inventory(&project.session).await.unwrap();
     let left = svc.list_resources(&cx(), &id, false).await.unwrap();
     delete_stack(&svc, &id).await.unwrap();
     project.remove(&lab).await;
@@ -1637,16 +1634,16 @@ async fn rollback_of_a_half_created_stack_leaves_nothing() {
 async fn without_rollback_the_failed_stack_stays_until_deleted() {
     let Some(lab) = lab().await else { return };
     let project = FreshProject::new(&lab, Some(json!({"instances": 0}))).await;
-    let before = inventory(&project.session).await;
+    let before = inventory(&project.session).await.unwrap();
     let svc = lab_service(&project.session);
     let name = format!("mx-no-rollback-{}", suffix());
     let (id, stack) = create_stack(&svc, stack_request(&name, half_created_stack(), false))
         .await
         .unwrap();
     let kept = svc.list_resources(&cx(), &id, false).await.unwrap();
-    let during = inventory(&project.session).await;
+    let during = inventory(&project.session).await.unwrap();
     let deleted = delete_stack(&svc, &id).await.unwrap();
-    let after = inventory(&project.session).await;
+    let after = inventory(&project.session).await.unwrap();
     project.remove(&lab).await;
 
     assert_eq!(status(&stack), "CREATE_FAILED", "{}", reason(&stack));

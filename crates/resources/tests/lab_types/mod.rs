@@ -2,13 +2,12 @@
 //! then one-look checks at the interval the type asks for), shared by every lab test binary
 //! (openstack*.rs, aws_ec2.rs).
 //!
-//! Credentials: `OS_*` (`. env.sh demo`) or the lab's clouds.yaml (`lab-demo`, `lab-admin`).
-//! Without a lab the tests say so and pass, unless `EMBER_REQUIRE_LAB=1`.
+//! Credentials: `OS_*` (`. env.sh demo`) or the lab's clouds.yaml (`lab-demo`, `lab-admin`),
+//! through ember-lab. Without a lab the tests say so and pass, unless `EMBER_REQUIRE_LAB=1`.
 
 #![allow(dead_code)] // each test binary uses part of it
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,22 +17,9 @@ use ember_engine::schema::validate_properties;
 use ember_engine::{Progress, Registry, ResourceContext, ResourceError, ResourceType};
 use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
-use ember_openstack::services::network::{Network, NeutronKind};
-use ember_openstack::{CloudConfig, Error, Session};
+use ember_openstack::Session;
 use ember_resources::openstack::{register_with, Cloud};
 use serde_json::{Map, Value};
-
-pub fn lab_cloud(name: &str) -> Result<CloudConfig, Error> {
-    let home = std::env::var("LAB_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/openstack-lab")
-        });
-    let path = home.join("clouds.yaml");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-    CloudConfig::from_clouds_yaml(&text, name)
-}
 
 /// The types bound to the demo user's and the admin's sessions (AWS aliases included).
 pub struct Lab {
@@ -52,33 +38,13 @@ fn registry(session: &Session) -> Registry {
 }
 
 pub async fn lab() -> Option<Lab> {
-    let demo = if std::env::var("OS_AUTH_URL").is_ok() {
-        CloudConfig::from_env()
-    } else {
-        lab_cloud("lab-demo")
-    };
-    let connected = async {
-        Ok::<_, Error>((
-            Session::connect(demo?).await?,
-            Session::connect(lab_cloud("lab-admin")?).await?,
-        ))
-    }
-    .await;
-    match connected {
-        Ok((demo, admin)) => Some(Lab {
-            types: registry(&demo),
-            admin_types: registry(&admin),
-            demo,
-            admin,
-        }),
-        Err(error) if std::env::var("EMBER_REQUIRE_LAB").as_deref() == Ok("1") => {
-            panic!("EMBER_REQUIRE_LAB=1 but the OpenStack lab is unreachable: {error}")
-        }
-        Err(error) => {
-            eprintln!("skipped: no OpenStack lab ({error})");
-            None
-        }
-    }
+    let (demo, admin) = ember_lab::demo_and_admin(ember_lab::demo_cloud()).await?;
+    Some(Lab {
+        types: registry(&demo),
+        admin_types: registry(&admin),
+        demo,
+        admin,
+    })
 }
 
 pub fn suffix() -> String {
@@ -226,42 +192,6 @@ impl Res {
             .unwrap()
             .unwrap_or_else(|| panic!("attribute {name}"))
     }
-}
-
-/// Everything each service shows the session (Neutron's kinds, Nova's servers, Cinder's
-/// volumes), for before/after comparisons.
-pub async fn holdings(session: &Session) -> BTreeMap<&'static str, Vec<Value>> {
-    let network = Network::new(session).await.unwrap();
-    let mut out = BTreeMap::new();
-    for (label, kind) in [
-        ("networks", NeutronKind::Network),
-        ("subnets", NeutronKind::Subnet),
-        ("ports", NeutronKind::Port),
-        ("routers", NeutronKind::Router),
-        ("security_groups", NeutronKind::SecurityGroup),
-        ("floatingips", NeutronKind::FloatingIp),
-    ] {
-        out.insert(label, network.list(kind, &[]).await.unwrap());
-    }
-    let compute = Compute::new(session).await.unwrap();
-    out.insert("servers", compute.list_servers().await.unwrap());
-    let storage = BlockStorage::new(session).await.unwrap();
-    out.insert("volumes", storage.list_volumes().await.unwrap());
-    out
-}
-
-/// What each service holds, by id, for before/after comparisons.
-pub async fn inventory(session: &Session) -> BTreeMap<&'static str, Vec<String>> {
-    let ids = |list: Vec<Value>| {
-        list.iter()
-            .filter_map(|v| v["id"].as_str().map(str::to_string))
-            .collect()
-    };
-    holdings(session)
-        .await
-        .into_iter()
-        .map(|(label, list)| (label, ids(list)))
-        .collect()
 }
 
 /// Is a cinder-backup service up (`bash scripts/lab up` starts one)?
