@@ -8,7 +8,7 @@
 mod common;
 mod lab_types;
 
-use common::compiled;
+use common::{compiled, json_request, lab_service, reason, resources, start_create, status, wait};
 use ember_openstack::services::block_storage::BlockStorage;
 use ember_openstack::services::compute::Compute;
 use ember_openstack::services::identity::{Identity, IdentityKind};
@@ -991,5 +991,59 @@ async fn custom_constraints_name_what_is_missing() {
             )),
             "{type_name}"
         );
+    }
+}
+
+/// Through the engine: a stack of a domain and a group in it (by the domain's id), whose
+/// second domain of the same name Keystone refuses: the refusal is that resource's reason and
+/// the stack's; the stack delete removes the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keystones_refusal_is_the_resources_reason_in_a_stack() {
+    let Some(lab) = lab().await else { return };
+    let keystone = Identity::new(&lab.admin).await.unwrap();
+    let svc = lab_service(&lab.admin);
+    let tag = suffix();
+    let template = json!({
+        "heat_template_version": "2018-08-31",
+        "resources": {
+            "domain": {"type": "OS::Keystone::Domain", "properties": {"name": format!("ksd-stack-{tag}")}},
+            "group": {"type": "OS::Keystone::Group", "properties": {
+                "domain": {"get_resource": "domain"}, "roles": [{"role": "reader", "domain": {"get_resource": "domain"}}]}},
+            "twin": {"type": "OS::Keystone::Domain", "depends_on": ["group"],
+                     "properties": {"name": format!("ksd-stack-{tag}")}}
+        }
+    });
+    let id = start_create(&svc, json_request(&format!("ks-{tag}"), template)).await;
+    let stack = wait(&svc, &id).await;
+    assert_eq!(status(&stack), "CREATE_FAILED");
+    let listed = resources(&svc, &id).await;
+    let why = listed["twin"]["resource_status_reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.starts_with("Conflict: resources.twin: "), "{why}");
+    assert!(
+        reason(&stack).contains("resources.twin"),
+        "{}",
+        reason(&stack)
+    );
+    let domain = listed["domain"]["physical_resource_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let group = listed["group"]["physical_resource_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        keystone.find(IdentityKind::Group, &group).await.unwrap()["domain_id"],
+        Value::String(domain.clone())
+    );
+    svc.delete_stack(&common::cx(), &id)
+        .await
+        .expect("delete accepted");
+    let stack = wait(&svc, &id).await;
+    assert_eq!(status(&stack), "DELETE_COMPLETE", "{}", reason(&stack));
+    for (kind, id) in [(IdentityKind::Group, group), (IdentityKind::Domain, domain)] {
+        assert!(keystone.find(kind, &id).await.unwrap_err().is_not_found());
     }
 }
