@@ -535,7 +535,19 @@ async fn refusal(
         let failure = events
             .iter()
             .find(|e| e["resource_name"] == "bad" && e["resource_status"] == "CREATE_FAILED")
-            .ok_or_else(|| format!("bad never failed: {}", reason(&finished)))?;
+            .ok_or_else(|| {
+                // Say what happened instead, so an intermittent failure explains itself.
+                let seen: Vec<String> = events
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{} {} {}",
+                            e["resource_name"], e["resource_status"], e["resource_status_reason"]
+                        )
+                    })
+                    .collect();
+                format!("bad never failed: {}; events: {seen:#?}", reason(&finished))
+            })?;
         let why = failure["resource_status_reason"]
             .as_str()
             .unwrap_or_default();
