@@ -73,6 +73,8 @@ resources:
       config: {get_resource: config}
       server: {get_resource: server}
       signal_transport: HEAT_SIGNAL
+  handle:
+    type: OS::Heat::WaitConditionHandle
   user:
     type: AWS::IAM::User
   key:
@@ -82,6 +84,8 @@ resources:
 outputs:
   result: {value: {get_attr: [deployment, result]}}
   key: {value: {get_resource: key}}
+  handle_token: {value: {get_attr: [handle, token]}}
+  handle_endpoint: {value: {get_attr: [handle, endpoint]}}
 ";
 
 /// The API of the test's server as one caller.
@@ -409,6 +413,23 @@ async fn stack_users_poll_metadata_and_signal_with_their_own_tokens() {
             .unwrap_or(Value::Null)
     };
     assert_eq!(output("result"), "ok");
+
+    // The native wait condition handle's token is its stack user's Keystone token, and its
+    // endpoint the signal path under the domain project (Heat's HeatWaitConditionHandle).
+    let endpoint = output("handle_endpoint");
+    let endpoint = endpoint.as_str().unwrap();
+    assert!(
+        endpoint.starts_with(&format!("{base}/{domain_project}/stacks/{stack_path}/")),
+        "{endpoint}"
+    );
+    let signalled = reqwest::Client::new()
+        .post(endpoint)
+        .header("X-Auth-Token", output("handle_token").as_str().unwrap())
+        .json(&json!({"status": "SUCCESS", "reason": "up", "id": "1", "data": "d"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signalled.status(), 200);
 
     // The IAM user is a stack user of the same project; its key an EC2 credential there.
     let (_, user_row) = as_demo

@@ -6,6 +6,7 @@
 //! until `count` successes arrive, a failure arrives, or its timeout passes, failing with Heat's
 //! `WaitConditionFailure` / `WaitConditionTimeout` reasons.
 
+use crate::openstack::stack_domain;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ember_engine::nested::{SignalUrlKind, StackControl, StackHandle};
@@ -195,6 +196,22 @@ impl ResourceType for WaitConditionHandle {
             _ => SignalUrlKind::Native,
         };
         let endpoint = control.signal_url(&cx.stack_id, &cx.name, url_kind).await?;
+        if self.kind != HandleKind::Cfn && control.has_stack_domain() {
+            // Heat's `HeatWaitConditionHandle`: a stack user of the handle, its Keystone
+            // token, and the native signal path under the stack's domain project.
+            let user = stack_domain::resource_user(control.as_ref(), cx).await?;
+            let token = stack_domain::user_token(&user).await?;
+            let mut data = user.data();
+            data.insert(TOKEN.into(), token);
+            data.insert(
+                ENDPOINT.into(),
+                stack_domain::in_project(&endpoint, &user.project_id),
+            );
+            return Ok(Started {
+                physical_id: Some(cx.physical_resource_name()),
+                data,
+            });
+        }
         let mut data = BTreeMap::from([(ENDPOINT.to_string(), endpoint)]);
         if self.kind != HandleKind::Cfn {
             // Without an API server to check a minted token (in-process mode) the token is
@@ -209,6 +226,14 @@ impl ResourceType for WaitConditionHandle {
             physical_id: Some(cx.physical_resource_name()),
             data,
         })
+    }
+
+    /// The handle's stack user goes with it.
+    async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
+        if let Ok(control) = self.control() {
+            stack_domain::delete_resource_user(control.as_ref(), cx).await?;
+        }
+        Ok(Started::default())
     }
 
     fn needs_update(&self, old: &Properties, new: &Properties) -> bool {

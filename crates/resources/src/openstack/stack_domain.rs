@@ -513,6 +513,37 @@ pub(crate) async fn resource_user(
     })
 }
 
+/// A project token of a resource's stack user (Heat's `stack_domain_user_token`), what a
+/// native wait condition handle hands out.
+pub(crate) async fn user_token(user: &ResourceUser) -> Result<String, ResourceError> {
+    let mut vars = BTreeMap::from([
+        ("OS_AUTH_URL".to_string(), user.auth_url.clone()),
+        ("OS_USER_ID".to_string(), user.user_id.clone()),
+        ("OS_PASSWORD".to_string(), user.password.clone()),
+        ("OS_PROJECT_ID".to_string(), user.project_id.clone()),
+    ]);
+    if let Some(region) = &user.region {
+        vars.insert("OS_REGION_NAME".into(), region.clone());
+    }
+    let config = CloudConfig::from_vars(&vars, &[]).map_err(cloud_error)?;
+    let session = Session::connect(config).await.map_err(cloud_error)?;
+    let token = session.token().await.map_err(cloud_error)?;
+    Ok(token.secret().to_string())
+}
+
+/// A native API URL (`.../v1/{project}/...`) with the project replaced by `project` (Heat's
+/// `_get_resource_endpoint`: a stack user signals under its own project).
+pub(crate) fn in_project(url: &str, project: &str) -> String {
+    let Some(at) = url.find("/v1/") else {
+        return url.to_string();
+    };
+    let (head, rest) = url.split_at(at + "/v1/".len());
+    match rest.split_once('/') {
+        Some((_, tail)) => format!("{head}{project}/{tail}"),
+        None => format!("{head}{project}"),
+    }
+}
+
 /// Deletes the stack user the resource's data records, if any.
 pub(crate) async fn delete_resource_user(
     control: &dyn StackControl,
@@ -559,6 +590,19 @@ pub(crate) fn generate_password() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signal_urls_move_under_the_stack_users_project() {
+        assert_eq!(
+            in_project(
+                "http://ember:8004/v1/owner/stacks/s/0a1b/resources/handle/signal",
+                "domainproject"
+            ),
+            "http://ember:8004/v1/domainproject/stacks/s/0a1b/resources/handle/signal"
+        );
+        assert_eq!(in_project("/v1/owner", "p"), "/v1/p");
+        assert_eq!(in_project("no-api-path", "p"), "no-api-path");
+    }
 
     #[test]
     fn passwords_have_every_class_heat_asks_for() {
