@@ -19,7 +19,7 @@
 //! ## Audit: type × behaviour → test (before this file / here)
 //!
 //! `ost` = openstack.rs, `ks` = openstack_keystone.rs, `gl` = openstack_glance.rs,
-//! `ao` = openstack_aodh.rs, `mx` = this file (`<group>_matrix`, case name in brackets). Before
+//! `ao` = openstack_aodh.rs, `sw` = openstack_swift.rs, `mx` = this file (`<group>_matrix`, case name in brackets). Before
 //! this file, "delete of something gone" was mostly a second delete by the same handler, and
 //! "replacement" only the type's decision (the tests drive handlers, not the engine); rollback
 //! had no lab test at all. `n/a`: the type has no such change (every property updates in place,
@@ -56,6 +56,8 @@
 //! | Aodh GnocchiAggregationByMetricsAlarm | mx aodh[by_metrics] | mx | mx | mx | mx | mx | mx |
 //! | Aodh EventAlarm | mx aodh[event] | mx | mx | mx | mx | mx | mx |
 //! | Aodh CompositeAlarm | mx aodh[composite] | mx | mx | mx | mx | mx | mx |
+//! | Swift Container | sw container_headers_attributes…; mx swift[container] | n/a: every change replaces | sw; mx (name) | sw; mx | sw; mx | mx (referrer in write ACL) | mx |
+//! | AWS S3 Bucket | sw s3_bucket_acls…; mx swift[bucket] | n/a: every change replaces | sw; mx (AccessControl) | sw; mx | mx | sw, mx (PublicReadWrite) | mx |
 //! | Aodh Alarm (threshold) | n/a: this Aodh refuses the type | n/a | n/a | n/a | n/a | ao aodh_refusals_are_the_resource_reason | n/a |
 //!
 //! Credentials: the lab's clouds.yaml (`lab-demo`, `lab-admin`), or `OS_*`. Without a lab the
@@ -1227,6 +1229,59 @@ fn glance_cases(url: &str) -> Vec<Case> {
             )
         })
         .collect()
+}
+
+/// A Swift container (the physical id is its name) as the service shows it.
+fn swift_probe(ids: &Ids) -> Probe {
+    Probe::new(ServiceType::ObjectStore, format!("/{}", id_of(ids)), "")
+}
+
+fn swift_delete(ids: &Ids) -> Call {
+    Call::delete(ServiceType::ObjectStore, format!("/{}", id_of(ids)))
+}
+
+/// Every change of a container or bucket replaces it (as in Heat); Swift refuses a referrer in
+/// a write ACL.
+fn swift_cases() -> Vec<Case> {
+    const NO_REFERRER: &str = "Referrers not allowed in write ACL";
+    vec![
+        Case {
+            replace: Some(json!({"name": "mx-c2-STACK"})),
+            refused: bad(
+                "OS::Swift::Container",
+                json!({"name": "mx-bad-STACK", "X-Container-Write": ".r:*"}),
+                NO_REFERRER,
+            ),
+            ..Case::new(
+                "container",
+                "OS::Swift::Container",
+                json!({"name": "mx-c-STACK"}),
+                swift_probe,
+                swift_delete,
+            )
+        },
+        Case {
+            replace: Some(json!({"AccessControl": "PublicRead"})),
+            refused: bad(
+                "AWS::S3::Bucket",
+                json!({"AccessControl": "PublicReadWrite"}),
+                NO_REFERRER,
+            ),
+            ..Case::new(
+                "bucket",
+                "AWS::S3::Bucket",
+                json!({"AccessControl": "Private"}),
+                swift_probe,
+                swift_delete,
+            )
+        },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swift_matrix() {
+    let Some(lab) = lab().await else { return };
+    run_cases(&lab.demo, &lab.admin, swift_cases()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
