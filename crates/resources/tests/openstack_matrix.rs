@@ -19,7 +19,7 @@
 //! ## Audit: type × behaviour → test (before this file / here)
 //!
 //! `ost` = openstack.rs, `ks` = openstack_keystone.rs, `gl` = openstack_glance.rs,
-//! `ao` = openstack_aodh.rs, `sw` = openstack_swift.rs, `mx` = this file (`<group>_matrix`, case name in brackets). Before
+//! `ao` = openstack_aodh.rs, `sw` = openstack_swift.rs, `mt` = openstack_more_types.rs, `mx` = this file (`<group>_matrix`, case name in brackets). Before
 //! this file, "delete of something gone" was mostly a second delete by the same handler, and
 //! "replacement" only the type's decision (the tests drive handlers, not the engine); rollback
 //! had no lab test at all. `n/a`: the type has no such change (every property updates in place,
@@ -51,6 +51,9 @@
 //! | Keystone Role | ks project_role…; mx keystone[role] | ks; mx | mx (domain) | ks; mx | ks (2nd delete); mx | mx (name taken) | mx |
 //! | Keystone UserRoleAssignment | ks project_role…; mx keystone[user_role_assignment] | ks; mx | n/a | ks; mx | ks (user gone); mx (revoked) | n/a: the keystone.* constraints refuse every bad name first | mx (after a refused project) |
 //! | Keystone GroupRoleAssignment | ks group_role_assignment…; mx keystone[group_role_assignment] | ks; mx | n/a | ks; mx | ks (group gone); mx (revoked) | n/a (as above) | mx (after a refused project) |
+//! | Keystone Region | mt keystone_domain_group_region…; mx keystone[region] | mt; mx (description) | mt; mx (id) | mt; mx | mt (2nd delete); mx | mt; mx (id taken) | mx |
+//! | Keystone Service | mt keystone_domain…; mx keystone[service] | mt; mx (description) | n/a | mt; mx | mt (2nd delete); mx | mx (type too long) | mx |
+//! | Keystone Group | mt keystone_domain…; mx keystone[group] | mt; mx (description) | n/a (domain in place) | mt; mx | mt (2nd delete); mx | mt; mx (name taken) | mx |
 //! | Aodh GnocchiAggregationByResourcesAlarm | ao gnocchi_alarm_lifecycle…; mx aodh[by_resources] | ao; mx | ao (decision); mx (time_constraints) | ao; mx | ao (2nd delete); mx | ao (bad query); mx (bad action) | mx |
 //! | Aodh GnocchiResourcesAlarm | mx aodh[resources] | mx | mx | mx | mx | mx | mx |
 //! | Aodh GnocchiAggregationByMetricsAlarm | mx aodh[by_metrics] | mx | mx | mx | mx | mx | mx |
@@ -1361,6 +1364,51 @@ fn keystone_cases(s: &str, group: &str) -> Vec<Case> {
                 json!({"name": "STACK"}),
                 |ids| keystone(format!("/roles/{}", id_of(ids)), "/role"),
                 |ids| Call::delete(ServiceType::Identity, format!("/roles/{}", id_of(ids))),
+            )
+        },
+        Case {
+            admin: true,
+            replace: Some(json!({"id": "STACK-2"})),
+            in_place: changed("description", json!("two")),
+            refused: bad(
+                "OS::Keystone::Region",
+                json!({"id": "RegionOne"}),
+                "Conflict",
+            ),
+            ..Case::new(
+                "region",
+                "OS::Keystone::Region",
+                json!({"id": "STACK", "description": "one"}),
+                |ids| keystone(format!("/regions/{}", id_of(ids)), "/region"),
+                |ids| Call::delete(ServiceType::Identity, format!("/regions/{}", id_of(ids))),
+            )
+        },
+        Case {
+            admin: true,
+            in_place: changed("description", json!("two")),
+            refused: bad(
+                "OS::Keystone::Service",
+                json!({"type": "t".repeat(300)}),
+                "Invalid input",
+            ),
+            ..Case::new(
+                "service",
+                "OS::Keystone::Service",
+                json!({"name": "STACK", "type": "mx-STACK", "description": "one"}),
+                |ids| keystone(format!("/services/{}", id_of(ids)), "/service"),
+                |ids| Call::delete(ServiceType::Identity, format!("/services/{}", id_of(ids))),
+            )
+        },
+        Case {
+            admin: true,
+            in_place: changed("description", json!("two")),
+            refused: bad("OS::Keystone::Group", json!({"name": "STACK"}), "Conflict"),
+            ..Case::new(
+                "group",
+                "OS::Keystone::Group",
+                json!({"name": "STACK", "description": "one"}),
+                |ids| keystone(format!("/groups/{}", id_of(ids)), "/group"),
+                |ids| Call::delete(ServiceType::Identity, format!("/groups/{}", id_of(ids))),
             )
         },
         Case {
