@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -300,6 +300,9 @@ impl Session {
                     content_type,
                 } => builder
                     .header(CONTENT_TYPE, HeaderValue::from_static(content_type))
+                    // Sent even for an empty body, which otherwise goes without one and
+                    // Swift's object PUT refuses (411).
+                    .header(CONTENT_LENGTH, bytes.len())
                     .body(bytes.clone()),
             };
             let outcome = builder.send().await;

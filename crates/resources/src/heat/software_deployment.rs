@@ -11,9 +11,15 @@
 //! (non-zero status code, or a value for an `error_output` output) fails the action with
 //! Heat's `Deployment to server failed: ...` reason. The state lives in the software-config
 //! store, not in resource data, so a signal and the engine's poll never race on one row.
+//!
+//! `TEMP_URL_SIGNAL` (Heat's `_get_swift_signal_url`): the server PUTs its signal to a Swift
+//! temp URL of an object named after the resource in the stack's container; each action's
+//! run empties the object and the completion check reads it, a non-empty body being the
+//! signal, given to the engine's software deployment signal as the other transports' are.
 
 use super::software_config::DEPLOY_ACTIONS;
-use crate::openstack::stack_domain;
+use crate::openstack::swift::{context_object_store, delete_signal_object, put_url};
+use crate::openstack::{cloud_error, stack_domain};
 use async_trait::async_trait;
 use ember_engine::nested::{SignalUrlKind, StackHandle};
 use ember_engine::resource::{Properties, UpdateRequest};
@@ -35,6 +41,10 @@ const TRANSPORTS: [&str; 5] = [
     "NO_SIGNAL",
     "ZAQAR_SIGNAL",
 ];
+
+/// Data keys of the `TEMP_URL_SIGNAL` object (Heat's names).
+const SWIFT_SIGNAL_URL: &str = "swift_signal_url";
+const SWIFT_SIGNAL_OBJECT: &str = "swift_signal_object_name";
 
 /// Which deployment type this is: how the derived config is made from the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,16 +288,13 @@ impl SoftwareDeployment {
                 let url = control
                     .signal_url(&cx.stack_id, &cx.name, SignalUrlKind::PresignedSignal)
                     .await?;
-                derived.push(input(
-                    "deploy_signal_id",
-                    json!(url),
-                    "ID of signal to use for signaling output values",
-                ));
-                derived.push(input(
-                    "deploy_signal_verb",
-                    json!("POST"),
-                    "HTTP verb to use for signaling outputvalues",
-                ));
+                derived.extend(signal_inputs(&url, "POST"));
+            }
+            "TEMP_URL_SIGNAL" => {
+                let url = cx.data.get(SWIFT_SIGNAL_URL).ok_or_else(|| {
+                    ResourceError::new("Error", "the deployment has no Swift signal URL")
+                })?;
+                derived.extend(signal_inputs(url, "PUT"));
             }
             // Heat's `_get_heat_signal_credentials`: the deployment's stack user, which
             // heat-config-notify authenticates as to signal this resource.
@@ -332,21 +339,16 @@ impl SoftwareDeployment {
                 // Without a stack user domain there is no user to hand out: the server
                 // signals the native resource-signal path with the resource's own token.
                 let token = control.signal_token(&cx.stack_id, &cx.name).await?;
-                derived.push(input(
-                    "deploy_signal_id",
-                    json!(stack_path),
-                    "ID of signal to use for signaling output values",
-                ));
-                derived.push(input(
-                    "deploy_signal_token",
-                    json!(token),
-                    "Token authorising the signal of this resource",
-                ));
-                derived.push(input(
-                    "deploy_signal_verb",
-                    json!("POST"),
-                    "HTTP verb to use for signaling outputvalues",
-                ));
+                let [id, verb] = signal_inputs(&stack_path, "POST");
+                derived.extend([
+                    id,
+                    input(
+                        "deploy_signal_token",
+                        json!(token),
+                        "Token authorising the signal of this resource",
+                    ),
+                    verb,
+                ]);
             }
             _ => {}
         }
@@ -402,6 +404,15 @@ impl SoftwareDeployment {
         }
         let inputs = self.derived_inputs(cx, source.as_ref(), action).await?;
         let config = self.derived_config(cx, source.as_ref(), &inputs)?;
+        if let Some(object) = cx.data.get(SWIFT_SIGNAL_OBJECT) {
+            // An empty object is no signal: what the server PUT for an earlier action must
+            // not answer this one.
+            context_object_store(cx)
+                .await?
+                .put_object(&cx.stack_id, object, Vec::new(), "text/plain")
+                .await
+                .map_err(cloud_error)?;
+        }
         let name = cx
             .prop_str("name")
             .filter(|n| !n.is_empty())
@@ -478,9 +489,19 @@ impl SoftwareDeployment {
         let Some(id) = &cx.physical_id else {
             return Ok(Progress::Done);
         };
-        let Some(d) = self.handle.get()?.software_deployment(id).await? else {
+        let control = self.handle.get()?;
+        let Some(mut d) = control.software_deployment(id).await? else {
             return Ok(Progress::Done);
         };
+        if d.status == IN_PROGRESS {
+            if let Some(signal) = swift_signal(cx).await? {
+                control.signal_software_deployment(id, &signal).await?;
+                let Some(signalled) = control.software_deployment(id).await? else {
+                    return Ok(Progress::Done);
+                };
+                d = signalled;
+            }
+        }
         match d.status.as_str() {
             IN_PROGRESS => Ok(Progress::Pending(poll_interval(cx.checks))),
             FAILED => Err(ResourceError::new(
@@ -508,6 +529,78 @@ fn poll_interval(checks: u32) -> Duration {
 
 fn input(name: &str, value: Value, description: &str) -> Value {
     json!({"name": name, "type": "String", "description": description, "value": value})
+}
+
+/// Where and with which HTTP verb the server signals its outputs.
+fn signal_inputs(id: &str, verb: &str) -> [Value; 2] {
+    [
+        input(
+            "deploy_signal_id",
+            json!(id),
+            "ID of signal to use for signaling output values",
+        ),
+        input(
+            "deploy_signal_verb",
+            json!(verb),
+            "HTTP verb to use for signaling outputvalues",
+        ),
+    ]
+}
+
+/// Heat's `_get_swift_signal_url` for one signal: the stack's container, and the data naming
+/// the resource's object there and its PUT temp URL (the object is made by each action's run).
+async fn swift_signal_data(
+    cx: &ResourceContext,
+) -> Result<BTreeMap<String, String>, ResourceError> {
+    let swift = context_object_store(cx).await?;
+    let object = cx.physical_resource_name();
+    swift
+        .put_container(&cx.stack_id, &[])
+        .await
+        .map_err(cloud_error)?;
+    let url = put_url(&swift, &cx.stack_id, &object)
+        .await
+        .map_err(cloud_error)?;
+    Ok(BTreeMap::from([
+        (SWIFT_SIGNAL_URL.to_string(), url),
+        (SWIFT_SIGNAL_OBJECT.to_string(), object),
+    ]))
+}
+
+/// What the server PUT to the `TEMP_URL_SIGNAL` object, once it did (Heat's
+/// `_refresh_swift_software_deployment`); a missing object (Swift not yet consistent) is no
+/// signal either.
+async fn swift_signal(cx: &ResourceContext) -> Result<Option<Value>, ResourceError> {
+    let Some(object) = cx.data.get(SWIFT_SIGNAL_OBJECT) else {
+        return Ok(None);
+    };
+    let body = match context_object_store(cx)
+        .await?
+        .get_object(&cx.stack_id, object)
+        .await
+    {
+        Ok(body) => body,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(cloud_error(e)),
+    };
+    parse_swift_signal(&body)
+}
+
+/// A signal object's body: empty is no signal yet, else a JSON object.
+fn parse_swift_signal(body: &[u8]) -> Result<Option<Value>, ResourceError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(signal @ Value::Object(_)) => Ok(Some(signal)),
+        _ => Err(ResourceError::new(
+            "Error",
+            format!(
+                "Failed to parse JSON data: {}",
+                String::from_utf8_lossy(body)
+            ),
+        )),
+    }
 }
 
 /// Heat's `StructuredDeployment.parse`: a one-entry map `{key: "name"}` becomes the input's
@@ -554,26 +647,31 @@ impl ResourceType for SoftwareDeployment {
 
     fn validate(&self, properties: &Properties) -> Result<(), String> {
         match self.transport(properties) {
-            t @ ("TEMP_URL_SIGNAL" | "ZAQAR_SIGNAL") => Err(format!(
-                "signal_transport {t} is not supported by Ember (it needs Swift or Zaqar); use CFN_SIGNAL, HEAT_SIGNAL or NO_SIGNAL."
+            t @ "ZAQAR_SIGNAL" => Err(format!(
+                "signal_transport {t} is not supported by Ember (it needs Zaqar); use CFN_SIGNAL, TEMP_URL_SIGNAL, HEAT_SIGNAL or NO_SIGNAL."
             )),
             _ => Ok(()),
         }
     }
 
     async fn create(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
-        // The stack user is made first and stored with the deployment, so every later action
-        // hands the server the same credentials.
+        // The stack user or the Swift signal URL is made first and stored with the deployment,
+        // so every later action hands the server the same way to signal.
         let control = self.handle.get()?;
-        if self.transport(&cx.properties) == "HEAT_SIGNAL" && control.has_stack_domain() {
-            let user = stack_domain::resource_user(control.as_ref(), cx).await?;
-            let mut with_user = cx.clone();
-            with_user.data.extend(user.data());
-            let mut started = Self::started(self.run_action(&with_user, "CREATE").await?);
-            started.data = user.data();
-            return Ok(started);
-        }
-        Ok(Self::started(self.run_action(cx, "CREATE").await?))
+        let data = match self.transport(&cx.properties) {
+            "HEAT_SIGNAL" if control.has_stack_domain() => {
+                stack_domain::resource_user(control.as_ref(), cx)
+                    .await?
+                    .data()
+            }
+            "TEMP_URL_SIGNAL" => swift_signal_data(cx).await?,
+            _ => BTreeMap::new(),
+        };
+        let mut with_data = cx.clone();
+        with_data.data.extend(data.clone());
+        let mut started = Self::started(self.run_action(&with_data, "CREATE").await?);
+        started.data = data;
+        Ok(started)
     }
 
     async fn check_create_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
@@ -634,18 +732,25 @@ impl ResourceType for SoftwareDeployment {
     /// Once the server answered the DELETE run (or none was asked), the deployment and its
     /// derived config go.
     async fn check_delete_complete(&self, cx: &ResourceContext) -> Result<Progress, ResourceError> {
-        let progress = self.progress(cx).await?;
-        if progress != Progress::Done {
-            return Ok(progress);
-        }
         if let Some(id) = &cx.physical_id {
             let control = self.handle.get()?;
             if let Some(d) = control.software_deployment(id).await? {
+                // Only a DELETE run is waited for (Heat's `check_delete_complete` without a
+                // deployment): an earlier action's failure does not keep the resource.
+                if d.action == "DELETE" {
+                    let progress = self.progress(cx).await?;
+                    if progress != Progress::Done {
+                        return Ok(progress);
+                    }
+                }
                 control.delete_software_deployment(id).await?;
                 control.delete_software_config(&d.config_id).await?;
             }
         }
-        // Heat's `_delete_resource`: the deployment's stack user goes last.
+        // Heat's `_delete_resource`: the signal object and the stack user go last.
+        if let Some(object) = cx.data.get(SWIFT_SIGNAL_OBJECT) {
+            delete_signal_object(&context_object_store(cx).await?, &cx.stack_id, object).await?;
+        }
         stack_domain::delete_resource_user(self.handle.get()?.as_ref(), cx).await?;
         Ok(Progress::Done)
     }
@@ -744,6 +849,21 @@ mod tests {
             substitute_inputs(&json!({"my_key": "a"}), "my_key", &values, false).unwrap(),
             json!(1)
         );
+    }
+
+    #[test]
+    fn a_swift_signal_is_a_json_object_and_an_empty_object_none() {
+        assert_eq!(parse_swift_signal(b"").unwrap(), None);
+        assert_eq!(
+            parse_swift_signal(br#"{"deploy_status_code": 0, "result": "ok"}"#).unwrap(),
+            Some(json!({"deploy_status_code": 0, "result": "ok"}))
+        );
+        for bad in [&b"{oops"[..], b"[1]"] {
+            assert!(parse_swift_signal(bad)
+                .unwrap_err()
+                .to_string()
+                .starts_with("Error: Failed to parse JSON data: "));
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 
 mod signal;
 
-use std::sync::Arc;
+pub(crate) use signal::{delete_signal_object, put_url};
+
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use ember_engine::resource::Properties;
@@ -79,6 +81,16 @@ pub(crate) async fn object_store(
     cx: &ResourceContext,
 ) -> Result<ObjectStore, ResourceError> {
     super::client(cloud, cx, ObjectStore::new).await
+}
+
+/// The object store for a type registered without a [`Cloud`] of its own (a software
+/// deployment's `TEMP_URL_SIGNAL`): the handler call's cloud, else, as for the OpenStack types
+/// registered without one, the cloud the `OS_*` variables describe.
+pub(crate) async fn context_object_store(
+    cx: &ResourceContext,
+) -> Result<ObjectStore, ResourceError> {
+    static ENVIRONMENT: OnceLock<Arc<Cloud>> = OnceLock::new();
+    object_store(ENVIRONMENT.get_or_init(Cloud::from_env), cx).await
 }
 
 /// Heat's attributes derived from the storage URL: `DomainName` (its host, without the port),

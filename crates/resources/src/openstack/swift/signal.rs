@@ -81,6 +81,33 @@ pub(in crate::openstack) fn register(registry: &mut Registry, cloud: &Arc<Cloud>
     );
 }
 
+/// The PUT temp URL of a signal object, expiring when Heat's do.
+pub(crate) async fn put_url(
+    swift: &ObjectStore,
+    container: &str,
+    object: &str,
+) -> Result<String, ember_openstack::Error> {
+    swift.temp_url(container, object, "PUT", EXPIRES).await
+}
+
+/// Every version of a signal object, then its container unless other signal objects of the
+/// stack still use it (Heat's `_delete_swift_signal_url`).
+pub(crate) async fn delete_signal_object(
+    swift: &ObjectStore,
+    container: &str,
+    object: &str,
+) -> Result<(), ResourceError> {
+    while swift
+        .delete_object(container, object)
+        .await
+        .map_err(cloud_error)?
+    {}
+    match swift.delete_container(container).await {
+        Err(e) if !e.is_conflict() => Err(cloud_error(e)),
+        _ => Ok(()),
+    }
+}
+
 struct SwiftSignalHandle {
     schema: TypeSchema,
     cloud: Arc<Cloud>,
@@ -102,7 +129,7 @@ impl ResourceType for SwiftSignalHandle {
             swift
                 .put_object(container, &object, IN_PROGRESS.into(), "text/plain")
                 .await?;
-            swift.temp_url(container, &object, "PUT", EXPIRES).await
+            put_url(&swift, container, &object).await
         }
         .await
         .map_err(cloud_error)?;
@@ -122,16 +149,8 @@ impl ResourceType for SwiftSignalHandle {
             return Ok(Started::default());
         };
         let swift = object_store(&self.cloud, cx).await?;
-        let container = cx.stack_id.as_str();
-        while swift
-            .delete_object(container, object)
-            .await
-            .map_err(cloud_error)?
-        {}
-        match swift.delete_container(container).await {
-            Err(e) if !e.is_conflict() => Err(cloud_error(e)),
-            _ => Ok(Started::default()),
-        }
+        delete_signal_object(&swift, &cx.stack_id, object).await?;
+        Ok(Started::default())
     }
 
     async fn attribute(
