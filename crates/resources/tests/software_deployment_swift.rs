@@ -170,3 +170,61 @@ async fn temp_url_deployments_complete_and_fail_with_what_the_server_put_and_lea
         "container {id} left"
     );
 }
+
+/// With DELETE among its actions the delete runs the deployment again: the object the CREATE
+/// signal filled is emptied, so only the server's DELETE signal ends the delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_run_waits_for_its_own_temp_url_signal() {
+    let Some(lab) = lab_types::lab().await else {
+        return;
+    };
+    let swift = ObjectStore::new(&lab.demo)
+        .await
+        .expect("the lab has Swift");
+    let tag = lab_types::suffix();
+    let server = format!("server-{tag}");
+    let svc = lab_service(&lab.demo);
+    let template = json!({
+        "heat_template_version": "2016-10-14",
+        "resources": {"deploy": {"type": "OS::Heat::SoftwareDeployment", "properties": {
+            "server": server, "actions": ["CREATE", "DELETE"],
+            "signal_transport": "TEMP_URL_SIGNAL"}}}
+    });
+    let id = start_create(&svc, json_request(&format!("swdel-{tag}"), template)).await;
+    wait_in_progress(&svc, &id, &["deploy"]).await;
+    let created = deployment_inputs(&svc, &server, "deploy").await;
+    assert_eq!(created["deploy_action"], json!("CREATE"));
+    put_signal(&created, json!({"deploy_status_code": 0})).await;
+    let stack = wait(&svc, &id).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+
+    svc.delete_stack(&cx(), &id).await.expect("delete accepted");
+    let mut deleting = Value::Null;
+    for _ in 0..600 {
+        deleting = deployment_inputs(&svc, &server, "deploy").await;
+        if deleting["deploy_action"] == json!("DELETE") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(deleting["deploy_action"], json!("DELETE"), "{deleting}");
+    // The same object and URL, emptied for this run: the delete waits.
+    assert_eq!(deleting["deploy_signal_id"], created["deploy_signal_id"]);
+    let objects = swift.object_names(&id).await.unwrap().expect("container");
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert_eq!(swift.get_object(&id, &objects[0]).await.unwrap(), b"");
+    let listed = resources(&svc, &id).await;
+    assert_eq!(
+        listed["deploy"]["resource_status"],
+        json!("DELETE_IN_PROGRESS")
+    );
+
+    put_signal(&deleting, json!({"deploy_status_code": 0})).await;
+    let gone = wait(&svc, &id).await;
+    assert_eq!(status(&gone), "DELETE_COMPLETE", "{}", reason(&gone));
+    assert_eq!(
+        swift.object_names(&id).await.unwrap(),
+        None,
+        "container {id} left"
+    );
+}
