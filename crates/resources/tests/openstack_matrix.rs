@@ -36,6 +36,8 @@
 //! | Neutron SecurityGroupRule | ost security_group_rule_and_provider_net; mx neutron[security_group_rule] | n/a | ost (decision); mx (port) | ost; mx | ost (2nd delete); mx | ost (twin); mx | mx |
 //! | Neutron FloatingIP | ost neutron_types…; mx neutron[floating_ip] | mx (port_id) | mx (value_specs) | ost; mx | ost (2nd delete); mx | mx (not external) | mx |
 //! | Neutron FloatingIPAssociation | ost neutron_types…; mx neutron[floating_ip_association] | ost seed_webapp_stack_on_the_lab; mx (port) | n/a | ost; mx | ost (2nd delete); mx | mx (foreign fixed IP) | mx |
+//! | Neutron AddressScope | mt neutron_address_scope…; mx neutron[address_scope] | mt; mx (name) | mx (ip_version) | mt; mx | mt (2nd delete); mx | mx (shared, by policy) | mx |
+//! | Neutron SubnetPool | mt neutron_address_scope…; mx neutron[subnet_pool] | mt; mx (name) | n/a (what replaces needs admin) | mt; mx | mt (2nd delete); mx | mt; mx (shared, by policy) | mx |
 //! | Neutron ProviderNet | ost security_group_rule_and_provider_net; mx neutron[provider_net] | ost (name); mx | n/a | ost; mx | ost (2nd delete); mx | ost (Forbidden, 4094); mx | mx |
 //! | Nova Server | ost server_and_nova_types; mx nova[server] | ost (metadata, resize, networks); mx (metadata) | ost (decision); mx (user_data) | ost; mx | ost (2nd delete); mx | ost (resize refused); mx (zone) | mx; rollback_* (quota) |
 //! | Nova Flavor | mx nova[flavor] | mx (extra_specs) | mx (ram) | mx | mx | mx (name taken) | mx |
@@ -796,6 +798,39 @@ fn neutron_cases(s: &str, project: &str) -> Vec<Case> {
                 json!({"network": {"get_resource": "net"}, "cidr": "10.80.0.0/24"}),
                 |ids| neutron_probe(NeutronKind::Subnet, ids),
                 |ids| neutron_delete(NeutronKind::Subnet, ids),
+            )
+        },
+        // Neutron's policy keeps `shared` to admins: a demo user's shared scope or pool is
+        // refused by the service.
+        Case {
+            replace: Some(json!({"ip_version": 6})),
+            in_place: renamed("renamed"),
+            refused: bad(
+                "OS::Neutron::AddressScope",
+                json!({"ip_version": 4, "shared": true}),
+                "disallowed by policy",
+            ),
+            ..Case::new(
+                "address_scope",
+                "OS::Neutron::AddressScope",
+                json!({"name": "STACK", "ip_version": 4}),
+                |ids| neutron_probe(NeutronKind::AddressScope, ids),
+                |ids| neutron_delete(NeutronKind::AddressScope, ids),
+            )
+        },
+        Case {
+            in_place: renamed("renamed"),
+            refused: bad(
+                "OS::Neutron::SubnetPool",
+                json!({"prefixes": ["10.231.0.0/16"], "shared": true}),
+                "disallowed by policy",
+            ),
+            ..Case::new(
+                "subnet_pool",
+                "OS::Neutron::SubnetPool",
+                json!({"name": "STACK", "prefixes": ["10.230.0.0/16"], "default_prefixlen": 24}),
+                |ids| neutron_probe(NeutronKind::SubnetPool, ids),
+                |ids| neutron_delete(NeutronKind::SubnetPool, ids),
             )
         },
         Case {
