@@ -43,8 +43,10 @@
 //! | Nova Flavor | mx nova[flavor] | mx (extra_specs) | mx (ram) | mx | mx | mx (name taken) | mx |
 //! | Nova KeyPair | ost server_and_nova_types; mx nova[key_pair] | n/a | mx (name) | ost; mx | ost (2nd delete); mx | mx (bad public key) | mx |
 //! | Nova ServerGroup | ost server_and_nova_types; mx nova[server_group] | n/a | mx (policies) | ost; mx | ost (2nd delete); mx | mx (rules on affinity) | mx |
+//! | Nova HostAggregate | mt nova_host_aggregate…; mx nova[host_aggregate] | mt; mx (availability_zone) | n/a | mt; mx | mt (2nd delete); mx | mt; mx (name taken) | mx |
 //! | Cinder Volume | ost cinder_types_and_attachment; mx cinder[volume] | ost (extend); mx (metadata) | mx (availability_zone) | ost; mx | ost (2nd delete); mx | ost (no backend, shrink); mx (zone) | mx; rollback_* |
 //! | Cinder VolumeAttachment | ost cinder_types_and_attachment; mx cinder[volume_attachment] | ost seed_webapp…; mx (volume) | n/a | ost; mx | ost (2nd delete); mx | mx (attached twice) | mx |
+//! | Cinder QoSSpecs | mt cinder_qos_specs…; mx cinder[qos_specs] | mt; mx (specs) | mt; mx (name) | mt; mx | mt (2nd delete); mx | mx (name taken) | mx |
 //! | Cinder VolumeType | ost cinder_types_and_attachment; mx cinder[volume_type] | mx (description) | n/a | ost; mx | mx | mx (name taken) | mx |
 //! | Glance WebImage | ost glance_web_image; mx glance[web_image] | ost; mx | mx (location) | ost; mx | ost (2nd delete); mx | ost (import failed); mx | mx |
 //! | Glance Image | gl v1_image_type_maps_is_public…; mx glance[image] | gl; mx | gl (decision); mx | gl; mx | gl (2nd delete); mx | gl (Forbidden); mx | mx |
@@ -1032,6 +1034,30 @@ fn server_props() -> Value {
 fn nova_cases() -> Vec<Case> {
     vec![
         Case {
+            admin: true,
+            in_place: changed("availability_zone", json!("mx-zone")),
+            refused: bad(
+                "OS::Nova::HostAggregate",
+                json!({"name": "STACK"}),
+                "already exists",
+            ),
+            ..Case::new(
+                "host_aggregate",
+                "OS::Nova::HostAggregate",
+                json!({"name": "STACK"}),
+                |ids| {
+                    let path = format!("/os-aggregates/{}", id_of(ids));
+                    Probe::new(ServiceType::Compute, path, "/aggregate")
+                },
+                |ids| {
+                    Call::delete(
+                        ServiceType::Compute,
+                        format!("/os-aggregates/{}", id_of(ids)),
+                    )
+                },
+            )
+        },
+        Case {
             needs: server_network(),
             replace: Some(json!({"user_data": "#!/bin/sh\necho two\n"})),
             in_place: changed("metadata", json!({"role": "db"})),
@@ -1140,6 +1166,31 @@ fn attachment(volume: &str) -> Value {
 
 fn cinder_cases() -> Vec<Case> {
     vec![
+        Case {
+            admin: true,
+            replace: Some(json!({"name": "STACK-2"})),
+            in_place: changed("specs", json!({"read_iops_sec": "200"})),
+            refused: bad(
+                "OS::Cinder::QoSSpecs",
+                json!({"name": "STACK", "specs": {}}),
+                "already exists",
+            ),
+            ..Case::new(
+                "qos_specs",
+                "OS::Cinder::QoSSpecs",
+                json!({"name": "STACK", "specs": {"read_iops_sec": "100"}}),
+                |ids| {
+                    let path = format!("/qos-specs/{}", id_of(ids));
+                    Probe::new(ServiceType::BlockStorage, path, "/qos_specs")
+                },
+                |ids| {
+                    Call::delete(
+                        ServiceType::BlockStorage,
+                        format!("/qos-specs/{}", id_of(ids)),
+                    )
+                },
+            )
+        },
         Case {
             replace: Some(json!({"availability_zone": "nova"})),
             in_place: changed("metadata", json!({"stage": "two"})),
