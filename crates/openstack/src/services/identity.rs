@@ -199,6 +199,30 @@ impl Identity {
 
     /// Create a trust from the current user (trustor) to `trustee_user_id` on the token's
     /// project, with impersonation and the given role names, as Heat does for deferred work.
+    /// Creates a user (`body`: Keystone's user fields) holding `role_id` on `project_id`. A
+    /// user whose role cannot be granted is deleted again: both exist, or neither.
+    pub async fn create_user_with_role(
+        &self,
+        body: Value,
+        project_id: &str,
+        role_id: &str,
+    ) -> Result<String, Error> {
+        let user = self.create(IdentityKind::User, body).await?;
+        let id = user["id"].as_str().unwrap_or_default().to_string();
+        let granted = self
+            .grant(
+                &format!("/projects/{project_id}/"),
+                &format!("users/{id}"),
+                role_id,
+            )
+            .await;
+        if let Err(error) = granted {
+            self.delete(IdentityKind::User, &id).await?;
+            return Err(error);
+        }
+        Ok(id)
+    }
+
     pub async fn create_trust(
         &self,
         trustor_user_id: &str,

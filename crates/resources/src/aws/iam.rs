@@ -163,26 +163,10 @@ impl User {
         {
             body["password"] = password.clone();
         }
-        let created = keystone
-            .create(IdentityKind::User, body)
+        keystone
+            .create_user_with_role(body, project, &role)
             .await
-            .map_err(cloud_error)?;
-        let id = created["id"].as_str().unwrap_or_default().to_string();
-        let granted = keystone
-            .grant(
-                &format!("/projects/{project}/"),
-                &format!("users/{id}"),
-                &role,
-            )
-            .await;
-        if let Err(error) = granted {
-            keystone
-                .delete(IdentityKind::User, &id)
-                .await
-                .map_err(cloud_error)?;
-            return Err(cloud_error(error));
-        }
-        Ok(id)
+            .map_err(cloud_error)
     }
 }
 

@@ -274,26 +274,10 @@ impl StackDomain for KeystoneStackDomain {
         if let Some(password) = password {
             body["password"] = json!(password);
         }
-        let user = keystone
-            .create(IdentityKind::User, body)
+        keystone
+            .create_user_with_role(body, &project, &role)
             .await
-            .map_err(cloud_error)?;
-        let id = user["id"].as_str().unwrap_or_default().to_string();
-        let granted = keystone
-            .grant(
-                &format!("/projects/{project}/"),
-                &format!("users/{id}"),
-                &role,
-            )
-            .await;
-        if let Err(error) = granted {
-            keystone
-                .delete(IdentityKind::User, &id)
-                .await
-                .map_err(cloud_error)?;
-            return Err(cloud_error(error));
-        }
-        Ok(id)
+            .map_err(cloud_error)
     }
 
     async fn delete_user(&self, scope: &StackScope, user_id: &str) -> Result<(), ResourceError> {
