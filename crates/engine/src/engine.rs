@@ -1231,6 +1231,8 @@ impl Run {
                 row.physical_id = started.physical_id.or(row.physical_id.take());
                 row.data.extend(started.data);
                 if ty.creates_synchronously() {
+                    let cx = self.context(row, Action::Create);
+                    row.data.extend(ty.completion_data(&cx, Action::Create));
                     self.set_state(row, Action::Create, Status::Complete, "state changed")
                         .await
                         .map_err(store_err)?;
@@ -1252,6 +1254,7 @@ impl Run {
         let cx = self.context(row, Action::Create);
         match self.poll(&cx, ty.as_ref(), Step::Create).await {
             Ok(()) => {
+                row.data.extend(ty.completion_data(&cx, Action::Create));
                 self.set_state(row, Action::Create, Status::Complete, "state changed")
                     .await
                     .map_err(|e| StepFailure::resource(Action::Create, e))?;
@@ -1308,6 +1311,7 @@ impl Run {
         };
         match self.poll(&cx, ty.as_ref(), Step::Update).await {
             Ok(()) => {
+                row.data.extend(ty.completion_data(&cx, Action::Update));
                 row.properties = properties;
                 row.metadata = metadata;
                 row.requires = requires;

@@ -177,6 +177,12 @@ pub trait ResourceType: Send + Sync {
         Ok(Progress::Done)
     }
 
+    /// Data to store as the resource's create or update (`action`) completes, with its
+    /// `COMPLETE` state. Heat's autoscaling groups start their cooldown there.
+    fn completion_data(&self, _cx: &ResourceContext, _action: Action) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+
     /// True for types whose `create` finishes the work (nothing to poll): the engine then
     /// stores the physical id together with `CREATE_COMPLETE` in one write.
     fn creates_synchronously(&self) -> bool {

@@ -1,7 +1,8 @@
 //! OS::Heat::AutoScalingGroup and OS::Heat::ScalingPolicy, end to end: a group of nested
 //! provider-template members scales 2 → 4 → 2 on policy signals, with the cooldown respected
 //! (a signal during it is recorded and ignored, as in Heat), outputs following the members and
-//! every member created and deleted exactly once.
+//! every member created and deleted exactly once; the group's own cooldown starts when its
+//! create completes (Heat's `_finished_scaling`).
 
 mod common;
 
@@ -327,4 +328,35 @@ async fn rolling_updates_replace_the_definition_in_batches() {
     let one = out(&svc, &id, "one").await;
     assert_eq!(one.as_object().map(|m| m.len()), Some(4), "{one}");
     assert!(one.as_object().unwrap().values().all(|v| v == "b"), "{one}");
+}
+
+/// Heat's groups start their own `cooldown` when their create completes: a policy's signal
+/// right after the create is ignored, one after the cooldown scales.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_groups_cooldown_starts_when_its_create_completes() {
+    let svc = service();
+    let template = GROUP
+        .replace(
+            "      desired_capacity: 2\n",
+            "      desired_capacity: 2\n      cooldown: 2\n",
+        )
+        .replace("      cooldown: 1\n", "");
+    let mut req = request("asg-cooldown", &template);
+    req.files.insert("member.yaml".into(), json!(MEMBER));
+    let stack = create(&svc, req).await;
+    assert_eq!(status(&stack), "CREATE_COMPLETE", "{}", reason(&stack));
+    let id = stack["id"].as_str().unwrap().to_string();
+    let child = resources(&svc, &id).await["asg"]["physical_resource_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    signal(&svc, &id, &child, "up").await;
+    assert_eq!(
+        out(&svc, &id, "size").await,
+        json!(2),
+        "ignored in the cooldown"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    signal(&svc, &id, &child, "up").await;
+    assert_eq!(out(&svc, &id, "size").await, json!(4));
 }

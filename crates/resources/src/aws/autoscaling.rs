@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use ember_engine::model::Action;
 use ember_engine::nested::StackHandle;
 use ember_engine::resource::{Properties, UpdateRequest};
 use ember_engine::schema::{Constraint, PropertySchema, PropertyType, TypeSchema};
@@ -517,6 +518,11 @@ impl ResourceType for AutoScalingGroup {
         self.group
             .check_create_complete(&Self::stored_context(cx))
             .await
+    }
+
+    fn completion_data(&self, cx: &ResourceContext, action: Action) -> BTreeMap<String, String> {
+        self.group
+            .completion_data(&Self::stored_context(cx), action)
     }
 
     /// The member definition is rebuilt when what it is made of changed; a changed definition

@@ -85,11 +85,16 @@ pub fn new_capacity(
     wanted.clamp(minimum, maximum.max(minimum))
 }
 
-/// Whether a cooldown recorded in resource data is still running.
-pub fn in_cooldown(data: &BTreeMap<String, String>) -> bool {
+/// The end of the cooldown recorded in resource data, if any.
+fn cooldown_end(data: &BTreeMap<String, String>) -> Option<DateTime<Utc>> {
     data.get(COOLDOWN_END)
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .is_some_and(|end| Utc::now() < end.with_timezone(&Utc))
+        .map(|end| end.with_timezone(&Utc))
+}
+
+/// Whether a cooldown recorded in resource data is still running.
+pub fn in_cooldown(data: &BTreeMap<String, String>) -> bool {
+    cooldown_end(data).is_some_and(|end| Utc::now() < end)
 }
 
 /// Data starting a cooldown of `secs` from now.
@@ -285,6 +290,17 @@ impl AutoScalingGroup {
 impl ResourceType for AutoScalingGroup {
     fn schema(&self) -> &TypeSchema {
         &self.schema
+    }
+
+    /// Heat's `_finished_scaling` once a create or update completes: the group's own
+    /// `cooldown` starts, unless a cooldown ending later already runs.
+    fn completion_data(&self, cx: &ResourceContext, _action: Action) -> BTreeMap<String, String> {
+        let started = cooldown_from_now(cx.prop_f64("cooldown").unwrap_or(0.0));
+        if cooldown_end(&cx.data) > cooldown_end(&started) {
+            BTreeMap::new()
+        } else {
+            started
+        }
     }
 
     fn validate(&self, properties: &Properties) -> Result<(), String> {
