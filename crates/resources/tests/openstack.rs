@@ -551,6 +551,9 @@ async fn cinder_types_and_attachment() {
 async fn seed_webapp_stack_on_the_lab() {
     let Some(lab) = lab().await else { return };
     let s = suffix();
+    // The seed's fixed names made unique: the lab's demo project has a `private-net` of its
+    // own, which other tests and the lab's own setup look up by name.
+    let net_name = format!("private-net-{s}");
     // The stack's own session, handed to the types through the context as the engine does,
     // so its call counts are this stack's.
     let stack_session = Session::connect(lab.demo.config().clone()).await.unwrap();
@@ -606,13 +609,9 @@ async fn seed_webapp_stack_on_the_lab() {
     let mut sg = new_res(
         "OS::Neutron::SecurityGroup",
         "web_security_group",
-        json!({"name": "web-sg", "rules": [rule(80), rule(443), rule(22)]}),
+        json!({"name": format!("web-sg-{s}"), "rules": [rule(80), rule(443), rule(22)]}),
     );
-    let mut net = new_res(
-        "OS::Neutron::Net",
-        "private_net",
-        json!({"name": "private-net"}),
-    );
+    let mut net = new_res("OS::Neutron::Net", "private_net", json!({"name": net_name}));
     let mut router = new_res(
         "OS::Neutron::Router",
         "router",
@@ -664,14 +663,14 @@ async fn seed_webapp_stack_on_the_lab() {
     let mut server = new_res(
         "OS::Nova::Server",
         "web_server",
-        server_props("m1.small", "web-server"),
+        server_props("m1.small", &format!("web-server-{s}")),
     );
     let (a, b) = tokio::join!(interface.create(), server.create());
     a.unwrap();
     b.unwrap();
     // Level 3.
     let addresses = server.attr("addresses").await;
-    let port_id = addresses["private-net"][0]["port"]
+    let port_id = addresses[&net_name][0]["port"]
         .as_str()
         .unwrap()
         .to_string();
@@ -708,7 +707,7 @@ async fn seed_webapp_stack_on_the_lab() {
 
     let resized_at = Instant::now();
     assert!(server
-        .update(server_props("m1.medium", "web-server"))
+        .update(server_props("m1.medium", &format!("web-server-{s}")))
         .await
         .unwrap());
     let resize_time = resized_at.elapsed();
@@ -720,7 +719,7 @@ async fn seed_webapp_stack_on_the_lab() {
     // A property that forces replacement (key_name): the new server first, then the old one
     // goes, with the association and attachment moving to the new server.
     let replace_props = {
-        let mut p = server_props("m1.medium", "web-server");
+        let mut p = server_props("m1.medium", &format!("web-server-{s}"));
         p["key_name"] = Value::Null;
         p
     };
@@ -730,7 +729,7 @@ async fn seed_webapp_stack_on_the_lab() {
     );
     let mut new_server = new_res("OS::Nova::Server", "web_server", replace_props);
     new_server.create().await.unwrap();
-    let new_port = new_server.attr("addresses").await["private-net"][0]["port"]
+    let new_port = new_server.attr("addresses").await[&net_name][0]["port"]
         .as_str()
         .unwrap()
         .to_string();
