@@ -648,6 +648,15 @@ impl ServiceClient {
     pub fn delete(&self, path: impl Into<String>) -> Request {
         self.request(Method::DELETE, path)
     }
+
+    /// Deletes `path`; something already gone counts as deleted (as Heat's delete handlers
+    /// treat it).
+    pub async fn delete_if_present(&self, path: impl Into<String>) -> Result<(), Error> {
+        match self.delete(path).send().await {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other.map(drop),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use async_trait::async_trait;
 use ember_engine::resource::{Properties, UpdateRequest};
 use ember_engine::schema::{Constraint, PropertySchema, TypeSchema};
 use ember_engine::{Registry, ResourceContext, ResourceError, ResourceType, Started};
-use ember_openstack::services::ignore_not_found;
 use ember_openstack::{ServiceClient, ServiceType};
 use serde_json::{json, Map, Value};
 
@@ -551,7 +550,8 @@ impl ResourceType for Alarm {
     async fn delete(&self, cx: &ResourceContext) -> Result<Started, ResourceError> {
         if let Some(id) = cx.physical_id.as_deref() {
             let aodh = self.aodh(cx).await?;
-            ignore_not_found(aodh.delete(format!("/alarms/{id}")).send().await)
+            aodh.delete_if_present(format!("/alarms/{id}"))
+                .await
                 .map_err(cloud_error)?;
         }
         Ok(Started::default())

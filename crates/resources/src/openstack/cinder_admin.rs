@@ -215,14 +215,11 @@ impl ResourceType for QosSpecs {
         )
         .map_err(cloud_error)?;
         if disassociated.is_some() {
-            ignore_not_found(
-                storage
-                    .client()
-                    .delete(format!("/qos-specs/{id}"))
-                    .send()
-                    .await,
-            )
-            .map_err(cloud_error)?;
+            storage
+                .client()
+                .delete_if_present(format!("/qos-specs/{id}"))
+                .await
+                .map_err(cloud_error)?;
         }
         Ok(Started::default())
     }
@@ -446,14 +443,11 @@ impl ResourceType for EncryptedVolumeType {
             return Ok(Started::default());
         };
         let storage = storage(&self.cloud, cx).await?;
-        ignore_not_found(
-            storage
-                .client()
-                .delete(format!("/types/{id}/encryption/provider"))
-                .send()
-                .await,
-        )
-        .map_err(cloud_error)?;
+        storage
+            .client()
+            .delete_if_present(format!("/types/{id}/encryption/provider"))
+            .await
+            .map_err(cloud_error)?;
         Ok(Started::default())
     }
 

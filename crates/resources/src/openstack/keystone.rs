@@ -11,7 +11,6 @@ use ember_engine::resource::{Properties, UpdateRequest};
 use ember_engine::schema::{PropertySchema, TypeSchema};
 use ember_engine::{Registry, ResourceContext, ResourceError, ResourceType, Started};
 use ember_openstack::services::identity::{Identity, IdentityKind};
-use ember_openstack::services::ignore_not_found;
 use serde_json::{json, Map, Value};
 
 use super::props::{boolean, custom, list, map, string, type_schema};
@@ -547,7 +546,7 @@ impl User {
             };
             let path = format!("/groups/{group_id}/users/{user_id}");
             let result = if remove {
-                ignore_not_found(keystone.client().delete(path).send().await).map(|_| ())
+                keystone.client().delete_if_present(path).await
             } else {
                 keystone
                     .client()

@@ -225,14 +225,11 @@ impl ResourceType for HostAggregate {
             .cloned()
             .unwrap_or_default();
         hosts(&compute, id, &members, false).await?;
-        ignore_not_found(
-            compute
-                .client()
-                .delete(format!("/os-aggregates/{id}"))
-                .send()
-                .await,
-        )
-        .map_err(cloud_error)?;
+        compute
+            .client()
+            .delete_if_present(format!("/os-aggregates/{id}"))
+            .await
+            .map_err(cloud_error)?;
         Ok(Started::default())
     }
 

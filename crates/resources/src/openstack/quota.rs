@@ -15,7 +15,6 @@ use ember_engine::schema::{Constraint, TypeSchema};
 use ember_engine::{Registry, ResourceContext, ResourceError, ResourceType, Started};
 use ember_openstack::catalog::ServiceType;
 use ember_openstack::services::identity::IdentityKind;
-use ember_openstack::services::ignore_not_found;
 use ember_openstack::ServiceClient;
 use serde_json::{json, Map, Value};
 
@@ -327,13 +326,10 @@ impl ResourceType for Quota {
             return Ok(Started::default());
         };
         let client = self.client(cx).await?;
-        ignore_not_found(
-            client
-                .delete(format!("{}/{project_id}", self.api.path))
-                .send()
-                .await,
-        )
-        .map_err(cloud_error)?;
+        client
+            .delete_if_present(format!("{}/{project_id}", self.api.path))
+            .await
+            .map_err(cloud_error)?;
         Ok(Started::default())
     }
 
